@@ -1,0 +1,33 @@
+"""Fixtures shared by the whole suite.
+
+AWS is a real moto server over HTTP, started once per test session (per
+xdist worker); tests make uniquely named resources on it.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from flowdrop.aws import AwsConfig
+from flowdrop.local.moto_server import start_moto_server
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    server = start_moto_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def aws(moto_server) -> AwsConfig:
+    """An AwsConfig pointing at the session's moto server."""
+    return AwsConfig(endpoint_url=moto_server.endpoint_url)
+
+
+@pytest.fixture
+def unique_name() -> str:
+    """A short name no other test uses, for buckets, queues and state machines."""
+    return "t" + uuid.uuid4().hex[:12]
