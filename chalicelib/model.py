@@ -321,3 +321,60 @@ def task_output(task_id: str, foreach_count: int | None = None, items_location: 
         if items_location is not None:
             out["foreach_items"] = dict(items_location)
     return out
+
+
+# Step decorators' default attributes, as in Metaflow. The runtime and the
+# compiler both read decorators through effective_decorators, so a flow means
+# the same thing locally and in Step Functions.
+DECORATOR_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
+    "retry": {"times": 3, "minutes_between_retries": 2},
+    "catch": {"var": None, "print_exception": True},
+    "timeout": {"seconds": 0, "minutes": 0, "hours": 0},
+    "resources": {"cpu": 1, "gpu": 0, "memory": 4096},
+    "batch": {"cpu": 1, "gpu": 0, "memory": 4096, "image": None, "queue": None},
+    "environment": {"vars": {}},
+}
+
+
+def parse_with_spec(spec: str) -> Decorator:
+    """A `--with` option value: "retry" or "retry:times=2,minutes_between_retries=0"."""
+    name, _, args = spec.partition(":")
+    name = name.strip()
+    if not name.isidentifier():
+        raise ValueError(f"--with {spec!r}: {name!r} is not a decorator name")
+    attributes: dict[str, Any] = {}
+    for part in filter(None, (p.strip() for p in args.split(","))):
+        key, sep, raw = part.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise ValueError(f"--with {spec!r}: expected key=value, got {part!r}")
+        attributes[key.strip()] = _literal(raw.strip())
+    return Decorator(name, attributes)
+
+
+def _literal(raw: str) -> Any:
+    import ast
+
+    try:
+        return ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        return raw
+
+
+def effective_decorators(node: Node, with_decorators: tuple[Decorator, ...] = ()) -> dict[str, dict[str, Any]]:
+    """The decorators in force on a step, name -> attributes with defaults filled in.
+
+    A step's own decorator wins over the same one given by `--with`; `--with`
+    adds a decorator to every step that lacks it. `@retry(times=0)` is kept
+    (times 0 means no retries, even under `--with retry`).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for deco in (*with_decorators, *node.decorators):
+        attrs = dict(DECORATOR_DEFAULTS.get(deco.name, {}))
+        attrs.update(deco.attributes)
+        out[deco.name] = attrs
+    return out
+
+
+def timeout_seconds(attributes: Mapping[str, Any]) -> int:
+    """@timeout(seconds=, minutes=, hours=) as one number of seconds."""
+    return int(attributes.get("seconds") or 0) + 60 * int(attributes.get("minutes") or 0) + 3600 * int(attributes.get("hours") or 0)
