@@ -1,1 +1,47 @@
+"""Running flows: the one task runner and the local scheduler over it.
 
+`task_command` is how anything outside this package launches a task: the
+local scheduler, the embedded stack's workers and the Batch job definition
+all run the same `python flow.py step ...` command.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..model import TaskPayload
+
+
+def task_command(
+    flow_file: Path,
+    payload: TaskPayload,
+    output_file: Path | None = None,
+    datastore_root: str | None = None,
+    python: str | None = None,
+    with_specs: tuple[str, ...] = (),
+    tags: tuple[str, ...] = (),
+    origin_run_id: str | None = None,
+) -> list[str]:
+    """The argument list that runs one task through the task runner."""
+    args = [python or sys.executable, str(flow_file)]
+    for spec in with_specs:
+        args += ["--with", spec]
+    root = datastore_root or payload.datastore_root
+    if root:
+        args += ["--datastore", root]
+    args += ["step", payload.step, "--run-id", payload.run_id, "--task-id", payload.task_id]
+    if payload.parameters is not None:
+        args += ["--parameters", payload.parameters]
+    if payload.mode != "run":
+        args += ["--mode", payload.mode]
+    if output_file is not None:
+        args += ["--output-file", str(output_file)]
+    for tag in tags:
+        args += ["--tag", tag]
+    if origin_run_id:
+        args += ["--origin-run-id", origin_run_id]
+    return args
+
+
+__all__ = ["task_command"]

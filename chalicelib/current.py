@@ -1,0 +1,65 @@
+"""`current`: what a running task knows about itself, as in Metaflow.
+
+Owns: the process-wide Current object the task runner fills in before a step
+runs. Outside a task its fields are None.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from typing import Any
+
+
+def user_name() -> str:
+    """Who runs or deploys: $FLOWDROP_USER, else the login name."""
+    name = os.environ.get("FLOWDROP_USER") or os.environ.get("USER") or os.environ.get("USERNAME")
+    if not name:
+        try:
+            name = getpass.getuser()
+        except (KeyError, OSError):
+            name = "unknown"
+    return name
+
+
+class Current:
+    """Read-only view of the running task's identity."""
+
+    _FIELDS = (
+        "flow_name", "run_id", "step_name", "task_id", "retry_count", "origin_run_id",
+        "username", "namespace", "is_production", "project_name", "branch_name",
+        "project_flow_name", "tags", "parameter_names",
+    )
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+
+    def _set(self, **values: Any) -> None:
+        self._values.update(values)
+
+    def _clear(self) -> None:
+        self._values.clear()
+
+    @property
+    def is_running_flow(self) -> bool:
+        """True inside a task."""
+        return bool(self._values.get("run_id"))
+
+    @property
+    def pathspec(self) -> str | None:
+        """`Flow/run_id/step/task_id` of the running task."""
+        v = self._values
+        if not v.get("task_id"):
+            return None
+        return f"{v['flow_name']}/{v['run_id']}/{v['step_name']}/{v['task_id']}"
+
+    def __getattr__(self, name: str) -> Any:
+        if name in Current._FIELDS:
+            return self._values.get(name)
+        raise AttributeError(f"current has no attribute {name!r}")
+
+    def __repr__(self) -> str:
+        return f"current({self.pathspec or 'not in a task'})"
+
+
+current = Current()

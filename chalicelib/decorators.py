@@ -1,0 +1,172 @@
+"""The user-facing decorators: @step, @retry, @catch, @timeout, @resources,
+@batch, @environment on steps; @schedule and @project on flows.
+
+Owns: recording metadata and checking arguments when the flow module is
+imported (a bad cron expression fails right there). Does not own what the
+decorators mean: the runtime and the compiler read them from the static
+graph (graph.py) through model.effective_decorators, so the deployer, which
+never imports user code, sees the same thing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import DecoratorError
+from .model import DECORATOR_DEFAULTS, Decorator
+
+STEP_DECORATORS_ATTR = "_flowdrop_decorators"
+FLOW_DECORATORS_ATTR = "_flowdrop_flow_decorators"
+
+
+def step(func: Callable) -> Callable:
+    """Mark a method of a FlowSpec as a step."""
+    func._flowdrop_step = True  # type: ignore[attr-defined]
+    if not hasattr(func, STEP_DECORATORS_ATTR):
+        setattr(func, STEP_DECORATORS_ATTR, [])
+    return func
+
+
+def _step_decorator(name: str, func: Callable | None, attributes: dict[str, Any]) -> Any:
+    unknown = set(attributes) - set(DECORATOR_DEFAULTS.get(name, attributes))
+    if unknown:
+        raise DecoratorError(f"@{name}: unknown argument(s) {', '.join(sorted(unknown))}; "
+                             f"it takes {', '.join(DECORATOR_DEFAULTS[name])}")
+
+    def apply(f: Callable) -> Callable:
+        if not getattr(f, "_flowdrop_step", False):
+            raise DecoratorError(f"@{name} on {getattr(f, '__name__', f)!r}: put @{name} above @step")
+        getattr(f, STEP_DECORATORS_ATTR).append(Decorator(name, attributes))
+        return f
+
+    return apply(func) if func is not None else apply
+
+
+def retry(func: Callable | None = None, *, times: int = 3, minutes_between_retries: int = 2) -> Any:
+    """Retry a failing step `times` more times, waiting `minutes_between_retries` between tries."""
+    if not isinstance(times, int) or times < 0:
+        raise DecoratorError(f"@retry: times must be a whole number >= 0, got {times!r}")
+    if not isinstance(minutes_between_retries, (int, float)) or minutes_between_retries < 0:
+        raise DecoratorError(f"@retry: minutes_between_retries must be >= 0, got {minutes_between_retries!r}")
+    return _step_decorator("retry", func, {"times": times, "minutes_between_retries": minutes_between_retries})
+
+
+def catch(func: Callable | None = None, *, var: str | None = None, print_exception: bool = True) -> Any:
+    """After a step's final failure, store the exception in artifact `var` and go on."""
+    if var is not None and not var.isidentifier():
+        raise DecoratorError(f"@catch: var must be an artifact name, got {var!r}")
+    return _step_decorator("catch", func, {"var": var, "print_exception": print_exception})
+
+
+def timeout(func: Callable | None = None, *, seconds: int = 0, minutes: int = 0, hours: int = 0) -> Any:
+    """Fail the step (then retry or catch) when it runs longer than the given time."""
+    total = seconds + 60 * minutes + 3600 * hours
+    if total <= 0:
+        raise DecoratorError("@timeout: give a positive seconds=, minutes= or hours=")
+    return _step_decorator("timeout", func, {"seconds": seconds, "minutes": minutes, "hours": hours})
+
+
+def resources(func: Callable | None = None, *, cpu: int = 1, gpu: int = 0, memory: int = 4096) -> Any:
+    """What the step needs when it runs remotely (vCPUs, GPUs, memory in MB)."""
+    return _step_decorator("resources", func, {"cpu": cpu, "gpu": gpu, "memory": memory})
+
+
+def batch(
+    func: Callable | None = None,
+    *,
+    cpu: int = 1,
+    gpu: int = 0,
+    memory: int = 4096,
+    image: str | None = None,
+    queue: str | None = None,
+) -> Any:
+    """Run the step on AWS Batch, with these resources."""
+    return _step_decorator("batch", func, {"cpu": cpu, "gpu": gpu, "memory": memory, "image": image, "queue": queue})
+
+
+def environment(func: Callable | None = None, *, vars: dict[str, str] | None = None) -> Any:  # noqa: A002
+    """Set environment variables for the step's task."""
+    return _step_decorator("environment", func, {"vars": dict(vars or {})})
+
+
+def _flow_decorator(name: str, attributes: dict[str, Any]) -> Callable[[type], type]:
+    def apply(cls: type) -> type:
+        existing = list(cls.__dict__.get(FLOW_DECORATORS_ATTR, []))
+        setattr(cls, FLOW_DECORATORS_ATTR, [*existing, Decorator(name, attributes)])
+        return cls
+
+    return apply
+
+
+def schedule(
+    cls: type | None = None,
+    *,
+    hourly: bool = False,
+    daily: bool = True,
+    weekly: bool = False,
+    cron: str | None = None,
+    timezone: str | None = None,
+) -> Any:
+    """Run the flow on a schedule once it is deployed (EventBridge cron, AWS six-field form)."""
+    from .cron import schedule_from_attributes  # imported here: only flows with @schedule pay for croniter
+
+    attributes: dict[str, Any] = {}
+    if hourly:
+        attributes["hourly"] = True
+    elif weekly:
+        attributes["weekly"] = True
+    elif cron is not None:
+        attributes["cron"] = cron
+    elif daily:
+        attributes["daily"] = True
+    if timezone is not None:
+        attributes["timezone"] = timezone
+    schedule_from_attributes(attributes)  # raises DecoratorError naming the bad field
+    decorate = _flow_decorator("schedule", attributes)
+    return decorate(cls) if cls is not None else decorate
+
+
+_PROJECT_NAME = re.compile(r"^[a-z0-9_]{1,128}$")
+
+
+def project(cls: type | None = None, *, name: str) -> Any:
+    """Group flows of one project; deployments get per-user, test or prod branches."""
+    if not _PROJECT_NAME.match(name or ""):
+        raise DecoratorError(f"@project: name must be lowercase letters, digits and underscores, got {name!r}")
+    decorate = _flow_decorator("project", {"name": name})
+    return decorate(cls) if cls is not None else decorate
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    """Where a @project flow deploys: Metaflow's user/test/prod branch naming."""
+
+    project_name: str
+    branch_name: str
+    flow_name: str
+
+    @property
+    def project_flow_name(self) -> str:
+        """`<project>.<branch>.<Flow>`: the deployed (state machine) name."""
+        return f"{self.project_name}.{self.branch_name}.{self.flow_name}"
+
+    @property
+    def is_production(self) -> bool:
+        """True on the prod branch (and `prod.<name>` custom production branches)."""
+        return self.branch_name == "prod" or self.branch_name.startswith("prod.")
+
+
+def project_info(
+    project_name: str, flow_name: str, user: str, branch: str | None = None, production: bool = False
+) -> ProjectInfo:
+    """The branch a deployment goes to: `user.<user>` by default, `test.<branch>` with --branch, `prod` with --production."""
+    if production:
+        branch_name = f"prod.{branch}" if branch else "prod"
+    elif branch:
+        branch_name = f"test.{branch}"
+    else:
+        branch_name = f"user.{user}"
+    return ProjectInfo(project_name, branch_name, flow_name)

@@ -1,0 +1,246 @@
+"""The flow CLI: `python flow.py run|show|resume|step|step-functions ...`.
+
+Owns: turning a flow file's command line into calls to the runtime, the
+compiler and the uploader. Entry point only: it reads the config once,
+parses the flow's graph from its source, and prints errors as messages
+with a non-zero exit code (tracebacks only for the user's own steps).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .config import ClientConfig, load_config
+from .errors import FlowdropError, ParameterError
+from .model import Decorator, Graph, TaskPayload, parse_with_spec
+
+
+class FlowContext:
+    """What every subcommand shares: the flow, its graph and the settings."""
+
+    def __init__(self, flow_cls: type, flow_file: Path, graph: Graph, config: ClientConfig):
+        self.flow_cls = flow_cls
+        self.flow_file = flow_file
+        self.graph = graph
+        self.config = config
+        self.with_specs: tuple[str, ...] = ()
+        self.with_decorators: tuple[Decorator, ...] = ()
+        self.datastore_root: str | None = None
+
+    def datastore_url(self) -> str:
+        """The datastore for this command: --datastore, else the config's (absolute for folders)."""
+        root = self.datastore_root or self.config.datastore
+        if "://" not in root:
+            root = str(Path(root).expanduser().resolve())
+        return root
+
+    def datastore(self, url: str | None = None):
+        """A FlowDatastore for this flow at `url` (default: datastore_url())."""
+        from .datastore import FlowDatastore, open_storage
+
+        return FlowDatastore(open_storage(url or self.datastore_url(), self.config.aws), self.graph.flow_name)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.secho(message, fg="red", err=True)
+    raise SystemExit(code)
+
+
+def _given_parameters(graph: Graph, kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {spec.name: kwargs[spec.attribute] for spec in graph.parameters if kwargs.get(spec.attribute) is not None}
+
+
+def _start_parameters(obj: FlowContext, given: dict[str, Any]) -> str:
+    """Check given values, evaluate deploy-time defaults once, and return the start task's JSON."""
+    from .current import user_name
+    from .parameters import DeployTimeContext, resolve_parameters
+
+    values = dict(given)
+    for spec in obj.graph.parameters:
+        if spec.deploy_time and spec.name not in values:
+            param = getattr(obj.flow_cls, spec.attribute)
+            context = DeployTimeContext(flow_name=obj.graph.flow_name, user_name=user_name(), parameter_name=spec.name)
+            values[spec.name] = param.default(context)
+    resolve_parameters(obj.graph.parameters, values, source="--parameter")
+    return json.dumps(values, sort_keys=True, default=str)
+
+
+def _parameter_options(graph: Graph) -> list[Callable]:
+    options = []
+    for spec in graph.parameters:
+        default_text = "computed at run start" if spec.deploy_time else repr(spec.default)
+        help_text = (spec.help or "") + f" [{spec.type}; default: {default_text}]"
+        options.append(click.option(f"--{spec.name}", spec.attribute, type=str, default=None, help=help_text.strip()))
+    return options
+
+
+def _apply(options: Sequence[Callable], func: Callable) -> Callable:
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _report(result: Any, run_id: str) -> None:
+    if result.succeeded:
+        click.secho(f"Done! Run {run_id} succeeded ({result.tasks_run} task(s) run"
+                    + (f", {result.tasks_cloned} reused" if result.tasks_cloned else "") + ").", fg="green")
+        return
+    _fail(f"Run {run_id} failed at step '{result.failed_step}' (task {result.failed_task}): {result.error}")
+
+
+def _run_flow(obj: FlowContext, run_id: str, params_json: str | None, max_workers: int, tags: tuple[str, ...],
+              run_id_file: str | None, cloned: dict | None = None, origin_run_id: str | None = None) -> None:
+    from .runtime.scheduler import LocalScheduler, RunOptions
+
+    if max_workers < 1:
+        _fail("--max-workers must be 1 or more", 2)
+    if run_id_file:
+        Path(run_id_file).write_text(run_id)
+    options = RunOptions(max_workers=max_workers, with_decorators=obj.with_decorators, with_specs=obj.with_specs,
+                         tags=tags, datastore_root=obj.datastore_url(), origin_run_id=origin_run_id,
+                         echo=lambda m: click.echo(m, err=True))
+    click.echo(f"Workflow starting (run-id {run_id}) for {obj.graph.flow_name}, datastore {obj.datastore_url()}:")
+    scheduler = LocalScheduler(obj.flow_file, obj.graph, obj.datastore(), run_id, options, params_json, cloned)
+    _report(scheduler.run(), run_id)
+
+
+def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
+    """The click group for one flow."""
+
+    @click.group(help=f"Commands for the flow {graph.flow_name} ({flow_file.name}).")
+    @click.option("--with", "with_specs", multiple=True, metavar="DECORATOR[:k=v,...]",
+                  help="Add a decorator to every step, e.g. --with retry or --with retry:times=2.")
+    @click.option("--datastore", "datastore_root", default=None, help="Folder or s3:// URL for artifacts.")
+    @click.pass_context
+    def cli(ctx: click.Context, with_specs: tuple[str, ...], datastore_root: str | None) -> None:
+        obj = FlowContext(flow_cls, flow_file, graph, load_config())
+        try:
+            obj.with_decorators = tuple(parse_with_spec(s) for s in with_specs)
+        except ValueError as err:
+            _fail(str(err), 2)
+        obj.with_specs = with_specs
+        obj.datastore_root = datastore_root
+        ctx.obj = obj
+
+    @cli.command(help="Show the flow's steps and how they connect.")
+    @click.pass_obj
+    def show(obj: FlowContext) -> None:
+        from .graph import render_graph
+
+        click.echo(render_graph(obj.graph))
+
+    def run(obj: FlowContext, max_workers: int, tag: tuple[str, ...], run_id_file: str | None, **kwargs: Any) -> None:
+        from .runtime.scheduler import new_run_id
+
+        params_json = _start_parameters(obj, _given_parameters(obj.graph, kwargs))
+        _run_flow(obj, new_run_id(), params_json, max_workers, tag, run_id_file)
+
+    run_options = [
+        *_parameter_options(graph),
+        click.option("--max-workers", default=16, show_default=True, help="Run at most this many tasks at once."),
+        click.option("--tag", multiple=True, help="Tag the run (repeatable)."),
+        click.option("--run-id-file", default=None, help="Write the run id to this file."),
+        click.pass_obj,
+    ]
+    cli.command(name="run", help="Run the flow locally.")(_apply(run_options, run))
+
+    @cli.command(help="Rerun a run from its failed step (or STEP), reusing what succeeded.")
+    @click.argument("step", required=False)
+    @click.option("--origin-run-id", default=None, help="The run to resume (default: the latest local run).")
+    @click.option("--max-workers", default=16, show_default=True)
+    @click.option("--tag", multiple=True)
+    @click.option("--run-id-file", default=None)
+    @click.pass_obj
+    def resume(obj: FlowContext, step: str | None, origin_run_id: str | None, max_workers: int,
+               tag: tuple[str, ...], run_id_file: str | None) -> None:
+        from .runtime.resume import clone_tasks, steps_to_rerun
+        from .runtime.scheduler import new_run_id
+
+        local = obj.datastore()
+        origin = _find_origin(obj, local, origin_run_id)
+        origin_id = origin_run_id or local.list_runs()[0]
+        rerun = steps_to_rerun(obj.graph, origin, origin_id, step)
+        run_id = new_run_id()
+        click.echo(f"Resuming run {origin_id} from step(s) {', '.join(n.name for n in obj.graph if n.name in rerun)}")
+        cloned = clone_tasks(obj.graph, origin, origin_id, local, run_id, rerun)
+        params = (origin.read_run(origin_id) or {}).get("parameters") or {}
+        _run_flow(obj, run_id, json.dumps(params, sort_keys=True, default=str), max_workers, tag, run_id_file,
+                  cloned, origin_run_id=origin_id)
+
+    @cli.command(help="Run one task (used by the local runtime, workers, Batch and Lambda).")
+    @click.argument("step_name")
+    @click.option("--run-id", required=True)
+    @click.option("--task-id", required=True)
+    @click.option("--parameters", default=None, help='The start task\'s parameters as a JSON object string.')
+    @click.option("--mode", type=click.Choice(["run", "catch"]), default="run")
+    @click.option("--output-file", default=None)
+    @click.option("--tag", multiple=True)
+    @click.option("--origin-run-id", default=None)
+    @click.pass_obj
+    def step(obj: FlowContext, step_name: str, run_id: str, task_id: str, parameters: str | None, mode: str,
+             output_file: str | None, tag: tuple[str, ...], origin_run_id: str | None) -> None:
+        from .model import indices_of
+        from .runtime.task import TaskSetup, load_deploy_values, run_task
+
+        if not (task_id == step_name or task_id.startswith(step_name + "-")):
+            _fail(f"--task-id {task_id!r} does not belong to step {step_name!r} (expected {step_name}[-i-j...])", 2)
+        payload = TaskPayload(obj.graph.flow_name, step_name, run_id, indices_of(task_id), parameters, mode)
+        setup = TaskSetup(obj.flow_cls, obj.graph, obj.datastore(), obj.with_decorators, tag,
+                          load_deploy_values(obj.flow_file), origin_run_id)
+        output = run_task(setup, payload)
+        if output_file:
+            Path(output_file).write_text(json.dumps(output))
+
+    from .sfncli import add_step_functions_commands
+
+    add_step_functions_commands(cli)
+    return cli
+
+
+def _find_origin(obj: FlowContext, local: Any, origin_run_id: str | None) -> Any:
+    if origin_run_id is None:
+        if not local.list_runs():
+            _fail(f"resume: no runs of {obj.graph.flow_name} in {obj.datastore_url()}; run the flow first", 2)
+        return local
+    if local.read_run(origin_run_id) is not None or local.list_steps(origin_run_id):
+        return local
+    if obj.config.production_datastore:
+        production = obj.datastore(obj.config.production_datastore)
+        if production.read_run(origin_run_id) is not None or production.list_steps(origin_run_id):
+            return production
+    where = obj.datastore_url() + (f" or {obj.config.production_datastore}" if obj.config.production_datastore else "")
+    _fail(f"resume: run {origin_run_id} of {obj.graph.flow_name} not found in {where}", 2)
+
+
+def main(flow_cls: type, argv: Sequence[str] | None = None) -> int:
+    """Run the flow CLI for `flow_cls` (called by FlowSpec() under __main__)."""
+    from .graph import parse_flow_file
+
+    module = sys.modules.get(flow_cls.__module__)
+    flow_file = Path(getattr(module, "__file__", "") or sys.argv[0]).resolve()
+    try:
+        graph = parse_flow_file(flow_file, class_name=flow_cls.__name__)
+        cli = build_cli(flow_cls, flow_file, graph)
+        cli.main(args=list(sys.argv[1:] if argv is None else argv), prog_name=f"python {flow_file.name}",
+                 standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except click.ClickException as err:
+        err.show()
+        return err.exit_code
+    except ParameterError as err:
+        click.secho("Invalid parameters:\n  " + "\n  ".join(err.problems), fg="red", err=True)
+        return 2
+    except FlowdropError as err:
+        click.secho(str(err), fg="red", err=True)
+        return 1
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    return 0

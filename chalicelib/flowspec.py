@@ -1,0 +1,245 @@
+"""FlowSpec: the base class of every flow, with Metaflow's names and semantics.
+
+Owns: what a step sees while it runs: artifacts as attributes (loaded
+lazily from the datastore, persisted after the step), `self.next(...)`,
+`self.input` and `self.index` in foreach bodies, join `inputs`, and
+`merge_artifacts`. Instantiating a flow under `__main__` hands over to the
+flow CLI (`python flow.py run`). Does not own: scheduling, persistence
+(runtime/), or the graph (graph.py, read from source).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .errors import FlowdropError
+
+if TYPE_CHECKING:
+    from .datastore import FlowDatastore
+
+# Attributes of FlowSpec itself that are never artifacts.
+_RESERVED = frozenset({"next", "merge_artifacts", "input", "index", "foreach_stack", "name", "script_name"})
+
+
+class MergeArtifactsError(FlowdropError):
+    """merge_artifacts found values it cannot merge."""
+
+
+@dataclass(frozen=True)
+class StepFailure:
+    """What @catch stores in its `var` artifact: the step's final exception."""
+
+    step: str
+    exception_type: str
+    message: str
+    traceback: str
+    attempts: int
+
+    def __str__(self) -> str:
+        return f"{self.exception_type}: {self.message}"
+
+
+@dataclass(frozen=True)
+class ForeachFrame:
+    """One enclosing foreach of a task: the foreach step, this item's index, the item count."""
+
+    step: str
+    index: int
+    num_splits: int
+    value_sha: str | None
+
+
+class ArtifactView:
+    """Artifacts of one finished task, loaded on attribute access (a join's `inputs[i]`)."""
+
+    def __init__(self, datastore: FlowDatastore, step: str, task_id: str, shas: Mapping[str, str]):
+        self._datastore = datastore
+        self._step = step
+        self._task_id = task_id
+        self._shas = dict(shas)
+        self._cache: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._shas:
+            raise AttributeError(f"step '{self._step}' (task {self._task_id}) has no artifact {name!r}")
+        if name not in self._cache:
+            self._cache[name] = self._datastore.load_artifact(self._shas[name])
+        return self._cache[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._shas
+
+    def __repr__(self) -> str:
+        return f"<input {self._step}/{self._task_id}>"
+
+
+class Inputs(Sequence[ArtifactView]):
+    """A join step's inputs: indexable, iterable, and by step name for branch joins (`inputs.a.x`)."""
+
+    def __init__(self, views: Sequence[ArtifactView]):
+        self._views = list(views)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._views[index]
+
+    def __len__(self) -> int:
+        return len(self._views)
+
+    def __iter__(self) -> Iterator[ArtifactView]:
+        return iter(self._views)
+
+    def __getattr__(self, name: str) -> ArtifactView:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        for view in self._views:
+            if view._step == name:
+                return view
+        raise AttributeError(f"no input from step {name!r}; inputs come from {sorted({v._step for v in self._views})}")
+
+
+class FlowSpec:
+    """Base class of a flow. Subclass it, write @step methods, end with `MyFlow()` under __main__."""
+
+    def __init__(self, use_cli: bool = True):
+        self._datastore: FlowDatastore | None = None
+        self._inherited: dict[str, str] = {}
+        self._transition: tuple[tuple[str, ...], str | None] | None = None
+        self._foreach_stack: list[ForeachFrame] = []
+        self._step_name: str | None = None
+        if use_cli:
+            from .flowcli import main
+
+            sys.exit(main(type(self)))
+
+    @property
+    def name(self) -> str:
+        """The flow's name (its class name)."""
+        return type(self).__name__
+
+    @property
+    def script_name(self) -> str:
+        """The file the flow is defined in."""
+        module = sys.modules.get(type(self).__module__)
+        return getattr(module, "__file__", "") or ""
+
+    # -- artifacts -----------------------------------------------------------------
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: a lazily loaded artifact.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        inherited = self.__dict__.get("_inherited", {})
+        if name in inherited and self.__dict__.get("_datastore") is not None:
+            value = self._datastore.load_artifact(inherited[name])
+            self.__dict__[name] = value
+            return value
+        raise AttributeError(f"flow {type(self).__name__!r} has no artifact or attribute {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        self._inherited.pop(name, None)
+        self.__dict__.pop(name, None)
+
+    def _artifact_state(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """(values set or loaded in this task, shas of inherited artifacts never touched)."""
+        values = {k: v for k, v in self.__dict__.items() if not k.startswith("_") and k not in _RESERVED}
+        untouched = {k: sha for k, sha in self._inherited.items() if k not in values}
+        return values, untouched
+
+    # -- transitions ---------------------------------------------------------------
+
+    def next(self, *targets: Any, foreach: str | None = None) -> None:
+        """Say which step(s) run after this one; `foreach='items'` fans out over self.items."""
+        if self._transition is not None:
+            raise FlowdropError(f"step '{self._step_name}': self.next called twice")
+        names = []
+        for target in targets:
+            func = getattr(target, "__func__", None)
+            if func is None or not getattr(func, "_flowdrop_step", False):
+                raise FlowdropError(f"step '{self._step_name}': self.next takes steps like self.end, got {target!r}")
+            names.append(func.__name__)
+        if foreach is not None:
+            if len(names) != 1:
+                raise FlowdropError(f"step '{self._step_name}': a foreach goes to exactly one step")
+            try:
+                items = getattr(self, foreach)
+            except AttributeError:
+                raise FlowdropError(f"step '{self._step_name}': foreach={foreach!r} but there is no artifact {foreach!r}") from None
+            try:
+                len(items)
+            except TypeError:
+                raise FlowdropError(
+                    f"step '{self._step_name}': foreach={foreach!r} must be a list or other sized collection, "
+                    f"got {type(items).__name__}"
+                ) from None
+        self._transition = (tuple(names), foreach)
+
+    # -- foreach -------------------------------------------------------------------
+
+    @property
+    def index(self) -> int | None:
+        """Index of this task's item in the innermost enclosing foreach."""
+        return self._foreach_stack[-1].index if self._foreach_stack else None
+
+    @property
+    def input(self) -> Any:
+        """This task's item of the innermost enclosing foreach."""
+        if not self._foreach_stack:
+            return None
+        frame = self._foreach_stack[-1]
+        if frame.value_sha is None or self._datastore is None:
+            return None
+        return self._datastore.load_artifact(frame.value_sha)
+
+    def foreach_stack(self) -> list[tuple[int, int, Any]]:
+        """(index, number of items, item) for each enclosing foreach, outermost first."""
+        out = []
+        for frame in self._foreach_stack:
+            value = self._datastore.load_artifact(frame.value_sha) if frame.value_sha and self._datastore else None
+            out.append((frame.index, frame.num_splits, value))
+        return out
+
+    # -- joins ---------------------------------------------------------------------
+
+    def merge_artifacts(
+        self, inputs: Inputs, include: Sequence[str] | None = None, exclude: Sequence[str] | None = None
+    ) -> None:
+        """Copy artifacts that all inputs agree on into this join; conflicts must be resolved or excluded."""
+        step = self._step_name
+        if include and exclude:
+            raise MergeArtifactsError(f"step '{step}': merge_artifacts takes include or exclude, not both")
+        if not isinstance(inputs, Inputs):
+            raise MergeArtifactsError(f"step '{step}': merge_artifacts only works in a join step, on its inputs")
+        exclude_set = set(exclude or ())
+        present = set(self.__dict__) | set(self._inherited)
+        candidates: dict[str, set[str]] = {}
+        for view in inputs:
+            for name, sha in view._shas.items():
+                if name.startswith("_"):
+                    continue
+                candidates.setdefault(name, set()).add(sha)
+        if include:
+            missing = sorted(set(include) - set(candidates))
+            if missing:
+                raise MergeArtifactsError(f"step '{step}': merge_artifacts include names artifacts no input has: {', '.join(missing)}")
+            names = set(include)
+        else:
+            names = set(candidates) - exclude_set
+        conflicts = []
+        for name in sorted(names):
+            if name in present:
+                continue
+            shas = candidates[name]
+            if len(shas) > 1:
+                conflicts.append(name)
+            else:
+                self._inherited[name] = next(iter(shas))
+        if conflicts:
+            raise MergeArtifactsError(
+                f"step '{step}': inputs disagree on artifact(s) {', '.join(conflicts)}; "
+                "set them in the join before merge_artifacts, or pass exclude=[...]"
+            )

@@ -1,0 +1,193 @@
+"""Flow parameters: the `Parameter` declaration and turning raw values into typed ones.
+
+Owns: the user-facing Parameter and JSONType, the deploy-time context handed
+to callable defaults, and resolve_parameters, which checks given values
+against a flow's ParameterSpecs (the same check serves `run --alpha 0.5`, an
+execution's `{"Parameters": "..."}` input and the trigger API). Does not own:
+reading parameters from source (graph.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ParameterError
+from .model import ParameterSpec
+
+
+class JSONType:
+    """Marks a Parameter whose value is JSON (given as a JSON string)."""
+
+
+_TYPE_NAMES: Mapping[Any, str] = {str: "str", int: "int", float: "float", bool: "bool", JSONType: "json"}
+
+
+@dataclass(frozen=True)
+class DeployTimeContext:
+    """What a callable Parameter default receives, as in Metaflow."""
+
+    flow_name: str
+    user_name: str
+    parameter_name: str
+    logger: Callable[[str], None] = print
+
+
+class Parameter:
+    """A flow parameter: `alpha = Parameter('alpha', help='Learning rate', default=0.01)`.
+
+    Declaring it records metadata only. On a running flow, `self.alpha` is the
+    value for this run.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        default: Any = None,
+        type: Any = None,  # noqa: A002 - Metaflow's keyword
+        help: str | None = None,  # noqa: A002 - Metaflow's keyword
+        required: bool = False,
+        show_default: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        self.name = name
+        self.default = default
+        self.help = help
+        self.required = required
+        self.show_default = show_default
+        self.kwargs = kwargs
+        if type is None:
+            type = _infer_type(default)
+        if type not in _TYPE_NAMES:
+            raise ParameterError([f"Parameter {name!r}: type must be str, int, float, bool or JSONType, got {type!r}"])
+        self.type_name = _TYPE_NAMES[type]
+
+    @property
+    def deploy_time(self) -> bool:
+        """True when the default is a function evaluated at deploy time or run start."""
+        return callable(self.default)
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        # Values live in the instance's __dict__ under the attribute name once
+        # a task has loaded them; reaching here means the task has none.
+        raise AttributeError(f"Parameter {self.name!r} has no value outside a running flow")
+
+    def __repr__(self) -> str:
+        return f"Parameter({self.name!r}, type={self.type_name}, default={self.default!r})"
+
+
+def _infer_type(default: Any) -> Any:
+    if callable(default) or default is None:
+        return str
+    for candidate in (bool, int, float):
+        if isinstance(default, candidate):
+            return candidate
+    if isinstance(default, (dict, list)):
+        return JSONType
+    return str
+
+
+_TRUE = {"true", "1", "yes", "y", "on"}
+_FALSE = {"false", "0", "no", "n", "off"}
+
+
+def convert_value(spec: ParameterSpec, raw: Any) -> Any:
+    """Convert a raw value (a CLI string or a JSON value) to the parameter's type; ValueError says why."""
+    kind = spec.type
+    if kind == "json":
+        if isinstance(raw, str):
+            try:
+                return json.loads(raw)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{raw!r} is not valid JSON ({err.msg})") from err
+        return raw
+    if kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
+            return raw.strip().lower() in _TRUE
+        raise ValueError(f"{raw!r} is not a boolean (use true or false)")
+    if kind == "int":
+        if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+            raise ValueError(f"{raw!r} is not an integer")
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"{raw!r} is not an integer") from None
+    if kind == "float":
+        if isinstance(raw, bool):
+            raise ValueError(f"{raw!r} is not a number")
+        try:
+            return float(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"{raw!r} is not a number") from None
+    if isinstance(raw, (dict, list)):
+        raise ValueError(f"{raw!r} is not a string")
+    return str(raw)
+
+
+def resolve_parameters(
+    specs: Iterable[ParameterSpec],
+    given: Mapping[str, Any],
+    defaults: Mapping[str, Any] | None = None,
+    *,
+    source: str = "parameter",
+) -> dict[str, Any]:
+    """Typed values for every parameter, by parameter name.
+
+    `given` holds what the user passed (names as declared, e.g. 'alpha');
+    `defaults` holds evaluated deploy-time defaults. Every problem is
+    collected: unknown names, wrong types, missing required values.
+    """
+    specs = list(specs)
+    defaults = defaults or {}
+    known = {s.name for s in specs}
+    problems = [
+        f"unknown {source} {name!r}; the flow takes: {', '.join(sorted(known)) or 'no parameters'}"
+        for name in sorted(set(given) - known)
+    ]
+    values: dict[str, Any] = {}
+    for spec in specs:
+        if spec.name in given:
+            raw, origin = given[spec.name], "given"
+        elif spec.name in defaults:
+            raw, origin = defaults[spec.name], "default"
+        elif spec.has_default and not spec.deploy_time:
+            raw, origin = spec.default, "default"
+        elif spec.required:
+            problems.append(f"{source} {spec.name!r} is required ({spec.type})")
+            continue
+        else:
+            values[spec.name] = None
+            continue
+        if raw is None and origin == "default":
+            values[spec.name] = None
+            continue
+        try:
+            values[spec.name] = convert_value(spec, raw)
+        except ValueError as err:
+            problems.append(f"{source} {spec.name!r} expects {_type_words(spec.type)}: {err}")
+    if problems:
+        raise ParameterError(problems)
+    return values
+
+
+def _type_words(kind: str) -> str:
+    return {"str": "a string", "int": "an integer", "float": "a number", "bool": "a boolean", "json": "JSON"}[kind]
+
+
+def parse_parameters_input(text: str | None) -> dict[str, Any]:
+    """The seed's execution input value: the JSON string under "Parameters" ("{}" or None: none given)."""
+    if text is None or text == "":
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ParameterError([f"Parameters must be a JSON object string, e.g. \"{{\\\"alpha\\\": 0.5}}\": {err.msg}"]) from err
+    if not isinstance(data, dict):
+        raise ParameterError([f"Parameters must be a JSON object string, got {type(data).__name__}"])
+    return data

@@ -1,0 +1,50 @@
+"""Which finished tasks feed a task: derived from the graph and the task's foreach indices.
+
+Task ids are deterministic (model.task_id_for), so a task's inputs follow
+from its step's place in the graph; only a foreach join needs one fact from
+the datastore, the foreach step's item count. This is what lets a Step
+Functions task find its inputs with no side table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..errors import TaskError
+from ..model import Graph, task_id_for
+
+
+def foreach_step_closed_by(graph: Graph, join: str) -> str | None:
+    """The foreach step whose matching join is `join`, if that join closes a foreach."""
+    for node in graph:
+        if node.foreach_param is not None and node.matching_join == join:
+            return node.name
+    return None
+
+
+def input_tasks(
+    graph: Graph, step: str, indices: tuple[int, ...], foreach_count: Callable[[str, str], int]
+) -> list[tuple[str, str]]:
+    """(step, task_id) of every input of the task `step` at `indices`, in join order.
+
+    `foreach_count(step, task_id)` answers how many items a finished foreach
+    task fanned out to.
+    """
+    node = graph[step]
+    if node.name == "start" or not node.in_funcs:
+        return []
+    if node.is_join:
+        foreach = foreach_step_closed_by(graph, step)
+        if foreach is not None:
+            (parent,) = node.in_funcs
+            count = foreach_count(foreach, task_id_for(foreach, indices))
+            return [(parent, task_id_for(parent, (*indices, k))) for k in range(count)]
+        return [(parent, task_id_for(parent, indices)) for parent in node.in_funcs]
+    if len(node.in_funcs) != 1:
+        raise TaskError(f"step '{step}' has {len(node.in_funcs)} parents but is not a join")
+    parent = graph[node.in_funcs[0]]
+    if parent.foreach_param is not None:
+        if not indices:
+            raise TaskError(f"step '{step}' runs inside foreach '{parent.name}' but was given no foreach index")
+        return [(parent.name, task_id_for(parent.name, indices[:-1]))]
+    return [(parent.name, task_id_for(parent.name, indices))]

@@ -1,0 +1,90 @@
+"""resume: rerun a run from its failed step, reusing what succeeded.
+
+Owns: choosing which steps rerun (the failed or named step and everything
+reachable from it) and cloning the origin run's other successful tasks into
+the new run, copying artifact blobs across datastores when the origin lives
+elsewhere (a production `sfn-...` run in S3 resumed on a laptop).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..datastore import FlowDatastore
+from ..errors import FlowdropError
+from ..model import Graph, indices_of
+
+TaskKey = tuple[str, tuple[int, ...]]
+
+
+def descendants(graph: Graph, steps: Iterable[str]) -> set[str]:
+    """The given steps and every step reachable from them."""
+    seen: set[str] = set()
+    stack = list(steps)
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        stack.extend(graph[name].out_funcs)
+    return seen
+
+
+def steps_to_rerun(graph: Graph, origin: FlowDatastore, origin_run_id: str, step: str | None = None) -> set[str]:
+    """The named step (or every step that did not fully succeed in the origin run) and all after it."""
+    if step is not None:
+        if step not in graph:
+            raise FlowdropError(f"resume: flow {graph.flow_name!r} has no step {step!r}")
+        return descendants(graph, [step])
+    unfinished = []
+    for node in graph:
+        tasks = origin.list_tasks(origin_run_id, node.name) if node.name in origin.list_steps(origin_run_id) else []
+        if not tasks or any(origin.read_done(origin_run_id, node.name, t) is None for t in tasks):
+            unfinished.append(node.name)
+    if not unfinished:
+        raise FlowdropError(
+            f"resume: run {origin_run_id} of {graph.flow_name} succeeded entirely; name a step to rerun from "
+            "(python flow.py resume STEP)"
+        )
+    return descendants(graph, unfinished)
+
+
+def clone_tasks(
+    graph: Graph,
+    origin: FlowDatastore,
+    origin_run_id: str,
+    target: FlowDatastore,
+    run_id: str,
+    rerun: set[str],
+) -> dict[TaskKey, dict[str, Any]]:
+    """Copy the origin's successful tasks of steps not rerun into run `run_id`; returns their done metadata."""
+    cloned: dict[TaskKey, dict[str, Any]] = {}
+    same_store = origin.storage.url == target.storage.url
+    origin_steps = set(origin.list_steps(origin_run_id))
+    for node in graph:
+        if node.name in rerun or node.name not in origin_steps:
+            continue
+        for task_id in origin.list_tasks(origin_run_id, node.name):
+            done = origin.read_done(origin_run_id, node.name, task_id)
+            if done is None:
+                continue
+            shas = list((done.get("artifacts") or {}).values())
+            shas += [f["value_sha"] for f in done.get("foreach_stack", []) if f.get("value_sha")]
+            if not same_store:
+                _copy_blobs(origin, target, shas)
+            meta = {k: v for k, v in done.items() if k not in ("attempt",)}
+            meta.update(attempt=0, cloned_from=f"{origin_run_id}/{node.name}/{task_id}")
+            target.write_attempt(run_id, node.name, task_id, 0, meta)
+            target.mark_done(run_id, node.name, task_id, 0, {"foreach_count": done.get("foreach_count")})
+            if done.get("foreach_count") is not None:
+                target.write_foreach_items(run_id, node.name, task_id, int(done["foreach_count"]))
+            cloned[(node.name, indices_of(task_id))] = meta
+    return cloned
+
+
+def _copy_blobs(origin: FlowDatastore, target: FlowDatastore, shas: Iterable[str]) -> None:
+    for sha in set(shas):
+        key = f"{origin.flow_name}/data/{sha[:2]}/{sha}"
+        if not target.storage.exists(key):
+            target.storage.put(key, origin.storage.get(key))

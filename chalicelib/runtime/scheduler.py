@@ -1,0 +1,266 @@
+"""The local runtime: schedules a run's tasks over the graph on this machine.
+
+Owns: deciding which tasks are ready, launching each through the task
+runner (`python flow.py step ...`) in a subprocess, at most `max_workers`
+at once, prefixing their live output, retrying per @retry, running the
+@catch fallback after a final failure, killing tasks past their @timeout
+(the runner enforces it too; this is the backstop), and the run's final
+status. Tasks cloned by `resume` count as finished without running.
+Production never uses this: Step Functions is the scheduler there.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from ..datastore import FlowDatastore
+from ..model import Decorator, Graph, TaskPayload, effective_decorators, task_id_for, timeout_seconds
+from . import task_command
+from .inputs import foreach_step_closed_by
+from .task import now_iso
+
+TaskKey = tuple[str, tuple[int, ...]]  # (step, foreach indices)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a local run behaves."""
+
+    max_workers: int = 16
+    with_decorators: tuple[Decorator, ...] = ()
+    with_specs: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    datastore_root: str | None = None
+    origin_run_id: str | None = None
+    echo: Callable[[str], None] = print
+
+
+@dataclass
+class RunResult:
+    """How a run ended."""
+
+    run_id: str
+    succeeded: bool
+    failed_step: str | None = None
+    failed_task: str | None = None
+    error: str | None = None
+    tasks_run: int = 0
+    tasks_cloned: int = 0
+
+
+@dataclass
+class _Running:
+    key: TaskKey
+    mode: str
+    process: subprocess.Popen
+    output_file: Path
+    deadline: float | None
+    threads: list[threading.Thread] = field(default_factory=list)
+
+
+def new_run_id() -> str:
+    """A local run id: microseconds since the epoch, like Metaflow's."""
+    return str(time.time_ns() // 1000)
+
+
+class LocalScheduler:
+    """Runs one flow run's tasks locally, in dependency order."""
+
+    def __init__(
+        self,
+        flow_file: Path,
+        graph: Graph,
+        datastore: FlowDatastore,
+        run_id: str,
+        options: RunOptions,
+        parameters_json: str | None = None,
+        cloned: Mapping[TaskKey, Mapping[str, Any]] | None = None,
+    ):
+        self.flow_file = flow_file
+        self.graph = graph
+        self.datastore = datastore
+        self.run_id = run_id
+        self.options = options
+        self.parameters_json = parameters_json
+        self.cloned = dict(cloned or {})
+        self._lock = threading.Lock()
+        self._tmp = Path(tempfile.mkdtemp(prefix="flowdrop-run-"))
+        self._done: dict[TaskKey, dict[str, Any]] = {}
+        self._attempts: dict[TaskKey, int] = {}
+        self._ready: list[tuple[float, int, TaskKey, str]] = []  # (not before, seq, key, mode)
+        self._seq = 0
+        self._running: list[_Running] = []
+        self._tasks_run = 0
+
+    # -- graph walking -------------------------------------------------------------
+
+    def _successors(self, key: TaskKey, output: Mapping[str, Any]) -> list[TaskKey]:
+        step, indices = key
+        node = self.graph[step]
+        if node.foreach_param is not None:
+            count = int(output.get("foreach_count") or 0)
+            return [(node.out_funcs[0], (*indices, k)) for k in range(count)]
+        out: list[TaskKey] = []
+        for child_name in node.out_funcs:
+            child = self.graph[child_name]
+            if not child.is_join:
+                out.append((child_name, indices))
+                continue
+            foreach = foreach_step_closed_by(self.graph, child_name)
+            if foreach is not None:
+                outer = indices[:-1]
+                count = self._done[(foreach, outer)]["foreach_count"]
+                needed = [(step, (*outer, k)) for k in range(count)]
+                join_key = (child_name, outer)
+            else:
+                needed = [(p, indices) for p in child.in_funcs]
+                join_key = (child_name, indices)
+            if all(k in self._done for k in needed):
+                out.append(join_key)
+        return out
+
+    # -- launching -----------------------------------------------------------------
+
+    def _push(self, key: TaskKey, mode: str = "run", not_before: float = 0.0) -> None:
+        self._seq += 1
+        heapq.heappush(self._ready, (not_before, self._seq, key, mode))
+
+    def _launch(self, key: TaskKey, mode: str) -> None:
+        step, indices = key
+        payload = TaskPayload(self.graph.flow_name, step, self.run_id, indices,
+                              parameters=self.parameters_json if step == "start" else None, mode=mode)
+        output_file = self._tmp / f"{payload.task_id}.{self._seq}.json"
+        args = task_command(self.flow_file, payload, output_file, self.options.datastore_root,
+                            with_specs=self.options.with_specs, tags=self.options.tags,
+                            origin_run_id=self.options.origin_run_id)
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                                   cwd=str(self.flow_file.parent))
+        decorators = effective_decorators(self.graph[step], self.options.with_decorators)
+        limit = timeout_seconds(decorators["timeout"]) if "timeout" in decorators else 0
+        deadline = time.monotonic() + limit + 10 if limit else None
+        running = _Running(key, mode, process, output_file, deadline)
+        prefix = f"[{step}/{payload.task_id} (pid {process.pid})]"
+        for stream, sink in ((process.stdout, sys.stdout), (process.stderr, sys.stderr)):
+            thread = threading.Thread(target=self._pump, args=(stream, sink, prefix), daemon=True)
+            thread.start()
+            running.threads.append(thread)
+        self._running.append(running)
+        self._tasks_run += 1
+
+    def _pump(self, stream: IO[bytes], sink: IO[str], prefix: str) -> None:
+        for raw in iter(stream.readline, b""):
+            line = raw.decode(errors="replace").rstrip("\n")
+            with self._lock:
+                sink.write(f"{prefix} {line}\n")
+                sink.flush()
+        stream.close()
+
+    # -- the loop ------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        """Run every task; return how the run ended."""
+        self._push(("start", ()))
+        failure: tuple[TaskKey, str] | None = None
+        try:
+            while (self._ready or self._running) and failure is None:
+                self._start_ready()
+                finished = self._reap()
+                for running, code in finished:
+                    failure = self._finish(running, code) or failure
+                if not finished:
+                    time.sleep(0.005)
+        finally:
+            for running in self._running:
+                if running.process.poll() is None:
+                    running.process.kill()
+                running.process.wait()
+                for thread in running.threads:
+                    thread.join(timeout=2)
+        result = RunResult(self.run_id, failure is None, tasks_run=self._tasks_run,
+                           tasks_cloned=sum(1 for k in self._done if k in self.cloned))
+        if failure is not None:
+            (step, indices), error = failure
+            result.failed_step, result.failed_task, result.error = step, task_id_for(step, indices), error
+        status = {"status": "succeeded" if result.succeeded else "failed", "finished": now_iso()}
+        if not result.succeeded:
+            status.update(failed_step=result.failed_step, failed_task=result.failed_task, error=result.error)
+        self.datastore.write_run_status(self.run_id, status)
+        return result
+
+    def _start_ready(self) -> None:
+        now = time.monotonic()
+        while self._ready and len(self._running) < self.options.max_workers and self._ready[0][0] <= now:
+            _, _, key, mode = heapq.heappop(self._ready)
+            if key in self.cloned and mode == "run":
+                self._done[key] = dict(self.cloned[key])
+                for successor in self._successors(key, self.cloned[key]):
+                    self._push(successor)
+                continue
+            self._launch(key, mode)
+
+    def _reap(self) -> list[tuple[_Running, int]]:
+        finished = []
+        now = time.monotonic()
+        for running in list(self._running):
+            code = running.process.poll()
+            if code is None and running.deadline is not None and now > running.deadline:
+                running.process.kill()
+                code = running.process.wait()
+            if code is not None:
+                for thread in running.threads:
+                    thread.join(timeout=5)
+                self._running.remove(running)
+                finished.append((running, code))
+        return finished
+
+    def _finish(self, running: _Running, code: int) -> tuple[TaskKey, str] | None:
+        key, mode = running.key, running.mode
+        step, indices = key
+        if code == 0 and running.output_file.is_file():
+            output = json.loads(running.output_file.read_text())
+            self._done[key] = output
+            for successor in self._successors(key, output):
+                self._push(successor)
+            return None
+        if mode == "catch":
+            return key, self._error_text(key) or f"the @catch fallback exited with code {code}"
+        attempts = self._attempts.get(key, 0) + 1
+        self._attempts[key] = attempts
+        decorators = effective_decorators(self.graph[step], self.options.with_decorators)
+        retry = decorators.get("retry", {"times": 0})
+        if attempts <= int(retry.get("times") or 0):
+            delay = 60.0 * float(retry.get("minutes_between_retries") or 0)
+            self.options.echo(f"Task {step}/{task_id_for(step, indices)} failed; retrying "
+                              f"(attempt {attempts + 1} of {int(retry['times']) + 1})"
+                              + (f" in {delay:.0f} s" if delay else ""))
+            self._push(key, "run", time.monotonic() + delay)
+            return None
+        if "catch" in decorators:
+            self.options.echo(f"Task {step}/{task_id_for(step, indices)} failed; @catch records the failure "
+                              "and the run goes on")
+            self._push(key, "catch")
+            return None
+        return key, self._error_text(key) or f"the task exited with code {code}"
+
+    def _error_text(self, key: TaskKey) -> str | None:
+        step, indices = key
+        task_id = task_id_for(step, indices)
+        attempts = self.datastore.list_attempts(self.run_id, step, task_id)
+        if not attempts:
+            return None
+        meta = self.datastore.read_attempt(self.run_id, step, task_id, attempts[-1]) or {}
+        if meta.get("exception_type"):
+            return f"{meta['exception_type']}: {meta.get('exception_message', '')}"
+        return None

@@ -1,0 +1,322 @@
+"""The task runner: executes one task of one run, wherever it runs.
+
+Owns: loading a task's inputs from the datastore, running the step with
+`current` set, enforcing @timeout, persisting artifacts and the attempt's
+metadata and logs, and answering with model.task_output. Every task goes
+through here: the local scheduler's subprocesses, the embedded stack's
+workers, a Batch job or a task Lambda (`python flow.py step ...`).
+In "catch" mode it runs after a step's final failure under @catch and
+records that failure instead of running the step.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..current import current, user_name
+from ..datastore import FlowDatastore
+from ..errors import FlowdropError, TaskError
+from ..flowspec import ArtifactView, FlowSpec, ForeachFrame, Inputs, StepFailure
+from ..model import Decorator, Graph, TaskPayload, effective_decorators, task_output, timeout_seconds
+from ..parameters import DeployTimeContext, parse_parameters_input, resolve_parameters
+from .inputs import input_tasks
+
+
+def now_iso() -> str:
+    """The current UTC time as an ISO string (attempt and run metadata)."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+class StepTimeout(Exception):
+    """Raised inside a step when its @timeout runs out."""
+
+
+@dataclass
+class TaskSetup:
+    """Everything a task needs besides its payload."""
+
+    flow_cls: type[FlowSpec]
+    graph: Graph
+    datastore: FlowDatastore
+    with_decorators: tuple[Decorator, ...] = ()
+    tags: tuple[str, ...] = ()
+    deploy_values: Mapping[str, Any] = field(default_factory=dict)
+    origin_run_id: str | None = None
+
+
+class _Tee(io.TextIOBase):
+    """Writes to the real stream and keeps a copy for the task's stored log."""
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+        self.buffer_copy = io.StringIO()
+
+    def write(self, text: str) -> int:
+        self.buffer_copy.write(text)
+        self._stream.write(text)
+        self._stream.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
+@contextmanager
+def _captured_output() -> Iterator[tuple[_Tee, _Tee]]:
+    out, err = _Tee(sys.stdout), _Tee(sys.stderr)
+    old = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err
+    try:
+        yield out, err
+    finally:
+        sys.stdout, sys.stderr = old
+
+
+@contextmanager
+def _time_limit(seconds: int, step: str) -> Iterator[None]:
+    if seconds <= 0 or not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise StepTimeout(f"step '{step}' timed out after {seconds} s (@timeout)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _foreach_count(datastore: FlowDatastore, run_id: str):
+    def count(step: str, task_id: str) -> int:
+        done = datastore.read_done(run_id, step, task_id)
+        if done is None or done.get("foreach_count") is None:
+            raise TaskError(f"foreach task {step}/{task_id} of run {run_id} has not finished; its join cannot start")
+        return int(done["foreach_count"])
+
+    return count
+
+
+def _input_metadata(setup: TaskSetup, payload: TaskPayload) -> list[tuple[str, str, dict[str, Any]]]:
+    ds = setup.datastore
+    out = []
+    for step, task_id in input_tasks(setup.graph, payload.step, payload.indices, _foreach_count(ds, payload.run_id)):
+        done = ds.read_done(payload.run_id, step, task_id)
+        if done is None:
+            raise TaskError(
+                f"step '{payload.step}' needs {step}/{task_id} of run {payload.run_id}, which has not succeeded"
+            )
+        out.append((step, task_id, done))
+    return out
+
+
+def _parameter_values(setup: TaskSetup, payload: TaskPayload, user: str) -> dict[str, Any]:
+    """Typed parameter values by attribute name, for the start task."""
+    given = parse_parameters_input(payload.parameters)
+    defaults = dict(setup.deploy_values)
+    for spec in setup.graph.parameters:
+        if spec.deploy_time and spec.name not in given and spec.name not in defaults:
+            param = getattr(setup.flow_cls, spec.attribute)
+            context = DeployTimeContext(flow_name=setup.graph.flow_name, user_name=user, parameter_name=spec.name)
+            defaults[spec.name] = param.default(context)
+    by_name = resolve_parameters(setup.graph.parameters, given, defaults)
+    return {spec.attribute: by_name[spec.name] for spec in setup.graph.parameters}
+
+
+def _prepare_flow(setup: TaskSetup, payload: TaskPayload, user: str) -> tuple[FlowSpec, dict[str, Any]]:
+    """A flow object with its inherited artifacts, foreach stack and (for joins) inputs."""
+    ds, graph = setup.datastore, setup.graph
+    node = graph[payload.step]
+    flow = setup.flow_cls(use_cli=False)
+    flow._datastore = ds
+    flow._step_name = payload.step
+    extra: dict[str, Any] = {}
+    inputs = _input_metadata(setup, payload)
+    extra["input_paths"] = [f"{payload.run_id}/{s}/{t}" for s, t, _ in inputs]
+    if not inputs:
+        params = _parameter_values(setup, payload, user)
+        for attr, value in params.items():
+            flow.__dict__[attr] = value
+        run_meta = {
+            "flow_name": graph.flow_name,
+            "run_id": payload.run_id,
+            "created": now_iso(),
+            "user": user,
+            "tags": sorted({f"user:{user}", *setup.tags}),
+            "parameters": {spec.name: params[spec.attribute] for spec in graph.parameters},
+            "origin_run_id": setup.origin_run_id,
+            "production": payload.run_id.startswith("sfn-"),
+        }
+        ds.ensure_run(payload.run_id, _jsonable(run_meta))
+        return flow, extra
+    stacks = [[ForeachFrame(**f) for f in done.get("foreach_stack", [])] for _, _, done in inputs]
+    if node.is_join:
+        views = [ArtifactView(ds, s, t, done.get("artifacts", {})) for s, t, done in inputs]
+        flow._inputs = Inputs(views)
+        param_attrs = {spec.attribute for spec in graph.parameters}
+        first = inputs[0][2].get("artifacts", {})
+        flow._inherited = {k: v for k, v in first.items() if k in param_attrs}
+        closes_foreach = len(node.in_funcs) == 1
+        flow._foreach_stack = stacks[0][:-1] if closes_foreach else stacks[0]
+        return flow, extra
+    (parent_step, parent_task, done) = inputs[0]
+    flow._inherited = dict(done.get("artifacts", {}))
+    stack = stacks[0]
+    parent = graph[parent_step]
+    if parent.foreach_param is not None:
+        items = ds.load_artifact(done["artifacts"][parent.foreach_param])
+        index = payload.indices[-1]
+        items = list(items)
+        if index >= len(items):
+            raise TaskError(f"foreach index {index} is out of range: {parent_step} made {len(items)} items")
+        value_sha = ds.save_artifacts({"_item": items[index]})["_item"]
+        stack = [*stack, ForeachFrame(parent_step, index, len(items), value_sha)]
+    flow._foreach_stack = stack
+    return flow, extra
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=repr))
+
+
+def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
+    """Run one task (or record its failure, in catch mode) and return its task_output."""
+    ds, graph = setup.datastore, setup.graph
+    if payload.step not in graph:
+        raise TaskError(f"flow {graph.flow_name!r} has no step {payload.step!r}")
+    node = graph[payload.step]
+    run_id, step, task_id = payload.run_id, payload.step, payload.task_id
+    attempt = ds.next_attempt(run_id, step, task_id)
+    user = user_name()
+    decorators = effective_decorators(node, setup.with_decorators)
+    meta: dict[str, Any] = {"status": "running", "attempt": attempt, "started": now_iso(), "pid": os.getpid(),
+                            "mode": payload.mode, "user": user}
+    ds.write_attempt(run_id, step, task_id, attempt, meta)
+    current._set(flow_name=graph.flow_name, run_id=run_id, step_name=step, task_id=task_id,
+                 retry_count=attempt, origin_run_id=setup.origin_run_id, username=user,
+                 namespace=f"user:{user}", is_production=run_id.startswith("sfn-"), tags=list(setup.tags),
+                 parameter_names=[p.name for p in graph.parameters])
+    for key, value in (decorators.get("environment", {}).get("vars") or {}).items():
+        os.environ[str(key)] = str(value)
+    with _captured_output() as (out, err):
+        try:
+            flow, extra = _prepare_flow(setup, payload, user)
+            meta.update(extra)
+            if payload.mode == "catch":
+                _record_caught_failure(setup, payload, flow, decorators.get("catch", {}), attempt)
+            else:
+                _run_step(flow, node, decorators)
+            values, untouched = flow._artifact_state()
+            artifacts = {**untouched, **ds.save_artifacts(values)}
+            meta["foreach_stack"] = [asdict(f) for f in flow._foreach_stack]
+            foreach_count, location = None, None
+            if node.foreach_param is not None:
+                foreach_count = _count_items(flow, node.foreach_param, step, payload.mode)
+                location = ds.write_foreach_items(run_id, step, task_id, foreach_count)
+                meta["foreach_count"] = foreach_count
+            meta.update(status="succeeded" if payload.mode == "run" else "caught", finished=now_iso(),
+                        artifacts=artifacts)
+        except BaseException as exc:  # noqa: BLE001 - the user's step may raise anything; record it
+            text = "".join(traceback.format_exception(exc))
+            print(text, file=sys.stderr, end="")
+            meta.update(status="failed", finished=now_iso(), exception=text,
+                        exception_type=type(exc).__name__, exception_message=str(exc))
+            ds.write_attempt(run_id, step, task_id, attempt, _jsonable(meta))
+            ds.save_logs(run_id, step, task_id, attempt, out.buffer_copy.getvalue().encode(),
+                         err.buffer_copy.getvalue().encode())
+            current._clear()
+            raise TaskError(f"step '{step}' (task {task_id}, attempt {attempt}) failed: "
+                            f"{type(exc).__name__}: {exc}") from exc
+    ds.write_attempt(run_id, step, task_id, attempt, _jsonable(meta))
+    ds.save_logs(run_id, step, task_id, attempt, out.buffer_copy.getvalue().encode(), err.buffer_copy.getvalue().encode())
+    ds.mark_done(run_id, step, task_id, attempt, {"foreach_count": meta.get("foreach_count")})
+    current._clear()
+    return task_output(task_id, meta.get("foreach_count"), location)
+
+
+def _run_step(flow: FlowSpec, node: Any, decorators: Mapping[str, Mapping[str, Any]]) -> None:
+    method = getattr(flow, node.name)
+    limit = timeout_seconds(decorators["timeout"]) if "timeout" in decorators else 0
+    with _time_limit(limit, node.name):
+        if node.is_join:
+            method(flow._inputs)
+        else:
+            method()
+    if node.name == "end":
+        return
+    if flow._transition is None:
+        raise TaskError(f"step '{node.name}' finished without calling self.next(...)")
+    targets, foreach = flow._transition
+    if tuple(targets) != tuple(node.out_funcs) or foreach != node.foreach_param:
+        raise TaskError(
+            f"step '{node.name}' called self.next({', '.join(targets)}"
+            f"{', foreach=' + repr(foreach) if foreach else ''}) but its source says "
+            f"self.next({', '.join(node.out_funcs)}{', foreach=' + repr(node.foreach_param) if node.foreach_param else ''}); "
+            "transitions must not depend on data"
+        )
+
+
+def _count_items(flow: FlowSpec, name: str, step: str, mode: str) -> int:
+    try:
+        items = getattr(flow, name)
+    except AttributeError:
+        if mode == "catch":
+            return 0
+        raise TaskError(f"step '{step}': foreach={name!r} but the step set no artifact {name!r}") from None
+    count = len(items)
+    if count == 0 and mode == "run":
+        raise TaskError(f"step '{step}': foreach over {name!r}, which is empty; a foreach needs at least one item")
+    return count
+
+
+def _record_caught_failure(
+    setup: TaskSetup, payload: TaskPayload, flow: FlowSpec, catch: Mapping[str, Any], attempt: int
+) -> None:
+    ds = setup.datastore
+    attempts = [a for a in ds.list_attempts(payload.run_id, payload.step, payload.task_id) if a < attempt]
+    last: dict[str, Any] = {}
+    for number in reversed(attempts):
+        meta = ds.read_attempt(payload.run_id, payload.step, payload.task_id, number) or {}
+        if meta.get("status") == "failed":
+            last = meta
+            break
+    failure = StepFailure(
+        step=payload.step,
+        exception_type=last.get("exception_type", "UnknownError"),
+        message=last.get("exception_message", "the step failed with no recorded exception"),
+        traceback=last.get("exception", ""),
+        attempts=len(attempts),
+    )
+    if catch.get("print_exception", True):
+        print(f"@catch: step '{payload.step}' failed after {len(attempts)} attempt(s): {failure}", file=sys.stderr)
+    if catch.get("var"):
+        flow.__dict__[catch["var"]] = failure
+
+
+def load_deploy_values(flow_file: Path) -> dict[str, Any]:
+    """Deploy-time parameter values from the code package's manifest, when the flow runs from one."""
+    for folder in (flow_file.parent, *flow_file.parents):
+        manifest = folder / "manifest.json"
+        if manifest.is_file():
+            try:
+                data = json.loads(manifest.read_text())
+            except (OSError, json.JSONDecodeError) as err:
+                raise FlowdropError(f"{manifest}: unreadable manifest: {err}") from err
+            return dict(data.get("deploy_time_values") or {})
+        if (folder / "code").is_dir() or folder == folder.parent:
+            break
+    return {}
