@@ -1,0 +1,105 @@
+"""The byte key-value interface every datastore backend implements.
+
+Owns: the Storage contract (keys are '/'-separated relative paths), key
+validation, MissingKey, and open_storage, which turns a datastore URL into
+a backend. Does not own: what the keys mean (flow.py) or how bytes reach a
+disk or a bucket (folder.py, s3.py).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import DatastoreError
+
+if TYPE_CHECKING:
+    from ..aws import AwsConfig
+
+
+class MissingKey(DatastoreError):
+    """A key that was read does not exist; the message names the datastore URL and the key."""
+
+    def __init__(self, url: str, key: str):
+        self.url = url
+        self.key = key
+        super().__init__(f"{url}: no such key '{key}'")
+
+
+def check_key(key: str) -> str:
+    """Return `key` if it is a safe relative path ('a/b/c'), else raise DatastoreError."""
+    parts = key.split("/")
+    if not key or any(part in ("", ".", "..") for part in parts) or "\\" in key:
+        raise DatastoreError(f"invalid datastore key '{key}': expected a relative path like 'Flow/runs/1/run.json'")
+    return key
+
+
+def check_prefix(prefix: str) -> str:
+    """Normalise a listing prefix: '' (the whole store) or a key without a trailing '/'."""
+    prefix = prefix.strip("/")
+    return check_key(prefix) if prefix else ""
+
+
+class Storage(ABC):
+    """A store of bytes under '/'-separated keys.
+
+    Listing prefixes are directory-like: list('a/b') covers 'a/b/...' and
+    never 'a/bc'. Keys returned by list are full keys relative to the store.
+    """
+
+    url: str
+
+    @abstractmethod
+    def put(self, key: str, data: bytes) -> None:
+        """Write `data` under `key`, replacing any previous value."""
+
+    @abstractmethod
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        """Write `data` under `key` unless it exists; True when this call wrote it."""
+
+    @abstractmethod
+    def get(self, key: str) -> bytes:
+        """The bytes under `key`; raises MissingKey when there are none."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool:
+        """True when `key` holds a value."""
+
+    @abstractmethod
+    def list(self, prefix: str) -> list[str]:
+        """Every key under `prefix`, sorted."""
+
+    @abstractmethod
+    def list_children(self, prefix: str) -> list[str]:
+        """The immediate child names under `prefix` (keys and 'directories'), sorted."""
+
+    @abstractmethod
+    def location(self, key: str) -> dict[str, str] | None:
+        """Where `key` lives for an AWS service ({"Bucket", "Key"} on S3), None when not in S3."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+
+def open_storage(url: str, aws: AwsConfig | None = None) -> Storage:
+    """The backend for a datastore URL: a folder path, file://..., or s3://bucket/prefix."""
+    from .folder import FolderStorage
+    from .s3 import S3Storage
+
+    if url.startswith("s3://"):
+        bucket, _, prefix = url[len("s3://") :].partition("/")
+        if not bucket:
+            raise DatastoreError(f"datastore URL '{url}' names no bucket: expected s3://bucket/prefix")
+        if aws is None:
+            from ..aws import AwsConfig
+
+            aws = AwsConfig.from_env()
+        return S3Storage(aws.client("s3"), bucket, prefix)
+    if url.startswith("file://"):
+        url = url[len("file://") :]
+    elif "://" in url:
+        raise DatastoreError(f"datastore URL '{url}': unknown scheme; use a folder path, file:// or s3://")
+    if not url:
+        raise DatastoreError("empty datastore URL: use a folder path, file:// or s3://bucket/prefix")
+    return FolderStorage(Path(url).expanduser().resolve())

@@ -1,0 +1,284 @@
+"""The Metaflow-style read API over runs written straight into a FlowDatastore."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from flowdrop import client
+from flowdrop.client import (
+    Flow,
+    MissingObjectError,
+    NamespaceMismatchError,
+    Run,
+    Step,
+    Task,
+    default_namespace,
+    get_namespace,
+    namespace,
+    set_datastore,
+)
+from flowdrop.datastore import FlowDatastore, FolderStorage, open_storage
+
+FLOW = "TrainFlow"
+
+
+@pytest.fixture(autouse=True)
+def isolated_client(tmp_path, monkeypatch):
+    """No config file, user alice, a fresh folder datastore; module state reset afterwards."""
+    for var in ["FLOWDROP_DATASTORE", "FLOWDROP_PRODUCTION_DATASTORE", "FLOWDROP_AWS_ENDPOINT"]:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("FLOWDROP_CONFIG", str(tmp_path / "no-config.json"))
+    monkeypatch.setenv("USER", "alice")
+    monkeypatch.chdir(tmp_path)
+    set_datastore(None)
+    default_namespace()
+    yield
+    set_datastore(None)
+    default_namespace()
+
+
+@pytest.fixture
+def ds(tmp_path) -> FlowDatastore:
+    return FlowDatastore(FolderStorage(tmp_path / ".flowdrop"), FLOW)
+
+
+def add_task(
+    ds: FlowDatastore,
+    run_id: str,
+    step: str,
+    task_id: str,
+    artifacts: Mapping[str, Any],
+    *,
+    failures: int = 0,
+    succeed: bool = True,
+    started: str = "2026-05-01T10:00:00+00:00",
+) -> None:
+    """Record `failures` failed attempts, then a successful one (unless succeed=False)."""
+    for attempt in range(failures):
+        meta = {"status": "failed", "attempt": attempt, "started": started, "finished": started,
+                "exception": f"ValueError: try {attempt}", "artifacts": {}}
+        ds.write_attempt(run_id, step, task_id, attempt, meta)
+        ds.save_logs(run_id, step, task_id, attempt, b"", f"Traceback {attempt}\n".encode())
+    if not succeed:
+        return
+    shas = ds.save_artifacts(artifacts)
+    meta = {"status": "succeeded", "attempt": failures, "started": started,
+            "finished": "2026-05-01T10:05:00+00:00", "artifacts": shas, "input_paths": []}
+    ds.write_attempt(run_id, step, task_id, failures, meta)
+    ds.save_logs(run_id, step, task_id, failures, f"hello from {task_id}\n".encode(), b"")
+    ds.mark_done(run_id, step, task_id, failures)
+
+
+def make_run(
+    ds: FlowDatastore,
+    run_id: str,
+    created: str,
+    *,
+    tags: tuple[str, ...] = ("user:alice",),
+    end: bool = True,
+    x: Any = None,
+) -> None:
+    """A start -> end run; without `end` its end step failed and status.json says so."""
+    ds.write_run(run_id, {"flow_name": ds.flow_name, "run_id": run_id, "created": created, "user": "alice",
+                          "tags": list(tags), "parameters": {"alpha": 0.5}, "origin_run_id": None,
+                          "production": False})
+    add_task(ds, run_id, "start", "start", {"alpha": 0.5}, started=created)
+    end_started = created.replace("T09:", "T10:")
+    if end:
+        add_task(ds, run_id, "end", "end", {"x": x, "alpha": 0.5}, started=end_started)
+    else:
+        add_task(ds, run_id, "end", "end", {}, failures=1, succeed=False, started=end_started)
+        ds.write_run_status(run_id, {"status": "failed", "finished": created, "failed_step": "end"})
+
+
+@pytest.fixture
+def three_runs(ds) -> FlowDatastore:
+    make_run(ds, "1", "2026-05-01T09:00:00+00:00", x="one")
+    make_run(ds, "2", "2026-05-02T09:00:00+00:00", x="two")
+    make_run(ds, "3", "2026-05-03T09:00:00+00:00", end=False)
+    return ds
+
+
+def test_latest_runs_and_order(three_runs):
+    flow = Flow(FLOW)
+    assert [run.id for run in flow] == ["3", "2", "1"]
+    assert flow.latest_run.id == "3"
+    assert flow.latest_successful_run.id == "2"
+    assert flow["1"].pathspec == f"{FLOW}/1"
+    assert "1" in flow and "9" not in flow
+    assert repr(flow.latest_run) == f"Run('{FLOW}/3')"
+
+
+def test_run_data_and_status(three_runs):
+    run = Flow(FLOW).latest_successful_run
+    assert run["end"].task.data.x == "two"
+    assert run.data.x == "two"
+    assert run.successful and run.finished
+    assert run.end_task.pathspec == f"{FLOW}/2/end/end"
+    assert run.created_at.year == 2026 and run.created_at.day == 2
+    assert run.finished_at.minute == 5
+    assert run.parameters == {"alpha": 0.5}
+    assert run.tags == frozenset({"user:alice"})
+    assert [step.id for step in run] == ["end", "start"]  # most recent first, as Metaflow
+    assert "start" in run and "fit" not in run
+
+    failed = Run(f"{FLOW}/3")
+    assert not failed.successful
+    assert failed.finished  # status.json was written
+    assert failed.status["failed_step"] == "end"
+    assert failed.data is not None and "x" not in failed.data
+
+
+def test_task_api(three_runs):
+    task = Task(f"{FLOW}/1/end/end")
+    assert task.id == "end" and task.pathspec == f"{FLOW}/1/end/end"
+    assert task.data.x == "one" and task.data.alpha == 0.5
+    assert "x" in task.data and "y" not in task.data
+    assert sorted(task.data) == ["alpha", "x"]
+    assert sorted(a.id for a in task.artifacts) == ["alpha", "x"]
+    assert task.artifacts.x.data == "one"
+    assert len(task.artifacts.x.sha) == 64
+    assert task.successful and task.finished
+    assert task.stdout == "hello from end\n" and task.stderr == ""
+    assert task.exception is None
+    assert task.index is None
+    assert task.current_attempt == task.retry_count == 0
+    with pytest.raises(AttributeError, match=f"Task\\('{FLOW}/1/end/end'\\) has no artifact 'y'"):
+        task.data.y
+    assert not hasattr(task.data, "y")
+
+    failed = Run(f"{FLOW}/3")["end"].task
+    assert not failed.successful
+    assert failed.finished  # its only attempt ended
+    assert failed.exception == "ValueError: try 0"
+    assert failed.stderr == "Traceback 0\n"
+
+
+def test_foreach_tasks_retries_and_indices(ds):
+    make_run(ds, "7", "2026-05-01T09:00:00+00:00")
+    for i in (0, 1, 2, 10):
+        add_task(ds, "7", "fit", f"fit-{i}", {"score": i / 10}, failures=1 if i == 2 else 0)
+    step = Step(f"{FLOW}/7/fit")
+    assert step.id == "fit" and step.pathspec == f"{FLOW}/7/fit"
+    assert [t.id for t in step] == ["fit-0", "fit-1", "fit-2", "fit-10"]
+    assert step.task.id == "fit-0"
+    assert [t.index for t in step] == [0, 1, 2, 10]
+    retried = step["fit-2"]
+    assert retried.retry_count == 1 and retried.successful
+    assert retried.data.score == 0.2
+    assert retried.stdout == "hello from fit-2\n"  # the successful attempt's log, not the failed one's
+    assert retried.exception is None
+
+
+def test_namespaces_filter_listing_and_guard_access(ds):
+    make_run(ds, "1", "2026-05-01T09:00:00+00:00", x="alice's", tags=("user:alice", "experiment"))
+    make_run(ds, "2", "2026-05-02T09:00:00+00:00", x="bob's", tags=("user:bob",))
+    make_run(ds, "3", "2026-05-03T09:00:00+00:00", x="prod", tags=("production:tok1", "user:bob"))
+    assert get_namespace() == "user:alice"
+
+    flow = Flow(FLOW)
+    assert [r.id for r in flow] == ["1"]
+    assert flow.latest_run.data.x == "alice's"
+    assert [r.id for r in flow.runs("experiment")] == ["1"]
+    with pytest.raises(NamespaceMismatchError) as info:
+        Run(f"{FLOW}/2")
+    message = str(info.value)
+    assert f"Run('{FLOW}/2')" in message and "user:alice" in message and "namespace(None)" in message
+    with pytest.raises(NamespaceMismatchError):
+        flow["2"]
+    with pytest.raises(NamespaceMismatchError):
+        Task(f"{FLOW}/2/end/end")
+
+    assert namespace("production:tok1") == "production:tok1"
+    assert Flow(FLOW).latest_run.data.x == "prod"
+    namespace("user:bob")
+    assert [r.id for r in Flow(FLOW)] == ["3", "2"]
+    namespace(None)
+    assert get_namespace() is None
+    assert [r.id for r in Flow(FLOW)] == ["3", "2", "1"]
+    assert [r.id for r in Flow(FLOW).runs("experiment")] == ["1"]
+    assert Run(f"{FLOW}/2").data.x == "bob's"
+    assert default_namespace() == "user:alice" == get_namespace()
+
+
+def test_tag_filter_needs_every_tag(ds):
+    make_run(ds, "1", "2026-05-01T09:00:00+00:00", tags=("user:alice", "a", "b"))
+    make_run(ds, "2", "2026-05-02T09:00:00+00:00", tags=("user:alice", "a"))
+    assert [r.id for r in Flow(FLOW).runs("a")] == ["2", "1"]
+    assert [r.id for r in Flow(FLOW).runs("a", "b")] == ["1"]
+    assert list(Flow(FLOW).runs("c")) == []
+
+
+def test_missing_objects_name_their_pathspec(three_runs):
+    cases = [
+        (lambda: Flow("NoSuchFlow"), "Flow('NoSuchFlow')"),
+        (lambda: Run(f"{FLOW}/99"), f"Run('{FLOW}/99')"),
+        (lambda: Step(f"{FLOW}/1/fit"), f"Step('{FLOW}/1/fit')"),
+        (lambda: Task(f"{FLOW}/1/end/end-3"), f"Task('{FLOW}/1/end/end-3')"),
+        (lambda: Run(f"{FLOW}/1")["nope"], f"Step('{FLOW}/1/nope')"),
+        (lambda: Run(f"{FLOW}/1")["end"]["x"], f"Task('{FLOW}/1/end/x')"),
+        (lambda: Run(FLOW), f"Run('{FLOW}')"),
+    ]
+    for make, named in cases:
+        with pytest.raises(MissingObjectError) as info:
+            make()
+        assert named in str(info.value)
+    with pytest.raises(MissingObjectError, match="\\.flowdrop"):
+        Run(f"{FLOW}/99")  # and where it looked
+
+
+def test_run_without_run_json_is_found_by_its_steps(ds):
+    add_task(ds, "sfn-orphan", "start", "start", {"a": 1})
+    namespace(None)
+    run = Run(f"{FLOW}/sfn-orphan")
+    assert run.tags == frozenset() and run.created_at is None
+    assert run["start"].task.data.a == 1
+    assert run.end_task is None and run.data is None
+    assert not run.successful and not run.finished
+
+
+def test_set_datastore_takes_a_url_or_a_storage(tmp_path, ds):
+    other = FlowDatastore(FolderStorage(tmp_path / "elsewhere"), FLOW)
+    make_run(other, "5", "2026-05-01T09:00:00+00:00", x="elsewhere")
+    make_run(ds, "6", "2026-05-01T09:00:00+00:00", x="default")
+    assert Flow(FLOW).latest_run.id == "6"  # .flowdrop in the working directory
+    set_datastore(str(tmp_path / "elsewhere"))
+    assert Flow(FLOW).latest_run.data.x == "elsewhere"
+    set_datastore(FolderStorage(tmp_path / ".flowdrop"))
+    assert Flow(FLOW).latest_run.data.x == "default"
+
+
+def test_production_runs_are_found_in_the_production_datastore(ds, aws, unique_name, monkeypatch, tmp_path):
+    aws.client("s3").create_bucket(Bucket=unique_name)
+    monkeypatch.setenv("FLOWDROP_PRODUCTION_DATASTORE", f"s3://{unique_name}/flowdrop")
+    monkeypatch.setenv("FLOWDROP_AWS_ENDPOINT", aws.endpoint_url)
+    monkeypatch.setenv("FLOWDROP_DATASTORE", str(tmp_path / ".flowdrop"))
+    set_datastore(None)  # re-read the config
+    prod = FlowDatastore(open_storage(f"s3://{unique_name}/flowdrop", aws), FLOW)
+    make_run(prod, "sfn-abc", "2026-06-01T09:00:00+00:00", x="from s3", tags=("production:tok", "user:alice"))
+    make_run(ds, "1", "2026-05-01T09:00:00+00:00", x="local")
+
+    run = Run(f"{FLOW}/sfn-abc")
+    assert run.data.x == "from s3"
+    assert run["end"].task.stdout == "hello from end\n"
+    assert Task(f"{FLOW}/sfn-abc/end/end").data.x == "from s3"
+    assert [r.id for r in Flow(FLOW)] == ["sfn-abc", "1"]
+    namespace("production:tok")
+    assert Flow(FLOW).latest_run.id == "sfn-abc"
+
+    make_run(FlowDatastore(prod.storage, "OnlyInProduction"), "sfn-1", "2026-06-01T09:00:00+00:00",
+             tags=("production:tok",))
+    assert Flow("OnlyInProduction").latest_successful_run.id == "sfn-1"
+
+    set_datastore(str(tmp_path / ".flowdrop"), production=None)
+    with pytest.raises(MissingObjectError, match=f"Run\\('{FLOW}/sfn-abc'\\)"):
+        Run(f"{FLOW}/sfn-abc")
+
+
+def test_default_namespace_falls_back_to_getpass(monkeypatch):
+    monkeypatch.delenv("USER")
+    monkeypatch.setattr(client.getpass, "getuser", lambda: "carol")
+    assert default_namespace() == "user:carol"

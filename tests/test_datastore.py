@@ -1,0 +1,245 @@
+"""The Storage backends (folder, and S3 on the session's moto server) and FlowDatastore over them."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from flowdrop.datastore import FlowDatastore, FolderStorage, MissingKey, S3Storage, Storage, open_storage
+from flowdrop.errors import DatastoreError
+
+
+@pytest.fixture(params=["folder", "s3"])
+def storage(request, tmp_path) -> Storage:
+    if request.param == "folder":
+        return FolderStorage(tmp_path / "store")
+    aws = request.getfixturevalue("aws")
+    bucket = request.getfixturevalue("unique_name")
+    client = aws.client("s3")
+    client.create_bucket(Bucket=bucket)
+    return S3Storage(client, bucket, "root/prefix")
+
+
+@pytest.fixture
+def flow_ds(storage) -> FlowDatastore:
+    return FlowDatastore(storage, "TrainFlow")
+
+
+# --- Storage ---------------------------------------------------------------------
+
+
+def test_put_get_exists_overwrite(storage):
+    assert not storage.exists("a/b/c.json")
+    storage.put("a/b/c.json", b"one")
+    assert storage.exists("a/b/c.json")
+    assert storage.get("a/b/c.json") == b"one"
+    storage.put("a/b/c.json", b"two")
+    assert storage.get("a/b/c.json") == b"two"
+    assert not storage.exists("a/b")  # a 'directory' is not a key
+
+
+def test_list_is_recursive_sorted_and_directory_like(storage):
+    for key in ["x/b/2", "x/a", "x/b/1", "xy/z", "top"]:
+        storage.put(key, key.encode())
+    assert storage.list("x") == ["x/a", "x/b/1", "x/b/2"]
+    assert storage.list("x/") == ["x/a", "x/b/1", "x/b/2"]
+    assert storage.list("") == ["top", "x/a", "x/b/1", "x/b/2", "xy/z"]
+    assert storage.list("nothing") == []
+
+
+def test_list_children_names_keys_and_dirs(storage):
+    for key in ["runs/2/run.json", "runs/10/start/start/done.json", "runs/1/run.json", "runs/readme"]:
+        storage.put(key, b"{}")
+    assert storage.list_children("runs") == ["1", "10", "2", "readme"]
+    assert storage.list_children("runs/10") == ["start"]
+    assert storage.list_children("") == ["runs"]
+    assert storage.list_children("missing") == []
+
+
+def test_list_paginates(storage):
+    if isinstance(storage, S3Storage):
+        storage.page_size = 2  # S3 pages hold up to 1,000 keys; make several pages out of 7
+    for i in range(5):
+        storage.put(f"many/{i}", b"")
+    storage.put("many/sub/a", b"")
+    storage.put("many/sub/b", b"")
+    assert storage.list("many") == ["many/0", "many/1", "many/2", "many/3", "many/4", "many/sub/a", "many/sub/b"]
+    assert storage.list_children("many") == ["0", "1", "2", "3", "4", "sub"]
+
+
+def test_put_if_absent_keeps_the_first_value(storage):
+    assert storage.put_if_absent("k/once", b"first") is True
+    assert storage.put_if_absent("k/once", b"second") is False
+    assert storage.get("k/once") == b"first"
+
+
+def test_missing_key_names_url_and_key(storage):
+    with pytest.raises(MissingKey) as info:
+        storage.get("no/such/key")
+    assert isinstance(info.value, DatastoreError)
+    assert "no/such/key" in str(info.value)
+    assert storage.url in str(info.value)
+
+
+@pytest.mark.parametrize("key", ["../escape", "/abs", "a//b", "a/./b", ""])
+def test_unsafe_keys_are_refused(storage, key):
+    with pytest.raises(DatastoreError, match="invalid datastore key"):
+        storage.put(key, b"x")
+
+
+def test_location(storage):
+    if isinstance(storage, S3Storage):
+        assert storage.location("a/b") == {"Bucket": storage.bucket, "Key": "root/prefix/a/b"}
+        assert storage.url == f"s3://{storage.bucket}/root/prefix"
+    else:
+        assert storage.location("a/b") is None
+        assert storage.url.startswith("file:///")
+
+
+def test_folder_put_leaves_no_temp_files_and_concurrent_put_if_absent_has_one_winner(tmp_path):
+    storage = FolderStorage(tmp_path)
+    wins: dict[int, bool] = {}
+
+    def write(i: int) -> None:
+        wins[i] = storage.put_if_absent("race/key", str(i).encode())
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [i for i, won in wins.items() if won]
+    assert len(winners) == 1
+    assert storage.get("race/key") == str(winners[0]).encode()
+    assert sorted(p.name for p in (tmp_path / "race").iterdir()) == ["key"]
+
+
+def test_open_storage(tmp_path, monkeypatch, aws, unique_name):
+    monkeypatch.chdir(tmp_path)
+    relative = open_storage(".flowdrop")
+    assert isinstance(relative, FolderStorage) and relative.root == tmp_path / ".flowdrop"
+    assert open_storage(f"file://{tmp_path}/x").root == tmp_path / "x"
+    aws.client("s3").create_bucket(Bucket=unique_name)
+    s3 = open_storage(f"s3://{unique_name}/some/prefix/", aws)
+    assert isinstance(s3, S3Storage) and (s3.bucket, s3.prefix) == (unique_name, "some/prefix")
+    s3.put("k", b"v")
+    assert aws.client("s3").get_object(Bucket=unique_name, Key="some/prefix/k")["Body"].read() == b"v"
+    with pytest.raises(DatastoreError, match="unknown scheme"):
+        open_storage("gs://bucket/x")
+    with pytest.raises(DatastoreError, match="names no bucket"):
+        open_storage("s3:///x", aws)
+
+
+def test_s3_errors_name_the_operation_and_bucket(aws, unique_name):
+    storage = S3Storage(aws.client("s3"), unique_name)  # the bucket was never created
+    with pytest.raises(DatastoreError, match=f"PutObject s3://{unique_name}/k"):
+        storage.put("k", b"v")
+
+
+# --- FlowDatastore ---------------------------------------------------------------
+
+
+class Unpicklable:
+    def __reduce__(self):
+        raise TypeError("no pickling here")
+
+
+def test_artifacts_round_trip_and_dedup(flow_ds, storage):
+    shas = flow_ds.save_artifacts({"x": 1, "y": [1, 2], "same_as_x": 1, "df": {"a": (1.5, None)}})
+    assert shas["x"] == shas["same_as_x"] != shas["y"]
+    assert len(storage.list("TrainFlow/data")) == 3
+    again = flow_ds.save_artifacts({"z": [1, 2]})
+    assert again["z"] == shas["y"]
+    assert len(storage.list("TrainFlow/data")) == 3
+    assert flow_ds.load_artifact(shas["y"]) == [1, 2]
+    assert flow_ds.load_artifact(shas["df"]) == {"a": (1.5, None)}
+    sha = shas["x"]
+    assert storage.list("TrainFlow/data").count(f"TrainFlow/data/{sha[:2]}/{sha}") == 1
+
+
+def test_unpicklable_artifact_is_named(flow_ds):
+    with pytest.raises(DatastoreError, match="artifact 'model'"):
+        flow_ds.save_artifacts({"ok": 1, "model": Unpicklable()})
+
+
+def test_missing_artifact_names_the_key(flow_ds):
+    sha = "ab" * 32
+    with pytest.raises(MissingKey, match=f"TrainFlow/data/ab/{sha}"):
+        flow_ds.load_artifact(sha)
+
+
+def test_runs_and_their_order(flow_ds):
+    assert flow_ds.list_runs() == []
+    flow_ds.write_run("1", {"run_id": "1", "created": "2026-01-01T00:00:00+00:00", "tags": ["user:a"]})
+    flow_ds.write_run("2", {"run_id": "2", "created": "2026-03-01T00:00:00+00:00"})
+    flow_ds.write_run("3", {"run_id": "3", "created": "2026-02-01T00:00:00+00:00"})
+    flow_ds.write_run("4", {"run_id": "4", "created": "2026-03-01T00:00:00+00:00"})
+    assert flow_ds.list_runs() == ["4", "2", "3", "1"]
+    assert flow_ds.read_run("1")["tags"] == ["user:a"]
+    assert flow_ds.read_run("nope") is None
+    assert flow_ds.ensure_run("1", {"run_id": "other"}) is False
+    assert flow_ds.read_run("1")["run_id"] == "1"
+    assert flow_ds.ensure_run("sfn-x", {"run_id": "sfn-x", "created": "2027-01-01T00:00:00+00:00"}) is True
+    assert flow_ds.list_runs()[0] == "sfn-x"
+    assert flow_ds.read_run_status("1") is None
+    flow_ds.write_run_status("1", {"status": "failed", "failed_step": "fit"})
+    assert flow_ds.read_run_status("1") == {"status": "failed", "failed_step": "fit"}
+    assert flow_ds.list_steps("1") == []
+
+
+def test_attempts_done_logs(flow_ds):
+    assert flow_ds.next_attempt("1", "fit", "fit-0") == 0
+    assert flow_ds.read_done("1", "fit", "fit-0") is None
+    shas = flow_ds.save_artifacts({"score": 0.5})
+    flow_ds.write_attempt("1", "fit", "fit-0", 0, {"status": "failed", "attempt": 0, "exception": "boom"})
+    flow_ds.save_logs("1", "fit", "fit-0", 0, b"out0", b"err0")
+    flow_ds.write_attempt("1", "fit", "fit-0", 1, {"status": "succeeded", "attempt": 1, "artifacts": shas})
+    flow_ds.save_logs("1", "fit", "fit-0", 1, b"out1", b"")
+    flow_ds.write_attempt("1", "fit", "fit-10", 0, {"status": "running", "attempt": 0})
+    flow_ds.write_attempt("1", "start", "start", 0, {"status": "running", "attempt": 0})
+    assert flow_ds.list_attempts("1", "fit", "fit-0") == [0, 1]
+    assert flow_ds.next_attempt("1", "fit", "fit-0") == 2
+    assert flow_ds.read_attempt("1", "fit", "fit-0", 0)["exception"] == "boom"
+    assert flow_ds.read_attempt("1", "fit", "fit-0", 5) is None
+    assert flow_ds.list_steps("1") == ["fit", "start"]
+    assert flow_ds.list_tasks("1", "fit") == ["fit-0", "fit-10"]
+
+    flow_ds.mark_done("1", "fit", "fit-0", 1, {"caught": False})
+    done = flow_ds.read_done("1", "fit", "fit-0")
+    assert done["attempt"] == 1 and done["status"] == "succeeded" and done["caught"] is False
+    assert done["artifacts"] == shas
+    assert flow_ds.load_task_artifacts("1", "fit", "fit-0") == {"score": 0.5}
+    with pytest.raises(DatastoreError, match="TrainFlow/1/fit/fit-10"):
+        flow_ds.load_task_artifacts("1", "fit", "fit-10")
+
+    assert flow_ds.load_logs("1", "fit", "fit-0") == (b"out1", b"")
+    assert flow_ds.load_logs("1", "fit", "fit-0", 0) == (b"out0", b"err0")
+    assert flow_ds.load_logs("1", "fit", "fit-10") == (b"", b"")
+    assert flow_ds.load_logs("1", "nope", "nope") == (b"", b"")
+    # Logs and done.json are not attempts.
+    assert flow_ds.next_attempt("1", "fit", "fit-0") == 2
+
+
+def test_foreach_items(flow_ds, storage):
+    location = flow_ds.write_foreach_items("1", "start", "start", 3)
+    key = "TrainFlow/runs/1/start/start/foreach-items.json"
+    assert json.loads(storage.get(key)) == [{"index": 0}, {"index": 1}, {"index": 2}]
+    if isinstance(storage, S3Storage):
+        assert location == {"Bucket": storage.bucket, "Key": f"root/prefix/{key}"}
+        body = storage.client.get_object(**location)["Body"].read()
+        assert json.loads(body)[2] == {"index": 2}
+    else:
+        assert location is None
+
+
+def test_metadata_must_be_json(flow_ds):
+    with pytest.raises(DatastoreError, match="run.json: metadata is not JSON"):
+        flow_ds.write_run("1", {"created": object()})
+
+
+@pytest.mark.parametrize("bad", ["a/b", "..", ""])
+def test_ids_cannot_escape_their_place(flow_ds, bad):
+    with pytest.raises(DatastoreError, match="invalid run id"):
+        flow_ds.read_run(bad)
