@@ -243,3 +243,12 @@ def test_metadata_must_be_json(flow_ds):
 def test_ids_cannot_escape_their_place(flow_ds, bad):
     with pytest.raises(DatastoreError, match="invalid run id"):
         flow_ds.read_run(bad)
+
+
+def test_copy_artifacts_between_stores(flow_ds, tmp_path):
+    origin = FlowDatastore(FolderStorage(tmp_path / "origin"), "TrainFlow")
+    shas = origin.save_artifacts({"a": "alpha", "b": [2]})
+    flow_ds.copy_artifacts_from(origin, shas.values())
+    flow_ds.copy_artifacts_from(origin, shas.values())  # again: nothing changes
+    assert flow_ds.load_artifact(shas["a"]) == "alpha" and flow_ds.load_artifact(shas["b"]) == [2]
+    assert len(flow_ds.storage.list("TrainFlow/data")) == 2

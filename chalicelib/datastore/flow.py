@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..errors import DatastoreError
@@ -127,6 +127,13 @@ class FlowDatastore:
                 f"{self.storage.url}/{self._blob_key(sha)}: cannot unpickle artifact: {err}. "
                 "Is the code that defined its class importable here?"
             ) from err
+
+    def copy_artifacts_from(self, origin: FlowDatastore, shas: Iterable[str]) -> None:
+        """Copy the blobs `shas` from another store of this flow (resume from a production run)."""
+        for sha in sorted(set(shas)):
+            key = self._blob_key(sha)
+            if not self.storage.exists(key):
+                self.storage.put_if_absent(key, origin.storage.get(origin._blob_key(sha)))
 
     # --- runs -----------------------------------------------------------
 
