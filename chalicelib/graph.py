@@ -1,0 +1,132 @@
+"""Flow source -> validated flow Graph, and its text form for `python flow.py show`.
+
+Owns: the public entry points (parse_flow, parse_flow_file,
+find_flow_class_names, render_graph) and choosing the flow class in a file.
+Reading a class's steps, decorators and parameters lives in graph_source.py,
+the graph's structure and its checks in graph_lint.py. The user's code is
+read with `ast`, never imported or run: the deployer calls this.
+
+Every problem in a flow is reported at once, in one FlowError, each message
+naming file, line and step: `flow.py:14: step 'join': a join needs 2 or
+more inputs; it has 1. ...`.
+"""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+from pathlib import Path
+
+from .errors import FlowError
+from .graph_lint import build_nodes
+from .graph_source import Problems, flow_classes, read_flow
+from .model import FOREACH, JOIN, Decorator, Graph, ParameterSpec
+
+__all__ = ["find_flow_class_names", "parse_flow", "parse_flow_file", "render_graph"]
+
+
+def _parse_module(source: str, filename: str) -> ast.Module:
+    try:
+        return ast.parse(source, filename=filename)
+    except SyntaxError as err:
+        line = err.lineno or 1
+        raise FlowError([f"{filename}:{line}: syntax error: {err.msg}; fix the file so Python can read it."]) from err
+    except ValueError as err:  # source with NUL bytes
+        raise FlowError([f"{filename}:1: syntax error: {err}; fix the file so Python can read it."]) from err
+
+
+def find_flow_class_names(source: str) -> list[str]:
+    """Names of the module-level classes in `source` that subclass FlowSpec, in source order."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    return [cls.name for cls in flow_classes(tree)]
+
+
+def parse_flow(source: str, filename: str, class_name: str | None = None) -> Graph:
+    """Read the flow class in `source` into a validated Graph; FlowError lists every problem."""
+    tree = _parse_module(source, filename)
+    problems = Problems(filename)
+    classes = flow_classes(tree)
+    names = [cls.name for cls in classes]
+    if class_name is not None:
+        chosen = [cls for cls in classes if cls.name == class_name]
+        if not chosen:
+            found = ", ".join(names) if names else "none"
+            raise FlowError([f"{filename}:1: no FlowSpec subclass named '{class_name}' (found: {found}); "
+                             "check the flow's class name."])
+    elif not classes:
+        raise FlowError([f"{filename}:1: no FlowSpec subclass found; a flow is a class like "
+                         "`class MyFlow(FlowSpec):` with @step methods."])
+    elif len(classes) > 1:
+        raise FlowError([f"{filename}:{classes[1].lineno}: {len(classes)} FlowSpec subclasses ({', '.join(names)}); "
+                         "keep one flow per file, or name the one to use."])
+    else:
+        chosen = classes
+    cls = chosen[-1]
+    flow = read_flow(cls, filename, problems)
+    nodes = build_nodes(flow, problems)
+    if problems:
+        raise FlowError(problems.messages())
+    return Graph(
+        flow_name=flow.name,
+        file=filename,
+        nodes=nodes,
+        parameters=flow.parameters,
+        flow_decorators=flow.decorators,
+        lineno=flow.lineno,
+        doc=flow.doc,
+    )
+
+
+def parse_flow_file(path: str | Path, class_name: str | None = None) -> Graph:
+    """parse_flow on the file at `path`; the graph's file is `path` as given."""
+    try:
+        source = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise FlowError([f"{path}:1: cannot read the flow file: {err}"]) from err
+    return parse_flow(source, str(path), class_name)
+
+
+def _decorator_text(deco: Decorator) -> str:
+    if not deco.attributes:
+        return f"@{deco.name}"
+    args = ", ".join(f"{key}={value!r}" for key, value in deco.attributes.items())
+    return f"@{deco.name}({args})"
+
+
+def _parameter_text(param: ParameterSpec) -> str:
+    if param.deploy_time:
+        default = "default computed at deploy time"
+    elif param.has_default:
+        default = f"default {param.default!r}"
+    else:
+        default = "no default"
+    text = f"{param.name} ({param.type}, {'required, ' if param.required else ''}{default})"
+    return f"{text}: {param.help}" if param.help else text
+
+
+def _indented(text: str, prefix: str = "    ") -> list[str]:
+    return textwrap.indent(text, prefix).splitlines()
+
+
+def render_graph(graph: Graph) -> str:
+    """The text `python flow.py show` prints: the flow, its parameters, then each step in order."""
+    lines = [graph.flow_name]
+    lines += [_decorator_text(deco) for deco in graph.flow_decorators]
+    if graph.doc:
+        lines += [""] + _indented(graph.doc)
+    if graph.parameters:
+        lines += ["", "Parameters"] + ["    " + _parameter_text(p) for p in graph.parameters]
+    for node in graph.nodes:
+        header = f"Step {node.name}" + (" (join)" if node.type == JOIN else "")
+        lines += ["", header]
+        lines += _indented(node.doc) if node.doc else ["    ?"]
+        lines += ["    " + _decorator_text(deco) for deco in node.decorators]
+        if node.out_funcs:
+            arrow = "    => " + ", ".join(node.out_funcs)
+            if node.type == FOREACH:
+                arrow += f" (foreach over '{node.foreach_param}')"
+            lines.append(arrow)
+    return "\n".join(lines) + "\n"
