@@ -78,11 +78,16 @@ def snapshot(
 ) -> dict[str, bytes]:
     """The files under `root` with a listed suffix, by relative posix path, plus `extra` (which wins)."""
     root = Path(root)
+    if not root.is_dir():
+        raise PackageError(f"snapshot: {root} is not a directory")
     sizes: dict[str, int] = {}
-    _walk(root, root, tuple(suffixes), sizes)
+    try:
+        _walk(root, root, tuple(suffixes), sizes)
+    except OSError as err:
+        raise PackageError(f"snapshot of {root}: cannot read {err.filename}: {err.strerror}") from err
     extra = dict(extra or {})
     for path in extra:
-        problem = _path_problem(path)
+        problem = path_problem(path)
         if problem:
             raise PackageError(f"extra entry {path!r}: {problem}")
     sizes.update({path: len(data) for path, data in extra.items()})
@@ -92,7 +97,10 @@ def snapshot(
         if path in extra:
             files[path] = bytes(extra[path])
         else:
-            files[path] = (root / path).read_bytes()
+            try:
+                files[path] = (root / path).read_bytes()
+            except OSError as err:
+                raise PackageError(f"snapshot of {root}: cannot read {path}: {err.strerror}") from err
     # Files can grow between the walk and the read: check what was read.
     _check_snapshot_limits(root, {path: len(data) for path, data in files.items()}, limits)
     return files
@@ -168,7 +176,7 @@ def build_package(manifest: Mapping[str, Any], files: Mapping[str, bytes]) -> by
         manifest_bytes = (json.dumps(manifest, sort_keys=True, indent=2) + "\n").encode("utf-8")
     except (TypeError, ValueError) as err:
         raise PackageError(f"{MANIFEST_NAME}: cannot be written as JSON: {err}") from err
-    problems = [f"{path!r}: {problem}" for path in files if (problem := _path_problem(path))]
+    problems = [f"{path!r}: {problem}" for path in files if (problem := path_problem(path))]
     if problems:
         raise PackageError("cannot package these paths: " + "; ".join(problems))
     raw = io.BytesIO()
@@ -197,7 +205,7 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-def _path_problem(path: str) -> str | None:
+def path_problem(path: str) -> str | None:
     """Why `path` is not a safe relative posix path, or None."""
     if not path:
         return "empty path"
@@ -295,7 +303,7 @@ def read_package(data: bytes, limits: PackageLimits = PackageLimits()) -> Packag
                 entry = f"package entry {name!r}"
                 if count > limits.max_files + 1:
                     raise PackageError(f"{entry}: more than {limits.max_files + 1} entries (max_files {limits.max_files} plus the manifest)")
-                problem = _path_problem(name)
+                problem = path_problem(name)
                 if problem:
                     raise PackageError(f"{entry}: {problem}")
                 if name in seen:

@@ -303,3 +303,8 @@ def test_snapshot_skips_fifos_instead_of_blocking(tmp_path):
     write(tmp_path, "flow.py")
     os.mkfifo(tmp_path / "pipe.py")
     assert list(snapshot(tmp_path)) == ["flow.py"]
+
+
+def test_snapshot_of_a_missing_directory(tmp_path):
+    with pytest.raises(PackageError, match="is not a directory"):
+        snapshot(tmp_path / "nowhere")
