@@ -1,1 +1,94 @@
+"""Compile a flow graph into an Amazon States Language state machine.
 
+Owns: the pure function (graph, options) -> ASL dict, its canonical JSON and
+the Step Functions limits check. No boto3, no clock, no environment: the
+same input gives byte-identical output. Does not own: parsing (graph.py),
+publishing (deployer/), or running tasks (runtime/, local/worker.py).
+
+How a flow maps to states (state data and payload: payload.py):
+
+- Start: `parameters-check` (Choice) normalizes the execution input
+  {"Parameters": "{\\"alpha\\": 0.5}"}: a missing or null key becomes "{}"
+  (every default), an object is encoded to its JSON string; `run-start`
+  (Pass) then sets the run-wide state data once: flow name, run id
+  `sfn-<execution name>`, parameters, code package, datastore root.
+- Every step is a Task named after it whose backend receives model.TaskPayload
+  (flow_name, step, run_id, indices, parameters, mode, retry_count from
+  $$.State.RetryCount, code_package, datastore_root). A Task carries only its
+  step name, resources, retry and transport; about 0.5 KB of ASL per step.
+- linear: a chain of Tasks. The end step ends the machine on an object.
+- branch: the split's Task, then `<step>-branches` (Parallel), one branch per
+  out_func running until the matching join, then the join's Task.
+- foreach: the split's Task, then `<step>-foreach` (Choice on the task's
+  foreach_count): up to model.INLINE_FOREACH_LIMIT items `<step>-map`, an
+  INLINE Map over the task output's `foreach_indices`; past it
+  `<step>-map-wide`, a DISTRIBUTED Map whose S3 ItemReader reads the items
+  file the task wrote (`foreach_items`), each item a child execution with
+  its own 25,000-event history, so 10,000+ items fit. Each iteration's
+  indices are the enclosing indices plus its position (ItemSelector with
+  States.Array and $$.Map.Item.Index). MaxConcurrency = max_workers.
+  Nested foreach nests Maps; the distributed copy of a body has its state
+  names suffixed '@<foreach step>' to keep names unique.
+- Task results go to $.task (overwritten by each Task); Map and Parallel
+  results are dropped (ResultPath null): joins read inputs from the datastore.
+- @retry(times, minutes_between_retries): Retry States.ALL, MaxAttempts
+  times, IntervalSeconds max(1, minutes*60), BackoffRate 1.0; times=0: none.
+  `--with retry` (options.with_decorators) adds it where a step has none.
+- @catch: Catch States.ALL to `<step>-catch`, a Task running the same step
+  in mode "catch" (the runner records the failure in the `var` artifact),
+  which continues where the step would have.
+- @timeout: TimeoutSeconds on the Task; options.workflow_timeout: the
+  machine's TimeoutSeconds. Worker tasks also get HeartbeatSeconds.
+- @resources/@batch: Batch ResourceRequirements (VCPU, MEMORY, GPU > 0); a
+  step with @batch runs on Batch whatever the deployment's backend.
+- Backends (same payload, different transport): batch = submitJob.sync with
+  the payload in environment variables (batch.py); lambda = lambda:invoke
+  with the payload as Payload; worker = sqs:sendMessage.waitForTaskToken
+  with {"task_token", "payload"} as the message body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import CompileError
+from ..model import Graph
+from .batch import task_payload_from_environment
+from .limits import MAX_DEFINITION_BYTES, MAX_STATE_NAME, check_limits, definition_json
+from .options import BackendSettings, CompileOptions, option_problems
+from .payload import CHECK_PARAMETERS, start_states
+from .shapes import Compilation, Scope, chain
+
+
+def compile_flow(graph: Graph, options: CompileOptions) -> dict[str, Any]:
+    """The ASL state machine of `graph`; raises CompileError naming every problem."""
+    problems = option_problems(options)
+    if "start" not in graph:
+        problems.append(f"{graph.file}: flow {graph.flow_name!r} has no 'start' step")
+    if problems:
+        raise CompileError(problems)
+    compilation = Compilation.of(graph, options)
+    states = start_states(graph, options, "start")
+    states.update(chain(compilation, "start", None, Scope()))
+    asl: dict[str, Any] = {
+        "Comment": f"{graph.flow_name}, compiled by flowdrop",
+        "StartAt": CHECK_PARAMETERS,
+        "States": states,
+    }
+    if options.workflow_timeout:
+        asl["TimeoutSeconds"] = int(options.workflow_timeout)
+    check_limits(asl)
+    return asl
+
+
+__all__ = [
+    "BackendSettings",
+    "CompileError",
+    "CompileOptions",
+    "MAX_DEFINITION_BYTES",
+    "MAX_STATE_NAME",
+    "check_limits",
+    "compile_flow",
+    "definition_json",
+    "task_payload_from_environment",
+]

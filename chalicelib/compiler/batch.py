@@ -1,0 +1,153 @@
+"""The batch backend: each task is an AWS Batch job, awaited with submitJob.sync.
+
+Owns: the SubmitJob fields (queue, job definition, resources, the task's
+identity as environment variables), the inverse that the job's entry point
+uses to rebuild the TaskPayload, and how a foreach step's fan-out is read
+back from the datastore (a Batch job cannot return a value to Step
+Functions: submitJob.sync yields the job description, not the task output).
+Does not own: the job definition (image, command, common environment) or the
+datastore layout itself (datastore/flow.py; the two keys used here follow it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import CompileError
+from ..model import Node, TaskPayload
+from .options import BackendSettings, CompileOptions
+from .payload import RETRY_COUNT
+
+RESOURCE = "arn:aws:states:::batch:submitJob.sync"
+GET_OBJECT = "arn:aws:states:::aws-sdk:s3:getObject"
+
+# The payload travels as five variables rather than one JSON document: ASL
+# can only serialize state data (States.JsonToString takes a path), and the
+# run-wide part already is state data ($.run, see payload.py). States.Format
+# could build one document, but needs escaped braces, which moto's
+# interpreter does not understand (it would make the definition untestable).
+ENV_RUN, ENV_INDICES, ENV_STEP, ENV_MODE, ENV_RETRY_COUNT = (
+    "FLOWDROP_RUN", "FLOWDROP_INDICES", "FLOWDROP_STEP", "FLOWDROP_MODE", "FLOWDROP_RETRY_COUNT")
+
+# datastore/flow.py's layout: <Flow>/runs/<run_id>/<step>/<task_id>/<file>.
+DONE_FILE = "done.json"
+FOREACH_ITEMS_FILE = "foreach-items.json"
+
+
+def resource_requirements(decorators: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Batch ResourceRequirements from @resources and @batch (the larger of the two wins, as in Metaflow)."""
+    specs = [decorators[name] for name in ("resources", "batch") if name in decorators]
+    if not specs:
+        return []
+    cpu = max(float(spec.get("cpu") or 0) for spec in specs)
+    memory = max(int(spec.get("memory") or 0) for spec in specs)
+    gpu = max(int(spec.get("gpu") or 0) for spec in specs)
+    out = [{"Type": "VCPU", "Value": _number(cpu)}, {"Type": "MEMORY", "Value": str(memory)}]
+    if gpu > 0:
+        out.append({"Type": "GPU", "Value": str(gpu)})
+    return out
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value == int(value) else str(value)
+
+
+def task_fields(flow_name: str, step: str, mode: str, decorators: Mapping[str, Mapping[str, Any]],
+                backend: BackendSettings) -> dict[str, Any]:
+    """Resource and SubmitJob Parameters of a task run as a Batch job."""
+    overrides: dict[str, Any] = {
+        "Environment": [
+            {"Name": ENV_RUN, "Value.$": "States.JsonToString($.run)"},
+            {"Name": ENV_INDICES, "Value.$": "States.JsonToString($.indices)"},
+            {"Name": ENV_STEP, "Value": step},
+            {"Name": ENV_MODE, "Value": mode},
+            {"Name": ENV_RETRY_COUNT, "Value.$": f"States.Format('{{}}', {RETRY_COUNT})"},
+        ],
+    }
+    requirements = resource_requirements(decorators)
+    if requirements:
+        overrides["ResourceRequirements"] = requirements
+    queue = (decorators.get("batch") or {}).get("queue") or backend.job_queue
+    return {
+        "Resource": RESOURCE,
+        "Parameters": {
+            # Job names allow letters, digits, '-' and '_': flow and step names qualify.
+            "JobName": f"{flow_name}-{step}"[:128],
+            "JobQueue": queue,
+            "JobDefinition": backend.job_definition,
+            "ContainerOverrides": overrides,
+        },
+        # The job description is large and nobody reads it.
+        "ResultPath": None,
+    }
+
+
+def task_payload_from_environment(env: Mapping[str, str]) -> TaskPayload:
+    """Rebuild the TaskPayload inside a Batch job from the variables task_fields sets."""
+    run = json.loads(env[ENV_RUN])
+    return TaskPayload.from_dict({
+        **run,
+        "indices": json.loads(env[ENV_INDICES]),
+        "step": env[ENV_STEP],
+        "mode": env.get(ENV_MODE, "run"),
+        "retry_count": int(env.get(ENV_RETRY_COUNT) or 0),
+    })
+
+
+def split_datastore_root(options: CompileOptions, step: str) -> tuple[str, str]:
+    """(bucket, key prefix) of an s3:// datastore root; a CompileError naming the step otherwise."""
+    root = options.datastore_root or ""
+    if not root.startswith("s3://"):
+        raise CompileError([f"step '{step}': a foreach step on the batch backend reads its fan-out from the "
+                            f"datastore, so datastore_root must be s3://bucket/prefix (got {root or 'none'})"])
+    bucket, _, prefix = root[len("s3://"):].partition("/")
+    prefix = prefix.strip("/")
+    if not bucket or any(ch in prefix for ch in "{}'\\"):
+        raise CompileError([f"datastore_root {root!r}: expected s3://bucket/prefix without {{ }} ' or \\"])
+    return bucket, prefix
+
+
+def _task_file_key(options: CompileOptions, flow_name: str, node: Node, filename: str) -> dict[str, Any]:
+    """S3 Bucket and Key (as a States.Format of run id and indices) of one of the task's files."""
+    bucket, prefix = split_datastore_root(options, node.name)
+    task_id = node.name + "-{}" * node.foreach_depth
+    base = f"{prefix}/" if prefix else ""
+    template = f"{base}{flow_name}/runs/{{}}/{node.name}/{task_id}/{filename}"
+    args = ["$.run.run_id"] + [f"$.indices[{i}]" for i in range(node.foreach_depth)]
+    return {"Bucket": bucket, "Key.$": f"States.Format('{template}', {', '.join(args)})"}
+
+
+def fetch_output_state(options: CompileOptions, flow_name: str, node: Node, next_state: str) -> dict[str, Any]:
+    """A state that reads the foreach task's done.json ({"foreach_count": n, ...}) into $.task.output."""
+    return {
+        "Type": "Task",
+        "Resource": GET_OBJECT,
+        "Parameters": _task_file_key(options, flow_name, node, DONE_FILE),
+        "ResultSelector": {"output.$": "States.StringToJson($.Body)"},
+        "ResultPath": "$.task",
+        "Next": next_state,
+    }
+
+
+def inline_indices_state(next_state: str) -> dict[str, Any]:
+    """A Pass that turns the fetched foreach_count into [0, ..., n-1] for an inline Map.
+
+    Only entered for n <= model.INLINE_FOREACH_LIMIT (1,000), which is also
+    the most States.ArrayRange makes.
+    """
+    return {
+        "Type": "Pass",
+        "Parameters": {
+            "foreach_count.$": "$.task.output.foreach_count",
+            "foreach_indices.$": "States.ArrayRange(0, States.MathAdd($.task.output.foreach_count, -1), 1)",
+        },
+        "ResultPath": "$.task.output",
+        "Next": next_state,
+    }
+
+
+def items_reader_parameters(options: CompileOptions, flow_name: str, node: Node) -> dict[str, Any]:
+    """Bucket and Key of the foreach-items.json the foreach task wrote, for a Distributed Map."""
+    return _task_file_key(options, flow_name, node, FOREACH_ITEMS_FILE)

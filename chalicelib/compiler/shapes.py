@@ -1,0 +1,213 @@
+"""One small pure function per graph shape, each returning plain ASL state dicts.
+
+Owns: walking the graph from a step to the join that closes its scope and
+turning each step into its states: a Task (plus a `-catch` Task), a
+Parallel for a branch, a Choice between an inline and a distributed Map for
+a foreach. Does not own: how a Task reaches its backend (batch.py,
+lambda_.py, worker.py) or the state data's shape (payload.py).
+
+Nothing here mutates a shared builder: every function returns a fresh dict
+of `state name -> state`, and callers merge them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..model import INLINE_FOREACH_LIMIT, Graph, Node, effective_decorators, timeout_seconds
+from . import batch, lambda_, worker
+from .options import CompileOptions
+from .payload import iteration_selector, payload_template
+
+
+@dataclass(frozen=True)
+class Compilation:
+    """The inputs every shape function reads: the graph, indexed, and the options."""
+
+    graph: Graph
+    options: CompileOptions
+    nodes: Mapping[str, Node]
+    decorators: Mapping[str, Mapping[str, Mapping[str, Any]]]
+
+    @classmethod
+    def of(cls, graph: Graph, options: CompileOptions) -> Compilation:
+        """Index the graph once (Graph lookups by name are linear)."""
+        return cls(
+            graph=graph,
+            options=options,
+            nodes={node.name: node for node in graph.nodes},
+            decorators={node.name: effective_decorators(node, options.with_decorators) for node in graph.nodes},
+        )
+
+    def backend_kind(self, node: Node) -> str:
+        """The backend that runs `node`: @batch always means Batch, whatever the deployment's default."""
+        return "batch" if "batch" in self.decorators[node.name] else self.options.backend.kind
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where states go: a name suffix (for copies of a foreach body) and whether it is inside a Map or Parallel."""
+
+    suffix: str = ""
+    in_body: bool = False
+
+    def name(self, base: str) -> str:
+        """The state name of `base` in this scope."""
+        return base + self.suffix
+
+
+def transition(next_base: str | None, scope: Scope) -> dict[str, Any]:
+    """Next, or End. A body ends on its indices only: Map and Parallel collect every
+    iteration's output before ResultPath drops it, and a 10,000-item Map of whole
+    state data would pass the 256 KiB payload limit."""
+    if next_base is not None:
+        return {"Next": scope.name(next_base)}
+    if scope.in_body:
+        return {"End": True, "OutputPath": "$.indices"}
+    return {"End": True}
+
+
+def chain(c: Compilation, first: str, stop: str | None, scope: Scope) -> dict[str, dict[str, Any]]:
+    """The states of the steps from `first` up to (not including) `stop`, the join closing this scope."""
+    states: dict[str, dict[str, Any]] = {}
+    name: str | None = first
+    while name is not None and name != stop:
+        node = c.nodes[name]
+        following = node.matching_join if node.is_split else (node.out_funcs[0] if node.out_funcs else None)
+        states.update(step_states(c, node, None if following == stop else following, scope))
+        name = following
+    return states
+
+
+def step_states(c: Compilation, node: Node, next_step: str | None, scope: Scope) -> dict[str, dict[str, Any]]:
+    """A step's Task (and -catch Task), then its fan-out when it splits."""
+    if node.foreach_param is not None:
+        after_task = f"{node.name}-output" if c.backend_kind(node) == "batch" else f"{node.name}-foreach"
+        fan_out = foreach_states(c, node, scope)
+    elif node.is_split:
+        after_task = f"{node.name}-branches"
+        fan_out = parallel_states(c, node, scope)
+    else:
+        after_task, fan_out = next_step, {}
+    states = {scope.name(node.name): task_state(c, node, "run", after_task, scope)}
+    if "catch" in c.decorators[node.name]:
+        states[scope.name(f"{node.name}-catch")] = task_state(c, node, "catch", after_task, scope)
+    states.update(fan_out)
+    return states
+
+
+def task_state(c: Compilation, node: Node, mode: str, next_base: str | None, scope: Scope) -> dict[str, Any]:
+    """The Task that runs `node` once (mode "run"), or records its caught failure (mode "catch")."""
+    decorators = c.decorators[node.name]
+    timeout = timeout_seconds(decorators["timeout"]) if "timeout" in decorators and mode == "run" else None
+    payload = payload_template(node.name, mode)
+    backend = c.options.backend
+    match c.backend_kind(node):
+        case "batch":
+            fields = batch.task_fields(c.graph.flow_name, node.name, mode, decorators, backend)
+        case "lambda":
+            fields = lambda_.task_fields(payload, backend)
+        case _:
+            fields = worker.task_fields(payload, backend, timeout or None)
+    state: dict[str, Any] = {"Type": "Task", **fields}
+    if timeout:
+        state["TimeoutSeconds"] = timeout
+    if mode == "run":
+        state.update(error_handling(decorators, scope.name(f"{node.name}-catch")))
+    state.update(transition(next_base, scope))
+    return state
+
+
+def error_handling(decorators: Mapping[str, Mapping[str, Any]], catch_state: str) -> dict[str, Any]:
+    """Retry from @retry (times=0: none) and Catch from @catch."""
+    out: dict[str, Any] = {}
+    retry = decorators.get("retry")
+    if retry and int(retry.get("times") or 0) > 0:
+        minutes = float(retry.get("minutes_between_retries") or 0)
+        out["Retry"] = [{
+            "ErrorEquals": ["States.ALL"],
+            "MaxAttempts": int(retry["times"]),
+            # Step Functions needs at least 1 s; Metaflow's minutes become seconds.
+            "IntervalSeconds": max(1, round(minutes * 60)),
+            "BackoffRate": 1.0,
+        }]
+    if "catch" in decorators:
+        # States.ALL covers States.Timeout and States.HeartbeatTimeout too. The
+        # error lands where the next task's output will, so it does not pile up.
+        out["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.task", "Next": catch_state}]
+    return out
+
+
+def parallel_states(c: Compilation, node: Node, scope: Scope) -> dict[str, dict[str, Any]]:
+    """A branch: one Parallel branch per out_func, each running until the matching join."""
+    join = node.matching_join
+    body = Scope(scope.suffix, in_body=True)
+    return {
+        scope.name(f"{node.name}-branches"): {
+            "Type": "Parallel",
+            "Branches": [
+                {"StartAt": body.name(out), "States": chain(c, out, join, body)} for out in node.out_funcs
+            ],
+            # The join reads its inputs from the datastore, not from state.
+            "ResultPath": None,
+            **transition(join, scope),
+        }
+    }
+
+
+def foreach_states(c: Compilation, node: Node, scope: Scope) -> dict[str, dict[str, Any]]:
+    """A foreach: a Choice on the task's foreach_count between an inline and a distributed Map.
+
+    Up to model.INLINE_FOREACH_LIMIT items the indices travel inline and an
+    INLINE Map runs them in this execution. Past it, the 25,000-event history
+    and the 256 KiB payload would not hold (a task costs ~6 events), so a
+    DISTRIBUTED Map reads the items file the task wrote to S3 and runs each
+    item as a child execution with its own history. The foreach body is
+    compiled twice, once per Map; the copy's state names carry '@<step>'.
+    """
+    step, join = node.name, node.matching_join
+    choice, inline, wide = (scope.name(f"{step}-{part}") for part in ("foreach", "map", "map-wide"))
+    states: dict[str, dict[str, Any]] = {}
+    inline_entry = inline
+    if c.backend_kind(node) == "batch":
+        states[scope.name(f"{step}-output")] = batch.fetch_output_state(c.options, c.graph.flow_name, node, choice)
+        inline_entry = scope.name(f"{step}-indices")
+        states[inline_entry] = batch.inline_indices_state(inline)
+        reader = batch.items_reader_parameters(c.options, c.graph.flow_name, node)
+    else:
+        reader = {"Bucket.$": "$.task.output.foreach_items.Bucket", "Key.$": "$.task.output.foreach_items.Key"}
+    states[choice] = {
+        "Type": "Choice",
+        "Choices": [{"Variable": "$.task.output.foreach_count", "NumericGreaterThan": INLINE_FOREACH_LIMIT,
+                     "Next": wide}],
+        "Default": inline_entry,
+    }
+    first = node.out_funcs[0]
+    inline_body = Scope(scope.suffix, in_body=True)
+    wide_body = Scope(f"{scope.suffix}@{step}", in_body=True)
+    common = {
+        "ItemSelector": iteration_selector(node.foreach_depth),
+        # Never 0: moto reads it as one thread per item, AWS as unlimited.
+        # (AWS runs at most 40 inline iterations at once whatever this says.)
+        "MaxConcurrency": c.options.max_workers,
+        "ResultPath": None,
+        **transition(join, scope),
+    }
+    states[inline] = {
+        "Type": "Map",
+        "ItemsPath": "$.task.output.foreach_indices",
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": inline_body.name(first),
+                          "States": chain(c, first, join, inline_body)},
+        **common,
+    }
+    states[wide] = {
+        "Type": "Map",
+        "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSON"},
+                       "Parameters": reader},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": wide_body.name(first), "States": chain(c, first, join, wide_body)},
+        **common,
+    }
+    return states

@@ -1,0 +1,321 @@
+"""compile_flow: golden definitions, each mapping rule, limits, and moto accepting every definition.
+
+Goldens are regenerated only with FLOWDROP_UPDATE_GOLDEN=1; review the diff like code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from conftest_compiler import GOLDEN, ROLE_ARN, all_states, example_graph, run_to_end, synthetic_graph  # noqa: E402
+
+from flowdrop.compiler import (  # noqa: E402
+    BackendSettings,
+    CompileOptions,
+    check_limits,
+    compile_flow,
+    definition_json,
+    task_payload_from_environment,
+)
+from flowdrop.compiler.payload import payload_template, start_states  # noqa: E402
+from flowdrop.errors import CompileError  # noqa: E402
+from flowdrop.model import INLINE_FOREACH_LIMIT, Decorator, TaskPayload, parse_with_spec  # noqa: E402
+
+GOLDEN_FLOWS = ["linear_flow", "branch_flow", "foreach_flow", "nested_foreach_flow", "decorated_flow",
+                "parameter_flow"]
+QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/flowdrop-tasks"
+
+
+def options(kind: str = "batch", **overrides) -> CompileOptions:
+    backend = BackendSettings(kind=kind, worker_queue_url=QUEUE_URL)
+    base = dict(state_machine_name="TestFlow", backend=backend,
+                code_package="s3://flowdrop-packages/packages/Flow/0f1e.tar.gz",
+                datastore_root="s3://flowdrop-data/data")
+    base.update(overrides)
+    return CompileOptions(**base)
+
+
+# --- goldens --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flow", GOLDEN_FLOWS)
+def test_definition_matches_reviewed_golden(flow):
+    graph = example_graph(flow)
+    asl = compile_flow(graph, options(state_machine_name=graph.flow_name))
+    text = json.dumps(asl, indent=2, sort_keys=True) + "\n"
+    path = GOLDEN / f"{flow}.json"
+    if os.environ.get("FLOWDROP_UPDATE_GOLDEN") == "1":
+        path.write_text(text)
+    assert path.exists(), f"no golden for {flow}; run with FLOWDROP_UPDATE_GOLDEN=1 and review it"
+    assert text == path.read_text(), f"{path} differs; if intended, regenerate and review the diff"
+
+
+@pytest.mark.parametrize("kind", ["batch", "lambda", "worker"])
+def test_compiling_twice_gives_identical_bytes(kind):
+    first = definition_json(compile_flow(example_graph("nested_foreach_flow"), options(kind)))
+    second = definition_json(compile_flow(example_graph("nested_foreach_flow"), options(kind)))
+    assert first.encode() == second.encode()
+    assert first == json.dumps(json.loads(first), sort_keys=True, separators=(",", ":"))
+
+
+# --- backends -------------------------------------------------------------------
+
+
+def tasks(asl):
+    return {name: state for name, state in all_states(asl).items() if state["Type"] == "Task"
+            and not state["Resource"].startswith("arn:aws:states:::aws-sdk")}
+
+
+def test_batch_tasks_submit_jobs_with_resources_and_the_payload_in_the_environment():
+    asl = compile_flow(example_graph("decorated_flow"), options("batch"))
+    found = tasks(asl)
+    assert set(found) == {"start", "flaky", "risky", "risky-catch", "end"}
+    for name, state in found.items():
+        assert state["Resource"] == "arn:aws:states:::batch:submitJob.sync"
+        params = state["Parameters"]
+        assert params["JobQueue"] == "flowdrop-default" and params["JobDefinition"] == "flowdrop-task"
+        env = {e["Name"]: e for e in params["ContainerOverrides"]["Environment"]}
+        assert env["FLOWDROP_STEP"]["Value"] == name.removesuffix("-catch")
+        assert env["FLOWDROP_MODE"]["Value"] == ("catch" if name.endswith("-catch") else "run")
+        assert env["FLOWDROP_RUN"]["Value.$"] == "States.JsonToString($.run)"
+    requirements = found["start"]["Parameters"]["ContainerOverrides"]["ResourceRequirements"]
+    assert requirements == [{"Type": "VCPU", "Value": "2"}, {"Type": "MEMORY", "Value": "4096"}]
+    assert "ResourceRequirements" not in found["end"]["Parameters"]["ContainerOverrides"]
+
+
+def test_batch_decorator_adds_gpu_and_queue_and_wins_over_a_lambda_deployment():
+    graph = synthetic_graph(3, step_decorators=(Decorator("batch", {"gpu": 1, "memory": 16384,
+                                                                     "queue": "gpu-queue"}),))
+    for kind in ("lambda", "worker"):
+        start = compile_flow(graph, options(kind))["States"]["start"]
+        assert start["Resource"] == "arn:aws:states:::batch:submitJob.sync"
+        assert start["Parameters"]["JobQueue"] == "gpu-queue"
+        assert start["Parameters"]["ContainerOverrides"]["ResourceRequirements"] == [
+            {"Type": "VCPU", "Value": "1"}, {"Type": "MEMORY", "Value": "16384"}, {"Type": "GPU", "Value": "1"}]
+
+
+def test_lambda_tasks_invoke_the_runner_with_the_payload():
+    asl = compile_flow(example_graph("foreach_flow"), options("lambda", backend=BackendSettings(
+        kind="lambda", task_function="arn:aws:lambda:us-east-1:123456789012:function:runner")))
+    for name, state in tasks(asl).items():
+        assert state["Resource"] == "arn:aws:states:::lambda:invoke"
+        assert state["Parameters"]["FunctionName"] == "arn:aws:lambda:us-east-1:123456789012:function:runner"
+        assert state["Parameters"]["Payload"] == payload_template(name.split("@")[0], "run")
+        assert state["ResultSelector"] == {"output.$": "$.Payload"} and state["ResultPath"] == "$.task"
+        assert "ResourceRequirements" not in json.dumps(state)
+
+
+def test_worker_tasks_send_the_token_and_payload_with_a_heartbeat():
+    asl = compile_flow(example_graph("decorated_flow"), options("worker"))
+    found = tasks(asl)
+    for name, state in found.items():
+        assert state["Resource"] == "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
+        body = state["Parameters"]["MessageBody"]
+        assert state["Parameters"]["QueueUrl"] == QUEUE_URL
+        assert body["task_token.$"] == "$$.Task.Token"
+        assert body["payload"] == payload_template(name.split("@")[0].removesuffix("-catch"),
+                                                   "catch" if name.endswith("-catch") else "run")
+        assert state["HeartbeatSeconds"] == 60
+    short = synthetic_graph(3, step_decorators=(Decorator("timeout", {"seconds": 30}),))
+    start = compile_flow(short, options("worker"))["States"]["start"]
+    assert start["TimeoutSeconds"] == 30 and "HeartbeatSeconds" not in start  # must be below the timeout
+
+
+def test_payload_template_is_the_task_payload_json_form():
+    assert set(payload_template("s", "run")) == {
+        k if k in ("step", "mode") else k + ".$" for k in TaskPayload("f", "s", "r").to_dict()}
+
+
+# --- decorators -----------------------------------------------------------------
+
+
+def test_retry_maps_times_and_minutes():
+    asl = compile_flow(example_graph("decorated_flow"), options())
+    assert asl["States"]["flaky"]["Retry"] == [
+        {"ErrorEquals": ["States.ALL"], "MaxAttempts": 3, "IntervalSeconds": 1, "BackoffRate": 1.0}]
+    assert "Retry" not in asl["States"]["start"]
+    slow = synthetic_graph(3, step_decorators=(Decorator("retry", {"times": 2, "minutes_between_retries": 2}),))
+    assert compile_flow(slow, options())["States"]["start"]["Retry"][0]["IntervalSeconds"] == 120
+
+
+def test_with_retry_adds_retry_where_missing_and_times_zero_means_none():
+    graph = example_graph("decorated_flow")
+    no_retry = graph.nodes[0].__class__(**{**graph["end"].__dict__,
+                                           "decorators": (Decorator("retry", {"times": 0}),)})
+    graph = graph.__class__(**{**graph.__dict__, "nodes": tuple(no_retry if n.name == "end" else n
+                                                               for n in graph.nodes)})
+    states = compile_flow(graph, options(with_decorators=(parse_with_spec("retry"),)))["States"]
+    assert states["start"]["Retry"][0]["MaxAttempts"] == 3  # Metaflow's default times
+    assert states["start"]["Retry"][0]["IntervalSeconds"] == 120  # and 2 minutes
+    assert states["flaky"]["Retry"][0]["IntervalSeconds"] == 1  # the step's own @retry wins
+    assert "Retry" not in states["end"]
+    assert "Retry" not in states["risky-catch"]
+
+
+def test_catch_goes_to_a_catch_task_that_continues_the_flow():
+    states = compile_flow(example_graph("decorated_flow"), options("worker"))["States"]
+    assert states["risky"]["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.task",
+                                         "Next": "risky-catch"}]
+    catch = states["risky-catch"]
+    assert catch["Parameters"]["MessageBody"]["payload"]["mode"] == "catch"
+    assert catch["Next"] == states["risky"]["Next"] == "end"
+    assert "Catch" not in catch and "TimeoutSeconds" not in catch
+
+
+def test_timeouts_on_the_task_and_the_workflow():
+    asl = compile_flow(example_graph("decorated_flow"), options(workflow_timeout=7200))
+    assert asl["States"]["risky"]["TimeoutSeconds"] == 300
+    assert "TimeoutSeconds" not in asl["States"]["flaky"]
+    assert asl["TimeoutSeconds"] == 7200
+    assert "TimeoutSeconds" not in compile_flow(example_graph("decorated_flow"), options())
+
+
+# --- shapes ---------------------------------------------------------------------
+
+
+def test_branch_is_a_parallel_of_branches_ending_before_the_join():
+    states = compile_flow(example_graph("branch_flow"), options())["States"]
+    parallel = states["start-branches"]
+    assert states["start"]["Next"] == "start-branches" and parallel["Next"] == "join"
+    assert [b["StartAt"] for b in parallel["Branches"]] == ["fetch_a", "fetch_b", "fetch_c"]
+    for branch in parallel["Branches"]:
+        (only,) = branch["States"].values()
+        assert only["End"] is True and only["OutputPath"] == "$.indices"
+    assert parallel["ResultPath"] is None
+    assert states["join"]["Next"] == "end" and states["end"]["End"] is True
+
+
+def test_foreach_chooses_inline_or_distributed_map_on_the_count():
+    states = compile_flow(example_graph("nested_foreach_flow"), options("worker", max_workers=7))["States"]
+    choice = states["start-foreach"]
+    assert choice["Choices"][0]["NumericGreaterThan"] == INLINE_FOREACH_LIMIT
+    assert choice["Choices"][0]["Next"] == "start-map-wide" and choice["Default"] == "start-map"
+    inline, wide = states["start-map"], states["start-map-wide"]
+    assert inline["ItemsPath"] == "$.task.output.foreach_indices"
+    assert inline["ItemProcessor"]["ProcessorConfig"] == {"Mode": "INLINE"}
+    assert wide["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    assert wide["ItemReader"]["Parameters"] == {"Bucket.$": "$.task.output.foreach_items.Bucket",
+                                                "Key.$": "$.task.output.foreach_items.Key"}
+    assert inline["MaxConcurrency"] == wide["MaxConcurrency"] == 7
+    assert inline["ItemSelector"]["indices.$"] == "States.Array($$.Map.Item.Index)"
+    inner = inline["ItemProcessor"]["States"]["row-map"]
+    assert inner["ItemSelector"]["indices.$"] == "States.Array($.indices[0], $$.Map.Item.Index)"
+    assert set(wide["ItemProcessor"]["States"]) == {"row@start", "row-foreach@start", "row-map@start",
+                                                    "row-map-wide@start", "join_cols@start"}
+    assert states["join_rows"]["Next"] == "end"
+
+
+def test_batch_foreach_reads_the_fan_out_from_the_datastore():
+    states = compile_flow(example_graph("nested_foreach_flow"), options("batch"))["States"]
+    assert states["start"]["Next"] == "start-output"
+    fetch = all_states({"States": states})["row-output"]
+    assert fetch["Parameters"] == {
+        "Bucket": "flowdrop-data",
+        "Key.$": "States.Format('data/NestedForeachFlow/runs/{}/row/row-{}/done.json', $.run.run_id, $.indices[0])"}
+    with pytest.raises(CompileError, match="step 'start'.*s3://"):
+        compile_flow(example_graph("foreach_flow"), options("batch", datastore_root=None))
+
+
+def test_max_workers_must_be_positive():
+    with pytest.raises(CompileError, match="--max-workers must be 1 or more, got 0"):
+        compile_flow(example_graph("foreach_flow"), options(max_workers=0))
+
+
+# --- limits ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["batch", "lambda", "worker"])
+def test_a_thousand_step_flow_fits_in_under_a_kilobyte_per_step(kind):
+    graph = synthetic_graph(1000, foreach=50, branches=50)
+    size = len(definition_json(compile_flow(graph, options(kind))).encode())
+    assert size < 1000 * len(graph)
+
+
+def test_an_oversize_definition_is_a_compile_error_naming_the_size():
+    with pytest.raises(CompileError, match=r"the definition is [\d,]+ bytes; Step Functions accepts at most 1,048,576"):
+        compile_flow(synthetic_graph(2500), options("worker"))
+
+
+def test_a_too_long_or_badly_named_state_is_a_compile_error_naming_it():
+    long_name = "a" * 81
+    asl = compile_flow(synthetic_graph(3), options())
+    asl["States"][long_name] = asl["States"].pop("step0")
+    asl["States"]["bad name"] = {"Type": "Pass", "End": True}
+    with pytest.raises(CompileError) as err:
+        check_limits(asl)
+    assert f"state '{long_name}' (step '{long_name}'): the name is 81 characters" in str(err.value)
+    assert "state 'bad name'" in str(err.value) and "' '" in str(err.value)
+
+
+def test_too_deep_nesting_is_a_compile_error():
+    machine = {"StartAt": "s", "States": {"s": {"Type": "Pass", "End": True}}}
+    for level in range(10):
+        machine = {"StartAt": f"p{level}", "States": {f"p{level}": {"Type": "Parallel", "Branches": [machine],
+                                                                     "End": True}}}
+    with pytest.raises(CompileError, match="state 's' .*nested 10 Parallel/Map levels deep"):
+        check_limits(machine)
+
+
+# --- moto -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["batch", "lambda", "worker"])
+def test_moto_accepts_every_definition(aws, unique_name, kind):
+    sfn = aws.client("stepfunctions")
+    for flow in GOLDEN_FLOWS + ["debug_flow", "cron_flow"]:
+        definition = definition_json(compile_flow(example_graph(flow), options(kind)))
+        arn = sfn.create_state_machine(name=f"{unique_name}-{flow}"[:80], definition=definition,
+                                       roleArn=ROLE_ARN)["stateMachineArn"]
+        assert json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"]) == json.loads(definition)
+
+
+@pytest.mark.parametrize("given, expected", [
+    ({}, "{}"), ({"Parameters": None}, "{}"), ({"Parameters": "{}"}, "{}"),
+    ({"Parameters": '{"alpha": 0.5}'}, '{"alpha": 0.5}'), ({"Parameters": {"alpha": 0.5}}, '{"alpha":0.5}')])
+def test_start_states_normalize_the_execution_input(aws, unique_name, given, expected):
+    graph = synthetic_graph(2)
+    states = start_states(graph, options(), "done")
+    states["done"] = {"Type": "Pass", "End": True}
+    sfn = aws.client("stepfunctions")
+    arn = sfn.create_state_machine(name=unique_name, roleArn=ROLE_ARN, definition=json.dumps(
+        {"StartAt": "parameters-check", "States": states}))["stateMachineArn"]
+    result = run_to_end(sfn, arn, "exec-1", given)
+    assert result["status"] == "SUCCEEDED"
+    assert json.loads(result["output"])["run"] == {
+        "flow_name": "GeneratedFlow", "run_id": "sfn-exec-1", "parameters": expected,
+        "code_package": "s3://flowdrop-packages/packages/Flow/0f1e.tar.gz", "datastore_root": "s3://flowdrop-data/data"}
+
+
+def test_batch_environment_decodes_to_the_same_payload_as_the_worker_message(aws, unique_name):
+    """Evaluate a batch Task's and a worker Task's Parameters in moto (as Pass states) and compare."""
+    graph = example_graph("nested_foreach_flow")
+    cell_batch = all_states(compile_flow(graph, options("batch")))["cell"]
+    cell_worker = all_states(compile_flow(graph, options("worker")))["cell"]
+    state_data = {"run": {"flow_name": "NestedForeachFlow", "run_id": "sfn-e", "parameters": '{"a": 1}',
+                          "code_package": None, "datastore_root": "s3://b/d"}, "indices": [3, 2]}
+    definition = {"StartAt": "batch", "States": {
+        "batch": {"Type": "Pass", "Parameters": cell_batch["Parameters"]["ContainerOverrides"],
+                  "ResultPath": "$.batch", "Next": "worker"},
+        "worker": {"Type": "Pass", "Parameters": cell_worker["Parameters"]["MessageBody"]["payload"]
+                   | {"retry_count": 0}, "ResultPath": "$.worker", "End": True}}}
+    # $$.State.RetryCount exists only in Task states in moto: fix it to 0 for this Pass.
+    definition["States"]["worker"]["Parameters"].pop("retry_count.$")
+    definition["States"]["batch"]["Parameters"]["Environment"][-1] = {"Name": "FLOWDROP_RETRY_COUNT", "Value": "0"}
+    sfn = aws.client("stepfunctions")
+    arn = sfn.create_state_machine(name=unique_name, roleArn=ROLE_ARN,
+                                   definition=json.dumps(definition))["stateMachineArn"]
+    result = run_to_end(sfn, arn, "e", state_data)
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    output = json.loads(result["output"])
+    environment = {e["Name"]: e["Value"] for e in output["batch"]["Environment"]}
+    from_batch = task_payload_from_environment(environment)
+    assert from_batch == TaskPayload.from_dict(output["worker"])
+    assert from_batch == TaskPayload("NestedForeachFlow", "cell", "sfn-e", (3, 2), '{"a": 1}', "run", 0, None,
+                                     "s3://b/d")
