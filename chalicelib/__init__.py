@@ -14,7 +14,8 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str):
     # The client API imports the datastore; load it only when asked for.
-    if name in ("Flow", "Run", "Step", "Task", "namespace", "get_namespace", "default_namespace"):
+    if name in ("Flow", "Run", "Step", "Task", "namespace", "get_namespace", "default_namespace",
+                "set_datastore", "MissingObjectError", "NamespaceMismatchError"):
         from . import client
 
         return getattr(client, name)

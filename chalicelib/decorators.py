@@ -104,26 +104,18 @@ def _flow_decorator(name: str, attributes: dict[str, Any]) -> Callable[[type], t
 def schedule(
     cls: type | None = None,
     *,
-    hourly: bool = False,
-    daily: bool = True,
-    weekly: bool = False,
+    hourly: bool | None = None,
+    daily: bool | None = None,
+    weekly: bool | None = None,
     cron: str | None = None,
     timezone: str | None = None,
 ) -> Any:
-    """Run the flow on a schedule once it is deployed (EventBridge cron, AWS six-field form)."""
+    """Run the flow on a schedule once it is deployed (EventBridge cron, AWS six-field form); bare: daily."""
     from .cron import schedule_from_attributes  # imported here: only flows with @schedule pay for croniter
 
-    attributes: dict[str, Any] = {}
-    if hourly:
-        attributes["hourly"] = True
-    elif weekly:
-        attributes["weekly"] = True
-    elif cron is not None:
-        attributes["cron"] = cron
-    elif daily:
-        attributes["daily"] = True
-    if timezone is not None:
-        attributes["timezone"] = timezone
+    given = {"hourly": hourly, "daily": daily, "weekly": weekly, "cron": cron, "timezone": timezone}
+    # Only what the user wrote, exactly as the static graph reads it from source.
+    attributes = {k: v for k, v in given.items() if v is not None}
     schedule_from_attributes(attributes)  # raises DecoratorError naming the bad field
     decorate = _flow_decorator("schedule", attributes)
     return decorate(cls) if cls is not None else decorate

@@ -67,7 +67,7 @@ def _start_parameters(obj: FlowContext, given: dict[str, Any]) -> str:
             param = getattr(obj.flow_cls, spec.attribute)
             context = DeployTimeContext(flow_name=obj.graph.flow_name, user_name=user_name(), parameter_name=spec.name)
             values[spec.name] = param.default(context)
-    resolve_parameters(obj.graph.parameters, values, source="--parameter")
+    resolve_parameters(obj.graph.parameters, values, label=lambda name: f"--{name}")
     return json.dumps(values, sort_keys=True, default=str)
 
 
@@ -169,7 +169,11 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
         run_id = new_run_id()
         click.echo(f"Resuming run {origin_id} from step(s) {', '.join(n.name for n in obj.graph if n.name in rerun)}")
         cloned = clone_tasks(obj.graph, origin, origin_id, local, run_id, rerun)
-        params = (origin.read_run(origin_id) or {}).get("parameters") or {}
+        origin_meta = origin.read_run(origin_id) or {}
+        params = origin_meta.get("parameters") or {}
+        if "start" not in rerun:
+            # The start task, which records a run, is reused: record this one here.
+            local.ensure_run(run_id, _resumed_run_meta(obj.graph.flow_name, run_id, origin_id, params, tag))
         _run_flow(obj, run_id, json.dumps(params, sort_keys=True, default=str), max_workers, tag, run_id_file,
                   cloned, origin_run_id=origin_id)
 
@@ -201,6 +205,16 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
 
     add_step_functions_commands(cli)
     return cli
+
+
+def _resumed_run_meta(flow_name: str, run_id: str, origin_id: str, params: dict, tags: tuple[str, ...]) -> dict:
+    from .current import user_name
+    from .runtime.task import now_iso
+
+    user = user_name()
+    return {"flow_name": flow_name, "run_id": run_id, "created": now_iso(), "user": user,
+            "tags": sorted({f"user:{user}", *tags}), "parameters": params, "origin_run_id": origin_id,
+            "production": False}
 
 
 def _find_origin(obj: FlowContext, local: Any, origin_run_id: str | None) -> Any:

@@ -135,7 +135,7 @@ def resolve_parameters(
     given: Mapping[str, Any],
     defaults: Mapping[str, Any] | None = None,
     *,
-    source: str = "parameter",
+    label: Callable[[str], str] = lambda name: f"parameter {name!r}",
 ) -> dict[str, Any]:
     """Typed values for every parameter, by parameter name.
 
@@ -147,7 +147,7 @@ def resolve_parameters(
     defaults = defaults or {}
     known = {s.name for s in specs}
     problems = [
-        f"unknown {source} {name!r}; the flow takes: {', '.join(sorted(known)) or 'no parameters'}"
+        f"unknown {label(name)}; the flow takes: {', '.join(sorted(known)) or 'no parameters'}"
         for name in sorted(set(given) - known)
     ]
     values: dict[str, Any] = {}
@@ -159,7 +159,7 @@ def resolve_parameters(
         elif spec.has_default and not spec.deploy_time:
             raw, origin = spec.default, "default"
         elif spec.required:
-            problems.append(f"{source} {spec.name!r} is required ({spec.type})")
+            problems.append(f"{label(spec.name)} is required ({_type_words(spec.type)})")
             continue
         else:
             values[spec.name] = None
@@ -170,7 +170,7 @@ def resolve_parameters(
         try:
             values[spec.name] = convert_value(spec, raw)
         except ValueError as err:
-            problems.append(f"{source} {spec.name!r} expects {_type_words(spec.type)}: {err}")
+            problems.append(f"{label(spec.name)} expects {_type_words(spec.type)}: {err}")
     if problems:
         raise ParameterError(problems)
     return values

@@ -72,7 +72,7 @@ def clone_tasks(
             shas = list((done.get("artifacts") or {}).values())
             shas += [f["value_sha"] for f in done.get("foreach_stack", []) if f.get("value_sha")]
             if not same_store:
-                _copy_blobs(origin, target, shas)
+                target.copy_artifacts_from(origin, shas)
             meta = {k: v for k, v in done.items() if k not in ("attempt",)}
             meta.update(attempt=0, cloned_from=f"{origin_run_id}/{node.name}/{task_id}")
             target.write_attempt(run_id, node.name, task_id, 0, meta)
@@ -82,9 +82,3 @@ def clone_tasks(
             cloned[(node.name, indices_of(task_id))] = meta
     return cloned
 
-
-def _copy_blobs(origin: FlowDatastore, target: FlowDatastore, shas: Iterable[str]) -> None:
-    for sha in set(shas):
-        key = f"{origin.flow_name}/data/{sha[:2]}/{sha}"
-        if not target.storage.exists(key):
-            target.storage.put(key, origin.storage.get(key))

@@ -174,11 +174,15 @@ class LocalScheduler:
         self._push(("start", ()))
         failure: tuple[TaskKey, str] | None = None
         try:
-            while (self._ready or self._running) and failure is None:
-                self._start_ready()
+            # After a failure nothing new starts, but running tasks finish:
+            # whatever succeeds can be reused by `resume`.
+            while self._running or (self._ready and failure is None):
+                if failure is None:
+                    self._start_ready()
                 finished = self._reap()
                 for running, code in finished:
-                    failure = self._finish(running, code) or failure
+                    outcome = self._finish(running, code)
+                    failure = failure or outcome
                 if not finished:
                     time.sleep(0.005)
         finally:

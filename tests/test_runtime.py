@@ -1,0 +1,196 @@
+"""The local runtime end to end: real `python flow.py run` subprocesses, a real datastore."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pytest
+
+from flowdrop import client
+from flowdrop.datastore import FlowDatastore, open_storage
+
+from .runtime_helpers import EXAMPLES, TEST_FLOWS, run_flow
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def store(tmp_path):
+    root = tmp_path / "ds"
+    client.set_datastore(str(root), production=None)
+    client.namespace(None)
+    yield root
+    client.set_datastore(None)
+    client.namespace(client.default_namespace())
+
+
+def test_seed_parameter_flow_prints_alpha_and_client_reads_it(store):
+    proc = run_flow(EXAMPLES / "parameter_flow.py", "run", "--alpha", "0.5", datastore=store)
+    assert proc.returncode == 0, proc.stderr
+    assert "alpha is 0.500000" in proc.stdout
+    assert "alpha is still 0.500000" in proc.stdout
+    run = client.Flow("ParameterFlow").latest_run
+    assert run.successful and run.finished
+    assert run.data.alpha == 0.5
+    assert run["end"].task.data.alpha == 0.5
+    assert "alpha is 0.500000" in run["start"].task.stdout
+
+
+def test_live_output_is_prefixed_with_step_task_and_pid(store):
+    proc = run_flow(EXAMPLES / "linear_flow.py", "run", "--base", "5", datastore=store)
+    assert proc.returncode == 0, proc.stderr
+    line = next(l for l in proc.stdout.splitlines() if "value is" in l)
+    assert line.startswith("[end/end (pid ")
+    assert "value is 11 after start -> double -> increment -> end" in line
+
+
+def test_three_way_branch_merges_artifacts(store):
+    proc = run_flow(EXAMPLES / "branch_flow.py", "run", datastore=store)
+    assert proc.returncode == 0, proc.stderr
+    data = client.Flow("BranchFlow").latest_run.data
+    assert (data.a, data.b, data.c, data.shared, data.total_score) == (1, 2, 3, "from start", 60)
+    assert "score" not in data  # excluded: the branches disagreed on it
+
+
+def test_merge_conflict_without_exclude_fails_naming_the_artifact(store, tmp_path):
+    flow = tmp_path / "conflict_flow.py"
+    flow.write_text((EXAMPLES / "branch_flow.py").read_text().replace(
+        "self.merge_artifacts(inputs, exclude=['score'])", "self.merge_artifacts(inputs)"))
+    proc = run_flow(flow, "run", datastore=store)
+    assert proc.returncode != 0
+    assert "failed at step 'join'" in proc.stderr
+    assert "score" in proc.stderr
+
+
+def test_nested_foreach_4x3_joins_compute_sums(store):
+    proc = run_flow(EXAMPLES / "nested_foreach_flow.py", "run", datastore=store)
+    assert proc.returncode == 0, proc.stderr
+    run = client.Flow("NestedForeachFlow").latest_run
+    cells = sorted(t.id for t in run["cell"])
+    assert cells == sorted(f"cell-{i}-{j}" for i in range(4) for j in range(3))
+    row_sums = {t.id: t.data.row_sum for t in run["join_cols"]}
+    assert row_sums == {f"join_cols-{i}": sum(i * 10 + j for j in range(3)) for i in range(4)}
+    assert run.data.total == sum(i * 10 + j for i in range(4) for j in range(3))
+    assert run.data.cells == [(i, j) for i in range(4) for j in range(3)]
+
+
+def test_retry_succeeds_on_third_attempt_and_catch_continues(store):
+    proc = run_flow(EXAMPLES / "decorated_flow.py", "run", datastore=store)
+    assert proc.returncode == 0, proc.stderr
+    run = client.Flow("DecoratedFlow").latest_run
+    assert run.data.attempts == 3
+    ds = FlowDatastore(open_storage(str(store)), "DecoratedFlow")
+    statuses = [ds.read_attempt(run.id, "flaky", "flaky", a)["status"] for a in ds.list_attempts(run.id, "flaky", "flaky")]
+    assert statuses == ["failed", "failed", "succeeded"]
+    failure = run.data.risky_failure
+    assert failure.exception_type == "ZeroDivisionError"
+    assert "division by zero" in str(failure)
+    assert "never_set" not in run.data
+
+
+def test_with_retry_adds_retries_and_times_zero_opts_out(store):
+    failed = run_flow(TEST_FLOWS / "retry_flow.py", "run", datastore=store)
+    assert failed.returncode != 0
+    assert "failed at step 'start'" in failed.stderr
+    ok = run_flow(TEST_FLOWS / "retry_flow.py", "--with", "retry:times=1,minutes_between_retries=0", "run",
+                  datastore=store)
+    assert ok.returncode == 0, ok.stderr
+    assert client.Flow("RetryFlow").latest_run.data.start_attempts == 2
+    opted_out = run_flow(TEST_FLOWS / "retry_flow.py", "--with", "retry:minutes_between_retries=0", "run",
+                         datastore=store, env={"BREAK_FRAGILE": "1"})
+    assert opted_out.returncode != 0
+    assert "failed at step 'fragile'" in opted_out.stderr
+
+
+def test_timeout_kills_a_sleeping_step(store):
+    started = datetime.now()
+    proc = run_flow(TEST_FLOWS / "timeout_flow.py", "run", datastore=store, timeout=60)
+    elapsed = (datetime.now() - started).total_seconds()
+    assert proc.returncode != 0
+    assert "failed at step 'start'" in proc.stderr
+    assert "timed out after 1 s" in proc.stderr
+    assert elapsed < 20
+
+
+def test_max_workers_bounds_concurrency(store):
+    proc = run_flow(TEST_FLOWS / "wide_flow.py", "run", "--max-workers", "2", datastore=store)
+    assert proc.returncode == 0, proc.stderr
+    run = client.Flow("WideFlow").latest_run
+    assert run.data.values == list(range(6))
+    ds = FlowDatastore(open_storage(str(store)), "WideFlow")
+    spans = []
+    for task_id in ds.list_tasks(run.id, "work"):
+        meta = ds.read_done(run.id, "work", task_id)
+        spans.append((datetime.fromisoformat(meta["started"]), datetime.fromisoformat(meta["finished"])))
+    peak = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
+    assert peak <= 2
+
+
+def test_bad_parameter_values_are_rejected_clearly(store):
+    proc = run_flow(EXAMPLES / "linear_flow.py", "run", "--base", "abc", datastore=store)
+    assert proc.returncode == 2
+    assert "--base expects an integer: 'abc' is not an integer" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (store / "LinearFlow").exists()
+
+
+def test_deploy_time_parameter_is_evaluated_at_run_start(store):
+    proc = run_flow(EXAMPLES / "deployment_info_flow.py", "run", datastore=store,
+                    env={"FLOWDROP_USER": "ada"})
+    assert proc.returncode == 0, proc.stderr
+    info = client.Flow("DeploymentInfoFlow").latest_run.data.info
+    assert info["who"] == "ada"
+    assert "This flow was deployed at %s by ada" % info["when"] in proc.stdout
+
+
+def test_debug_flow_story_resume_reruns_only_the_failed_branch_onward(store):
+    failed = run_flow(EXAMPLES / "debug_flow.py", "run", datastore=store)
+    assert failed.returncode != 0
+    assert "failed at step 'b'" in failed.stderr and "ValueError" in failed.stderr
+    origin = client.Flow("DebugFlow").latest_run
+    assert not origin.successful
+    resumed = run_flow(EXAMPLES / "debug_flow.py", "resume", "--origin-run-id", origin.id, datastore=store,
+                       env={"FIX_DEBUG_FLOW": "1"})
+    assert resumed.returncode == 0, resumed.stderr
+    assert "total is 3" in resumed.stdout
+    run = client.Flow("DebugFlow").latest_run
+    assert run.id != origin.id and run.successful
+    ds = FlowDatastore(open_storage(str(store)), "DebugFlow")
+    cloned = {s: ds.read_done(run.id, s, s).get("cloned_from") for s in ("start", "a", "b", "join", "end")}
+    assert cloned["start"] == f"{origin.id}/start/start"
+    assert cloned["a"] == f"{origin.id}/a/a"
+    assert cloned["b"] is None and cloned["join"] is None and cloned["end"] is None
+    assert "[a/a" not in resumed.stdout  # a was reused, not run again
+
+
+def test_resume_from_a_production_run_in_s3(store, aws, unique_name, tmp_path):
+    """The seed's story: a `sfn-...` run failed in production; resume it locally after the fix."""
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket=unique_name)
+    production = f"s3://{unique_name}/data"
+    env = {"FLOWDROP_AWS_ENDPOINT": aws.endpoint_url}
+    run_id = "sfn-5ca85f96-8c7a-4d0e-9a38-0e0b3c1d2f4a"
+    flow = EXAMPLES / "debug_flow.py"
+    # Production tasks run through the same runner: start, a, then b fails.
+    for step in ("start", "a", "b"):
+        proc = run_flow(flow, "step", step, "--run-id", run_id, "--task-id", step,
+                        *(["--parameters", "{}"] if step == "start" else []), datastore=production, env=env)
+        assert (proc.returncode == 0) == (step != "b"), proc.stderr
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"production_datastore": production, "aws_endpoint": aws.endpoint_url}))
+    resumed = run_flow(flow, "resume", "--origin-run-id", run_id, datastore=store, config=config,
+                       env={**env, "FIX_DEBUG_FLOW": "1"})
+    assert resumed.returncode == 0, resumed.stderr
+    assert "total is 3" in resumed.stdout
+    run = client.Flow("DebugFlow").latest_run
+    assert run.successful
+    ds = FlowDatastore(open_storage(str(store)), "DebugFlow")
+    assert ds.read_done(run.id, "a", "a")["cloned_from"] == f"{run_id}/a/a"
+    assert run["a"].task.data.x == 1  # the artifact blob was copied from S3
+
+
+def test_show_prints_the_graph(store):
+    proc = run_flow(EXAMPLES / "branch_flow.py", "show", datastore=store)
+    assert proc.returncode == 0, proc.stderr
+    assert "fetch_a" in proc.stdout and "join" in proc.stdout
