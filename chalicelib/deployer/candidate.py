@@ -1,0 +1,210 @@
+"""An untrusted package -> a validated deployment candidate (pure: bytes in, data out).
+
+Owns: every check a dropped package must pass before anything live changes:
+the key names the state machine and the code hash, the tarball is safe
+(package.read_package), the manifest is well formed and agrees with the key,
+the files and the source; the flow graph is re-read from the source inside
+the package with graph.parse_flow (user code is never imported or run), the
+schedule is a valid EventBridge expression, and the flow compiles within
+Step Functions' limits. Does not own: fetching the package, AWS calls, or
+recording the outcome (deploy.py).
+
+Failures raise FlowdropError subclasses whose messages name the file, line
+and step (FlowError), the package entry or manifest field (PackageError),
+the expression (DecoratorError) or the state (CompileError).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .. import package as packages
+from ..compiler import BackendSettings, CompileOptions, compile_flow, definition_json
+from ..cron import Schedule, schedule_from_attributes
+from ..errors import DecoratorError, PackageError
+from ..graph import parse_flow
+from ..manifest import Manifest
+from ..model import Graph, parse_with_spec
+from . import names
+from .settings import DeployerSettings
+
+# Fields that do not change what runs: the path the uploader parsed from and docstrings.
+_IGNORED_GRAPH_FIELDS = ("file", "doc")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A package that passed every check: what to publish and what to record."""
+
+    bucket: str
+    key: str
+    manifest: Manifest
+    graph: Graph
+    schedule: Schedule | None
+    definition: str  # the ASL as uploaded (compiler.definition_json)
+    backend: str
+    fingerprint: str  # same code and same options -> same fingerprint (DUPLICATE)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def flow(self) -> str:
+        """The state machine name."""
+        return self.manifest.state_machine_name
+
+    @property
+    def code_package(self) -> str:
+        """The package's S3 URL, handed to every task."""
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def check_package(bucket: str, key: str, data: bytes, settings: DeployerSettings) -> Candidate:
+    """Validate a dropped package; raises a FlowdropError naming what is wrong and where."""
+    machine, sha = names.parse_package_key(settings.package_prefix, key)
+    package = packages.read_package(data, settings.package_limits)
+    manifest = Manifest.from_dict(package.manifest)
+    _check_identity(manifest, package.files, machine, sha)
+    source = _flow_source(manifest, package.files)
+    graph = parse_flow(source, manifest.flow_file, manifest.flow_class)
+    differences = graph_differences(manifest.graph, graph)
+    if differences:
+        raise PackageError("manifest.json: its graph disagrees with the flow's source (rebuild the package "
+                           "with the uploader):\n" + "\n".join(differences))
+    schedule = flow_schedule(graph)
+    if manifest.schedule != (schedule.to_dict() if schedule else None):
+        raise PackageError(f"manifest.json: schedule {manifest.schedule!r} disagrees with the source, which gives "
+                           f"{schedule.to_dict() if schedule else None!r} ({_schedule_where(graph)})")
+    backend, notes = _backend(manifest, settings)
+    options = CompileOptions(
+        state_machine_name=machine,
+        max_workers=manifest.options["max_workers"],
+        workflow_timeout=manifest.options["workflow_timeout"],
+        with_decorators=tuple(parse_with_spec(spec) for spec in manifest.options["with_decorators"]),
+        backend=_backend_settings(settings.backend, backend),
+        code_package=f"s3://{bucket}/{key}",
+        datastore_root=settings.datastore_root,
+    )
+    definition = definition_json(compile_flow(graph, options))
+    return Candidate(bucket, key, manifest, graph, schedule, definition, backend,
+                     fingerprint(definition, schedule, manifest), notes)
+
+
+def fingerprint(definition: str, schedule: Schedule | None, manifest: Manifest) -> str:
+    """What makes two deployments the same: the definition (code package included), schedule, parameters."""
+    body = json.dumps(
+        {"definition": definition, "schedule": schedule.to_dict() if schedule else None,
+         "parameters": manifest.parameters, "deploy_time_values": manifest.deploy_time_values},
+        sort_keys=True,
+    )
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def flow_schedule(graph: Graph) -> Schedule | None:
+    """The flow's @schedule as an EventBridge rule expression (UTC); DecoratorError names file and line."""
+    deco = graph.flow_decorator("schedule")
+    if deco is None:
+        return None
+    where = f"{graph.file}:{deco.lineno or graph.lineno}: flow '{graph.flow_name}'"
+    try:
+        schedule = schedule_from_attributes(deco.attributes)
+    except DecoratorError as err:
+        raise DecoratorError(f"{where}: {err}") from err
+    if schedule is not None and schedule.timezone is not None:
+        # EventBridge rules fire in UTC only; silently shifting the user's hours would be worse.
+        raise DecoratorError(f"{where}: @schedule(timezone={schedule.timezone!r}) is not supported: EventBridge "
+                             "rules run in UTC. Write the cron expression in UTC and drop timezone.")
+    return schedule
+
+
+def _schedule_where(graph: Graph) -> str:
+    deco = graph.flow_decorator("schedule")
+    return f"{graph.file}:{deco.lineno}" if deco else f"{graph.file}: no @schedule"
+
+
+def _check_identity(manifest: Manifest, files: Mapping[str, bytes], machine: str, sha: str) -> None:
+    problems = []
+    if manifest.state_machine_name != machine:
+        problems.append(f"manifest.json: state_machine_name {manifest.state_machine_name!r} disagrees with the "
+                        f"package key's folder {machine!r}")
+    actual = packages.code_sha256(files)
+    if actual != sha:
+        problems.append(f"package: the files hash to {actual}, but the key names {sha}; "
+                        "the key must be packages/<state machine>/<code sha256>.tar.gz")
+    if manifest.code_sha256 != actual:
+        problems.append(f"manifest.json: code_sha256 {manifest.code_sha256} disagrees with the files, "
+                        f"which hash to {actual}")
+    if problems:
+        raise PackageError("\n".join(problems))
+
+
+def _flow_source(manifest: Manifest, files: Mapping[str, bytes]) -> str:
+    raw = files.get(manifest.flow_file)
+    if raw is None:
+        raise PackageError(f"manifest.json: flow_file {manifest.flow_file!r} is not in the package "
+                           f"(entry {packages.CODE_PREFIX + manifest.flow_file!r} missing)")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise PackageError(f"{manifest.flow_file}:1: not UTF-8 text ({err.reason} at byte {err.start})") from err
+
+
+def _backend(manifest: Manifest, settings: DeployerSettings) -> tuple[str, tuple[str, ...]]:
+    asked = manifest.options["backend"]
+    if asked in settings.allowed_backends:
+        return asked, ()
+    used = settings.backend.kind
+    return used, (f"backend {asked!r} is not available on this deployer; tasks run on {used!r}",)
+
+
+def _backend_settings(base: BackendSettings, kind: str) -> BackendSettings:
+    return BackendSettings(kind=kind, job_queue=base.job_queue, job_definition=base.job_definition,
+                           task_function=base.task_function, worker_queue_url=base.worker_queue_url,
+                           heartbeat_seconds=base.heartbeat_seconds)
+
+
+# -- manifest graph vs source graph --------------------------------------------------------
+
+
+def graph_differences(claimed: Mapping[str, Any], graph: Graph) -> list[str]:
+    """Every way the manifest's graph differs from the one read from source, each naming file, line, step."""
+    actual = graph.to_dict()
+    file = graph.file
+    out = []
+    for key in sorted(set(claimed) | set(actual)):
+        if key in _IGNORED_GRAPH_FIELDS or key in ("nodes", "parameters", "flow_decorators"):
+            continue
+        if claimed.get(key) != actual.get(key):
+            out.append(f"{file}:{graph.lineno}: flow '{graph.flow_name}': manifest.json says {key}="
+                       f"{claimed.get(key)!r}, the source says {actual.get(key)!r}")
+    out += _named_differences(claimed.get("nodes"), actual["nodes"], file, "step")
+    out += _named_differences(claimed.get("parameters"), actual["parameters"], file, "parameter")
+    out += _named_differences(claimed.get("flow_decorators"), actual["flow_decorators"], file, "flow decorator")
+    return out
+
+
+def _named_differences(claimed: Any, actual: list[dict[str, Any]], file: str, what: str) -> list[str]:
+    if not isinstance(claimed, list) or not all(isinstance(c, dict) for c in claimed):
+        return [f"{file}: manifest.json's {what}s are not a list of objects"]
+    by_name = {str(item.get("name")): item for item in claimed}
+    real = {item["name"]: item for item in actual}
+    out = []
+    for name, item in real.items():
+        line = f"{file}:{item.get('lineno', 0)}: {what} '{name}'"
+        if name not in by_name:
+            out.append(f"{line}: missing from manifest.json")
+            continue
+        other = by_name[name]
+        for key in sorted(set(item) | set(other)):
+            if key in _IGNORED_GRAPH_FIELDS:
+                continue
+            if other.get(key) != item.get(key):
+                out.append(f"{line}: manifest.json says {key}={other.get(key)!r}, the source says {item.get(key)!r}")
+    for name in by_name:
+        if name not in real:
+            out.append(f"{file}: {what} '{name}': in manifest.json but not in the source")
+    if not out and [c.get("name") for c in claimed] != list(real):
+        out.append(f"{file}: the {what}s are in a different order in manifest.json than in the source")
+    return out

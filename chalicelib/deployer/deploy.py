@@ -1,0 +1,157 @@
+"""Deploy one dropped package: fetch, check, plan, execute, record.
+
+Owns: deploy_package, the service behind the deploy Lambda: it reads the
+object (size first), validates it into a Candidate (candidate.py), plans
+the calls against what is live (plan.py), runs them and writes the
+deployment record. Does not own: SQS batches and idempotency (sqs_events.py).
+
+Error policy: a package that is wrong (PackageError, FlowError,
+DecoratorError, CompileError) changes nothing live and is recorded FAILED
+with the precise message; the function returns normally so the message is
+not retried. An AWS failure raises DeployError so the delivery is retried
+(and lands in the dead-letter queue if it keeps failing).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from ..errors import CompileError, DecoratorError, FlowError, PackageError, ParameterError
+from ..package import read_package
+from . import names
+from .candidate import Candidate, check_package
+from .clients import AWS_ERRORS, Clients, aws_error, error_code
+from .plan import execute_plan, plan_deployment, read_live
+from .records import DUPLICATE, FAILED, SUPERSEDED, DeploymentRecord, DeploymentStore, Release
+from .settings import DeployerSettings
+
+logger = logging.getLogger(__name__)
+
+# What a bad package raises; anything else is ours or AWS's to retry.
+REJECTIONS = (PackageError, FlowError, DecoratorError, CompileError, ParameterError)
+
+
+def deploy_package(bucket: str, key: str, clients: Clients, settings: DeployerSettings,
+                   now: datetime) -> DeploymentRecord:
+    """Deploy the package at s3://bucket/key and return the record written for it."""
+    deployed_at = timestamp(now)
+    store = DeploymentStore(clients.dynamodb, settings.deployments_table)
+    try:
+        flow, sha = names.parse_package_key(settings.package_prefix, key)
+    except PackageError as err:
+        # Without a flow and a sha there is nowhere to record it, and nobody polls for it.
+        logger.warning("ignoring s3://%s/%s: %s", bucket, key, err)
+        return DeploymentRecord(flow="", code_sha256="", status=FAILED, message=str(err), deployed_at=deployed_at,
+                                package_key=key)
+    data: bytes | None = None
+    try:
+        data = fetch_package(clients.s3, bucket, key, settings.max_package_bytes)
+        candidate = check_package(bucket, key, data, settings)
+    except REJECTIONS as err:
+        record = _rejected(flow, sha, key, str(err), deployed_at, data, settings)
+        logger.info("rejected s3://%s/%s: %s", bucket, key, err)
+        store.put_record(record)
+        return record
+    record = _publish(candidate, clients, store, settings, deployed_at)
+    store.put_record(record)
+    logger.info("deployed s3://%s/%s: %s %s", bucket, key, record.status, record.message)
+    return record
+
+
+def fetch_package(s3: Any, bucket: str, key: str, max_bytes: int) -> bytes:
+    """The object's bytes; PackageError when it is too big or gone (checked before reading it)."""
+    where = f"s3://{bucket}/{key}"
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key)
+    except AWS_ERRORS as err:
+        if error_code(err) in ("NoSuchKey", "404"):
+            raise PackageError(f"package {where}: no longer exists; upload it again") from err
+        raise aws_error("S3", "GetObject", where, err) from err
+    body = response["Body"]
+    try:
+        size = int(response.get("ContentLength", 0))
+        if size > max_bytes:
+            raise PackageError(f"package {where}: {size} bytes exceeds the limit of {max_bytes} bytes; "
+                               "keep data out of the code package")
+        data = body.read(max_bytes + 1)
+    except AWS_ERRORS as err:
+        raise aws_error("S3", "GetObject", where, err) from err
+    finally:
+        body.close()
+    if len(data) > max_bytes:
+        raise PackageError(f"package {where}: more than the limit of {max_bytes} bytes")
+    return data
+
+
+def timestamp(moment: datetime) -> str:
+    """A UTC time as fixed-width ISO 8601, so records sort and compare as strings."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _publish(candidate: Candidate, clients: Clients, store: DeploymentStore, settings: DeployerSettings,
+             deployed_at: str) -> DeploymentRecord:
+    manifest = candidate.manifest
+    machine_arn = names.state_machine_arn(settings.partition, settings.aws.region, settings.account_id, candidate.flow)
+    release = Release(
+        flow=candidate.flow,
+        flow_name=candidate.graph.flow_name,
+        version=0,
+        version_arn="",
+        code_sha256=manifest.code_sha256,
+        created=timestamp(datetime.fromisoformat(manifest.created)),
+        fingerprint=candidate.fingerprint,
+        parameters=manifest.parameters,
+        deploy_time_values=manifest.deploy_time_values,
+        schedule=candidate.schedule.to_dict() if candidate.schedule else None,
+        steps=[node.name for node in candidate.graph.nodes],
+        package_key=candidate.key,
+        user=manifest.user,
+        deployed_at=deployed_at,
+    )
+    live = read_live(clients, store, candidate.flow, machine_arn)
+    expression = candidate.schedule.expression if candidate.schedule else None
+    plan = plan_deployment(release, candidate.definition, live, machine_arn=machine_arn,
+                           role_arn=settings.state_machine_role_arn, schedule_expression=expression,
+                           target_arn=settings.scheduled_function_arn)
+    outcome = execute_plan(plan.actions, clients, store)
+    common = dict(flow=candidate.flow, code_sha256=manifest.code_sha256, flow_name=candidate.graph.flow_name,
+                  schedule=expression, user=manifest.user, created=manifest.created, deployed_at=deployed_at,
+                  package_key=candidate.key, alias_arn=names.alias_arn(machine_arn))
+    notes = "; ".join(candidate.notes)
+    if outcome.superseded:
+        production = store.production(candidate.flow)
+        current = production.release.version if production else "?"
+        return DeploymentRecord(status=SUPERSEDED, version=names.version_number(outcome.version_arn or ":0"),
+                                version_arn=outcome.version_arn, **common,
+                                message=f"a newer package reached production first; production stays on version "
+                                        f"{current}")
+    if plan.status in (DUPLICATE, SUPERSEDED):
+        current = live.production.release if live.production else None
+        return DeploymentRecord(status=plan.status, version=current.version if current else None,
+                                version_arn=current.version_arn if current else None, **common,
+                                message=_join(plan.reason, notes))
+    assert outcome.version_arn is not None
+    version = names.version_number(outcome.version_arn)
+    return DeploymentRecord(status=plan.status, version=version, version_arn=outcome.version_arn, **common,
+                            message=_join(f"version {version} is production", notes))
+
+
+def _rejected(flow: str, sha: str, key: str, message: str, deployed_at: str, data: bytes | None,
+              settings: DeployerSettings) -> DeploymentRecord:
+    user = created = flow_name = None
+    if data is not None:
+        # Best effort: who uploaded it and when, if the manifest can be read at all.
+        try:
+            raw = read_package(data, settings.package_limits).manifest
+            user, created, flow_name = (v if isinstance(v, str) else None
+                                        for v in (raw.get("user"), raw.get("created"), raw.get("flow_name")))
+        except REJECTIONS:
+            pass
+    return DeploymentRecord(flow=flow, code_sha256=sha, status=FAILED, message=message, flow_name=flow_name,
+                            user=user, created=created, deployed_at=deployed_at, package_key=key)
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)

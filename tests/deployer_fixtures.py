@@ -1,0 +1,214 @@
+"""Per-test deployer stacks on the session's moto server, and packages to drop into them.
+
+A stack is what the real deployment has (bucket with its S3 -> SQS
+notification for packages/*.tar.gz, deploy queue with a dead-letter queue,
+the deployments and idempotency tables, the Step Functions role), uniquely
+named per test, plus the settings and clients the deployer services take.
+Packages are built the way the uploader builds them (uploader.build_manifest,
+package.build_package), from source files, without importing them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flowdrop import uploader
+from flowdrop.aws import AwsConfig
+from flowdrop.compiler import BackendSettings
+from flowdrop.deployer.clients import Clients
+from flowdrop.deployer.records import DeploymentStore
+from flowdrop.deployer.settings import DeployerSettings
+from flowdrop.graph import parse_flow
+from flowdrop.package import build_package, code_sha256
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+INVALID_FLOWS = ROOT / "tests" / "flows" / "invalid"
+API_TOKEN = "s3cr3t-token"
+SCHEDULED_ARN = "arn:aws:lambda:us-east-1:123456789012:function:flowdrop-scheduled"
+T0 = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class DeployerStack:
+    """One test's deployer resources on moto."""
+
+    settings: DeployerSettings
+    clients: Clients
+    queue_url: str
+    dlq_url: str
+    env: dict[str, str]
+
+    @property
+    def store(self) -> DeploymentStore:
+        return DeploymentStore(self.clients.dynamodb, self.settings.deployments_table)
+
+    @property
+    def bucket(self) -> str:
+        return self.settings.bucket
+
+    def upload(self, key: str, data: bytes) -> None:
+        self.clients.s3.put_object(Bucket=self.bucket, Key=key, Body=data)
+
+    def receive(self, wait: int = 2) -> list[dict[str, Any]]:
+        """Every message now in the deploy queue, as the records of a Lambda SQS event (not deleted)."""
+        sqs = self.sqs
+        out: list[dict[str, Any]] = []
+        for _ in range(5):
+            got = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait,
+                                      VisibilityTimeout=0, AttributeNames=["All"]).get("Messages", [])
+            fresh = [m for m in got if m["MessageId"] not in {r["messageId"] for r in out}]
+            if not fresh:
+                break
+            out += [sqs_record(m, self.queue_arn) for m in fresh]
+            wait = 0
+        return out
+
+    def drain(self) -> None:
+        """Delete every message from the deploy queue."""
+        self.sqs.purge_queue(QueueUrl=self.queue_url)
+
+    @property
+    def sqs(self) -> Any:
+        return self.settings.aws.client("sqs")
+
+    @property
+    def queue_arn(self) -> str:
+        return self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def sqs_record(message: Mapping[str, Any], queue_arn: str) -> dict[str, Any]:
+    """An SQS message as Lambda's event source mapping hands it to the function."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": dict(message.get("Attributes", {})),
+        "messageAttributes": {},
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": "us-east-1",
+    }
+
+
+def sqs_event(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """A Lambda SQS event of `records`."""
+    return {"Records": list(records)}
+
+
+def make_stack(aws: AwsConfig, name: str, backend: str = "worker") -> DeployerStack:
+    """Create a deployer stack called `name` on moto and the settings pointing at it."""
+    s3, sqs, ddb, iam = (aws.client(s) for s in ("s3", "sqs", "dynamodb", "iam"))
+    bucket = f"{name}-bucket"
+    s3.create_bucket(Bucket=bucket)
+    dlq_url = sqs.create_queue(QueueName=f"{name}-deploy-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(QueueName=f"{name}-deploy", Attributes={
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
+    })["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    worker_url = sqs.create_queue(QueueName=f"{name}-tasks")["QueueUrl"]
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [{
+        "QueueArn": queue_arn,
+        "Events": ["s3:ObjectCreated:*"],
+        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "packages/"},
+                                           {"Name": "suffix", "Value": ".tar.gz"}]}},
+    }]})
+    ddb.create_table(TableName=f"{name}-deployments", BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "flow", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                     AttributeDefinitions=[{"AttributeName": "flow", "AttributeType": "S"},
+                                           {"AttributeName": "sk", "AttributeType": "S"}])
+    ddb.create_table(TableName=f"{name}-idempotency", BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
+                                                     "Action": "sts:AssumeRole"}]}
+    role_arn = iam.create_role(RoleName=f"{name}-sfn", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    env = {
+        "FLOWDROP_BUCKET": bucket,
+        "FLOWDROP_DEPLOYMENTS_TABLE": f"{name}-deployments",
+        "FLOWDROP_IDEMPOTENCY_TABLE": f"{name}-idempotency",
+        "FLOWDROP_STATE_MACHINE_ROLE_ARN": role_arn,
+        "FLOWDROP_SCHEDULED_FUNCTION_ARN": SCHEDULED_ARN,
+        "FLOWDROP_BACKEND": backend,
+        "FLOWDROP_ALLOWED_BACKENDS": "batch,lambda,worker",
+        "FLOWDROP_WORKER_QUEUE_URL": worker_url,
+        "FLOWDROP_API_TOKEN_HASHES": hashlib.sha256(API_TOKEN.encode()).hexdigest(),
+        "FLOWDROP_AWS_ENDPOINT": aws.endpoint_url or "",
+        "AWS_REGION": aws.region,
+    }
+    settings = DeployerSettings.from_env(env)
+    assert settings.backend == BackendSettings(kind=backend, worker_queue_url=worker_url)
+    return DeployerStack(settings, Clients.from_config(aws), queue_url, dlq_url, env)
+
+
+@pytest.fixture
+def stack(aws: AwsConfig, unique_name: str) -> DeployerStack:
+    """A fresh deployer stack for one test."""
+    return make_stack(aws, unique_name)
+
+
+# -- packages ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuiltPackage:
+    key: str
+    data: bytes
+    manifest: dict[str, Any]
+
+    @property
+    def sha(self) -> str:
+        return self.manifest["code_sha256"]
+
+    @property
+    def flow(self) -> str:
+        return self.manifest["state_machine_name"]
+
+
+def flow_package(source: str | Path, *, file_name: str | None = None, created: datetime = T0,
+                 options: uploader.DeployOptions | None = None, name: str | None = None,
+                 extra_files: Mapping[str, bytes] | None = None, deploy_values: Mapping[str, Any] | None = None,
+                 manifest_changes: Mapping[str, Any] | None = None) -> BuiltPackage:
+    """A package of one flow file (a path, or source text with `file_name`), as the uploader builds it."""
+    if isinstance(source, Path):
+        file_name = file_name or source.name
+        source = source.read_text()
+    assert file_name is not None
+    graph = parse_flow(source, file_name)
+    files = {file_name: source.encode(), **(extra_files or {})}
+    sha = code_sha256(files)
+    options = options or uploader.DeployOptions(name=name, backend="worker")
+    target = uploader.deployment_target(graph, "alice", options.name)
+    manifest = uploader.build_manifest(graph, graph.flow_name, file_name, target, options, dict(deploy_values or {}),
+                                       "alice", created, sha, "0.1.0").to_dict()
+    manifest.update(manifest_changes or {})
+    return BuiltPackage(uploader.package_key(manifest["state_machine_name"], sha), build_package(manifest, files),
+                        manifest)
+
+
+def raw_package(manifest: Mapping[str, Any], files: Mapping[str, bytes], key: str | None = None) -> BuiltPackage:
+    """A package of exactly these files and manifest (for lying manifests)."""
+    key = key or uploader.package_key(manifest["state_machine_name"], code_sha256(files))
+    return BuiltPackage(key, build_package(manifest, files), dict(manifest))
+
+
+def renamed(package: BuiltPackage, **changes: Any) -> dict[str, Any]:
+    """The package's manifest with some fields changed."""
+    return {**package.manifest, **changes}
+
+
+def with_created(created: datetime) -> dict[str, Any]:
+    return {"created": created.isoformat(timespec="seconds")}
+
+
+__all__ = ["BuiltPackage", "DeployerStack", "flow_package", "make_stack", "raw_package", "replace", "stack"]
