@@ -1,6 +1,7 @@
 """Start and stop a moto server: the embedded stack's AWS endpoint.
 
-Owns: launching `moto_server` on loopback, waiting until it answers, and
+Owns: launching moto's server (patched by local/moto_compat.py, through
+local/moto_main.py) on loopback, waiting until it answers, and
 switching on the settings the embedded stack needs before anything is
 created (shared/EMULATOR.md: the Step Functions execution flag and Lambda's
 use_docker flag each switch to a separate store, so they go first).
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -53,10 +53,10 @@ class MotoServer:
 
 
 def _moto_command(port: int) -> list[str]:
-    exe = shutil.which("moto_server", path=os.path.dirname(sys.executable)) or shutil.which("moto_server")
-    if exe:
-        return [exe, "-H", "127.0.0.1", "-p", str(port)]
-    return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    # moto's own server, but with the Step Functions fixes of moto_compat.py
+    # applied in its process (they patch moto's classes, so they must run
+    # where the backends live).
+    return [sys.executable, "-m", "flowdrop.local.moto_main", "-H", "127.0.0.1", "-p", str(port)]
 
 
 def _post_json(url: str, body: dict) -> None:
