@@ -1,0 +1,288 @@
+"""`python flow.py step-functions ...` in-process with click's CliRunner.
+
+S3 is the session's moto server; the deployer's HTTP API is a stub server
+on loopback that records each request and answers from a table, so the
+real ApiClient (urllib) is exercised end to end.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from flowdrop.api_client import ApiClient, ApiError
+from flowdrop.flowcli import build_cli
+from flowdrop.graph import parse_flow_file
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def load_cli(flow_file: Path):
+    module_name = f"flow_{uuid.uuid4().hex}"
+    spec = importlib.util.spec_from_file_location(module_name, flow_file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    graph = parse_flow_file(flow_file)
+    return build_cli(getattr(module, graph.flow_name), flow_file, graph)
+
+
+@pytest.fixture(scope="module")
+def parameter_cli():
+    return load_cli(EXAMPLES / "parameter_flow.py")
+
+
+class StubApi:
+    """A loopback HTTP server answering `routes[(method, path)]` = (status, body); records requests."""
+
+    def __init__(self):
+        self.routes: dict[tuple[str, str], list[tuple[int, Any]]] = {}
+        self.requests: list[dict[str, Any]] = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length)) if length else None
+                stub.requests.append({"method": self.command, "path": self.path, "body": body,
+                                      "authorization": self.headers.get("Authorization")})
+                answers = stub.routes.get((self.command, self.path)) or [(404, {"error": "no such route"})]
+                status, payload = answers.pop(0) if len(answers) > 1 else answers[0]
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_DELETE = _answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/api"
+
+    def answer(self, method: str, path: str, *answers: tuple[int, Any]) -> None:
+        self.routes[(method, "/api" + path)] = list(answers)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def api():
+    stub = StubApi()
+    yield stub
+    stub.close()
+
+
+@pytest.fixture
+def env(tmp_path) -> dict[str, str]:
+    """No config file, nothing configured: every test says what it needs."""
+    return {"FLOWDROP_CONFIG": str(tmp_path / "absent.json"), "FLOWDROP_USER": "alice", "FLOWDROP_BUCKET": "",
+            "FLOWDROP_API_URL": "", "FLOWDROP_API_TOKEN": "", "FLOWDROP_AWS_ENDPOINT": ""}
+
+
+def invoke(cli, args: list[str], env: dict[str, str]):
+    return CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
+
+
+# -- create --only-json ----------------------------------------------------------------------
+
+
+def test_create_only_json_needs_no_aws(parameter_cli, env):
+    result = invoke(parameter_cli, ["--with", "retry", "step-functions", "create", "--only-json"], env)
+    assert result.exit_code == 0, result.output
+    definition = json.loads(result.stdout)
+    assert {"start", "end"} <= set(definition["States"])
+    assert definition["States"]["start"]["Retry"][0]["MaxAttempts"] == 3  # --with retry reached the compiler
+
+
+def test_create_refuses_zero_workers(parameter_cli, env):
+    result = invoke(parameter_cli, ["step-functions", "create", "--only-json", "--max-workers", "0"], env)
+    assert result.exit_code == 2 and "--max-workers" in result.output
+
+
+# -- create: upload to S3 ------------------------------------------------------------------
+
+
+def test_create_without_a_bucket_is_a_message(parameter_cli, env):
+    result = invoke(parameter_cli, ["step-functions", "create", "--no-wait"], env)
+    assert result.exit_code == 1
+    assert "missing bucket (or $FLOWDROP_BUCKET)" in result.stderr and "Traceback" not in result.output
+
+
+def test_create_no_wait_uploads_the_package(parameter_cli, env, aws, unique_name):
+    aws.client("s3").create_bucket(Bucket=unique_name)
+    env.update(FLOWDROP_BUCKET=unique_name, FLOWDROP_AWS_ENDPOINT=aws.endpoint_url)
+    result = invoke(parameter_cli, ["step-functions", "create", "--no-wait", "--tag", "nightly"], env)
+    assert result.exit_code == 0, result.output
+    keys = [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=unique_name)["Contents"]]
+    assert len(keys) == 1 and keys[0].startswith("packages/ParameterFlow/") and keys[0].endswith(".tar.gz")
+    assert f"Uploaded s3://{unique_name}/{keys[0]}; not waiting" in result.stdout
+
+
+def test_create_waiting_without_an_api_fails_before_uploading(parameter_cli, env, aws, unique_name):
+    aws.client("s3").create_bucket(Bucket=unique_name)
+    env.update(FLOWDROP_BUCKET=unique_name, FLOWDROP_AWS_ENDPOINT=aws.endpoint_url)
+    result = invoke(parameter_cli, ["step-functions", "create"], env)
+    assert result.exit_code == 1 and "missing api_url (or $FLOWDROP_API_URL)" in result.stderr
+    assert "Contents" not in aws.client("s3").list_objects_v2(Bucket=unique_name)
+
+
+def _deployment_path(aws, bucket: str) -> str:
+    key = aws.client("s3").list_objects_v2(Bucket=bucket)["Contents"][0]["Key"]
+    flow, sha = key[len("packages/"):-len(".tar.gz")].split("/")
+    return f"/flows/{flow}/deployments/{sha}"
+
+
+def test_create_waits_for_the_record_and_prints_how_to_trigger(parameter_cli, env, aws, unique_name, api):
+    aws.client("s3").create_bucket(Bucket=unique_name)
+    env.update(FLOWDROP_BUCKET=unique_name, FLOWDROP_AWS_ENDPOINT=aws.endpoint_url, FLOWDROP_API_URL=api.url,
+               FLOWDROP_API_TOKEN="s3cret")
+    # The same code always has the same sha: learn it from a --no-wait upload first.
+    assert invoke(parameter_cli, ["step-functions", "create", "--no-wait"], env).exit_code == 0
+    path = _deployment_path(aws, unique_name)
+    api.answer("GET", path, (404, {"error": "not yet"}),
+               (200, {"status": "ACCEPTED", "version": 2, "flow": "ParameterFlow", "schedule": None}))
+    result = invoke(parameter_cli, ["step-functions", "create", "--wait-timeout", "30"], env)
+    assert result.exit_code == 0, result.output
+    assert "Version 2 is live behind the alias 'production'." in result.stdout
+    assert "Schedule: none" in result.stdout
+    assert "python parameter_flow.py step-functions trigger --alpha 0.01" in result.stdout
+    assert f"curl -X POST {api.url}/flows/ParameterFlow/runs" in result.stdout
+    polls = [r for r in api.requests if r["path"] == "/api" + path]
+    assert len(polls) == 2 and polls[0]["authorization"] == "Bearer s3cret"
+
+
+def test_create_exits_non_zero_with_the_deployers_message_on_failure(parameter_cli, env, aws, unique_name, api):
+    aws.client("s3").create_bucket(Bucket=unique_name)
+    env.update(FLOWDROP_BUCKET=unique_name, FLOWDROP_AWS_ENDPOINT=aws.endpoint_url, FLOWDROP_API_URL=api.url)
+    assert invoke(parameter_cli, ["step-functions", "create", "--no-wait"], env).exit_code == 0
+    message = "parameter_flow.py:12: step 'start': the backend 'batch' is not allowed here"
+    api.answer("GET", _deployment_path(aws, unique_name), (200, {"status": "FAILED", "message": message}))
+    result = invoke(parameter_cli, ["step-functions", "create"], env)
+    assert result.exit_code == 1
+    assert "Deployment of ParameterFlow FAILED; production is unchanged." in result.stderr
+    assert message in result.stderr
+
+
+# -- trigger ------------------------------------------------------------------------------------
+
+
+def test_trigger_rejects_a_badly_typed_parameter_before_calling_anyone(parameter_cli, env, api):
+    env.update(FLOWDROP_API_URL=api.url)
+    result = invoke(parameter_cli, ["step-functions", "trigger", "--alpha", "abc"], env)
+    assert result.exit_code == 2
+    assert "--alpha expects a number: 'abc' is not a number" in result.stderr
+    assert api.requests == []
+
+
+def test_trigger_sends_typed_parameters_and_prints_the_run(parameter_cli, env, api):
+    env.update(FLOWDROP_API_URL=api.url, FLOWDROP_API_TOKEN="s3cret")
+    api.answer("POST", "/flows/ParameterFlow/runs",
+               (202, {"run_id": "sfn-key-1", "execution_arn": "arn:x", "status_url": f"{api.url}/flows/ParameterFlow/runs/sfn-key-1"}))
+    result = invoke(parameter_cli, ["step-functions", "trigger", "--alpha", "0.5", "--idempotency-key", "k1"], env)
+    assert result.exit_code == 0, result.output
+    assert api.requests == [{"method": "POST", "path": "/api/flows/ParameterFlow/runs",
+                             "body": {"parameters": {"alpha": 0.5}, "idempotency_key": "k1"},
+                             "authorization": "Bearer s3cret"}]
+    assert "Workflow ParameterFlow triggered on AWS Step Functions (run-id sfn-key-1)." in result.stdout
+    assert f"Status: {api.url}/flows/ParameterFlow/runs/sfn-key-1" in result.stdout
+
+
+def test_trigger_without_parameters_sends_none_and_uses_the_group_name(parameter_cli, env, api):
+    env.update(FLOWDROP_API_URL=api.url)
+    api.answer("POST", "/flows/Staging/runs", (202, {"run_id": "sfn-1"}))
+    result = invoke(parameter_cli, ["step-functions", "--name", "Staging", "trigger"], env)
+    assert result.exit_code == 0, result.output
+    assert api.requests[0]["body"] == {"parameters": {}}
+
+
+def test_trigger_prints_every_problem_the_api_found(parameter_cli, env, api):
+    env.update(FLOWDROP_API_URL=api.url)
+    api.answer("POST", "/flows/ParameterFlow/runs",
+               (400, {"error": "invalid parameters", "problems": ["parameter 'alpha' expects a number", "unknown parameter 'beta'"]}))
+    result = invoke(parameter_cli, ["step-functions", "trigger", "--alpha", "1"], env)
+    assert result.exit_code == 2
+    assert "HTTP 400: invalid parameters" in result.stderr
+    assert "  - parameter 'alpha' expects a number\n  - unknown parameter 'beta'" in result.stderr
+
+
+def test_trigger_of_an_undeployed_flow_says_not_found(parameter_cli, env, api):
+    env.update(FLOWDROP_API_URL=api.url)
+    api.answer("POST", "/flows/ParameterFlow/runs", (404, {"error": "flow ParameterFlow is not deployed"}))
+    result = invoke(parameter_cli, ["step-functions", "trigger"], env)
+    assert result.exit_code == 1 and "HTTP 404: flow ParameterFlow is not deployed" in result.stderr
+
+
+def test_trigger_with_an_unreachable_api_is_a_message(parameter_cli, env):
+    env.update(FLOWDROP_API_URL="http://127.0.0.1:9")
+    result = invoke(parameter_cli, ["step-functions", "trigger"], env)
+    assert result.exit_code == 1
+    assert "cannot reach the flowdrop API" in result.stderr and "FLOWDROP_API_URL" in result.stderr
+
+
+# -- list-runs and delete ------------------------------------------------------------------------
+
+
+def test_list_runs_filters_by_status(parameter_cli, env, api):
+    env.update(FLOWDROP_API_URL=api.url)
+    api.answer("GET", "/flows/ParameterFlow/runs?status=RUNNING",
+               (200, {"runs": [{"run_id": "sfn-a", "status": "RUNNING", "start_date": "2026-11-25T10:00:00Z"}]}))
+    result = invoke(parameter_cli, ["step-functions", "list-runs", "--running"], env)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.split() == ["sfn-a", "RUNNING", "started", "2026-11-25T10:00:00Z"]
+
+
+def test_list_runs_with_none_says_so(parameter_cli, env, api):
+    env.update(FLOWDROP_API_URL=api.url)
+    api.answer("GET", "/flows/ParameterFlow/runs", (200, {"runs": []}))
+    result = invoke(parameter_cli, ["step-functions", "list-runs"], env)
+    assert result.exit_code == 0 and result.stdout == "No runs of ParameterFlow.\n"
+
+
+def test_delete_calls_the_api(parameter_cli, env, api):
+    env.update(FLOWDROP_API_URL=api.url)
+    api.answer("DELETE", "/flows/ParameterFlow", (200, {"deleted": "ParameterFlow"}))
+    result = invoke(parameter_cli, ["step-functions", "delete"], env)
+    assert result.exit_code == 0, result.output
+    assert [r["method"] for r in api.requests] == ["DELETE"]
+    assert result.stdout.startswith("Deleted ParameterFlow from AWS Step Functions")
+
+
+# -- the API client on its own ---------------------------------------------------------------------
+
+
+def test_api_client_hints_at_the_token_on_401(api):
+    api.answer("GET", "/flows", (401, {"Message": "Unauthorized"}))
+    with pytest.raises(ApiError) as caught:
+        ApiClient(api.url).list_flows()
+    assert caught.value.status == 401
+    assert "HTTP 401: Unauthorized" in str(caught.value) and "FLOWDROP_API_TOKEN" in str(caught.value)
+    assert api.requests[0]["authorization"] is None
+
+
+def test_api_client_reads_a_missing_deployment_as_none_and_quotes_names(api):
+    api.answer("GET", "/flows/demo.user.alice.F/deployments/" + "a" * 64, (404, {"error": "not yet"}))
+    assert ApiClient(api.url, "t").get_deployment("demo.user.alice.F", "a" * 64) is None
+    api.answer("GET", "/flows/F/deployments/" + "b" * 64, (500, "<html>oops</html>"))
+    with pytest.raises(ApiError, match="HTTP 500") as caught:
+        ApiClient(api.url, "t").get_deployment("F", "b" * 64)
+    assert caught.value.status == 500
