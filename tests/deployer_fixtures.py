@@ -10,10 +10,13 @@ package.build_package), from source files, without importing them.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import io
 import json
+import tarfile
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -41,11 +44,24 @@ T0 = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
 class DeployerStack:
     """One test's deployer resources on moto."""
 
+    name: str
     settings: DeployerSettings
     clients: Clients
     queue_url: str
     dlq_url: str
     env: dict[str, str]
+
+    def machine(self, flow: str) -> str:
+        """This test's state machine name for `flow` (moto's state machines are shared by all tests)."""
+        return f"{self.name}-{flow}"
+
+    def package(self, source: str | Path, **kwargs: Any) -> BuiltPackage:
+        """flow_package deployed under this test's state machine name."""
+        flow = kwargs.pop("flow", None) or parse_flow(_text(source), kwargs.get("file_name") or "flow.py").flow_name
+        return flow_package(source, name=self.machine(flow), **kwargs)
+
+    def machine_arn(self, flow: str) -> str:
+        return f"arn:aws:states:us-east-1:123456789012:stateMachine:{self.machine(flow)}"
 
     @property
     def store(self) -> DeploymentStore:
@@ -72,9 +88,10 @@ class DeployerStack:
             wait = 0
         return out
 
-    def drain(self) -> None:
-        """Delete every message from the deploy queue."""
-        self.sqs.purge_queue(QueueUrl=self.queue_url)
+    def delete(self, records: list[dict[str, Any]]) -> None:
+        """Delete handled messages, as the event source mapping does after a successful invocation."""
+        for record in records:
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=record["receiptHandle"])
 
     @property
     def sqs(self) -> Any:
@@ -148,7 +165,7 @@ def make_stack(aws: AwsConfig, name: str, backend: str = "worker") -> DeployerSt
     }
     settings = DeployerSettings.from_env(env)
     assert settings.backend == BackendSettings(kind=backend, worker_queue_url=worker_url)
-    return DeployerStack(settings, Clients.from_config(aws), queue_url, dlq_url, env)
+    return DeployerStack(name, settings, Clients.from_config(aws), queue_url, dlq_url, env)
 
 
 @pytest.fixture
@@ -175,6 +192,10 @@ class BuiltPackage:
         return self.manifest["state_machine_name"]
 
 
+def _text(source: str | Path) -> str:
+    return source.read_text() if isinstance(source, Path) else source
+
+
 def flow_package(source: str | Path, *, file_name: str | None = None, created: datetime = T0,
                  options: uploader.DeployOptions | None = None, name: str | None = None,
                  extra_files: Mapping[str, bytes] | None = None, deploy_values: Mapping[str, Any] | None = None,
@@ -188,6 +209,8 @@ def flow_package(source: str | Path, *, file_name: str | None = None, created: d
     files = {file_name: source.encode(), **(extra_files or {})}
     sha = code_sha256(files)
     options = options or uploader.DeployOptions(name=name, backend="worker")
+    if name and options.name != name:
+        options = dataclasses.replace(options, name=name)
     target = uploader.deployment_target(graph, "alice", options.name)
     manifest = uploader.build_manifest(graph, graph.flow_name, file_name, target, options, dict(deploy_values or {}),
                                        "alice", created, sha, "0.1.0").to_dict()
@@ -202,13 +225,33 @@ def raw_package(manifest: Mapping[str, Any], files: Mapping[str, bytes], key: st
     return BuiltPackage(key, build_package(manifest, files), dict(manifest))
 
 
-def renamed(package: BuiltPackage, **changes: Any) -> dict[str, Any]:
-    """The package's manifest with some fields changed."""
-    return {**package.manifest, **changes}
+def package_of(base: Mapping[str, Any], files: Mapping[str, bytes], key: str | None = None,
+               **changes: Any) -> BuiltPackage:
+    """A package of `files` whose manifest is `base` with the code hash of the files, then `changes`."""
+    manifest = {**base, "code_sha256": code_sha256(files), **changes}
+    key = key or uploader.package_key(manifest["state_machine_name"], code_sha256(files))
+    return BuiltPackage(key, build_package(manifest, files), manifest)
 
 
-def with_created(created: datetime) -> dict[str, Any]:
-    return {"created": created.isoformat(timespec="seconds")}
+def tar_package(entries: list[tuple[tarfile.TarInfo, bytes | None]]) -> bytes:
+    """A tar.gz of exactly these entries, for packages build_package refuses to write."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w:gz") as tar:
+        for info, data in entries:
+            if data is not None:
+                info.size = len(data)
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return raw.getvalue()
 
 
-__all__ = ["BuiltPackage", "DeployerStack", "flow_package", "make_stack", "raw_package", "replace", "stack"]
+def tar_entry(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = link
+    info.mode = 0o644
+    return info
+
+
+def created_at(moment: datetime) -> str:
+    """A manifest's `created` for `moment`, as the uploader writes it."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")

@@ -15,7 +15,7 @@ not retried. An AWS failure raises DeployError so the delivery is retried
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from ..errors import CompileError, DecoratorError, FlowError, PackageError, ParameterError
@@ -24,7 +24,7 @@ from . import names
 from .candidate import Candidate, check_package
 from .clients import AWS_ERRORS, Clients, aws_error, error_code
 from .plan import execute_plan, plan_deployment, read_live
-from .records import DUPLICATE, FAILED, SUPERSEDED, DeploymentRecord, DeploymentStore, Release
+from .records import DUPLICATE, FAILED, SUPERSEDED, DeploymentRecord, DeploymentStore, Release, timestamp
 from .settings import DeployerSettings
 
 logger = logging.getLogger(__name__)
@@ -83,11 +83,6 @@ def fetch_package(s3: Any, bucket: str, key: str, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         raise PackageError(f"package {where}: more than the limit of {max_bytes} bytes")
     return data
-
-
-def timestamp(moment: datetime) -> str:
-    """A UTC time as fixed-width ISO 8601, so records sort and compare as strings."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _publish(candidate: Candidate, clients: Clients, store: DeploymentStore, settings: DeployerSettings,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -92,6 +93,11 @@ class Production:
 
     release: Release
     newest_created: str
+
+
+def timestamp(moment: datetime) -> str:
+    """A UTC time as fixed-width ISO 8601, so records sort and compare as strings."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _version_key(version: int) -> str:

@@ -1,0 +1,280 @@
+"""app.py end to end on a moto server: package drop -> SQS -> deploy handler -> production; the API.
+
+Handlers run through Chalice's test client (routes with the real custom
+authorizer, `lambda_.invoke` for the SQS and scheduled handlers); the SQS
+events are the messages the bucket notification really put in the queue.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+import app as deployer_app
+from tests.deployer_fixtures import (
+    API_TOKEN,
+    EXAMPLES,
+    T0,
+    DeployerStack,
+    created_at,
+    flow_package,
+    make_stack,
+    sqs_event,
+)
+
+AUTH = {"Authorization": f"Bearer {API_TOKEN}", "Content-Type": "application/json"}
+PARAMETER_FLOW = (EXAMPLES / "parameter_flow.py").read_text()
+
+
+@pytest.fixture
+def stack(aws, unique_name) -> DeployerStack:
+    return make_stack(aws, unique_name)
+
+
+@pytest.fixture
+def client(stack: DeployerStack, monkeypatch: pytest.MonkeyPatch, tmp_path) -> Client:
+    for key, value in stack.env.items():
+        monkeypatch.setenv(key, value)
+    deployer_app.settings.cache_clear()
+    deployer_app.clients.cache_clear()
+    # An empty project dir: no .chalice/config.json environment overrides the stack's.
+    with Client(deployer_app.app, project_dir=str(tmp_path)) as test_client:
+        yield test_client
+    deployer_app.settings.cache_clear()
+    deployer_app.clients.cache_clear()
+
+
+def deliver(client: Client, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Invoke the deploy handler with these SQS records; its partial batch response."""
+    return client.lambda_.invoke("deploy", sqs_event(records)).payload
+
+
+def upload_and_deploy(stack: DeployerStack, client: Client, package) -> list[dict[str, Any]]:
+    """Drop the package, read what the notification put in the queue, hand it to the handler."""
+    stack.upload(package.key, package.data)
+    records = stack.receive()
+    assert any(package.key.replace("/", "%2F") in r["body"] for r in records), records
+    assert deliver(client, records) == {"batchItemFailures": []}
+    stack.delete(records)
+    return records
+
+
+def get(client: Client, path: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    response = client.http.get(path, headers=AUTH if headers is None else headers)
+    return response.status_code, response.json_body
+
+
+def post(client: Client, path: str, body: Any, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    response = client.http.post(path, headers=AUTH if headers is None else headers, body=json.dumps(body).encode())
+    return response.status_code, response.json_body
+
+
+def alias_version(stack: DeployerStack, flow: str) -> int:
+    arn = stack.machine_arn(flow) + ":production"
+    routing = stack.clients.sfn.describe_state_machine_alias(stateMachineAliasArn=arn)["routingConfiguration"]
+    assert len(routing) == 1 and routing[0]["weight"] == 100
+    return int(routing[0]["stateMachineVersionArn"].rsplit(":", 1)[1])
+
+
+def rule(stack: DeployerStack, flow: str) -> dict[str, Any] | None:
+    rules = stack.clients.events.list_rules(NamePrefix=f"flowdrop-{stack.machine(flow)}")["Rules"]
+    return rules[0] if rules else None
+
+
+# -- the seed's story -----------------------------------------------------------------------------
+
+
+def test_parameter_flow_versions_alias_redelivery_late_package_and_trigger(stack, client):
+    pf = stack.machine("ParameterFlow")
+    first = stack.package(EXAMPLES / "parameter_flow.py")
+    first_records = upload_and_deploy(stack, client, first)
+    status, record = get(client, f"/flows/{pf}/deployments/{first.sha}")
+    assert status == 200 and record["status"] == "ACCEPTED" and record["version"] == 1, record
+    assert record["created"] == first.manifest["created"]
+    assert alias_version(stack, "ParameterFlow") == 1
+
+    changed = PARAMETER_FLOW.replace("alpha is still", "alpha remains")
+    second = stack.package(changed, file_name="parameter_flow.py", created=T0 + timedelta(hours=1))
+    upload_and_deploy(stack, client, second)
+    assert get(client, f"/flows/{pf}/deployments/{second.sha}")[1]["version"] == 2
+    assert alias_version(stack, "ParameterFlow") == 2
+
+    # The first notification delivered again: one deployment, nothing moves.
+    assert deliver(client, first_records) == {"batchItemFailures": []}
+    assert get(client, f"/flows/{pf}/deployments/{first.sha}")[1] == record
+    assert alias_version(stack, "ParameterFlow") == 2
+
+    # A package built before version 2 arrives late: recorded, alias untouched.
+    late_source = PARAMETER_FLOW.replace("Learning rate", "Step size")
+    late = stack.package(late_source, file_name="parameter_flow.py", created=T0 + timedelta(minutes=30))
+    upload_and_deploy(stack, client, late)
+    late_record = get(client, f"/flows/{pf}/deployments/{late.sha}")[1]
+    assert late_record["status"] == "SUPERSEDED", late_record
+    assert "production stays on version 2" in late_record["message"]
+    assert alias_version(stack, "ParameterFlow") == 2
+
+    status, started = post(client, f"/flows/{pf}/runs", {"parameters": {"alpha": 0.5}})
+    assert status == 202, started
+    assert started["run_id"].startswith("sfn-")
+    assert started["status_url"] == f"/flows/{pf}/runs/{started['run_id']}"
+    execution = stack.clients.sfn.describe_execution(executionArn=started["execution_arn"])
+    assert json.loads(execution["input"]) == {"Parameters": "{\"alpha\": 0.5}"}
+    assert execution["input"] == json.dumps({"Parameters": "{\"alpha\": 0.5}"})
+
+
+def test_same_code_uploaded_again_is_duplicate_without_a_new_version(stack, client):
+    pf = stack.machine("ParameterFlow")
+    first = stack.package(EXAMPLES / "parameter_flow.py")
+    upload_and_deploy(stack, client, first)
+    again = stack.package(EXAMPLES / "parameter_flow.py", created=T0 + timedelta(hours=1))
+    assert again.key == first.key and again.data != first.data  # same code, new manifest time
+    upload_and_deploy(stack, client, again)
+    record = get(client, f"/flows/{pf}/deployments/{first.sha}")[1]
+    assert record["status"] == "DUPLICATE" and record["version"] == 1
+    assert record["created"] == created_at(T0 + timedelta(hours=1))
+    assert [v["version"] for v in get(client, f"/flows/{pf}")[1]["versions"]] == [1]
+
+
+# -- the trigger API ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def deployed(stack, client):
+    upload_and_deploy(stack, client, stack.package(EXAMPLES / "parameter_flow.py"))
+    return client
+
+
+def test_trigger_needs_a_valid_token(deployed, stack):
+    pf = stack.machine("ParameterFlow")
+    body = {"parameters": {"alpha": 0.5}}
+    status, answer = post(deployed, f"/flows/{pf}/runs", body, headers={})
+    assert status == 401, answer
+    status, answer = post(deployed, f"/flows/{pf}/runs", body, headers={"Authorization": "Bearer wrong"})
+    assert status == 403, answer
+    status, _ = post(deployed, f"/flows/{pf}/runs", body, headers={"Authorization": API_TOKEN})
+    assert status == 403  # not a bearer token
+    arn = stack.machine_arn("ParameterFlow")
+    assert stack.clients.sfn.list_executions(stateMachineArn=arn)["executions"] == []
+    assert deployed.http.get("/health").status_code == 200
+
+
+def test_trigger_lists_every_parameter_problem(deployed, stack):
+    pf = stack.machine("ParameterFlow")
+    status, answer = post(deployed, f"/flows/{pf}/runs", {"parameters": {"alpha": "fast", "beta": 1}})
+    assert status == 400
+    problems = answer["problems"]
+    assert len(problems) == 2, problems
+    assert any("unknown parameter 'beta'" in p and "alpha" in p for p in problems)
+    assert any("'alpha' expects a number" in p and "fast" in p for p in problems)
+    status, answer = post(deployed, f"/flows/{pf}/runs", {"parameters": [1]})
+    assert status == 400 and "parameters must be an object" in answer["problems"][0]
+
+
+def test_trigger_unknown_flow_is_404(deployed, stack):
+    status, answer = post(deployed, "/flows/NoSuchFlow/runs", {"parameters": {}})
+    assert status == 404 and "NoSuchFlow" in answer["error"]
+
+
+def test_idempotency_key_gives_the_same_run(deployed, stack):
+    pf = stack.machine("ParameterFlow")
+    body = {"parameters": {"alpha": 0.2}, "idempotency_key": "nightly-2026-11-25"}
+    first = post(deployed, f"/flows/{pf}/runs", body)
+    second = post(deployed, f"/flows/{pf}/runs", body)
+    header = post(deployed, f"/flows/{pf}/runs", {"parameters": {"alpha": 0.2}},
+                  headers={**AUTH, "Idempotency-Key": "nightly-2026-11-25"})
+    assert first[0] == second[0] == header[0] == 202
+    assert first[1]["run_id"] == second[1]["run_id"] == header[1]["run_id"]
+    other = post(deployed, f"/flows/{pf}/runs", {"parameters": {}})[1]
+    assert other["run_id"] != first[1]["run_id"]
+    runs = get(deployed, f"/flows/{pf}/runs")[1]["runs"]
+    assert sorted(r["run_id"] for r in runs) == sorted([first[1]["run_id"], other["run_id"]])
+
+
+def test_run_status_and_flow_views(deployed, stack):
+    pf = stack.machine("ParameterFlow")
+    started = post(deployed, f"/flows/{pf}/runs", {"parameters": {}})[1]
+    status, run = get(deployed, started["status_url"])
+    assert status == 200 and run["run_id"] == started["run_id"]
+    assert run["status"] in ("RUNNING", "SUCCEEDED", "FAILED")
+    assert set(run["steps"]) <= {"start", "end"}
+    assert get(deployed, f"/flows/{pf}/runs/sfn-nope")[0] == 404
+
+    flows = get(deployed, "/flows")[1]["flows"]
+    assert [(f["flow"], f["version"]) for f in flows] == [(pf, 1)]
+    flow = get(deployed, f"/flows/{pf}")[1]
+    assert flow["production_version"] == 1 and flow["schedule"] is None
+    assert [p["name"] for p in flow["parameters"]] == ["alpha"]
+    assert get(deployed, "/flows/Nope")[0] == 404
+
+
+def test_rollback_and_delete(deployed, stack):
+    pf = stack.machine("ParameterFlow")
+    changed = PARAMETER_FLOW.replace("alpha is still", "alpha remains")
+    upload_and_deploy(stack, deployed, stack.package(changed, file_name="parameter_flow.py",
+                                                    created=T0 + timedelta(hours=1)))
+    assert alias_version(stack, "ParameterFlow") == 2
+    status, record = post(deployed, f"/flows/{pf}/rollback", {"version": 1})
+    assert status == 200 and record["status"] == "ROLLBACK", record
+    assert alias_version(stack, "ParameterFlow") == 1
+    assert get(deployed, f"/flows/{pf}")[1]["production_version"] == 1
+    assert post(deployed, f"/flows/{pf}/rollback", {"version": 9})[0] == 404
+    assert post(deployed, f"/flows/{pf}/rollback", {"version": "one"})[0] == 400
+
+    response = deployed.http.delete(f"/flows/{pf}", headers=AUTH)
+    assert response.status_code == 200, response.json_body
+    arn = stack.machine_arn("ParameterFlow")
+    assert all(m["name"] != pf for m in stack.clients.sfn.list_state_machines()["stateMachines"])
+    assert post(deployed, f"/flows/{pf}/runs", {"parameters": {}})[0] == 404
+    assert get(deployed, "/flows")[1]["flows"] == []
+    assert arn  # records are kept:
+    assert [r.status for r in stack.store.history(pf)] == ["ACCEPTED", "ACCEPTED", "ROLLBACK"]
+
+
+# -- schedules ------------------------------------------------------------------------------------
+
+
+def test_schedules_become_rules_and_go_away_with_the_decorator(stack, client):
+    hf = stack.machine("HourlyFlow")
+    mf = stack.machine("MorningReportFlow")
+    upload_and_deploy(stack, client, stack.package(EXAMPLES / "hourly_flow.py"))
+    upload_and_deploy(stack, client, stack.package(EXAMPLES / "cron_flow.py"))
+    hourly, morning = rule(stack, "HourlyFlow"), rule(stack, "MorningReportFlow")
+    assert hourly["ScheduleExpression"] == "cron(0 * * * ? *)"
+    assert morning["ScheduleExpression"] == "cron(0 10 * * ? *)"
+    targets = stack.clients.events.list_targets_by_rule(Rule=f"flowdrop-{mf}")["Targets"]
+    assert targets == [{"Id": "scheduled", "Arn": stack.settings.scheduled_function_arn,
+                        "Input": json.dumps({"flow": mf})}]
+    flow = get(client, f"/flows/{mf}")[1]
+    assert flow["schedule"] == "cron(0 10 * * ? *)"
+    assert len(flow["next_fire_times"]) == 3 and all("T10:00:00" in t for t in flow["next_fire_times"])
+
+    source = (EXAMPLES / "hourly_flow.py").read_text().replace("@schedule(hourly=True)\n", "")
+    upload_and_deploy(stack, client, stack.package(source, file_name="hourly_flow.py", created=T0 + timedelta(hours=1)))
+    assert rule(stack, "HourlyFlow") is None
+    assert get(client, f"/flows/{hf}")[1]["production_version"] == 2
+    assert rule(stack, "MorningReportFlow") is not None
+
+
+def test_a_tick_delivered_twice_starts_one_run(stack, client):
+    hf = stack.machine("HourlyFlow")
+    upload_and_deploy(stack, client, stack.package(EXAMPLES / "hourly_flow.py"))
+    event = {"flow": hf, "time": "2026-11-25T11:00:00Z"}
+    first = client.lambda_.invoke("scheduled", event).payload
+    second = client.lambda_.invoke("scheduled", event).payload
+    assert first["run_id"] == second["run_id"] == "sfn-sched-20261125T1100Z"
+    # AWS answers a repeated name+input of a running execution with that execution,
+    # and a finished one with ExecutionAlreadyExists: either way, the same run.
+    assert first["execution_arn"] == second["execution_arn"]
+    # The rule's Input alone (as AWS delivers it): the tick is the latest fire time.
+    third = client.lambda_.invoke("scheduled", {"flow": hf}).payload
+    fourth = client.lambda_.invoke("scheduled", {"flow": hf}).payload
+    assert third["run_id"] == fourth["run_id"] and third["run_id"].endswith("00Z")
+    arn = stack.machine_arn("HourlyFlow")
+    executions = stack.clients.sfn.list_executions(stateMachineArn=arn)["executions"]
+    assert sorted(e["name"] for e in executions) == sorted({first["run_id"][4:], third["run_id"][4:]})
+    execution = stack.clients.sfn.describe_execution(executionArn=first["execution_arn"])
+    assert json.loads(execution["input"]) == {"Parameters": "{}"}
