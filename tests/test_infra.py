@@ -1,0 +1,231 @@
+"""Infrastructure as code: `chalice package --merge-template .chalice/resources.json`.
+
+Packages each stage with the venv's chalice (a subprocess, as an operator
+runs it), checks the merged template holds the resources the deployer
+needs and passes cfn-lint, and checks the Lambda bundle imports on its own:
+no editable flowdrop install, only what the Lambda Python runtime provides.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flowdrop.deployer.settings import DeployerSettings
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+MERGE_TEMPLATE = ROOT / ".chalice" / "resources.json"
+# What the Lambda Python runtime already has: the bundle must bring the rest.
+LAMBDA_RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "urllib3", "six.py")
+MAX_BUNDLE_BYTES = 5 * 2**20
+
+
+def package(stage: str, out: Path) -> dict[str, Any]:
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
+    result = subprocess.run(
+        [str(BIN / "chalice"), "--project-dir", str(ROOT), "package", "--stage", stage,
+         "--merge-template", str(MERGE_TEMPLATE), str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads((out / "sam.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory) -> dict[str, tuple[Path, dict[str, Any]]]:
+    out = {}
+    for stage in ("dev", "prod"):
+        folder = tmp_path_factory.mktemp(f"package-{stage}")
+        out[stage] = (folder, package(stage, folder))
+    return out
+
+
+def resources(template: dict[str, Any]) -> dict[str, Any]:
+    return template["Resources"]
+
+
+def statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+
+
+def actions(role: dict[str, Any]) -> set[str]:
+    found: set[str] = set()
+    for statement in statements(role):
+        found.update([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    return found
+
+
+def resolve(value: Any, parameters: dict[str, Any], stage: str) -> str:
+    """A plausible string for a template value: Refs to parameters take their defaults, the rest an ARN."""
+    if isinstance(value, str):
+        return value
+    if "Ref" in value and value["Ref"] in parameters:
+        return str(parameters[value["Ref"]].get("Default", ""))
+    if "Fn::Sub" in value:
+        text = value["Fn::Sub"]
+        for name, known in (("Stage", stage), ("AWS::Partition", "aws"), ("AWS::Region", "us-east-1"),
+                            ("AWS::AccountId", "123456789012")):
+            text = text.replace("${" + name + "}", known)
+        if "${" not in text:
+            return text
+    return "arn:aws:iam::123456789012:role/placeholder"
+
+
+# -- the merged template -------------------------------------------------------------------
+
+
+def test_bucket_notifies_the_deploy_queue_of_packages(packaged):
+    res = resources(packaged["dev"][1])
+    bucket = res["PackagesBucket"]
+    assert bucket["Type"] == "AWS::S3::Bucket" and bucket["DeletionPolicy"] == "Retain"
+    [notification] = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    assert notification["Event"] == "s3:ObjectCreated:*"
+    assert notification["Queue"] == {"Fn::GetAtt": ["DeployQueue", "Arn"]}
+    rules = {r["Name"]: r["Value"] for r in notification["Filter"]["S3Key"]["Rules"]}
+    assert rules == {"prefix": "packages/", "suffix": ".tar.gz"}
+    # S3 checks it may send before accepting the notification: the policy comes first.
+    assert "DeployQueuePolicy" in bucket["DependsOn"]
+    [allow] = res["DeployQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert allow["Principal"] == {"Service": "s3.amazonaws.com"} and allow["Action"] == "sqs:SendMessage"
+    source = allow["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::Sub"]
+    assert source == "arn:${AWS::Partition}:s3:::" + bucket["Properties"]["BucketName"]["Fn::Sub"]
+
+
+def test_deploy_queue_has_a_dead_letter_queue_and_feeds_the_deploy_lambda(packaged):
+    for stage, (_, template) in packaged.items():
+        res = resources(template)
+        queue = res["DeployQueue"]["Properties"]
+        assert queue["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": ["DeployDeadLetterQueue", "Arn"]},
+                                          "maxReceiveCount": 5}
+        assert res["DeployDeadLetterQueue"]["Type"] == "AWS::SQS::Queue"
+        assert queue["VisibilityTimeout"] >= 6 * res["Deploy"]["Properties"]["Timeout"]
+        event = res["Deploy"]["Properties"]["Events"]["DeploySqsEventSource"]
+        assert event["Type"] == "SQS"
+        assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        # Chalice names the queue from the stage's FLOWDROP_DEPLOY_QUEUE: the template's queue must be that one.
+        queue_name = queue["QueueName"]["Fn::Sub"].replace("${Stage}", stage)
+        assert event["Properties"]["Queue"]["Fn::Sub"].endswith(f":{queue_name}")
+        assert "DeployQueue" in res["Deploy"]["DependsOn"]
+
+
+def test_tables_match_what_the_deployer_reads(packaged):
+    res = resources(packaged["dev"][1])
+    deployments = res["DeploymentsTable"]["Properties"]
+    assert deployments["KeySchema"] == [{"AttributeName": "flow", "KeyType": "HASH"},
+                                        {"AttributeName": "sk", "KeyType": "RANGE"}]
+    assert res["DeploymentsTable"]["DeletionPolicy"] == "Retain"  # records are kept
+    idempotency = res["IdempotencyTable"]["Properties"]
+    assert idempotency["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert idempotency["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+
+
+def test_roles_for_state_machines_batch_jobs_and_the_lambdas(packaged):
+    res = resources(packaged["dev"][1])
+    sfn = res["StateMachineRole"]
+    assert sfn["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "states.amazonaws.com"}
+    assert {"batch:SubmitJob", "lambda:InvokeFunction", "sqs:SendMessage", "s3:GetObject", "s3:PutObject"} <= actions(sfn)
+    batch = res["BatchJobRole"]
+    assert batch["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+    assert {"s3:GetObject", "s3:PutObject"} <= actions(batch)
+    lambdas = res["DefaultRole"]
+    assert {"states:CreateStateMachine", "states:UpdateStateMachineAlias", "states:StartExecution",
+            "events:PutRule", "events:PutTargets", "iam:PassRole", "dynamodb:PutItem", "s3:GetObject",
+            "sqs:ReceiveMessage"} <= actions(lambdas)
+    pass_role = next(s for s in statements(lambdas) if s["Action"] == ["iam:PassRole"])
+    assert pass_role["Resource"] == {"Fn::GetAtt": ["StateMachineRole", "Arn"]}
+    for name in ("Deploy", "Scheduled", "APIHandler"):
+        assert res[name]["Properties"]["Role"] == {"Fn::GetAtt": ["DefaultRole", "Arn"]}
+
+
+def test_eventbridge_may_invoke_the_scheduled_lambda(packaged):
+    res = resources(packaged["dev"][1])
+    permission = res["ScheduledInvokePermission"]["Properties"]
+    assert permission["FunctionName"] == {"Ref": "Scheduled"} and permission["Principal"] == "events.amazonaws.com"
+    assert permission["SourceArn"]["Fn::Sub"].endswith(":rule/flowdrop-*")
+    assert res["Scheduled"]["Properties"]["FunctionName"] == {"Fn::Sub": "flowdrop-${Stage}-scheduled"}
+
+
+def test_every_function_gets_the_deployer_settings(packaged):
+    for stage, (_, template) in packaged.items():
+        parameters = template["Parameters"]
+        variables = template["Globals"]["Function"]["Environment"]["Variables"]
+        for name in ("Deploy", "Scheduled", "APIHandler"):
+            env = {**{k: resolve(v, parameters, stage) for k, v in variables.items()},
+                   **resources(template)[name]["Properties"]["Environment"]["Variables"]}
+            settings = DeployerSettings.from_env(env)  # raises naming any variable missing
+            assert settings.backend.kind == "batch"
+            assert env["FLOWDROP_API_AUTH"] == {"dev": "token", "prod": "iam"}[stage]
+        assert env["FLOWDROP_SCHEDULED_FUNCTION_ARN"] == \
+            f"arn:aws:lambda:us-east-1:123456789012:function:flowdrop-{stage}-scheduled"
+
+
+def test_prod_routes_use_iam_and_dev_routes_the_token(packaged):
+    def security(stage: str) -> set[str]:
+        paths = resources(packaged[stage][1])["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+        return {next(iter(s)) for p, methods in paths.items() if p != "/health"
+                for m in methods.values() for s in m.get("security", [{"none": []}])}
+
+    assert security("prod") == {"sigv4"}
+    assert security("dev") == {"token_authorizer"}
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_merged_template_passes_cfn_lint(packaged, stage):
+    folder, _ = packaged[stage]
+    result = subprocess.run([str(BIN / "cfn-lint"), str(folder / "sam.json")], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# -- the Lambda bundle -----------------------------------------------------------------------
+
+
+def test_bundle_is_small_and_imports_without_the_editable_install(packaged, tmp_path):
+    zip_path = packaged["dev"][0] / "deployment.zip"
+    size = zip_path.stat().st_size
+    with zipfile.ZipFile(zip_path) as bundle:
+        names = bundle.namelist()
+        bundle.extractall(tmp_path / "bundle")
+    tops = {name.split("/")[0] for name in names}
+    assert {"app.py", "chalicelib", "chalice", "croniter", "aws_lambda_powertools"} <= tops
+    assert "chalicelib/deployer/sqs_events.py" in names
+    assert not tops & {"boto3", "botocore"}, "boto3 comes with the Lambda runtime; keep it out of the bundle"
+    assert size < MAX_BUNDLE_BYTES, f"bundle is {size:,} bytes"
+
+    runtime = tmp_path / "lambda-runtime"
+    runtime.mkdir()
+    site = Path(__import__("boto3").__file__).resolve().parent.parent
+    for name in LAMBDA_RUNTIME_PACKAGES:
+        (runtime / name).symlink_to(site / name)
+    # -S: no site module, so no .pth files and no editable finder for flowdrop.
+    probe = (
+        "import sys, time, json\n"
+        f"sys.path[:0] = [{str(tmp_path / 'bundle')!r}, {str(runtime)!r}]\n"
+        "start = time.perf_counter()\n"
+        "import app\n"
+        "seconds = time.perf_counter() - start\n"
+        "import flowdrop.deployer.sqs_events\n"
+        "from aws_lambda_powertools.utilities.batch import BatchProcessor\n"
+        "print(json.dumps({'flowdrop': sys.modules['flowdrop'].__file__, 'seconds': seconds,\n"
+        "                  'routes': sorted(app.app.routes)}))\n"
+    )
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-S", "-c", probe], capture_output=True, text=True, timeout=120,
+                            cwd=tmp_path, env={"PATH": os.environ.get("PATH", ""), "AWS_DEFAULT_REGION": "us-east-1"})
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert found["flowdrop"] == str(tmp_path / "bundle" / "chalicelib" / "__init__.py")
+    assert "/flows/{flow}/runs" in found["routes"]
+    print(f"\nLambda bundle: {size:,} bytes, {len(names)} files; import app: {found['seconds']:.2f} s "
+          f"(process {time.perf_counter() - started:.2f} s)")
