@@ -1,0 +1,195 @@
+"""Compiled flows executed by moto's Step Functions interpreter, tasks run by TaskWorker.
+
+Each flow is compiled for the worker backend, created on the session's moto
+server and started with a name and the seed's input; a TaskWorker runs every
+task through the real task runner with an S3 datastore on the same server.
+Results are then read back from the datastore, as the client API would.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from conftest_compiler import EXAMPLES, ROLE_ARN, example_graph, run_to_end  # noqa: E402
+
+from flowdrop.compiler import BackendSettings, CompileOptions, compile_flow, definition_json  # noqa: E402
+from flowdrop.datastore.flow import FlowDatastore  # noqa: E402
+from flowdrop.datastore.storage import open_storage  # noqa: E402
+from flowdrop.local.worker import TaskWorker  # noqa: E402
+from flowdrop.model import TaskPayload  # noqa: E402
+
+FLOW_FILES = {example_graph(p.stem).flow_name: p for p in sorted(EXAMPLES.glob("*_flow.py"))
+              if p.stem in ("linear_flow", "branch_flow", "foreach_flow", "nested_foreach_flow",
+                            "decorated_flow", "parameter_flow")}
+
+
+def resolve_flow_file(payload: TaskPayload) -> Path:
+    return FLOW_FILES[payload.flow_name]
+
+
+@pytest.fixture(scope="module")
+def stack(aws, moto_server):
+    """A bucket, the worker queue and a running TaskWorker on the session's moto server."""
+    import uuid
+
+    name = "x" + uuid.uuid4().hex[:10]
+    s3, sqs, sfn = aws.client("s3"), aws.client("sqs"), aws.client("stepfunctions")
+    s3.create_bucket(Bucket=name)
+    queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    env = {"FLOWDROP_AWS_ENDPOINT": moto_server.endpoint_url, "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": aws.region}
+    worker = TaskWorker(aws.client("sqs"), aws.client("stepfunctions"), queue_url, resolve_flow_file,
+                        max_tasks=8, heartbeat_interval=2.0, env=env)
+    worker.start()
+    yield {"sfn": sfn, "aws": aws, "queue_url": queue_url, "root": f"s3://{name}/data", "name": name}
+    worker.stop(timeout=10)
+
+
+def execute(stack, flow: str, execution_input: dict, timeout: float = 60.0) -> tuple[dict, FlowDatastore, str]:
+    graph = example_graph(flow)
+    options = CompileOptions(state_machine_name=graph.flow_name, datastore_root=stack["root"],
+                             backend=BackendSettings(kind="worker", worker_queue_url=stack["queue_url"],
+                                                     heartbeat_seconds=30))
+    sfn = stack["sfn"]
+    arn = sfn.create_state_machine(name=f"{stack['name']}-{flow}", roleArn=ROLE_ARN,
+                                   definition=definition_json(compile_flow(graph, options)))["stateMachineArn"]
+    result = run_to_end(sfn, arn, "run-1", execution_input, timeout=timeout)
+    assert result["status"] == "SUCCEEDED", (result.get("error"), result.get("cause"))
+    assert isinstance(json.loads(result["output"]), dict)
+    datastore = FlowDatastore(open_storage(stack["root"], stack["aws"]), graph.flow_name)
+    return result, datastore, "sfn-run-1"
+
+
+def started(ds: FlowDatastore, run_id: str, step: str, task_id: str, attempt: int | None = None) -> str:
+    attempts = ds.list_attempts(run_id, step, task_id)
+    return ds.read_attempt(run_id, step, task_id, attempts[-1] if attempt is None else attempt)["started"]
+
+
+def artifacts(ds: FlowDatastore, run_id: str, step: str, task_id: str | None = None) -> dict:
+    return ds.load_task_artifacts(run_id, step, task_id or step)
+
+
+@pytest.mark.slow
+def test_linear_flow_runs_its_steps_in_order(stack):
+    _, ds, run = execute(stack, "linear_flow", {"Parameters": "{\"base\": 5}"})
+    order = ["start", "double", "increment", "end"]
+    times = [started(ds, run, step, step) for step in order]
+    assert times == sorted(times)
+    end = artifacts(ds, run, "end")
+    assert end["trail"] == order and end["value"] == 11
+
+
+@pytest.mark.slow
+def test_parameter_flow_sees_alpha_from_the_execution_input(stack):
+    _, ds, run = execute(stack, "parameter_flow", {"Parameters": "{\"alpha\": 0.5}"})
+    assert artifacts(ds, run, "start")["alpha"] == 0.5
+    assert artifacts(ds, run, "end")["alpha"] == 0.5
+
+
+@pytest.mark.slow
+def test_branch_join_sees_every_branch(stack):
+    _, ds, run = execute(stack, "branch_flow", {"Parameters": "{}"})
+    join = artifacts(ds, run, "join")
+    assert (join["a"], join["b"], join["c"], join["total_score"]) == (1, 2, 3, 60)
+    branch_starts = [started(ds, run, s, s) for s in ("fetch_a", "fetch_b", "fetch_c")]
+    assert started(ds, run, "start", "start") < min(branch_starts)
+    assert max(branch_starts) < started(ds, run, "join", "join")
+
+
+@pytest.mark.slow
+def test_foreach_runs_one_task_per_item_and_the_join_sees_them_all(stack):
+    _, ds, run = execute(stack, "foreach_flow", {})  # no Parameters key: every default (width=5)
+    assert ds.list_tasks(run, "square") == [f"square-{i}" for i in range(5)]
+    join = artifacts(ds, run, "join")
+    assert join["items_seen"] == [0, 1, 2, 3, 4] and join["total"] == 30
+
+
+@pytest.mark.slow
+def test_nested_foreach_runs_every_cell(stack):
+    _, ds, run = execute(stack, "nested_foreach_flow", {"Parameters": "{}"})
+    assert sorted(ds.list_tasks(run, "cell")) == sorted(f"cell-{i}-{j}" for i in range(4) for j in range(3))
+    assert sorted(ds.list_tasks(run, "join_cols")) == [f"join_cols-{i}" for i in range(4)]
+    for i in range(4):
+        assert artifacts(ds, run, "join_cols", f"join_cols-{i}")["row_sum"] == sum(i * 10 + j for j in range(3))
+    final = artifacts(ds, run, "join_rows")
+    assert final["cells"] == [(i, j) for i in range(4) for j in range(3)]
+    assert final["total"] == sum(i * 10 + j for i in range(4) for j in range(3))
+
+
+@pytest.mark.slow
+def test_decorated_flow_retries_flaky_and_catches_risky(stack):
+    _, ds, run = execute(stack, "decorated_flow", {"Parameters": "{}"})
+    assert ds.read_done(run, "flaky", "flaky")["attempt"] == 2  # the third attempt is the one that counts
+    assert [ds.read_attempt(run, "flaky", "flaky", n)["status"] for n in (0, 1, 2)] == ["failed", "failed",
+                                                                                        "succeeded"]
+    # risky: attempt 0 fails, then the -catch task records the failure as the next attempt.
+    assert [ds.read_attempt(run, "risky", "risky", n)["status"] for n in (0, 1)] == ["failed", "caught"]
+    assert artifacts(ds, run, "flaky")["attempts"] == 3
+    end = artifacts(ds, run, "end")
+    assert end["attempts"] == 3
+    assert "ZeroDivisionError" in str(end["risky_failure"])
+    assert started(ds, run, "risky", "risky") < started(ds, run, "end", "end")
+
+
+class FakeSfn:
+    """Records the token answers a worker sends."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, dict]] = []
+
+    def send_task_success(self, **kwargs):
+        self.calls.append(("success", kwargs))
+
+    def send_task_failure(self, **kwargs):
+        self.calls.append(("failure", kwargs))
+
+    def send_task_heartbeat(self, **kwargs):
+        self.calls.append(("heartbeat", kwargs))
+
+
+class FakeSqs:
+    def __init__(self, bodies):
+        self.messages = [{"Body": json.dumps(b), "ReceiptHandle": f"r{i}"} for i, b in enumerate(bodies)]
+        self.deleted: list[str] = []
+
+    def receive_message(self, QueueUrl, MaxNumberOfMessages, WaitTimeSeconds):
+        taken, self.messages = self.messages[:MaxNumberOfMessages], self.messages[MaxNumberOfMessages:]
+        return {"Messages": taken}
+
+    def delete_message(self, QueueUrl, ReceiptHandle):
+        self.deleted.append(ReceiptHandle)
+
+
+def test_worker_answers_success_failure_and_heartbeats(tmp_path):
+    script = ("import json, sys, time; step, out = sys.argv[1], sys.argv[2]\n"
+              "time.sleep(0.4)\n"
+              "if step == 'bad': sys.stderr.write('Traceback...\\nValueError: nope\\n'); sys.exit(3)\n"
+              "open(out, 'w').write(json.dumps({'task_id': step}))\n")
+
+    def command(flow_file, payload, output_file):
+        return [sys.executable, "-c", script, payload.step, str(output_file)]
+
+    bodies = [{"task_token": f"tok-{step}", "payload": TaskPayload("F", step, "sfn-x").to_dict()}
+              for step in ("good", "bad")]
+    sqs, sfn = FakeSqs(bodies), FakeSfn()
+    worker = TaskWorker(sqs, sfn, "q", lambda p: tmp_path / "flow.py", max_tasks=1, heartbeat_interval=0.1,
+                        task_command=command)
+    deadline = time.monotonic() + 20
+    while len([c for c in sfn.calls if c[0] != "heartbeat"]) < 2 and time.monotonic() < deadline:
+        worker.poll_once()
+        time.sleep(0.05)
+    worker.stop()
+    answers = {c[1]["taskToken"]: c for c in sfn.calls if c[0] != "heartbeat"}
+    assert answers["tok-good"] == ("success", {"taskToken": "tok-good", "output": '{"task_id": "good"}'})
+    kind, failure = answers["tok-bad"]
+    assert kind == "failure" and failure["error"] == "TaskFailed"
+    assert failure["cause"].startswith("bad (bad): exit code 3") and "ValueError: nope" in failure["cause"]
+    assert any(c[0] == "heartbeat" for c in sfn.calls)
+    assert sqs.deleted == ["r0", "r1"]
