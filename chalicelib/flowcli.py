@@ -9,6 +9,7 @@ with a non-zero exit code (tracebacks only for the user's own steps).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -102,11 +103,24 @@ def _run_flow(obj: FlowContext, run_id: str, params_json: str | None, max_worker
         _fail("--max-workers must be 1 or more", 2)
     if run_id_file:
         Path(run_id_file).write_text(run_id)
+    launcher = os.environ.get("FLOWDROP_LAUNCHER", "fork")
+    if launcher not in ("fork", "subprocess"):
+        _fail(f"FLOWDROP_LAUNCHER must be fork or subprocess, got {launcher!r}", 2)
     options = RunOptions(max_workers=max_workers, with_decorators=obj.with_decorators, with_specs=obj.with_specs,
                          tags=tags, datastore_root=obj.datastore_url(), origin_run_id=origin_run_id,
-                         echo=lambda m: click.echo(m, err=True))
+                         echo=lambda m: click.echo(m, err=True), launcher=launcher)
     click.echo(f"Workflow starting (run-id {run_id}) for {obj.graph.flow_name}, datastore {obj.datastore_url()}:")
-    scheduler = LocalScheduler(obj.flow_file, obj.graph, obj.datastore(), run_id, options, params_json, cloned)
+
+    def run_forked(payload: TaskPayload) -> dict:
+        # In the forked child: a fresh datastore (clients must not cross a fork).
+        from .runtime.task import TaskSetup, load_deploy_values, run_task
+
+        setup = TaskSetup(obj.flow_cls, obj.graph, obj.datastore(), obj.with_decorators, tags,
+                          load_deploy_values(obj.flow_file), origin_run_id)
+        return run_task(setup, payload)
+
+    scheduler = LocalScheduler(obj.flow_file, obj.graph, obj.datastore(), run_id, options, params_json, cloned,
+                               run_forked=run_forked)
     _report(scheduler.run(), run_id)
 
 

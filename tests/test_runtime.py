@@ -63,8 +63,10 @@ def test_merge_conflict_without_exclude_fails_naming_the_artifact(store, tmp_pat
     assert "score" in proc.stderr
 
 
-def test_nested_foreach_4x3_joins_compute_sums(store):
-    proc = run_flow(EXAMPLES / "nested_foreach_flow.py", "run", datastore=store)
+@pytest.mark.parametrize("launcher", ["fork", "subprocess"])
+def test_nested_foreach_4x3_joins_compute_sums(store, launcher):
+    proc = run_flow(EXAMPLES / "nested_foreach_flow.py", "run", datastore=store,
+                    env={"FLOWDROP_LAUNCHER": launcher})
     assert proc.returncode == 0, proc.stderr
     run = client.Flow("NestedForeachFlow").latest_run
     cells = sorted(t.id for t in run["cell"])

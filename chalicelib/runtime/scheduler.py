@@ -27,6 +27,7 @@ from typing import IO, Any
 from ..datastore import FlowDatastore
 from ..model import Decorator, Graph, TaskPayload, effective_decorators, task_id_for, timeout_seconds
 from . import task_command
+from .forked import fork_task
 from .inputs import foreach_step_closed_by
 from .task import now_iso
 
@@ -44,6 +45,9 @@ class RunOptions:
     datastore_root: str | None = None
     origin_run_id: str | None = None
     echo: Callable[[str], None] = print
+    # How tasks start: "fork" (the scheduler's own process, forked: fast) or
+    # "subprocess" (`python flow.py step ...`, as workers and Batch do).
+    launcher: str = "fork"
 
 
 @dataclass
@@ -63,7 +67,7 @@ class RunResult:
 class _Running:
     key: TaskKey
     mode: str
-    process: subprocess.Popen
+    process: Any  # subprocess.Popen or forked.ForkedTask
     output_file: Path
     deadline: float | None
     threads: list[threading.Thread] = field(default_factory=list)
@@ -86,6 +90,7 @@ class LocalScheduler:
         options: RunOptions,
         parameters_json: str | None = None,
         cloned: Mapping[TaskKey, Mapping[str, Any]] | None = None,
+        run_forked: Callable[[TaskPayload], dict[str, Any]] | None = None,
     ):
         self.flow_file = flow_file
         self.graph = graph
@@ -94,6 +99,7 @@ class LocalScheduler:
         self.options = options
         self.parameters_json = parameters_json
         self.cloned = dict(cloned or {})
+        self.run_forked = run_forked if options.launcher == "fork" and hasattr(os, "fork") else None
         self._lock = threading.Lock()
         self._tmp = Path(tempfile.mkdtemp(prefix="flowdrop-run-"))
         self._done: dict[TaskKey, dict[str, Any]] = {}
@@ -141,12 +147,15 @@ class LocalScheduler:
         payload = TaskPayload(self.graph.flow_name, step, self.run_id, indices,
                               parameters=self.parameters_json if step == "start" else None, mode=mode)
         output_file = self._tmp / f"{payload.task_id}.{self._seq}.json"
-        args = task_command(self.flow_file, payload, output_file, self.options.datastore_root,
-                            with_specs=self.options.with_specs, tags=self.options.tags,
-                            origin_run_id=self.options.origin_run_id)
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                                   cwd=str(self.flow_file.parent))
+        process: Any
+        if self.run_forked is not None:
+            process = fork_task(self.run_forked, payload, output_file)
+        else:
+            args = task_command(self.flow_file, payload, output_file, self.options.datastore_root,
+                                with_specs=self.options.with_specs, tags=self.options.tags,
+                                origin_run_id=self.options.origin_run_id)
+            env = dict(os.environ, PYTHONUNBUFFERED="1")
+            process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         decorators = effective_decorators(self.graph[step], self.options.with_decorators)
         limit = timeout_seconds(decorators["timeout"]) if "timeout" in decorators else 0
         deadline = time.monotonic() + limit + 10 if limit else None
