@@ -75,17 +75,15 @@ class DeployerStack:
         self.clients.s3.put_object(Bucket=self.bucket, Key=key, Body=data)
 
     def receive(self, wait: int = 2) -> list[dict[str, Any]]:
-        """Every message now in the deploy queue, as the records of a Lambda SQS event (not deleted)."""
-        sqs = self.sqs
+        """Every message now in the deploy queue, as the records of a Lambda SQS event (hidden, not deleted)."""
         out: list[dict[str, Any]] = []
-        for _ in range(5):
-            got = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait,
-                                      VisibilityTimeout=0, AttributeNames=["All"]).get("Messages", [])
-            fresh = [m for m in got if m["MessageId"] not in {r["messageId"] for r in out}]
-            if not fresh:
+        for _ in range(50):
+            got = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait,
+                                           VisibilityTimeout=120, AttributeNames=["All"]).get("Messages", [])
+            if not got:
                 break
-            out += [sqs_record(m, self.queue_arn) for m in fresh]
-            wait = 0
+            out += [sqs_record(m, self.queue_arn) for m in got]
+            wait = 1
         return out
 
     def delete(self, records: list[dict[str, Any]]) -> None:

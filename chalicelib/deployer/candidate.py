@@ -69,11 +69,11 @@ def check_package(bucket: str, key: str, data: bytes, settings: DeployerSettings
     _check_identity(manifest, package.files, machine, sha)
     source = _flow_source(manifest, package.files)
     graph = parse_flow(source, manifest.flow_file, manifest.flow_class)
+    schedule = flow_schedule(graph)  # the source's own faults first, then the manifest's disagreements
     differences = graph_differences(manifest.graph, graph)
     if differences:
         raise PackageError("manifest.json: its graph disagrees with the flow's source (rebuild the package "
                            "with the uploader):\n" + "\n".join(differences))
-    schedule = flow_schedule(graph)
     if manifest.schedule != (schedule.to_dict() if schedule else None):
         raise PackageError(f"manifest.json: schedule {manifest.schedule!r} disagrees with the source, which gives "
                            f"{schedule.to_dict() if schedule else None!r} ({_schedule_where(graph)})")
