@@ -11,6 +11,7 @@ from (config.py). Standard library only, so the SDK stays light.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import urllib.error
 import urllib.parse
@@ -22,6 +23,7 @@ from .config import ClientConfig
 from .errors import FlowdropError
 
 DEFAULT_TIMEOUT = 10.0  # seconds per request; the API answers from DynamoDB and Step Functions
+_EXECUTE_API_HOST = re.compile(r"^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
 
 
 class ApiError(FlowdropError):
@@ -43,18 +45,24 @@ def _quote(segment: str) -> str:
 
 
 class ApiClient:
-    """Calls the flowdrop API at `base_url` with `Authorization: Bearer <token>`."""
+    """Calls the flowdrop API at `base_url` with `Authorization: Bearer <token>`, or signed with
+    SigV4 (`iam_region` set) for a stage whose routes use IAM auth."""
 
-    def __init__(self, base_url: str, token: str | None = None, timeout: float = DEFAULT_TIMEOUT):
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = DEFAULT_TIMEOUT,
+                 iam_region: str | None = None):
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout = timeout
+        self.iam_region = iam_region
 
     @classmethod
     def from_config(cls, config: ClientConfig, timeout: float = DEFAULT_TIMEOUT) -> ApiClient:
-        """A client for the configured api_url and api_token; ConfigError when api_url is missing."""
+        """A client for the configured api_url: with api_token a bearer token, else (an API Gateway URL) SigV4."""
         config.require("api_url")
-        return cls(str(config.api_url), config.api_token, timeout)
+        url = str(config.api_url)
+        match = _EXECUTE_API_HOST.match(urllib.parse.urlsplit(url).hostname or "")
+        iam_region = match.group(1) if match and not config.api_token else None
+        return cls(url, config.api_token, timeout, iam_region)
 
     # -- the API, one method per route ------------------------------------------------
 
@@ -116,10 +124,12 @@ class ApiClient:
         if body is not None:
             data = json.dumps(body, sort_keys=True).encode("utf-8")
             headers["Content-Type"] = "application/json"
-        if self.token:
+        where = f"{method} {url}"
+        if self.iam_region:
+            headers = _signed(method, url, headers, data, self.iam_region, where)
+        elif self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         req = urllib.request.Request(url, data=data, headers=headers, method=method)
-        where = f"{method} {url}"
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as response:  # noqa: S310 - URL from config
                 status, raw = response.status, response.read()
@@ -138,6 +148,22 @@ class ApiClient:
                 raise ApiError(f"{where}: expected a JSON object, got {raw[:200]!r}", status=status, method=method, url=url)
             return payload
         raise _error(method, url, status, payload, raw)
+
+
+def _signed(method: str, url: str, headers: dict[str, str], data: bytes | None, region: str,
+            where: str) -> dict[str, str]:
+    """`headers` plus a SigV4 signature for execute-api, from the usual AWS credential chain."""
+    import botocore.session  # imported here: only IAM-auth stages pay for botocore
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    credentials = botocore.session.get_session().get_credentials()
+    if credentials is None:
+        raise ApiError(f"{where}: this API uses IAM auth and no AWS credentials were found to sign the request; "
+                       "configure AWS credentials (or set api_token for a token-auth stage).", method=method, url=url)
+    request = AWSRequest(method=method, url=url, data=data, headers=headers)
+    SigV4Auth(credentials, "execute-api", region).add_auth(request)
+    return dict(request.headers.items())
 
 
 def _decode(raw: bytes) -> Any:

@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from flowdrop.api_client import ApiClient, ApiError
 from flowdrop.flowcli import build_cli
 from flowdrop.graph import parse_flow_file
+from flowdrop.package import read_package
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -131,11 +132,16 @@ def test_create_without_a_bucket_is_a_message(parameter_cli, env):
 def test_create_no_wait_uploads_the_package(parameter_cli, env, aws, unique_name):
     aws.client("s3").create_bucket(Bucket=unique_name)
     env.update(FLOWDROP_BUCKET=unique_name, FLOWDROP_AWS_ENDPOINT=aws.endpoint_url)
-    result = invoke(parameter_cli, ["step-functions", "create", "--no-wait", "--tag", "nightly"], env)
+    result = invoke(parameter_cli, ["--with", "retry", "step-functions", "create", "--no-wait", "--tag", "nightly",
+                                    "--max-workers", "500"], env)
     assert result.exit_code == 0, result.output
     keys = [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=unique_name)["Contents"]]
     assert len(keys) == 1 and keys[0].startswith("packages/ParameterFlow/") and keys[0].endswith(".tar.gz")
     assert f"Uploaded s3://{unique_name}/{keys[0]}; not waiting" in result.stdout
+    manifest = read_package(aws.client("s3").get_object(Bucket=unique_name, Key=keys[0])["Body"].read()).manifest
+    assert manifest["options"] == {"max_workers": 500, "workflow_timeout": None, "with_decorators": ["retry"],
+                                   "tags": ["nightly"], "backend": "batch"}
+    assert manifest["user"] == "alice"
 
 
 def test_create_waiting_without_an_api_fails_before_uploading(parameter_cli, env, aws, unique_name):
@@ -286,3 +292,22 @@ def test_api_client_reads_a_missing_deployment_as_none_and_quotes_names(api):
     with pytest.raises(ApiError, match="HTTP 500") as caught:
         ApiClient(api.url, "t").get_deployment("F", "b" * 64)
     assert caught.value.status == 500
+
+
+def test_api_client_signs_with_sigv4_for_iam_auth_stages(api, monkeypatch):
+    from flowdrop.config import ClientConfig
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    api.answer("GET", "/flows", (200, {"flows": []}))
+    assert ApiClient(api.url, iam_region="eu-west-1").list_flows() == {"flows": []}
+    signature = api.requests[0]["authorization"]
+    assert signature.startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+    assert "/eu-west-1/execute-api/aws4_request" in signature
+    # From the config: an API Gateway URL and no token means IAM; a token means bearer.
+    prod = ApiClient.from_config(ClientConfig(api_url="https://abc123.execute-api.eu-west-1.amazonaws.com/api/"))
+    assert prod.iam_region == "eu-west-1"
+    dev = ApiClient.from_config(ClientConfig(api_url="https://abc123.execute-api.eu-west-1.amazonaws.com/api/",
+                                             api_token="t"))
+    assert dev.iam_region is None

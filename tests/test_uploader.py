@@ -389,3 +389,70 @@ def test_wait_reports_progress_on_every_poll():
                                 on_poll=lambda elapsed, rec: seen.append((elapsed, rec and rec["status"])))
     assert final == {"status": "ACCEPTED", "created": "t1"}
     assert seen == [(0.0, None), (1.0, "PENDING"), (2.0, "ACCEPTED")]
+
+
+# -- with the real deployer behind the API ---------------------------------------------------------
+
+
+class InProcessDeployer:
+    """get_deployment answered by the deployer's own code; the package is deployed on the second poll,
+    as the queue would deliver it a moment after the upload."""
+
+    def __init__(self, aws, bucket: str, table: str):
+        from flowdrop.deployer.clients import Clients
+        from flowdrop.deployer.settings import DeployerSettings
+
+        self.clients = Clients.from_config(aws)
+        self.settings = DeployerSettings(
+            bucket=bucket, deployments_table=table, idempotency_table="unused",
+            state_machine_role_arn="arn:aws:iam::123456789012:role/flowdrop-sfn",
+            scheduled_function_arn="arn:aws:lambda:us-east-1:123456789012:function:flowdrop-dev-scheduled", aws=aws)
+        self.bucket = bucket
+        self.polls = 0
+
+    def get_deployment(self, flow: str, code_sha256: str) -> dict[str, Any] | None:
+        from flowdrop.deployer import flows
+        from flowdrop.deployer.deploy import deploy_package
+        from flowdrop.deployer.trigger import FlowNotFoundError
+
+        self.polls += 1
+        if self.polls == 2:
+            deploy_package(self.bucket, package_key(flow, code_sha256), self.clients, self.settings, datetime.now(timezone.utc))
+        try:
+            return flows.get_deployment(flow, code_sha256, self.clients, self.settings, NOW)
+        except FlowNotFoundError:
+            return None
+
+
+@pytest.mark.slow
+def test_uploads_are_deployed_and_reported_by_the_real_deployer(aws, unique_name, tmp_path):
+    s3, dynamodb = aws.client("s3"), aws.client("dynamodb")
+    s3.create_bucket(Bucket=unique_name)
+    dynamodb.create_table(TableName=unique_name, BillingMode="PAY_PER_REQUEST",
+                          AttributeDefinitions=[{"AttributeName": "flow", "AttributeType": "S"},
+                                                {"AttributeName": "sk", "AttributeType": "S"}],
+                          KeySchema=[{"AttributeName": "flow", "KeyType": "HASH"},
+                                     {"AttributeName": "sk", "KeyType": "RANGE"}])
+    source = (Path(__file__).resolve().parent.parent / "examples" / "hourly_flow.py").read_text()
+    flow = load_flow(write(tmp_path, "hourly_flow.py", source)) + (tmp_path / "hourly_flow.py",)
+    # A unique state machine name per test run: moto's state is shared by the session.
+    options = DeployOptions(name=f"Hourly{unique_name}")
+
+    def upload(now: datetime):
+        prepared = prepare(flow, options, now=now)
+        api = InProcessDeployer(aws, unique_name, unique_name)
+        clock = FakeClock()
+        result = deploy(prepared, s3, unique_name, api, quiet_console(), 30, clock=clock, sleep=clock.sleep)
+        return prepared, result, deployment_outcome(result.record, prepared, flow[1], "hourly_flow.py",
+                                                    "http://127.0.0.1:8000", NOW, result.waited)
+
+    first, result, outcome = upload(NOW)
+    assert result.record["status"] == "ACCEPTED" and result.record["version"] == 1, result.record
+    assert "Version 1 is live behind the alias 'production'." in outcome.lines
+    assert "Schedule: cron(0 * * * ? *) (UTC)" in outcome.lines
+    assert "  next runs: 2026-11-25T10:00:00+00:00, 2026-11-25T11:00:00+00:00, 2026-11-25T12:00:00+00:00" in outcome.lines
+    # The same code again: the first poll sees the earlier ACCEPTED record, which is not this upload's.
+    second, result, outcome = upload(datetime(2026, 11, 25, 9, 31, tzinfo=timezone.utc))
+    assert second.code_sha256 == first.code_sha256
+    assert result.record["status"] == "DUPLICATE" and result.record["created"] == second.manifest.created
+    assert outcome.exit_code == 0 and "nothing changed" in outcome.lines[0]
