@@ -278,3 +278,52 @@ def test_a_tick_delivered_twice_starts_one_run(stack, client):
     assert sorted(e["name"] for e in executions) == sorted({first["run_id"][4:], third["run_id"][4:]})
     execution = stack.clients.sfn.describe_execution(executionArn=first["execution_arn"])
     assert json.loads(execution["input"]) == {"Parameters": "{}"}
+
+
+# -- the module itself ----------------------------------------------------------------------------
+
+ROOT = EXAMPLES.parent
+
+
+def run_python(code: str, cwd, **env: str) -> str:
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, **env})
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_in_the_lambda_bundle_the_library_loads_from_chalicelib_under_one_name(tmp_path):
+    import shutil
+
+    shutil.copytree(ROOT / "chalicelib", tmp_path / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "app.py", tmp_path / "app.py")
+    code = (
+        "import sys; sys.modules['flowdrop'] = None  # as if not installed\n"
+        "import app, flowdrop\n"
+        "assert app.flowdrop is flowdrop, 'one module object'\n"
+        "assert 'chalicelib' not in sys.modules\n"
+        "assert not [m for m in sys.modules if m.startswith('chalicelib.')]\n"
+        "print(flowdrop.__file__); print(sys.modules['flowdrop.deployer.trigger'].__file__)\n"
+    )
+    lines = run_python(code, tmp_path).splitlines()
+    assert lines == [str(tmp_path / "chalicelib" / "__init__.py"),
+                     str(tmp_path / "chalicelib" / "deployer" / "trigger.py")]
+
+
+def test_iam_auth_for_the_prod_stage(tmp_path):
+    code = ("import app\n"
+            "routes = app.app.routes\n"
+            "print(type(routes['/flows/{flow}/runs']['POST'].authorizer).__name__, routes['/health']['GET'].authorizer)")
+    assert run_python(code, ROOT, FLOWDROP_API_AUTH="iam") == "IAMAuthorizer None"
+    assert run_python(code, ROOT) == "ChaliceAuthorizer None"
+
+
+def test_import_makes_no_clients_and_reads_no_settings():
+    code = ("import sys, app\n"
+            "print(app.settings.cache_info().currsize, app.clients.cache_info().currsize, "
+            "'flowdrop.deployer.sqs_events' in sys.modules, 'aws_lambda_powertools' in sys.modules)")
+    assert run_python(code, ROOT, FLOWDROP_BUCKET="") == "0 0 False False"

@@ -14,6 +14,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+pytestmark = pytest.mark.filterwarnings("ignore:Couldn.t determine the remaining time")
+
 from flowdrop.deployer.deploy import deploy_package
 from flowdrop.deployer.sqs_events import handle_package_batch
 from flowdrop.graph import find_flow_class_names

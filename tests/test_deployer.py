@@ -1,0 +1,271 @@
+"""The deployer's pure core (names, auth, planning, run states, ticks, events, requests) and its SQS edge.
+
+Most tests here use literal inputs and no AWS; the last ones run the SQS
+batch handler against the moto server to show partial batch failures.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from datetime import datetime, timezone
+
+import pytest
+
+pytestmark = pytest.mark.filterwarnings("ignore:Couldn.t determine the remaining time")
+
+from flowdrop.cron import Schedule
+from flowdrop.deployer import names
+from flowdrop.deployer.auth import token_allowed, token_digest
+from flowdrop.deployer.candidate import graph_differences
+from flowdrop.deployer.plan import (
+    ClaimProduction,
+    DeleteRule,
+    Live,
+    PointAlias,
+    PublishVersion,
+    PutRule,
+    RecordRelease,
+    plan_deployment,
+    plan_removal,
+    rule_actions,
+)
+from flowdrop.deployer.records import Production, Release
+from flowdrop.deployer.schedule import scheduled_tick
+from flowdrop.deployer.settings import DeployerSettings
+from flowdrop.deployer.sqs_events import handle_package_batch, package_notifications
+from flowdrop.deployer.trigger import RequestError, TriggerRequest, step_states
+from flowdrop.errors import ConfigError, PackageError
+from flowdrop.graph import parse_flow
+from tests.deployer_fixtures import EXAMPLES, make_stack, sqs_event
+
+ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:TrainFlow"
+LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:scheduled"
+SHA = "a" * 64
+
+
+# -- names ---------------------------------------------------------------------------------------
+
+
+def test_rule_names_fit_eventbridge():
+    assert names.rule_name("TrainFlow") == "flowdrop-TrainFlow"
+    long_a, long_b = "proj.user.alice." + "X" * 70, "proj.user.alice." + "X" * 69 + "Y"
+    for name in (long_a, long_b, "a+b=c"):
+        rule = names.rule_name(name)
+        assert len(rule) <= 64 and re.fullmatch(r"[.\-_A-Za-z0-9]+", rule), rule
+    assert names.rule_name(long_a) != names.rule_name(long_b)
+    assert names.rule_name("a+b") != names.rule_name("a_b")
+
+
+def test_execution_names_and_run_ids():
+    tick = datetime(2026, 11, 25, 10, 0, 59, tzinfo=timezone.utc)
+    assert names.scheduled_execution_name(tick) == "sched-20261125T1000Z"
+    keyed = names.keyed_execution_name("k" * 256)
+    assert keyed == names.keyed_execution_name("k" * 256) != names.keyed_execution_name("other")
+    assert len(keyed) <= 80 and len(names.fresh_execution_name()) <= 80
+    assert names.run_id("x") == "sfn-x" and names.execution_name_of("sfn-x") == "x" == names.execution_name_of("x")
+    assert names.execution_arn(ARN, "e1") == "arn:aws:states:us-east-1:123456789012:execution:TrainFlow:e1"
+    assert names.version_number(ARN + ":12") == 12
+
+
+def test_package_keys():
+    assert names.parse_package_key("packages/", f"packages/TrainFlow/{SHA}.tar.gz") == ("TrainFlow", SHA)
+    for bad in (f"other/TrainFlow/{SHA}.tar.gz", "packages/TrainFlow/abc.tar.gz", f"packages/{SHA}.tar.gz",
+                f"packages/a/b/{SHA}.tar.gz", f"packages/TrainFlow/{SHA}.zip"):
+        with pytest.raises(PackageError, match="expected packages/<state machine name>/<sha256>.tar.gz"):
+            names.parse_package_key("packages/", bad)
+
+
+# -- auth ----------------------------------------------------------------------------------------
+
+
+def test_bearer_tokens_are_checked_against_digests():
+    digests = (token_digest("one"), token_digest("two"))
+    assert token_allowed("Bearer two", digests)
+    assert token_allowed("bearer   one ", digests)
+    for header in (None, "", "Bearer", "Bearer three", "two", "Basic two", f"Bearer {digests[0]}"):
+        assert not token_allowed(header, digests), header
+    assert not token_allowed("Bearer one", ())
+
+
+# -- settings ------------------------------------------------------------------------------------
+
+ENV = {
+    "FLOWDROP_BUCKET": "b", "FLOWDROP_DEPLOYMENTS_TABLE": "d", "FLOWDROP_IDEMPOTENCY_TABLE": "i",
+    "FLOWDROP_STATE_MACHINE_ROLE_ARN": "arn:aws:iam::210987654321:role/sfn", "FLOWDROP_SCHEDULED_FUNCTION_ARN": LAMBDA,
+}
+
+
+def test_settings_from_env():
+    settings = DeployerSettings.from_env(ENV)
+    assert settings.datastore_root == "s3://b/data" and settings.package_prefix == "packages/"
+    assert settings.backend.kind == "batch" and settings.allowed_backends == ("batch",)
+    assert settings.account_id == "210987654321" and settings.partition == "aws"
+    with pytest.raises(ConfigError, match="FLOWDROP_BUCKET, FLOWDROP_SCHEDULED_FUNCTION_ARN"):
+        DeployerSettings.from_env({k: v for k, v in ENV.items() if k not in ("FLOWDROP_BUCKET",
+                                                                                "FLOWDROP_SCHEDULED_FUNCTION_ARN")})
+    with pytest.raises(ConfigError, match="unknown backend"):
+        DeployerSettings.from_env({**ENV, "FLOWDROP_BACKEND": "k8s"})
+    with pytest.raises(ConfigError, match="not sha256"):
+        DeployerSettings.from_env({**ENV, "FLOWDROP_API_TOKEN_HASHES": "plaintext-token"})
+
+
+# -- planning ------------------------------------------------------------------------------------
+
+
+def release(created: str = "2026-11-25T10:00:00.000000Z", fingerprint: str = "f1", version: int = 0,
+            schedule: dict | None = None) -> Release:
+    return Release(flow="TrainFlow", flow_name="TrainFlow", version=version,
+                   version_arn=f"{ARN}:{version}" if version else "", code_sha256=SHA, created=created,
+                   fingerprint=fingerprint, schedule=schedule)
+
+
+NOTHING = Live(machine_exists=False, alias_exists=False, rule_expression=None, rule_targets=(), production=None)
+
+
+def plan(new: Release, live: Live, expression: str | None = None):
+    return plan_deployment(new, "{}", live, machine_arn=ARN, role_arn="role", schedule_expression=expression,
+                           target_arn=LAMBDA)
+
+
+def test_first_deployment_creates_everything():
+    result = plan(release(), NOTHING, "cron(0 * * * ? *)")
+    assert result.status == "ACCEPTED"
+    assert [type(a) for a in result.actions] == [PublishVersion, RecordRelease, ClaimProduction, PointAlias, PutRule]
+    assert result.actions[0].create and result.actions[3].create and result.actions[3].version_arn is None
+    put = result.actions[4]
+    assert (put.rule, put.expression, put.target_arn) == ("flowdrop-TrainFlow", "cron(0 * * * ? *)", LAMBDA)
+    assert json.loads(put.target_input) == {"flow": "TrainFlow"}
+
+
+def test_update_duplicate_and_late_packages():
+    current = Production(release(version=3, fingerprint="f1"), newest_created="2026-11-25T10:00:00.000000Z")
+    live = replace(NOTHING, machine_exists=True, alias_exists=True, production=current)
+    assert plan(release(created="2026-11-25T11:00:00.000000Z"), live).status == "DUPLICATE"
+    assert plan(release(created="2026-11-25T11:00:00.000000Z"), live).actions == ()
+    late = plan(release(created="2026-11-25T09:00:00.000000Z", fingerprint="f2"), live)
+    assert late.status == "SUPERSEDED" and late.actions == () and "version 3" in late.reason
+    newer = plan(release(created="2026-11-25T11:00:00.000000Z", fingerprint="f2"), live)
+    assert newer.status == "ACCEPTED"
+    assert not newer.actions[0].create and not newer.actions[3].create
+
+
+def test_rule_follows_the_schedule():
+    wanted = (("scheduled", LAMBDA, '{"flow": "TrainFlow"}'),)
+    scheduled = replace(NOTHING, rule_expression="cron(0 * * * ? *)", rule_targets=wanted)
+    assert rule_actions("TrainFlow", "cron(0 * * * ? *)", scheduled, LAMBDA) == ()
+    assert [type(a) for a in rule_actions("TrainFlow", "cron(0 10 * * ? *)", scheduled, LAMBDA)] == [PutRule]
+    assert rule_actions("TrainFlow", None, scheduled, LAMBDA) == (DeleteRule("flowdrop-TrainFlow", ("scheduled",)),)
+    assert rule_actions("TrainFlow", None, NOTHING, LAMBDA) == ()
+
+
+def test_removal_takes_down_what_exists_only():
+    live = replace(NOTHING, machine_exists=True, alias_exists=True, rule_expression="rate(1 hour)",
+                   rule_targets=(("scheduled", LAMBDA, "{}"),))
+    kinds = [type(a).__name__ for a in plan_removal("TrainFlow", live, machine_arn=ARN)]
+    assert kinds == ["DeleteRule", "DeleteAlias", "DeleteStateMachine"]
+    assert plan_removal("TrainFlow", NOTHING, machine_arn=ARN) == ()
+
+
+# -- manifest graph vs source --------------------------------------------------------------------
+
+
+def test_graph_differences_name_file_line_and_step():
+    graph = parse_flow((EXAMPLES / "parameter_flow.py").read_text(), "parameter_flow.py")
+    claimed = graph.to_dict()
+    assert graph_differences(claimed, graph) == []
+    assert graph_differences({**claimed, "file": "/home/alice/parameter_flow.py", "doc": "x"}, graph) == []
+    claimed["nodes"] = [dict(claimed["nodes"][0], decorators=[{"name": "retry", "attributes": {}, "lineno": 9}])]
+    problems = graph_differences(claimed, graph)
+    assert any(p.startswith("parameter_flow.py:10: step 'start': manifest.json says decorators=") for p in problems)
+    assert any(p.startswith("parameter_flow.py:15: step 'end': missing from manifest.json") for p in problems)
+
+
+# -- runs ----------------------------------------------------------------------------------------
+
+
+def entered(name: str) -> dict:
+    return {"type": "TaskStateEntered", "stateEnteredEventDetails": {"name": name}}
+
+
+def exited(name: str) -> dict:
+    return {"type": "TaskStateExited", "stateExitedEventDetails": {"name": name}}
+
+
+def test_step_states_from_history():
+    events = [{"type": "ExecutionStarted"}, {"type": "ChoiceStateEntered", "stateEnteredEventDetails":
+                                             {"name": "parameters-check"}},
+              entered("start"), exited("start"), {"type": "MapStateEntered", "stateEnteredEventDetails":
+                                                  {"name": "start-map"}},
+              entered("fit"), entered("fit"), exited("fit"), entered("fit@start")]
+    assert step_states(events, "RUNNING") == {"start": "SUCCEEDED", "fit": "RUNNING"}
+    assert step_states(events, "FAILED") == {"start": "SUCCEEDED", "fit": "FAILED"}
+    done = events + [exited("fit"), exited("fit")]
+    assert step_states(done, "SUCCEEDED") == {"start": "SUCCEEDED", "fit": "SUCCEEDED"}
+
+
+# -- schedule ticks --------------------------------------------------------------------------------
+
+
+def test_scheduled_tick():
+    now = datetime(2026, 11, 25, 10, 3, 27, tzinfo=timezone.utc)
+    hourly = Schedule("cron(0 * * * ? *)")
+    assert scheduled_tick("2026-11-25T10:00:00Z", hourly, now) == datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
+    assert scheduled_tick(None, hourly, now) == datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
+    weekly = Schedule("cron(0 0 ? * SUN *)")
+    assert scheduled_tick(None, weekly, now) == datetime(2026, 11, 22, 0, 0, tzinfo=timezone.utc)
+    assert scheduled_tick(None, None, now) == datetime(2026, 11, 25, 10, 3, tzinfo=timezone.utc)
+
+
+# -- requests and events ---------------------------------------------------------------------------
+
+
+def test_trigger_request_is_validated_at_the_edge():
+    assert TriggerRequest.from_body({"parameters": {"alpha": 0.5}}) == TriggerRequest({"alpha": 0.5})
+    assert TriggerRequest.from_body(None, "k1") == TriggerRequest({}, "k1")
+    assert TriggerRequest.from_body({"idempotency_key": "body"}, "header").idempotency_key == "body"
+    with pytest.raises(RequestError) as err:
+        TriggerRequest.from_body({"parameters": "alpha=1", "idempotency_key": "", "extra": 1})
+    assert len(err.value.problems) == 3
+
+
+def notification(key: str, event: str = "ObjectCreated:Put", etag: str = "e1") -> dict:
+    return {"eventName": event, "s3": {"bucket": {"name": "b"}, "object": {"key": key, "eTag": etag}}}
+
+
+def test_package_notifications():
+    assert package_notifications(json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent"})) == []
+    assert package_notifications("not json") == []
+    body = json.dumps({"Records": [notification("packages%2FMy+Flow%2Fx.tar.gz"),
+                                   notification("packages%2FMy+Flow%2Fx.tar.gz"),
+                                   notification("packages/y.tar.gz", "ObjectRemoved:Delete")]})
+    notes = package_notifications(body)
+    assert [(n.bucket, n.key, n.etag) for n in notes] == [("b", "packages/My Flow/x.tar.gz", "e1")]
+
+
+# -- the SQS edge against moto ---------------------------------------------------------------------
+
+
+def test_an_aws_failure_fails_only_its_message(aws, unique_name):
+    stack = make_stack(aws, unique_name)
+    package = stack.package(EXAMPLES / "parameter_flow.py")
+    stack.upload(package.key, package.data)
+    good = {"messageId": "good", "body": json.dumps({"Records": [notification(package.key, etag="1")]})}
+    gone = {"messageId": "gone", "body": json.dumps({"Records": [notification(f"packages/X/{SHA}.tar.gz")]})}
+    test_event = {"messageId": "test", "body": json.dumps({"Event": "s3:TestEvent"})}
+    records = [dict(r, receiptHandle="h", attributes={}, messageAttributes={}, md5OfBody="", eventSource="aws:sqs",
+                    eventSourceARN="arn:aws:sqs:us-east-1:123456789012:q", awsRegion="us-east-1")
+               for r in (good, gone, test_event)]
+    for record in records:
+        record["body"] = record["body"].replace('"name": "b"', f'"name": "{stack.bucket}"')
+    clock = lambda: datetime(2026, 11, 25, 12, tzinfo=timezone.utc)  # noqa: E731
+    # A missing table is an AWS error: the message fails and will be retried.
+    broken = replace(stack.settings, deployments_table="no-such-table")
+    assert handle_package_batch(sqs_event([records[0], records[2]]), stack.clients, broken, clock) == {
+        "batchItemFailures": [{"itemIdentifier": "good"}]}
+    # The retry succeeds (the failed attempt left no idempotency record); a missing object is FAILED, not retried.
+    assert handle_package_batch(sqs_event(records), stack.clients, stack.settings, clock) == {"batchItemFailures": []}
+    assert stack.store.get_record(package.flow, package.sha).status == "ACCEPTED"
+    assert stack.store.get_record("X", SHA).status == "FAILED"
+    assert "no longer exists" in stack.store.get_record("X", SHA).message
