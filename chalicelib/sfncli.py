@@ -14,13 +14,17 @@ import json
 import shlex
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .errors import FlowdropError, ParameterError
 from .model import Graph
+
+if TYPE_CHECKING:
+    from .uploader import PreparedDeployment
 
 BACKENDS = ("batch", "lambda", "worker")
 RUN_STATUSES = {"running": "RUNNING", "succeeded": "SUCCEEDED", "failed": "FAILED", "timed_out": "TIMED_OUT",
@@ -264,17 +268,17 @@ def run_lines(runs: list[Mapping[str, Any]]) -> list[str]:
 # -- what create prints about the deployment record ----------------------------------------------
 
 
+@dataclass(frozen=True)
 class Outcome:
     """What to print about a deployment, and the exit code."""
 
-    def __init__(self, lines: list[str], exit_code: int = 0, error: str | None = None):
-        self.lines = tuple(lines)
-        self.exit_code = exit_code
-        self.error = error
+    lines: tuple[str, ...]
+    exit_code: int = 0
+    error: str | None = None  # printed to stderr, in red
 
 
-def deployment_outcome(record: Mapping[str, Any] | None, prepared: Any, graph: Graph, flow_file_name: str,
-                       api_url: str | None, now: datetime, waited: float) -> Outcome:
+def deployment_outcome(record: Mapping[str, Any] | None, prepared: PreparedDeployment, graph: Graph,
+                       flow_file_name: str, api_url: str | None, now: datetime, waited: float) -> Outcome:
     """The report on a deployment record (None: none final within `waited` seconds)."""
     from .deployer.names import DEPLOY_QUEUE
     from .uploader import EXIT_FAILED, EXIT_TIMEOUT, DeployTarget
@@ -282,15 +286,16 @@ def deployment_outcome(record: Mapping[str, Any] | None, prepared: Any, graph: G
     manifest = prepared.manifest
     name = manifest.state_machine_name
     if record is None:
-        return Outcome([], EXIT_TIMEOUT, error=(
+        return Outcome((), EXIT_TIMEOUT, error=(
             f"No deployment record for this upload of {name} after {waited:.0f} s; the package is at "
             f"{prepared.key}. Check that the deployer runs (`flowdrop up` for the embedded stack; on AWS, the "
-            f"deploy Lambda's CloudWatch logs), that the bucket notification reaches the queue {DEPLOY_QUEUE} "
-            f"and whether the message landed in its dead-letter queue. Wait longer with --wait-timeout."))
+            f"deploy Lambda's CloudWatch logs), that the bucket notification reaches the deploy queue "
+            f"({DEPLOY_QUEUE}, {DEPLOY_QUEUE}-<stage> on AWS) and whether the message landed in its dead-letter "
+            "queue. Wait longer with --wait-timeout."))
     status, message = record.get("status"), str(record.get("message") or "")
     version = record.get("version")
     if status == "FAILED":
-        return Outcome([], EXIT_FAILED, error=f"Deployment of {name} FAILED; production is unchanged.\n{message}".rstrip())
+        return Outcome((), EXIT_FAILED, error=f"Deployment of {name} FAILED; production is unchanged.\n{message}".rstrip())
     if status == "ACCEPTED":
         lines = [f"State machine {name} for flow {manifest.flow_name} pushed to AWS Step Functions successfully.",
                  f"Version {version} is live behind the alias 'production'."]
@@ -304,7 +309,7 @@ def deployment_outcome(record: Mapping[str, Any] | None, prepared: Any, graph: G
     lines += _schedule_lines(record, manifest, now)
     lines.append("Trigger a run:")
     lines += trigger_examples(graph, flow_file_name, DeployTarget(name, manifest.project, manifest.branch), api_url)
-    return Outcome(lines)
+    return Outcome(tuple(lines))
 
 
 def _schedule_lines(record: Mapping[str, Any], manifest: Any, now: datetime) -> list[str]:

@@ -155,12 +155,11 @@ def build_manifest(graph: Graph, flow_class: str, flow_file: str, target: Deploy
 
 def checked_deploy_value(spec: ParameterSpec, raw: Any) -> Any:
     """A deploy-time function's result as the manifest stores it; ValueError says why it cannot be."""
-    convert_value(spec, raw)  # the same check a run applies to the value later
+    value = convert_value(spec, raw)  # the same check a run applies to the value later
     if spec.type == "json":
         # Stored as JSON text: the task converts it exactly once, as it
         # converts a value given on the command line.
         return raw if isinstance(raw, str) else json.dumps(raw, sort_keys=True)
-    value = convert_value(spec, raw)
     json.dumps(value)
     return value
 
@@ -326,7 +325,9 @@ def deploy(prepared: PreparedDeployment, s3: Any, bucket: str, api: DeploymentSo
         def show(elapsed: float, record: dict[str, Any] | None) -> None:
             nonlocal waited
             waited = elapsed
-            seen = f" (record: {record.get('status')})" if record else ""
+            seen = ""
+            if record is not None and not is_final_record(record, prepared.manifest.created):
+                seen = f" (last upload of this code: {record.get('status')})"
             status.update(f"Waiting for the deployer to publish {name}... {elapsed:.0f} s{seen}")
 
         record = wait_for_deployment(api, name, prepared.code_sha256, wait_timeout, created=prepared.manifest.created,

@@ -7,11 +7,8 @@ real ApiClient (urllib) is exercised end to end.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import threading
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -21,20 +18,16 @@ from click.testing import CliRunner
 
 from flowdrop.api_client import ApiClient, ApiError
 from flowdrop.flowcli import build_cli
-from flowdrop.graph import parse_flow_file
 from flowdrop.package import read_package
+
+from .test_uploader import load_flow
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def load_cli(flow_file: Path):
-    module_name = f"flow_{uuid.uuid4().hex}"
-    spec = importlib.util.spec_from_file_location(module_name, flow_file)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    graph = parse_flow_file(flow_file)
-    return build_cli(getattr(module, graph.flow_name), flow_file, graph)
+    cls, graph, _module = load_flow(flow_file)
+    return build_cli(cls, flow_file, graph)
 
 
 @pytest.fixture(scope="module")
