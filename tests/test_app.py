@@ -108,6 +108,12 @@ def test_parameter_flow_versions_alias_redelivery_late_package_and_trigger(stack
     assert get(client, f"/flows/{pf}/deployments/{first.sha}")[1] == record
     assert alias_version(stack, "ParameterFlow") == 2
 
+    # The same upload notified again under another ETag (a multipart upload's second event): nothing changes.
+    again = [dict(r, messageId=r["messageId"] + "-again", body=r["body"].replace('"eTag": "', '"eTag": "x'))
+             for r in first_records]
+    assert deliver(client, again) == {"batchItemFailures": []}
+    assert get(client, f"/flows/{pf}/deployments/{first.sha}")[1] == record
+
     # A package built before version 2 arrives late: recorded, alias untouched.
     late_source = PARAMETER_FLOW.replace("Learning rate", "Step size")
     late = stack.package(late_source, file_name="parameter_flow.py", created=T0 + timedelta(minutes=30))

@@ -24,7 +24,7 @@ from . import names
 from .candidate import Candidate, check_package
 from .clients import AWS_ERRORS, Clients, aws_error, error_code
 from .plan import execute_plan, plan_deployment, read_live
-from .records import DUPLICATE, FAILED, SUPERSEDED, DeploymentRecord, DeploymentStore, Release, timestamp
+from .records import ACCEPTED, DUPLICATE, FAILED, SUPERSEDED, DeploymentRecord, DeploymentStore, Release, timestamp
 from .settings import DeployerSettings
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,12 @@ def deploy_package(bucket: str, key: str, clients: Clients, settings: DeployerSe
         logger.info("rejected s3://%s/%s: %s", bucket, key, err)
         store.put_record(record)
         return record
-    record = _publish(candidate, clients, store, settings, deployed_at)
+    record, acted = _publish(candidate, clients, store, settings, deployed_at)
+    if not acted and _same_upload_again(record, store):
+        # The same upload seen again (the second event of a multipart upload,
+        # a redelivery after the idempotency record expired): keep its record.
+        logger.info("s3://%s/%s was already deployed from this very upload", bucket, key)
+        return store.get_record(record.flow, record.code_sha256) or record
     store.put_record(record)
     logger.info("deployed s3://%s/%s: %s %s", bucket, key, record.status, record.message)
     return record
@@ -86,7 +91,8 @@ def fetch_package(s3: Any, bucket: str, key: str, max_bytes: int) -> bytes:
 
 
 def _publish(candidate: Candidate, clients: Clients, store: DeploymentStore, settings: DeployerSettings,
-             deployed_at: str) -> DeploymentRecord:
+             deployed_at: str) -> tuple[DeploymentRecord, bool]:
+    """The record of publishing `candidate`, and whether any call was made."""
     manifest = candidate.manifest
     machine_arn = names.state_machine_arn(settings.partition, settings.aws.region, settings.account_id, candidate.flow)
     release = Release(
@@ -121,16 +127,24 @@ def _publish(candidate: Candidate, clients: Clients, store: DeploymentStore, set
         return DeploymentRecord(status=SUPERSEDED, version=names.version_number(outcome.version_arn or ":0"),
                                 version_arn=outcome.version_arn, **common,
                                 message=f"a newer package reached production first; production stays on version "
-                                        f"{current}")
+                                        f"{current}"), True
     if plan.status in (DUPLICATE, SUPERSEDED):
         current = live.production.release if live.production else None
         return DeploymentRecord(status=plan.status, version=current.version if current else None,
                                 version_arn=current.version_arn if current else None, **common,
-                                message=_join(plan.reason, notes))
+                                message=_join(plan.reason, notes)), False
     assert outcome.version_arn is not None
     version = names.version_number(outcome.version_arn)
     return DeploymentRecord(status=plan.status, version=version, version_arn=outcome.version_arn, **common,
-                            message=_join(f"version {version} is production", notes))
+                            message=_join(f"version {version} is production", notes)), True
+
+
+def _same_upload_again(record: DeploymentRecord, store: DeploymentStore) -> bool:
+    # Nothing was done, and the code's record comes from a manifest with the
+    # same creation time: the same upload, already answered.
+    earlier = store.get_record(record.flow, record.code_sha256)
+    return earlier is not None and earlier.status in (ACCEPTED, DUPLICATE, SUPERSEDED) \
+        and earlier.created == record.created
 
 
 def _rejected(flow: str, sha: str, key: str, message: str, deployed_at: str, data: bytes | None,
