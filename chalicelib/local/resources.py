@@ -1,0 +1,145 @@
+"""The embedded stack's AWS resources, created on its moto server as the real stack has them.
+
+Owns: the names of the local stage's resources (the same patterns as
+.chalice/resources.json with Stage=local: bucket, deploy queue and its
+dead-letter queue, deployment and idempotency tables, the Step Functions
+role, the scheduled function's ARN) plus the worker backend's task queue,
+creating them, and the deployer environment (deployer/settings.py's
+variables) pointing at them. Does not own: moto itself (moto_server.py) or
+the stand-ins that consume the queues (events.py, workers.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ..aws import AwsConfig
+
+STAGE = "local"
+ACCOUNT = "123456789012"  # moto's default account
+PACKAGE_PREFIX = "packages/"
+# The template's maxReceiveCount: a package notification failing this often
+# goes to the dead-letter queue.
+MAX_RECEIVE_COUNT = 5
+
+
+@dataclass(frozen=True)
+class StackNames:
+    """What every resource of one embedded stack is called (template names, Stage=local)."""
+
+    stage: str = STAGE
+    region: str = "us-east-1"
+    account: str = ACCOUNT
+
+    @property
+    def bucket(self) -> str:
+        return f"flowdrop-{self.account}-{self.region}-{self.stage}"
+
+    @property
+    def deploy_queue(self) -> str:
+        return f"flowdrop-deploy-{self.stage}"
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"flowdrop-deploy-{self.stage}-dlq"
+
+    @property
+    def task_queue(self) -> str:
+        return f"flowdrop-tasks-{self.stage}"
+
+    @property
+    def deployments_table(self) -> str:
+        return f"flowdrop-deployments-{self.stage}"
+
+    @property
+    def idempotency_table(self) -> str:
+        return f"flowdrop-idempotency-{self.stage}"
+
+    @property
+    def state_machine_role(self) -> str:
+        return f"flowdrop-{self.stage}-StateMachineRole"
+
+    @property
+    def scheduled_function_arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account}:function:flowdrop-{self.stage}-scheduled"
+
+
+@dataclass(frozen=True)
+class StackResources:
+    """Addresses of the created resources."""
+
+    names: StackNames
+    deploy_queue_url: str
+    deploy_queue_arn: str
+    dead_letter_queue_url: str
+    task_queue_url: str
+    role_arn: str
+
+    def deployer_env(self, aws: AwsConfig, api_token: str, heartbeat_seconds: int) -> dict[str, str]:
+        """The deployer's environment (deployer/settings.py) for this stack: worker backend, S3 datastore."""
+        names = self.names
+        return {
+            "FLOWDROP_BUCKET": names.bucket,
+            "FLOWDROP_PACKAGE_PREFIX": PACKAGE_PREFIX,
+            "FLOWDROP_DEPLOYMENTS_TABLE": names.deployments_table,
+            "FLOWDROP_IDEMPOTENCY_TABLE": names.idempotency_table,
+            "FLOWDROP_STATE_MACHINE_ROLE_ARN": self.role_arn,
+            "FLOWDROP_SCHEDULED_FUNCTION_ARN": names.scheduled_function_arn,
+            # moto runs neither Batch jobs nor Lambda code (EMULATOR.md):
+            # every task goes to the stack's workers, whatever a manifest asks.
+            "FLOWDROP_BACKEND": "worker",
+            "FLOWDROP_ALLOWED_BACKENDS": "worker",
+            "FLOWDROP_WORKER_QUEUE_URL": self.task_queue_url,
+            "FLOWDROP_HEARTBEAT_SECONDS": str(heartbeat_seconds),
+            "FLOWDROP_DATASTORE_ROOT": f"s3://{names.bucket}/data",
+            "FLOWDROP_API_TOKEN_HASHES": hashlib.sha256(api_token.encode("utf-8")).hexdigest(),
+            "FLOWDROP_DEPLOY_QUEUE": names.deploy_queue,
+            "FLOWDROP_API_AUTH": "token",
+            "FLOWDROP_AWS_ENDPOINT": aws.endpoint_url or "",
+            "AWS_REGION": aws.region,
+            "AWS_DEFAULT_REGION": aws.region,
+            "POWERTOOLS_SERVICE_NAME": "flowdrop",
+        }
+
+
+def create_resources(aws: AwsConfig, names: StackNames, deploy_visibility_seconds: int = 60) -> StackResources:
+    """Create the stack's bucket, notification, queues, tables and role; return their addresses."""
+    s3, sqs, ddb, iam = (aws.client(s) for s in ("s3", "sqs", "dynamodb", "iam"))
+    s3.create_bucket(Bucket=names.bucket)
+    dlq_url = sqs.create_queue(QueueName=names.dead_letter_queue,
+                               Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
+    dlq_arn = _queue_arn(sqs, dlq_url)
+    # The template says 720 s (6 x the deploy Lambda's timeout, as AWS
+    # advises); locally a failed package is retried sooner.
+    queue_url = sqs.create_queue(QueueName=names.deploy_queue, Attributes={
+        "VisibilityTimeout": str(deploy_visibility_seconds),
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}),
+    })["QueueUrl"]
+    queue_arn = _queue_arn(sqs, queue_url)
+    s3.put_bucket_notification_configuration(Bucket=names.bucket, NotificationConfiguration={"QueueConfigurations": [{
+        "QueueArn": queue_arn,
+        "Events": ["s3:ObjectCreated:*"],
+        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": PACKAGE_PREFIX},
+                                           {"Name": "suffix", "Value": ".tar.gz"}]}},
+    }]})
+    task_url = sqs.create_queue(QueueName=names.task_queue)["QueueUrl"]
+    ddb.create_table(TableName=names.deployments_table, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "flow", "KeyType": "HASH"},
+                                {"AttributeName": "sk", "KeyType": "RANGE"}],
+                     AttributeDefinitions=[{"AttributeName": "flow", "AttributeType": "S"},
+                                           {"AttributeName": "sk", "AttributeType": "S"}])
+    ddb.create_table(TableName=names.idempotency_table, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    role_arn = iam.create_role(RoleName=names.state_machine_role,
+                               AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    return StackResources(names, queue_url, queue_arn, dlq_url, task_url, role_arn)
+
+
+def _queue_arn(sqs: Any, url: str) -> str:
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
