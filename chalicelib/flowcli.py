@@ -113,10 +113,11 @@ def _run_flow(obj: FlowContext, run_id: str, params_json: str | None, max_worker
 
     def run_forked(payload: TaskPayload) -> dict:
         # In the forked child: a fresh datastore (clients must not cross a fork).
-        from .runtime.task import TaskSetup, load_deploy_values, run_task
+        from .runtime.entry import load_package_context
+        from .runtime.task import TaskSetup, run_task
 
         setup = TaskSetup(obj.flow_cls, obj.graph, obj.datastore(), obj.with_decorators, tags,
-                          load_deploy_values(obj.flow_file), origin_run_id)
+                          load_package_context(obj.flow_file).deploy_values, origin_run_id)
         return run_task(setup, payload)
 
     scheduler = LocalScheduler(obj.flow_file, obj.graph, obj.datastore(), run_id, options, params_json, cloned,
@@ -204,13 +205,15 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
     def step(obj: FlowContext, step_name: str, run_id: str, task_id: str, parameters: str | None, mode: str,
              output_file: str | None, tag: tuple[str, ...], origin_run_id: str | None) -> None:
         from .model import indices_of
-        from .runtime.task import TaskSetup, load_deploy_values, run_task
+        from .runtime.entry import load_package_context
+        from .runtime.task import TaskSetup, run_task
 
         if not (task_id == step_name or task_id.startswith(step_name + "-")):
             _fail(f"--task-id {task_id!r} does not belong to step {step_name!r} (expected {step_name}[-i-j...])", 2)
         payload = TaskPayload(obj.graph.flow_name, step_name, run_id, indices_of(task_id), parameters, mode)
-        setup = TaskSetup(obj.flow_cls, obj.graph, obj.datastore(), obj.with_decorators, tag,
-                          load_deploy_values(obj.flow_file), origin_run_id)
+        context = load_package_context(obj.flow_file)
+        setup = TaskSetup(obj.flow_cls, obj.graph, obj.datastore(), (*context.with_decorators, *obj.with_decorators),
+                          (*tag, *context.tags_for(run_id)), context.deploy_values, origin_run_id)
         output = run_task(setup, payload)
         if output_file:
             Path(output_file).write_text(json.dumps(output))

@@ -20,6 +20,10 @@ from .errors import FlowdropError
 if TYPE_CHECKING:
     from .datastore import FlowDatastore
 
+# Set while a launcher loads a flow file to run one task in-process
+# (runtime/entry.py): the file's `MyFlow()` under __main__ must not start the CLI.
+CLI_DEFERRED = False
+
 # Attributes of FlowSpec itself that are never artifacts.
 _RESERVED = frozenset({"next", "merge_artifacts", "input", "index", "foreach_stack", "name", "script_name"})
 
@@ -111,7 +115,7 @@ class FlowSpec:
         self._transition: tuple[tuple[str, ...], str | None] | None = None
         self._foreach_stack: list[ForeachFrame] = []
         self._step_name: str | None = None
-        if use_cli:
+        if use_cli and not CLI_DEFERRED:
             from .flowcli import main
 
             sys.exit(main(type(self)))

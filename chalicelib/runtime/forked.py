@@ -14,7 +14,9 @@ import io
 import json
 import os
 import signal
+import subprocess
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +28,7 @@ from ..model import TaskPayload
 class ForkedTask:
     """A forked task child, with the slice of subprocess.Popen's surface the scheduler uses."""
 
-    def __init__(self, pid: int, stdout: IO[bytes], stderr: IO[bytes]):
+    def __init__(self, pid: int, stdout: IO[bytes] | None, stderr: IO[bytes] | None):
         self.pid = pid
         self.stdout = stdout
         self.stderr = stderr
@@ -44,12 +46,25 @@ class ForkedTask:
                 self._set_status(status)
         return self.returncode
 
-    def wait(self) -> int:
-        """Wait for the child to end; its exit code."""
-        if self.returncode is None:
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the child to end; its exit code (subprocess.TimeoutExpired past `timeout`)."""
+        if self.returncode is None and timeout is None:
             _, status = os.waitpid(self.pid, 0)
             self._set_status(status)
+        deadline = time.monotonic() + (timeout or 0)
+        while self.poll() is None:
+            if time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(f"task pid {self.pid}", timeout)
+            time.sleep(0.01)
         return self.returncode  # type: ignore[return-value]
+
+    def terminate(self) -> None:
+        """SIGTERM the child."""
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
 
     def kill(self) -> None:
         """SIGKILL the child (a task past its timeout, or a run being stopped)."""
@@ -60,22 +75,34 @@ class ForkedTask:
                 pass
 
 
-def fork_task(run: Callable[[TaskPayload], dict[str, Any]], payload: TaskPayload, output_file: Path) -> ForkedTask:
-    """Fork; the child runs `run(payload)`, writes its output JSON and exits 0, or exits 1 on failure."""
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
+def fork_task(
+    run: Callable[[TaskPayload], dict[str, Any]],
+    payload: TaskPayload,
+    output_file: Path,
+    stdout: int | None = None,
+    stderr: int | None = None,
+    cwd: Path | None = None,
+) -> ForkedTask:
+    """Fork; the child runs `run(payload)`, writes its output JSON and exits 0, or exits 1 on failure.
+
+    The child's output goes to the given file descriptors, or else to pipes
+    the returned ForkedTask exposes as `stdout` and `stderr`.
+    """
+    out_r, out_w = os.pipe() if stdout is None else (None, stdout)
+    err_r, err_w = os.pipe() if stderr is None else (None, stderr)
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:  # the child: never returns
         code = 1
         try:
-            os.close(out_r)
-            os.close(err_r)
+            for fd in (out_r, err_r):
+                if fd is not None:
+                    os.close(fd)
             os.dup2(out_w, 1)
             os.dup2(err_w, 2)
-            os.close(out_w)
-            os.close(err_w)
+            if cwd is not None:
+                os.chdir(cwd)
             sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=True)
             sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -94,6 +121,9 @@ def fork_task(run: Callable[[TaskPayload], dict[str, Any]], payload: TaskPayload
                 sys.stderr.flush()
             finally:
                 os._exit(code)
-    os.close(out_w)
-    os.close(err_w)
-    return ForkedTask(pid, os.fdopen(out_r, "rb"), os.fdopen(err_r, "rb"))
+    if stdout is None:
+        os.close(out_w)
+    if stderr is None:
+        os.close(err_w)
+    return ForkedTask(pid, os.fdopen(out_r, "rb") if out_r is not None else None,
+                      os.fdopen(err_r, "rb") if err_r is not None else None)

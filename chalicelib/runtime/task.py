@@ -21,12 +21,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from ..current import current, user_name
 from ..datastore import FlowDatastore
-from ..errors import FlowdropError, TaskError
+from ..errors import TaskError
 from ..flowspec import ArtifactView, FlowSpec, ForeachFrame, Inputs, StepFailure
 from ..model import Decorator, Graph, TaskPayload, effective_decorators, task_output, timeout_seconds
 from ..parameters import DeployTimeContext, parse_parameters_input, resolve_parameters
@@ -305,18 +304,3 @@ def _record_caught_failure(
         print(f"@catch: step '{payload.step}' failed after {len(attempts)} attempt(s): {failure}", file=sys.stderr)
     if catch.get("var"):
         flow.__dict__[catch["var"]] = failure
-
-
-def load_deploy_values(flow_file: Path) -> dict[str, Any]:
-    """Deploy-time parameter values from the code package's manifest, when the flow runs from one."""
-    for folder in (flow_file.parent, *flow_file.parents):
-        manifest = folder / "manifest.json"
-        if manifest.is_file():
-            try:
-                data = json.loads(manifest.read_text())
-            except (OSError, json.JSONDecodeError) as err:
-                raise FlowdropError(f"{manifest}: unreadable manifest: {err}") from err
-            return dict(data.get("deploy_time_values") or {})
-        if (folder / "code").is_dir() or folder == folder.parent:
-            break
-    return {}

@@ -1,0 +1,105 @@
+"""Running one task from a flow file, in this process: what `python flow.py step ...`
+does, for launchers that fork instead of starting an interpreter (the
+embedded stack's workers).
+
+Owns: loading a flow file as `__main__` without starting its CLI, reading
+the code package's manifest (deploy-time values, `--with` decorators, the
+deployment's name), and calling the task runner.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import flowspec
+from ..errors import FlowdropError
+from ..model import Decorator, TaskPayload, parse_with_spec
+
+
+@dataclass(frozen=True)
+class PackageContext:
+    """What a code package's manifest tells a task; empty for a flow run from a plain folder."""
+
+    deploy_values: dict[str, Any]
+    with_specs: tuple[str, ...] = ()
+    state_machine_name: str | None = None
+
+    @property
+    def with_decorators(self) -> tuple[Decorator, ...]:
+        """The deployment's `--with` decorators."""
+        return tuple(parse_with_spec(s) for s in self.with_specs)
+
+    def tags_for(self, run_id: str) -> tuple[str, ...]:
+        """Production runs carry their deployment's namespace tag, as in Metaflow."""
+        if run_id.startswith("sfn-") and self.state_machine_name:
+            return (f"production:{self.state_machine_name}",)
+        return ()
+
+
+def load_package_context(flow_file: Path) -> PackageContext:
+    """Read manifest.json beside the package's code/ folder, if the flow runs from a package."""
+    for folder in (flow_file.parent, *flow_file.parents):
+        manifest = folder / "manifest.json"
+        if manifest.is_file():
+            try:
+                data = json.loads(manifest.read_text())
+            except (OSError, json.JSONDecodeError) as err:
+                raise FlowdropError(f"{manifest}: unreadable manifest: {err}") from err
+            options = data.get("options") or {}
+            return PackageContext(dict(data.get("deploy_time_values") or {}),
+                                  tuple(options.get("with_decorators") or ()), data.get("state_machine_name"))
+        if (folder / "code").is_dir() or folder == folder.parent:
+            break
+    return PackageContext({})
+
+
+@contextmanager
+def _cli_deferred() -> Iterator[None]:
+    previous = flowspec.CLI_DEFERRED
+    flowspec.CLI_DEFERRED = True
+    try:
+        yield
+    finally:
+        flowspec.CLI_DEFERRED = previous
+
+
+def load_flow_module(flow_file: Path) -> types.ModuleType:
+    """Execute a flow file as `__main__` (so pickled classes match `python flow.py`), CLI not started."""
+    module = types.ModuleType("__main__")
+    module.__file__ = str(flow_file)
+    sys.modules["__main__"] = module
+    folder = str(flow_file.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    code = compile(flow_file.read_bytes(), str(flow_file), "exec")
+    with _cli_deferred():
+        exec(code, module.__dict__)  # noqa: S102 - the user's own flow, run as `python flow.py` would
+    return module
+
+
+def run_task_from_file(flow_file: Path, payload: TaskPayload, datastore_root: str | None = None) -> dict[str, Any]:
+    """Run one task of the flow in `flow_file` in this process; returns its task_output."""
+    from ..config import load_config
+    from ..datastore import FlowDatastore, open_storage
+    from ..graph import parse_flow_file
+    from .task import TaskSetup, run_task
+
+    config = load_config()
+    graph = parse_flow_file(flow_file)
+    module = load_flow_module(flow_file)
+    flow_cls = getattr(module, graph.flow_name, None)
+    if not isinstance(flow_cls, type) or not issubclass(flow_cls, flowspec.FlowSpec):
+        raise FlowdropError(f"{flow_file}: no FlowSpec class {graph.flow_name!r} after running the file")
+    context = load_package_context(flow_file)
+    root = datastore_root or payload.datastore_root or config.datastore
+    datastore = FlowDatastore(open_storage(root, config.aws), graph.flow_name)
+    setup = TaskSetup(flow_cls, graph, datastore, context.with_decorators, context.tags_for(payload.run_id),
+                      context.deploy_values)
+    return run_task(setup, payload)
