@@ -21,7 +21,6 @@ from tests.deployer_fixtures import (
     T0,
     DeployerStack,
     created_at,
-    flow_package,
     make_stack,
     sqs_event,
 )

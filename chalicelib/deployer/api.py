@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ConfigError, DeployError, FlowdropError
+from ..errors import DeployError, FlowdropError
 from .trigger import FlowNotFoundError, RequestError
 
 
@@ -25,7 +25,5 @@ def error_answer(err: FlowdropError) -> tuple[int, dict[str, Any]]:
             return 404, body
         case DeployError():
             return 502, body
-        case ConfigError():
-            return 500, body
-        case _:
+        case _:  # ConfigError and anything else raised on purpose: our fault, said plainly
             return 500, body

@@ -19,11 +19,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .. import package as packages
-from ..compiler import BackendSettings, CompileOptions, compile_flow, definition_json
+from ..compiler import CompileOptions, compile_flow, definition_json
 from ..cron import Schedule, schedule_from_attributes
 from ..errors import DecoratorError, PackageError
 from ..graph import parse_flow
@@ -83,7 +83,7 @@ def check_package(bucket: str, key: str, data: bytes, settings: DeployerSettings
         max_workers=manifest.options["max_workers"],
         workflow_timeout=manifest.options["workflow_timeout"],
         with_decorators=tuple(parse_with_spec(spec) for spec in manifest.options["with_decorators"]),
-        backend=_backend_settings(settings.backend, backend),
+        backend=replace(settings.backend, kind=backend),
         code_package=f"s3://{bucket}/{key}",
         datastore_root=settings.datastore_root,
     )
@@ -157,12 +157,6 @@ def _backend(manifest: Manifest, settings: DeployerSettings) -> tuple[str, tuple
         return asked, ()
     used = settings.backend.kind
     return used, (f"backend {asked!r} is not available on this deployer; tasks run on {used!r}",)
-
-
-def _backend_settings(base: BackendSettings, kind: str) -> BackendSettings:
-    return BackendSettings(kind=kind, job_queue=base.job_queue, job_definition=base.job_definition,
-                           task_function=base.task_function, worker_queue_url=base.worker_queue_url,
-                           heartbeat_seconds=base.heartbeat_seconds)
 
 
 # -- manifest graph vs source graph --------------------------------------------------------

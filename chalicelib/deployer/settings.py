@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from ..aws import AwsConfig
 from ..compiler.options import BACKEND_KINDS, BackendSettings
@@ -78,10 +78,6 @@ class DeployerSettings:
     def partition(self) -> str:
         """aws, aws-cn or aws-us-gov, from the role ARN."""
         return _arn_part(self.state_machine_role_arn, 1, "FLOWDROP_STATE_MACHINE_ROLE_ARN")
-
-    def with_backend(self, kind: str) -> DeployerSettings:
-        """A copy whose backend kind is `kind` (addresses unchanged)."""
-        return replace(self, backend=replace(self.backend, kind=kind))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DeployerSettings:
