@@ -198,13 +198,28 @@ def add_step_functions_commands(cli: click.Group) -> None:
 def _definition_json(obj: Any, state_machine_name: str, options: Any) -> str:
     from .compiler import BackendSettings, CompileOptions, compile_flow
 
+    # Where production keeps artifacts and queues tasks is the deployer's to
+    # say; a preview without a configured stack shows placeholders instead.
+    config = obj.config
+    placeholders = []
+    root = config.production_datastore or (f"s3://{config.bucket}/data" if config.bucket else None)
+    if root is None:
+        root = "s3://BUCKET/data"
+        placeholders.append(f"datastore {root}")
+    queue_url = None
+    if options.backend == "worker":
+        queue_url = "https://sqs.REGION.amazonaws.com/ACCOUNT/flowdrop-tasks"
+        placeholders.append(f"worker queue {queue_url}")
     compiled = compile_flow(obj.graph, CompileOptions(
         state_machine_name=state_machine_name,
         max_workers=options.max_workers,
         workflow_timeout=options.workflow_timeout,
         with_decorators=tuple(obj.with_decorators),
-        backend=BackendSettings(kind=options.backend),
+        backend=BackendSettings(kind=options.backend, worker_queue_url=queue_url),
+        datastore_root=root,
     ))
+    if placeholders:
+        click.echo("Preview with placeholders (no deployer configured): " + "; ".join(placeholders), err=True)
     return json.dumps(compiled, indent=2, sort_keys=True)
 
 

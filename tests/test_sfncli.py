@@ -108,6 +108,19 @@ def test_create_only_json_needs_no_aws(parameter_cli, env):
     assert definition["States"]["start"]["Retry"][0]["MaxAttempts"] == 3  # --with retry reached the compiler
 
 
+@pytest.mark.parametrize("backend", ["batch", "lambda", "worker"])
+def test_create_only_json_previews_a_foreach_flow_on_every_backend(env, backend):
+    cli = load_cli(EXAMPLES / "foreach_flow.py")
+    result = invoke(cli, ["--with", "retry", "step-functions", "create", "--only-json", "--max-workers", "7",
+                          "--workflow-timeout", "3600", "--backend", backend], env)
+    assert result.exit_code == 0, result.output
+    asl = json.loads(result.stdout)
+    assert asl["TimeoutSeconds"] == 3600
+    maps = [s for s in asl["States"].values() if s["Type"] == "Map"]
+    assert maps and all(m["MaxConcurrency"] == 7 for m in maps)
+    assert "placeholders" in result.stderr
+
+
 def test_create_refuses_zero_workers(parameter_cli, env):
     result = invoke(parameter_cli, ["step-functions", "create", "--only-json", "--max-workers", "0"], env)
     assert result.exit_code == 2 and "--max-workers" in result.output
