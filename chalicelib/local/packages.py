@@ -2,8 +2,9 @@
 
 Owns: resolving a TaskPayload to the flow file inside its code package
 (`s3://bucket/packages/<machine>/<sha256>.tar.gz`): download, safe
-extraction with package.extract_package into `<root>/<sha256>/`, cached per
-sha for every later task. On AWS the Batch job or the task Lambda does the
+extraction with package.extract_package into `<root>/<machine>/<sha256>/`,
+cached for every later task. (Not per sha alone: flows uploaded from one
+folder share their code sha256 but not their manifest.) On AWS the Batch job or the task Lambda does the
 same from the same payload. Does not own: running the task (worker.py).
 """
 
@@ -23,7 +24,7 @@ _EXTRACTED = ".extracted"  # written last: a folder without it is a half-done ex
 
 
 class PackageCache:
-    """Extracted code packages under `root`, one folder per code sha256."""
+    """Extracted code packages under `root`, one folder per package key."""
 
     def __init__(self, s3: Any, root: Path):
         self.s3 = s3
@@ -45,11 +46,12 @@ class PackageCache:
 
     def _extract(self, url: str) -> Path:
         bucket, _, key = url[len("s3://"):].partition("/")
-        sha = Path(key).name.removesuffix(".tar.gz")
-        folder = self.root / sha
+        machine, sha = Path(key).parent.name, Path(key).name.removesuffix(".tar.gz")
+        folder = self.root / machine / sha
         if not (folder / _EXTRACTED).exists():
             data = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-            staging = Path(tempfile.mkdtemp(prefix=f".{sha[:12]}-", dir=self.root))
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".{sha[:12]}-", dir=folder.parent))
             try:
                 package = extract_package(data, staging)
                 (staging / _EXTRACTED).write_text(str(package.manifest.get("flow_file", "")))
