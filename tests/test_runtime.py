@@ -196,3 +196,55 @@ def test_show_prints_the_graph(store):
     proc = run_flow(EXAMPLES / "branch_flow.py", "show", datastore=store)
     assert proc.returncode == 0, proc.stderr
     assert "fetch_a" in proc.stdout and "join" in proc.stdout
+
+
+def test_catch_artifact_is_none_when_the_step_succeeds(store, tmp_path):
+    flow = tmp_path / "catch_ok_flow.py"
+    flow.write_text('''from flowdrop import FlowSpec, catch, step
+
+
+class CatchOkFlow(FlowSpec):
+    @catch(var='compute_failed')
+    @step
+    def start(self):
+        self.value = 7
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print('failed?', self.compute_failed)
+
+
+if __name__ == '__main__':
+    CatchOkFlow()
+''')
+    proc = run_flow(flow, "run", datastore=store)
+    assert proc.returncode == 0, proc.stderr
+    assert "failed? None" in proc.stdout
+    assert client.Flow("CatchOkFlow").latest_run.data.compute_failed is None
+
+
+def test_local_retries_start_at_once_despite_minutes_between_retries(store, tmp_path):
+    flow = tmp_path / "slow_retry_flow.py"
+    flow.write_text('''from flowdrop import FlowSpec, current, retry, step
+
+
+class SlowRetryFlow(FlowSpec):
+    @retry(times=1, minutes_between_retries=30)
+    @step
+    def start(self):
+        if current.retry_count == 0:
+            raise RuntimeError('once')
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == '__main__':
+    SlowRetryFlow()
+''')
+    proc = run_flow(flow, "run", datastore=store, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "retrying (attempt 2 of 2)" in proc.stderr

@@ -11,7 +11,6 @@ Production never uses this: Step Functions is the scheduler there.
 
 from __future__ import annotations
 
-import heapq
 import json
 import os
 import subprocess
@@ -19,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,8 +104,7 @@ class LocalScheduler:
         self._tmp = Path(tempfile.mkdtemp(prefix="flowdrop-run-"))
         self._done: dict[TaskKey, dict[str, Any]] = {}
         self._attempts: dict[TaskKey, int] = {}
-        self._ready: list[tuple[float, int, TaskKey, str]] = []  # (not before, seq, key, mode)
-        self._seq = 0
+        self._ready: deque[tuple[TaskKey, str]] = deque()  # (task, "run" or "catch"), first in first out
         self._running: list[_Running] = []
         self._tasks_run = 0
 
@@ -138,15 +137,15 @@ class LocalScheduler:
 
     # -- launching -----------------------------------------------------------------
 
-    def _push(self, key: TaskKey, mode: str = "run", not_before: float = 0.0) -> None:
-        self._seq += 1
-        heapq.heappush(self._ready, (not_before, self._seq, key, mode))
+    def _push(self, key: TaskKey, mode: str = "run") -> None:
+        self._ready.append((key, mode))
 
     def _launch(self, key: TaskKey, mode: str) -> None:
         step, indices = key
         payload = TaskPayload(self.graph.flow_name, step, self.run_id, indices,
                               parameters=self.parameters_json if step == "start" else None, mode=mode)
-        output_file = self._tmp / f"{payload.task_id}.{self._seq}.json"
+        self._tasks_run += 1
+        output_file = self._tmp / f"{payload.task_id}.{self._tasks_run}.json"
         process: Any
         if self.run_forked is not None:
             process = fork_task(self.run_forked, payload, output_file)
@@ -166,7 +165,6 @@ class LocalScheduler:
             thread.start()
             running.threads.append(thread)
         self._running.append(running)
-        self._tasks_run += 1
 
     def _pump(self, stream: IO[bytes], sink: IO[str], prefix: str) -> None:
         for raw in iter(stream.readline, b""):
@@ -201,6 +199,9 @@ class LocalScheduler:
                 running.process.wait()
                 for thread in running.threads:
                     thread.join(timeout=2)
+        if failure is None and ("end", ()) not in self._done:
+            # Nothing failed, yet the run never reached `end`: never call that a success.
+            failure = (("end", ()), "the run stopped before reaching step 'end'")
         result = RunResult(self.run_id, failure is None, tasks_run=self._tasks_run,
                            tasks_cloned=sum(1 for k in self._done if k in self.cloned))
         if failure is not None:
@@ -213,9 +214,8 @@ class LocalScheduler:
         return result
 
     def _start_ready(self) -> None:
-        now = time.monotonic()
-        while self._ready and len(self._running) < self.options.max_workers and self._ready[0][0] <= now:
-            _, _, key, mode = heapq.heappop(self._ready)
+        while self._ready and len(self._running) < self.options.max_workers:
+            key, mode = self._ready.popleft()
             if key in self.cloned and mode == "run":
                 self._done[key] = dict(self.cloned[key])
                 for successor in self._successors(key, self.cloned[key]):
@@ -254,11 +254,11 @@ class LocalScheduler:
         decorators = effective_decorators(self.graph[step], self.options.with_decorators)
         retry = decorators.get("retry", {"times": 0})
         if attempts <= int(retry.get("times") or 0):
-            delay = 60.0 * float(retry.get("minutes_between_retries") or 0)
+            # As in Metaflow, local retries start at once; minutes_between_retries
+            # spaces them in production (the state machine's IntervalSeconds).
             self.options.echo(f"Task {step}/{task_id_for(step, indices)} failed; retrying "
-                              f"(attempt {attempts + 1} of {int(retry['times']) + 1})"
-                              + (f" in {delay:.0f} s" if delay else ""))
-            self._push(key, "run", time.monotonic() + delay)
+                              f"(attempt {attempts + 1} of {int(retry['times']) + 1})")
+            self._push(key, "run")
             return None
         if "catch" in decorators:
             self.options.echo(f"Task {step}/{task_id_for(step, indices)} failed; @catch records the failure "

@@ -218,6 +218,9 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
             if payload.mode == "catch":
                 _record_caught_failure(setup, payload, flow, decorators.get("catch", {}), attempt)
             else:
+                if (decorators.get("catch") or {}).get("var"):
+                    # As in Metaflow: the @catch artifact exists, None, when the step succeeds.
+                    flow.__dict__[decorators["catch"]["var"]] = None
                 _run_step(flow, node, decorators)
             values, untouched = flow._artifact_state()
             artifacts = {**untouched, **ds.save_artifacts(values)}
