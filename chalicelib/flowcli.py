@@ -213,7 +213,8 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
         payload = TaskPayload(obj.graph.flow_name, step_name, run_id, indices_of(task_id), parameters, mode)
         context = load_package_context(obj.flow_file)
         setup = TaskSetup(obj.flow_cls, obj.graph, obj.datastore(), (*context.with_decorators, *obj.with_decorators),
-                          (*tag, *context.tags_for(run_id)), context.deploy_values, origin_run_id)
+                          (*tag, *context.tags_for(run_id)), context.deploy_values, origin_run_id,
+                          deployment_name=context.state_machine_name)
         output = run_task(setup, payload)
         if output_file:
             Path(output_file).write_text(json.dumps(output))

@@ -248,3 +248,45 @@ if __name__ == '__main__':
     proc = run_flow(flow, "run", datastore=store, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "retrying (attempt 2 of 2)" in proc.stderr
+
+
+PROJECT_FLOW = '''from flowdrop import FlowSpec, current, project, step
+
+
+@project(name='fraud')
+class ProjFlow(FlowSpec):
+    @step
+    def start(self):
+        self.seen = (current.project_name, current.branch_name, current.project_flow_name,
+                     current.is_production, current.namespace)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == '__main__':
+    ProjFlow()
+'''
+
+
+def test_current_knows_the_project_branch_locally_and_in_production(store, tmp_path):
+    local = tmp_path / "proj_flow.py"
+    local.write_text(PROJECT_FLOW)
+    proc = run_flow(local, "run", datastore=store, env={"FLOWDROP_USER": "ada"})
+    assert proc.returncode == 0, proc.stderr
+    assert client.Flow("ProjFlow").latest_run.data.seen == (
+        "fraud", "user.ada", "fraud.user.ada.ProjFlow", False, "user:ada")
+    # A task run from a deployed package: the manifest names the deployment.
+    package = tmp_path / "package"
+    (package / "code").mkdir(parents=True)
+    (package / "code" / "proj_flow.py").write_text(PROJECT_FLOW)
+    (package / "manifest.json").write_text(json.dumps({"state_machine_name": "fraud.prod.ProjFlow", "options": {}}))
+    proc = run_flow(package / "code" / "proj_flow.py", "step", "start", "--run-id", "sfn-abc", "--task-id", "start",
+                    "--parameters", "{}", datastore=store)
+    assert proc.returncode == 0, proc.stderr
+    run = client.Run("ProjFlow/sfn-abc")
+    assert run["start"].task.data.seen == (
+        "fraud", "prod", "fraud.prod.ProjFlow", True, "production:fraud.prod.ProjFlow")
+    assert "production:fraud.prod.ProjFlow" in run.tags

@@ -101,5 +101,5 @@ def run_task_from_file(flow_file: Path, payload: TaskPayload, datastore_root: st
     root = datastore_root or payload.datastore_root or config.datastore
     datastore = FlowDatastore(open_storage(root, config.aws), graph.flow_name)
     setup = TaskSetup(flow_cls, graph, datastore, context.with_decorators, context.tags_for(payload.run_id),
-                      context.deploy_values)
+                      context.deploy_values, deployment_name=context.state_machine_name)
     return run_task(setup, payload)

@@ -52,6 +52,22 @@ class TaskSetup:
     tags: tuple[str, ...] = ()
     deploy_values: Mapping[str, Any] = field(default_factory=dict)
     origin_run_id: str | None = None
+    deployment_name: str | None = None  # the state machine's name, for production runs
+
+
+def _project_fields(graph: Graph, deployment_name: str | None, user: str) -> dict[str, Any]:
+    """current's @project fields: the branch comes from the deployment's name (`<project>.<branch>.<Flow>`)."""
+    project = graph.flow_decorator("project")
+    if project is None:
+        return {"project_name": None, "branch_name": None, "project_flow_name": None, "is_production": False}
+    name = str(project.attributes.get("name"))
+    prefix, suffix = f"{name}.", f".{graph.flow_name}"
+    if deployment_name and deployment_name.startswith(prefix) and deployment_name.endswith(suffix):
+        branch = deployment_name[len(prefix):-len(suffix)]
+    else:
+        branch = f"user.{user}"
+    return {"project_name": name, "branch_name": branch, "project_flow_name": f"{name}.{branch}.{graph.flow_name}",
+            "is_production": branch == "prod" or branch.startswith("prod.")}
 
 
 class _Tee(io.TextIOBase):
@@ -205,10 +221,11 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
     meta: dict[str, Any] = {"status": "running", "attempt": attempt, "started": now_iso(), "pid": os.getpid(),
                             "mode": payload.mode, "user": user}
     ds.write_attempt(run_id, step, task_id, attempt, meta)
+    namespace = next((t for t in setup.tags if t.startswith("production:")), f"user:{user}")
     current._set(flow_name=graph.flow_name, run_id=run_id, step_name=step, task_id=task_id,
                  retry_count=attempt, origin_run_id=setup.origin_run_id, username=user,
-                 namespace=f"user:{user}", is_production=run_id.startswith("sfn-"), tags=list(setup.tags),
-                 parameter_names=[p.name for p in graph.parameters])
+                 namespace=namespace, tags=list(setup.tags), parameter_names=[p.name for p in graph.parameters],
+                 **_project_fields(graph, setup.deployment_name, user))
     for key, value in (decorators.get("environment", {}).get("vars") or {}).items():
         os.environ[str(key)] = str(value)
     with _captured_output() as (out, err):
