@@ -183,17 +183,24 @@ def _history(clients: Clients, arn: str) -> list[dict[str, Any]]:
 _SUFFIX = re.compile(r"[@].*$")
 
 
+_TASK_FAILURES = ("TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed")
+
+
 def step_states(events: list[Mapping[str, Any]], execution_status: str) -> dict[str, str]:
-    """Step name -> RUNNING | SUCCEEDED | FAILED, from state entered/exited events.
+    """Step name -> RUNNING | SUCCEEDED | FAILED | ABORTED, from the execution history.
 
     A step's Task state is named after the step (distributed-map copies add
     '@<foreach>'); our own states hold a '-' and are skipped. A step entered
-    as often as it exited (every foreach iteration) SUCCEEDED; one still
-    inside a state is RUNNING while the execution runs, FAILED once it ended.
+    as often as it exited (every foreach iteration) SUCCEEDED. One still
+    inside a state is RUNNING while the execution runs; once it ended, the
+    step FAILED if one of its tasks failed, else it was ABORTED (a sibling
+    branch failed and Step Functions stopped it).
     """
     entered: Counter[str] = Counter()
     exited: Counter[str] = Counter()
     order: list[str] = []
+    by_id = {event.get("id"): event for event in events if event.get("id") is not None}
+    failed: set[str] = set()
     for event in events:
         kind = str(event.get("type", ""))
         if kind.endswith("StateEntered"):
@@ -206,9 +213,25 @@ def step_states(events: list[Mapping[str, Any]], execution_status: str) -> dict[
             step = _step_name(event.get("stateExitedEventDetails", {}).get("name", ""))
             if step:
                 exited[step] += 1
-    running = execution_status == "RUNNING"
-    return {step: "SUCCEEDED" if exited[step] >= entered[step] else ("RUNNING" if running else "FAILED")
+        elif kind in _TASK_FAILURES:
+            step = _owning_step(event, by_id)
+            if step:
+                failed.add(step)
+    return {step: "SUCCEEDED" if exited[step] >= entered[step]
+            else ("RUNNING" if execution_status == "RUNNING" else "FAILED" if step in failed else "ABORTED")
             for step in order}
+
+
+def _owning_step(event: Mapping[str, Any], by_id: Mapping[Any, Mapping[str, Any]]) -> str | None:
+    """The step whose state a task event belongs to: follow previousEventId back to its StateEntered."""
+    seen = 0
+    current = by_id.get(event.get("previousEventId"))
+    while current is not None and seen < 50:
+        if str(current.get("type", "")).endswith("StateEntered"):
+            return _step_name(current.get("stateEnteredEventDetails", {}).get("name", ""))
+        current = by_id.get(current.get("previousEventId"))
+        seen += 1
+    return None
 
 
 def _step_name(state: str) -> str | None:
