@@ -110,8 +110,9 @@ def _up_config_path(state_dir: Path, state_dir_given: bool) -> tuple[Path, bool]
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Logs, extracted packages and config (default: ~/.flowdrop/embedded).")
 @click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True, help="Tasks run at once.")
-@click.option("--heartbeat-seconds", type=click.IntRange(2, 3600), default=60, show_default=True,
-              help="A task whose worker stops heartbeating fails after this long (and is retried per @retry).")
+@click.option("--heartbeat-seconds", type=click.IntRange(2, 3600), default=300, show_default=True,
+              help="A task whose worker stops heartbeating fails after this long (and is retried per @retry); "
+                   "it also bounds a task's wait in the queue.")
 def up(port: int | None, state_dir: Path | None, workers: int, heartbeat_seconds: int) -> None:
     from .local.stack import EmbeddedStack, StackOptions
 

@@ -54,7 +54,21 @@ def load_app(path: Path | None = None) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
+    _unmute_library_logs(module)
     return module
+
+
+def _unmute_library_logs(module: ModuleType) -> None:
+    # Chalice configures a logger named after the app, "flowdrop": the parent
+    # of every library logger. It gets a stderr handler, level ERROR and no
+    # propagation, which would hide the library's warnings from the stack's
+    # log. Here they go to the root logger (the stack's log file) instead.
+    app_log = getattr(getattr(module, "app", None), "log", None)
+    if isinstance(app_log, logging.Logger):
+        for handler in list(app_log.handlers):
+            app_log.removeHandler(handler)
+        app_log.setLevel(logging.NOTSET)
+        app_log.propagate = True
 
 
 def lambda_context(function_name: str, timeout_seconds: int = 120, memory_mb: int = 512) -> Any:

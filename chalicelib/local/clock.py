@@ -152,14 +152,17 @@ class ScheduleClock:
                     fired += self._fire(rule, moment)
         return fired
 
-    def fire_now(self, flow: str) -> list[Firing]:
-        """Fire `flow`'s rule as if it came due this minute (FlowdropError when it has none)."""
+    def fire_now(self, flow: str, at: datetime | None = None) -> list[Firing]:
+        """Fire `flow`'s rule as if it came due this minute, or at `at` (a redelivery of that tick).
+
+        FlowdropError when the flow has no enabled rule.
+        """
         rule_name = names.rule_name(flow)
         rules = {rule.name: rule for rule in self.rules()}
         if rule_name not in rules:
             raise FlowdropError(f"flow {flow!r} has no enabled schedule rule ({rule_name}); "
                                 "deploy it with @schedule first")
-        moment = self.now().astimezone(timezone.utc).replace(second=0, microsecond=0)
+        moment = (at or self.now()).astimezone(timezone.utc).replace(second=0, microsecond=0)
         return self._fire(rules[rule_name], moment)
 
     def _fire(self, rule: ScheduleRule, moment: datetime) -> list[Firing]:

@@ -125,7 +125,7 @@ def run_demo(state_dir: Path | None, console: Any) -> int:
     state_dir = Path(state_dir or tempfile.mkdtemp(prefix="flowdrop-demo-")).resolve()
     began = time.monotonic()
     console.print("[bold]flowdrop demo[/bold]: the seed's story on the embedded stack (moto as AWS, no account)")
-    stack = EmbeddedStack(StackOptions(state_dir=state_dir, max_tasks=4, heartbeat_seconds=30))
+    stack = EmbeddedStack(StackOptions(state_dir=state_dir, max_tasks=4))
     try:
         with phase(console, "Starting the embedded stack (moto, deployer API, SQS event source, clock, workers)"):
             stack.start()

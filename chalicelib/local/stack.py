@@ -50,7 +50,11 @@ class StackOptions:
     moto_port: int | None = None
     config_path: Path | None = None  # where the client config goes (None: <state_dir>/config.json)
     max_tasks: int = 4  # tasks run at once by the worker pool
-    heartbeat_seconds: int = 60  # HeartbeatSeconds of every worker Task (a lost worker's task fails after this)
+    # HeartbeatSeconds of every worker Task: a lost worker's task fails after
+    # this long. Step Functions starts the timer when it queues the message,
+    # not when a worker takes it, so it must also cover the wait in the
+    # queue: a 100-way foreach on 4 workers queues tasks for a minute.
+    heartbeat_seconds: int = 300
     heartbeat_interval: float | None = None  # how often workers heartbeat (None: a third of heartbeat_seconds)
     clock_interval: float = 2.0  # seconds between two reads of the schedule rules
     now: Callable[[], datetime] = field(default=utc_now)  # the clock's time source (tests inject one)

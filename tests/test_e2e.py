@@ -1,0 +1,257 @@
+"""End to end on the embedded stack: deploy by upload, trigger over the API, run on moto's Step Functions.
+
+One stack for the module (moto, app.py's routes, the SQS event source, the
+clock with an injected time source, the worker pool). Flows are deployed the
+way a user deploys them (`python flow.py step-functions create`, a
+subprocess reading the stack's client config), triggered through the HTTP
+API and read back through the client API from the production datastore.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import textwrap
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from flowdrop.api_client import ApiClient
+from flowdrop.local.demo import deploy_flow, examples_dir, wait_for_run
+from flowdrop.local.operations import production_client
+from flowdrop.local.stack import EmbeddedStack, StackOptions
+
+pytestmark = pytest.mark.slow
+
+EXAMPLES = examples_dir()
+# Short, so a lost worker is noticed within the test, yet long enough for a
+# task's wait in the queue and for heartbeats on a busy 2-core machine
+# (Step Functions counts from when it queues the task).
+HEARTBEAT_SECONDS = 15
+
+
+class FakeTime:
+    """The clock's time source, moved by the test."""
+
+    def __init__(self, start: datetime):
+        self._now = start
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def set(self, moment: datetime) -> None:
+        with self._lock:
+            self._now = moment
+
+
+@pytest.fixture(scope="module")
+def fake_time() -> FakeTime:
+    return FakeTime(datetime(2026, 11, 25, 9, 58, 30, tzinfo=timezone.utc))
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, fake_time):
+    options = StackOptions(state_dir=tmp_path_factory.mktemp("e2e-stack"), max_tasks=8,
+                           heartbeat_seconds=HEARTBEAT_SECONDS, heartbeat_interval=1.0, clock_interval=0.2,
+                           now=fake_time)
+    with EmbeddedStack(options) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def api(stack) -> ApiClient:
+    return ApiClient.from_config(stack.config)
+
+
+@pytest.fixture(scope="module")
+def started_runs(stack, api):
+    """The four graph shapes deployed by upload, then triggered together (they run concurrently)."""
+    flows = {"LinearFlow": ("linear_flow.py", {"base": 5}), "BranchFlow": ("branch_flow.py", {}),
+             "NestedForeachFlow": ("nested_foreach_flow.py", {}), "DecoratedFlow": ("decorated_flow.py", {})}
+    for flow, (file_name, _) in flows.items():
+        output = deploy_flow(stack, EXAMPLES / file_name)
+        assert f"State machine {flow} for flow {flow} pushed" in output, output
+        assert api.get_flow(flow)["production_version"] == 1
+    return {flow: api.trigger(flow, params)["run_id"] for flow, (_, params) in flows.items()}
+
+
+def finished(api: ApiClient, flow: str, run_id: str, timeout: float = 240.0) -> dict:
+    answer = wait_for_run(api, flow, run_id, timeout=timeout)
+    assert answer["status"] == "SUCCEEDED", (answer.get("error"), answer.get("cause"), answer.get("steps"))
+    return answer
+
+
+def task_data(stack, flow: str, run_id: str, step: str, task_id: str | None = None):
+    from flowdrop.client import Run
+
+    production_client(stack.config)
+    step_obj = Run(f"{flow}/{run_id}")[step]
+    return (step_obj[task_id] if task_id else step_obj.task).data
+
+
+def test_linear_flow_runs_to_success_with_its_trigger_parameters(stack, api, started_runs):
+    run_id = started_runs["LinearFlow"]
+    assert run_id.startswith("sfn-")
+    answer = finished(api, "LinearFlow", run_id)
+    assert list(answer["steps"]) == ["start", "double", "increment", "end"]
+    assert set(answer["steps"].values()) == {"SUCCEEDED"}
+    end = task_data(stack, "LinearFlow", run_id, "end")
+    assert (end.trail, end.value) == (["start", "double", "increment", "end"], 11)
+
+
+def test_three_way_branch_joins_every_branch(stack, api, started_runs):
+    run_id = started_runs["BranchFlow"]
+    finished(api, "BranchFlow", run_id)
+    join = task_data(stack, "BranchFlow", run_id, "join")
+    assert (join.a, join.b, join.c, join.total_score) == (1, 2, 3, 60)
+
+
+def test_nested_foreach_runs_all_twelve_cells(stack, api, started_runs):
+    from flowdrop.client import Run
+
+    run_id = started_runs["NestedForeachFlow"]
+    finished(api, "NestedForeachFlow", run_id)
+    production_client(stack.config)
+    run = Run(f"NestedForeachFlow/{run_id}")
+    assert sorted(t.id for t in run["cell"].tasks()) == sorted(f"cell-{i}-{j}" for i in range(4) for j in range(3))
+    final = run["join_rows"].task.data
+    assert final.cells == [(i, j) for i in range(4) for j in range(3)]
+    assert final.total == sum(i * 10 + j for i in range(4) for j in range(3))
+
+
+def test_retry_decorator_retries_in_step_functions(stack, api, started_runs):
+    run_id = started_runs["DecoratedFlow"]
+    finished(api, "DecoratedFlow", run_id)
+    assert task_data(stack, "DecoratedFlow", run_id, "flaky").attempts == 3
+    end = task_data(stack, "DecoratedFlow", run_id, "end")
+    assert end.attempts == 3 and "ZeroDivisionError" in str(end.risky_failure)
+
+
+def executions(stack, flow: str) -> list[dict]:
+    sfn = stack.aws.client("stepfunctions")
+    arn = f"arn:aws:states:us-east-1:123456789012:stateMachine:{flow}"
+    return sfn.list_executions(stateMachineArn=arn)["executions"]
+
+
+def test_cron_rule_fired_by_the_clock_starts_exactly_one_run(stack, api, fake_time):
+    # cron(0 10 * * ? *): nothing before 10:00; the clock sees the rule first at 09:58:30.
+    deploy_flow(stack, EXAMPLES / "cron_flow.py")
+    time.sleep(1.0)  # several clock ticks at 09:58:30: the rule is known, nothing is due
+    assert executions(stack, "MorningReportFlow") == []
+    fake_time.set(datetime(2026, 11, 25, 10, 0, 5, tzinfo=timezone.utc))
+    deadline = time.monotonic() + 20
+    while not executions(stack, "MorningReportFlow") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)  # more ticks in the same minute, and a redelivery of the same tick, change nothing
+    again = stack.clock.fire_now("MorningReportFlow", at=datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc))
+    assert [f.result["run_id"] for f in again] == ["sfn-sched-20261125T1000Z"]
+    runs = executions(stack, "MorningReportFlow")
+    assert [e["name"] for e in runs] == ["sched-20261125T1000Z"]
+    finished(api, "MorningReportFlow", "sfn-sched-20261125T1000Z")
+    assert task_data(stack, "MorningReportFlow", "sfn-sched-20261125T1000Z", "start").report == "all good"
+    # The next day's tick is the next run, once.
+    fake_time.set(datetime(2026, 11, 26, 10, 0, 1, tzinfo=timezone.utc) + timedelta(seconds=1))
+    deadline = time.monotonic() + 20
+    while len(executions(stack, "MorningReportFlow")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert sorted(e["name"] for e in executions(stack, "MorningReportFlow")) == [
+        "sched-20261125T1000Z", "sched-20261126T1000Z"]
+
+
+KILLABLE_FLOW = '''
+import os
+import time
+
+from flowdrop import FlowSpec, current, retry, step
+
+
+class KillableFlow(FlowSpec):
+
+    @step
+    def start(self):
+        self.next(self.slow)
+
+    @retry(times=2, minutes_between_retries=0)
+    @step
+    def slow(self):
+        if current.retry_count == 0:
+            with open({pid_file!r}, "w") as handle:
+                handle.write(str(os.getpid()))
+            time.sleep(300)
+        self.attempts = current.retry_count + 1
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    KillableFlow()
+'''
+
+
+def test_a_task_killed_mid_run_is_retried_and_the_run_succeeds(stack, api, tmp_path):
+    pid_file = tmp_path / "slow.pid"
+    flow_dir = tmp_path / "killable"
+    flow_dir.mkdir()
+    (flow_dir / "killable_flow.py").write_text(textwrap.dedent(KILLABLE_FLOW.format(pid_file=str(pid_file))))
+    deploy_flow(stack, flow_dir / "killable_flow.py")
+    run_id = api.trigger("KillableFlow", {})["run_id"]
+    deadline = time.monotonic() + 60
+    while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert pid_file.exists(), "the first attempt of `slow` never started"
+    os.kill(int(pid_file.read_text()), signal.SIGKILL)  # the task dies mid-run, as on a lost instance
+    answer = finished(api, "KillableFlow", run_id, timeout=90)
+    assert answer["steps"]["slow"] == "SUCCEEDED"
+    assert task_data(stack, "KillableFlow", run_id, "slow").attempts == 2
+
+
+def test_a_worker_that_stops_heartbeating_times_out_and_the_task_is_retried(stack, api, tmp_path):
+    """A lost worker (no answer, no heartbeat): HeartbeatSeconds fails the task, Retry runs it again."""
+    pid_file = tmp_path / "slow.pid"
+    flow_dir = tmp_path / "lost"
+    flow_dir.mkdir()
+    source = KILLABLE_FLOW.format(pid_file=str(pid_file)).replace("KillableFlow", "LostWorkerFlow")
+    (flow_dir / "lost_worker_flow.py").write_text(textwrap.dedent(source))
+    deploy_flow(stack, flow_dir / "lost_worker_flow.py")
+    worker = stack.worker
+    real_sfn = worker.sfn
+
+    class SilentHeartbeats:
+        """The worker's Step Functions client with its heartbeats lost on the way."""
+
+        def __getattr__(self, name):
+            if name == "send_task_heartbeat":
+                return lambda **kwargs: {}
+            return getattr(real_sfn, name)
+
+    worker.sfn = SilentHeartbeats()
+    try:
+        run_id = api.trigger("LostWorkerFlow", {})["run_id"]
+        answer = finished(api, "LostWorkerFlow", run_id, timeout=90)
+    finally:
+        worker.sfn = real_sfn
+        if pid_file.exists() and _alive(int(pid_file.read_text())):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)  # the first attempt, still asleep
+    assert answer["steps"]["slow"] == "SUCCEEDED"
+    assert task_data(stack, "LostWorkerFlow", run_id, "slow").attempts == 2
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-v"]))
