@@ -244,16 +244,25 @@ def _parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def typed_parameters(declared: list[Mapping[str, Any]], given: Mapping[str, str]) -> dict[str, Any]:
-    """The given strings converted to the deployed parameters' types (unknown names left for the API to report)."""
+    """The given strings converted to the deployed parameters' types.
+
+    A value that does not convert, or an unknown name, is sent as given: the
+    API checks the whole request and lists every problem at once.
+    """
     from .model import ParameterSpec
     from .parameters import resolve_parameters
 
-    specs = [ParameterSpec(name=p["name"], attribute=p["name"], type=p.get("type") or "str")
-             for p in declared if isinstance(p, Mapping) and p.get("name") in given]
-    known = {spec.name for spec in specs}
-    values = resolve_parameters(specs, {k: v for k, v in given.items() if k in known},
-                                label=lambda name: f"--param {name}")
-    return {name: values[name] if name in known else raw for name, raw in given.items()}
+    types = {p["name"]: p.get("type") or "str" for p in declared if isinstance(p, Mapping) and p.get("name")}
+    values: dict[str, Any] = {}
+    for name, raw in given.items():
+        values[name] = raw
+        if name in types:
+            try:
+                spec = ParameterSpec(name=name, attribute=name, type=types[name])
+                values[name] = resolve_parameters([spec], {name: raw})[name]
+            except ParameterError:
+                pass
+    return values
 
 
 @cli.command(help="Start a production run: flowdrop trigger FLOW --param alpha=0.5 ...")

@@ -5,7 +5,8 @@ deployer's environment is set, serving its routes with Chalice's local
 server (the custom authorizer runs as API Gateway would run it) in a
 thread, Lambda contexts for the handlers, and the stack's own control
 routes under `/_local/` (not part of the deployed API; same bearer token):
-`POST /_local/schedule/fire {"flow": ...}` fires a flow's rule now.
+`POST /_local/schedule/fire {"flow": ...}` fires a flow's rule now (404 when
+it has none), `GET /_local/stack` says where everything is.
 Does not own: what the handlers do (deployer/) or the control actions
 (stack.py passes them in).
 """
@@ -108,6 +109,8 @@ class LocalApi:
                     data = json.loads(body or b"{}")
                     answer = control(self.path[len(CONTROL_PREFIX):].strip("/"), data if isinstance(data, dict) else {})
                     self._json(200, answer)
+                except LookupError as err:  # what was named does not exist
+                    self._json(404, {"error": str(err)})
                 except FlowdropError as err:
                     self._json(400, {"error": str(err)})
                 except Exception as err:  # noqa: BLE001 - the entry point: an answer, never a dropped connection

@@ -39,6 +39,10 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class ScheduleNotFoundError(FlowdropError, LookupError):
+    """The flow has no enabled schedule rule."""
+
+
 @dataclass(frozen=True)
 class ScheduleRule:
     """One enabled schedule rule and what its scheduled-handler target is given."""
@@ -160,7 +164,7 @@ class ScheduleClock:
         rule_name = names.rule_name(flow)
         rules = {rule.name: rule for rule in self.rules()}
         if rule_name not in rules:
-            raise FlowdropError(f"flow {flow!r} has no enabled schedule rule ({rule_name}); "
+            raise ScheduleNotFoundError(f"flow {flow!r} has no enabled schedule rule ({rule_name}); "
                                 "deploy it with @schedule first")
         moment = (at or self.now()).astimezone(timezone.utc).replace(second=0, microsecond=0)
         return self._fire(rules[rule_name], moment)

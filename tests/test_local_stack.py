@@ -1,0 +1,219 @@
+"""The embedded stack's stand-ins on their own: SQS event source, schedule clock, package cache.
+
+The clock runs against a small fake of the EventBridge client with an
+injected time source; the event source against a fake queue and, for the
+redrive to the dead-letter queue, the session's moto server.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from flowdrop.errors import FlowdropError
+from flowdrop.local.clock import ScheduleClock
+from flowdrop.local.events import SqsEventSource, failed_message_ids
+
+SCHEDULED_ARN = "arn:aws:lambda:us-east-1:123456789012:function:flowdrop-local-scheduled"
+UTC = timezone.utc
+
+
+# -- SQS event source ----------------------------------------------------------------------------
+
+
+def records(*ids: str) -> list[dict]:
+    return [{"messageId": i, "receiptHandle": f"rh-{i}", "body": i} for i in ids]
+
+
+@pytest.mark.parametrize("response, failed", [
+    (None, set()),
+    ({"batchItemFailures": []}, set()),
+    ({"batchItemFailures": [{"itemIdentifier": "b"}]}, {"b"}),
+    ({"batchItemFailures": [{"itemIdentifier": "zzz"}]}, {"a", "b"}),  # unknown id: the whole batch, as on AWS
+    ({"batchItemFailures": [{}]}, {"a", "b"}),
+    ("garbage", {"a", "b"}),
+])
+def test_partial_batch_response_decides_what_failed(response, failed):
+    assert failed_message_ids(response, records("a", "b")) == failed
+
+
+class FakeSqs:
+    def __init__(self):
+        self.deleted: list[str] = []
+
+    def delete_message(self, QueueUrl, ReceiptHandle):
+        self.deleted.append(ReceiptHandle)
+
+
+def test_only_successful_messages_are_deleted():
+    sqs = FakeSqs()
+    source = SqsEventSource(sqs, "q", "arn:q", lambda event, ctx: {"batchItemFailures": [{"itemIdentifier": "b"}]})
+    source.deliver(records("a", "b", "c"))
+    assert sqs.deleted == ["rh-a", "rh-c"]
+    assert (source.delivered, source.failed) == (3, 1)
+
+
+def test_a_raising_handler_fails_the_whole_batch():
+    sqs = FakeSqs()
+
+    def handler(event, ctx):
+        raise RuntimeError("boom")
+
+    source = SqsEventSource(sqs, "q", "arn:q", handler)
+    source.deliver(records("a", "b"))
+    assert sqs.deleted == [] and source.failed == 2
+
+
+@pytest.mark.slow
+def test_batches_of_at_most_ten_and_failures_go_to_the_dead_letter_queue(aws, unique_name):
+    sqs = aws.client("sqs")
+    dlq = sqs.create_queue(QueueName=f"{unique_name}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue = sqs.create_queue(QueueName=unique_name, Attributes={
+        "VisibilityTimeout": "1",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})})["QueueUrl"]
+    for i in range(14):
+        sqs.send_message(QueueUrl=queue, MessageBody="bad" if i == 0 else f"good-{i}")
+    batches: list[list[str]] = []
+
+    def handler(event, ctx):
+        bodies = [r["body"] for r in event["Records"]]
+        batches.append(bodies)
+        assert all(r["eventSource"] == "aws:sqs" and r["eventSourceARN"].endswith(unique_name)
+                   for r in event["Records"])
+        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]
+                                      if r["body"] == "bad"]}
+
+    source = SqsEventSource(aws.client("sqs"), queue, "arn:aws:sqs:us-east-1:123456789012:" + unique_name, handler,
+                            wait_seconds=1)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        source.poll_once()
+        in_dlq = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=0, VisibilityTimeout=0).get("Messages", [])
+        if in_dlq:
+            break
+    assert [m["Body"] for m in in_dlq] == ["bad"]
+    assert max(len(b) for b in batches) <= 10
+    goods = [body for batch in batches for body in batch if body != "bad"]
+    assert sorted(goods) == sorted(f"good-{i}" for i in range(1, 14))  # each success delivered once
+    assert sum(batch.count("bad") for batch in batches) == 2  # maxReceiveCount deliveries, then the DLQ
+
+
+# -- schedule clock ------------------------------------------------------------------------------
+
+
+class FakeEvents:
+    """The two EventBridge reads the clock makes."""
+
+    def __init__(self):
+        self.rules: dict[str, dict] = {}
+        self.targets: dict[str, list[dict]] = {}
+
+    def put(self, name: str, expression: str, flow: str, state: str = "ENABLED", arn: str = SCHEDULED_ARN) -> None:
+        self.rules[name] = {"Name": name, "ScheduleExpression": expression, "State": state}
+        self.targets[name] = [{"Id": "scheduled", "Arn": arn, "Input": json.dumps({"flow": flow})}]
+
+    def list_rules(self, NamePrefix, NextToken=None):
+        return {"Rules": [r for n, r in sorted(self.rules.items()) if n.startswith(NamePrefix)]}
+
+    def list_targets_by_rule(self, Rule):
+        return {"Targets": self.targets.get(Rule, [])}
+
+
+class Clock:
+    def __init__(self, moment: datetime):
+        self.moment = moment
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+
+def make_clock(start: datetime) -> tuple[ScheduleClock, FakeEvents, Clock, list[dict]]:
+    events, now, invoked = FakeEvents(), Clock(start), []
+
+    def invoke(event):
+        invoked.append(event)
+        return {"run_id": "sfn-sched-" + event["time"]}
+
+    return ScheduleClock(events, SCHEDULED_ARN, invoke, now=now), events, now, invoked
+
+
+def test_a_rule_fires_once_per_tick_and_not_for_the_time_before_it_was_seen():
+    clock, events, now, invoked = make_clock(datetime(2026, 11, 25, 9, 30, tzinfo=UTC))
+    events.put("flowdrop-HourlyFlow", "cron(0 * * * ? *)", "HourlyFlow")
+    clock.tick()
+    assert invoked == []  # 09:00 is before the clock saw the rule: never backfilled
+    for minute in (59, 60, 61, 75):
+        now.moment = datetime(2026, 11, 25, 9, 0, tzinfo=UTC) + timedelta(minutes=minute, seconds=5)
+        clock.tick()
+        clock.tick()
+    assert invoked == [{"flow": "HourlyFlow", "time": "2026-11-25T10:00:00Z"}]
+    now.moment = datetime(2026, 11, 25, 12, 0, 1, tzinfo=UTC)
+    clock.tick()
+    assert [e["time"] for e in invoked[1:]] == ["2026-11-25T11:00:00Z", "2026-11-25T12:00:00Z"]
+
+
+@pytest.mark.parametrize("expression, start, end, expected", [
+    # L: the last day of the month
+    ("cron(0 12 L * ? *)", datetime(2026, 11, 29, tzinfo=UTC), datetime(2026, 12, 2, tzinfo=UTC),
+     ["2026-11-30T12:00:00Z"]),
+    # #: the first Monday (AWS day-of-week 2) of the month
+    ("cron(30 9 ? * 2#1 *)", datetime(2026, 11, 25, tzinfo=UTC), datetime(2026, 12, 15, tzinfo=UTC),
+     ["2026-12-07T09:30:00Z"]),
+    # W: the weekday nearest the 1st (2026-11-01 is a Sunday -> Monday the 2nd)
+    ("cron(0 8 1W * ? *)", datetime(2026, 10, 31, tzinfo=UTC), datetime(2026, 11, 5, tzinfo=UTC),
+     ["2026-11-02T08:00:00Z"]),
+    # the year field: nothing in 2026 for a 2027-only rule
+    ("cron(0 0 1 1 ? 2027)", datetime(2026, 12, 31, tzinfo=UTC), datetime(2027, 1, 1, 0, 1, tzinfo=UTC),
+     ["2027-01-01T00:00:00Z"]),
+    ("rate(20 minutes)", datetime(2026, 11, 25, 10, 5, tzinfo=UTC), datetime(2026, 11, 25, 11, 0, tzinfo=UTC),
+     ["2026-11-25T10:20:00Z", "2026-11-25T10:40:00Z", "2026-11-25T11:00:00Z"]),
+])
+def test_aws_cron_and_rate_expressions_fire_when_due(expression, start, end, expected):
+    clock, events, now, invoked = make_clock(start)
+    events.put("flowdrop-F", expression, "F")
+    clock.tick()
+    now.moment = end
+    clock.tick()
+    assert [e["time"] for e in invoked] == expected
+
+
+def test_disabled_rules_and_foreign_targets_do_not_fire():
+    clock, events, now, invoked = make_clock(datetime(2026, 11, 25, 9, 59, tzinfo=UTC))
+    events.put("flowdrop-Off", "cron(0 * * * ? *)", "Off", state="DISABLED")
+    events.put("flowdrop-Other", "cron(0 * * * ? *)", "Other", arn="arn:aws:sqs:us-east-1:123456789012:q")
+    clock.tick()
+    now.moment = datetime(2026, 11, 25, 10, 1, tzinfo=UTC)
+    clock.tick()
+    assert invoked == []
+
+
+def test_fire_now_fires_this_minute_and_names_a_flow_without_a_rule():
+    clock, events, now, invoked = make_clock(datetime(2026, 11, 25, 10, 17, 42, tzinfo=UTC))
+    events.put("flowdrop-HourlyFlow", "cron(0 * * * ? *)", "HourlyFlow")
+    firings = clock.fire_now("HourlyFlow")
+    assert invoked == [{"flow": "HourlyFlow", "time": "2026-11-25T10:17:00Z"}]
+    assert firings[0].result == {"run_id": "sfn-sched-2026-11-25T10:17:00Z"} and firings[0].error is None
+    with pytest.raises(FlowdropError, match="'NoSuchFlow' has no enabled schedule rule"):
+        clock.fire_now("NoSuchFlow")
+
+
+def test_a_failing_handler_is_recorded_and_other_rules_still_fire():
+    events, now = FakeEvents(), Clock(datetime(2026, 11, 25, 9, 59, tzinfo=UTC))
+    events.put("flowdrop-A", "cron(0 * * * ? *)", "A")
+    events.put("flowdrop-B", "cron(0 * * * ? *)", "B")
+
+    def invoke(event):
+        if event["flow"] == "A":
+            raise RuntimeError("no production release")
+        return {"ok": True}
+
+    clock = ScheduleClock(events, SCHEDULED_ARN, invoke, now=now)
+    clock.tick()
+    now.moment = datetime(2026, 11, 25, 10, 0, 1, tzinfo=UTC)
+    fired = clock.tick()
+    assert [(f.rule, f.error) for f in fired] == [("flowdrop-A", "RuntimeError: no production release"),
+                                                  ("flowdrop-B", None)]
