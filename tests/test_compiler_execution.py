@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest_compiler import EXAMPLES, ROLE_ARN, example_graph, run_to_end  # noqa: E402
 
 from flowdrop.compiler import BackendSettings, CompileOptions, compile_flow, definition_json  # noqa: E402
+from flowdrop.compiler.shapes import Compilation  # noqa: E402
 from flowdrop.datastore.flow import FlowDatastore  # noqa: E402
 from flowdrop.datastore.storage import open_storage  # noqa: E402
 from flowdrop.local.worker import TaskWorker  # noqa: E402
@@ -52,19 +53,31 @@ def stack(aws, moto_server):
     worker.stop(timeout=10)
 
 
-def execute(stack, flow: str, execution_input: dict, timeout: float = 60.0) -> tuple[dict, FlowDatastore, str]:
+def execute(stack, flow: str, execution_input: dict, timeout: float = 60.0, run: str = "run-1",
+            **overrides) -> tuple[dict, FlowDatastore, str]:
+    """Compile `flow` (with CompileOptions `overrides`), run it as execution `run`; the run must succeed."""
     graph = example_graph(flow)
     options = CompileOptions(state_machine_name=graph.flow_name, datastore_root=stack["root"],
                              backend=BackendSettings(kind="worker", worker_queue_url=stack["queue_url"],
-                                                     heartbeat_seconds=30))
+                                                     heartbeat_seconds=30), **overrides)
     sfn = stack["sfn"]
-    arn = sfn.create_state_machine(name=f"{stack['name']}-{flow}", roleArn=ROLE_ARN,
+    arn = sfn.create_state_machine(name=f"{stack['name']}-{flow}-{run}", roleArn=ROLE_ARN,
                                    definition=definition_json(compile_flow(graph, options)))["stateMachineArn"]
-    result = run_to_end(sfn, arn, "run-1", execution_input, timeout=timeout)
+    result = run_to_end(sfn, arn, run, execution_input, timeout=timeout)
     assert result["status"] == "SUCCEEDED", (result.get("error"), result.get("cause"))
     assert isinstance(json.loads(result["output"]), dict)
     datastore = FlowDatastore(open_storage(stack["root"], stack["aws"]), graph.flow_name)
-    return result, datastore, "sfn-run-1"
+    return result, datastore, f"sfn-{run}"
+
+
+def history(stack, result: dict) -> list[dict]:
+    """The execution's events; moto returns them all in one page."""
+    return stack["sfn"].get_execution_history(executionArn=result["executionArn"])["events"]
+
+
+def maps_entered(events: list[dict]) -> list[str]:
+    """Names of the Map states the execution entered, in order."""
+    return [e["stateEnteredEventDetails"]["name"] for e in events if e["type"] == "MapStateEntered"]
 
 
 def started(ds: FlowDatastore, run_id: str, step: str, task_id: str, attempt: int | None = None) -> str:
@@ -105,15 +118,54 @@ def test_branch_join_sees_every_branch(stack):
 
 @pytest.mark.slow
 def test_foreach_runs_one_task_per_item_and_the_join_sees_them_all(stack):
-    _, ds, run = execute(stack, "foreach_flow", {})  # no Parameters key: every default (width=5)
+    result, ds, run = execute(stack, "foreach_flow", {})  # no Parameters key: every default (width=5)
+    assert maps_entered(history(stack, result)) == ["start-map"]  # 5 <= its threshold, 1,000
     assert ds.list_tasks(run, "square") == [f"square-{i}" for i in range(5)]
     join = artifacts(ds, run, "join")
     assert join["items_seen"] == [0, 1, 2, 3, 4] and join["total"] == 30
 
 
 @pytest.mark.slow
+def test_a_foreach_past_its_threshold_runs_every_item_in_a_distributed_map(stack):
+    # Threshold 3: 3 items stay inline, 4 go to the Distributed Map, whose
+    # child executions run each item's task; the join must see every one.
+    inline, _, _ = execute(stack, "foreach_flow", {"Parameters": "{\"width\": 3}"}, run="at-limit",
+                           inline_foreach_limit=3)
+    assert maps_entered(history(stack, inline)) == ["start-map"]
+    result, ds, run = execute(stack, "foreach_flow", {"Parameters": "{\"width\": 4}"}, run="past-limit",
+                              inline_foreach_limit=3)
+    events = history(stack, result)
+    assert maps_entered(events) == ["start-map-wide"]
+    assert [e["type"] for e in events if e["type"].startswith("MapRun")] == ["MapRunStarted", "MapRunSucceeded"]
+    # moto counts a failed item as a success (EMULATOR.md): check each item's own result.
+    assert ds.list_tasks(run, "square") == [f"square-{i}" for i in range(4)]
+    for i in range(4):
+        assert artifacts(ds, run, "square", f"square-{i}")["squared"] == i * i
+    join = artifacts(ds, run, "join")
+    assert join["items_seen"] == [0, 1, 2, 3] and join["total"] == 0 + 1 + 4 + 9
+
+
+@pytest.mark.slow
+def test_history_estimate_bounds_what_an_inline_foreach_writes(stack):
+    """moto writes what AWS does per inline iteration; the compiler's estimate must not be lower."""
+    graph = example_graph("foreach_flow")
+    budget = Compilation.of(graph, CompileOptions(state_machine_name="x")).foreach_budgets["start"]
+    counts = {}
+    for width in (1, 3):
+        result, _, _ = execute(stack, "foreach_flow", {"Parameters": json.dumps({"width": width})},
+                               run=f"width-{width}")
+        counts[width] = len(history(stack, result))
+    per_iteration = (counts[3] - counts[1]) / 2
+    assert per_iteration == budget.events_per_iteration == 8
+
+
+@pytest.mark.slow
 def test_nested_foreach_runs_every_cell(stack):
-    _, ds, run = execute(stack, "nested_foreach_flow", {"Parameters": "{}"})
+    # 4 rows of up to 1,000 inline cells each could pass one history: the
+    # rows' threshold is 2, so they run as child executions of a Distributed
+    # Map, each with its cells in an inline Map.
+    result, ds, run = execute(stack, "nested_foreach_flow", {"Parameters": "{}"})
+    assert maps_entered(history(stack, result)) == ["start-map-wide"]
     assert sorted(ds.list_tasks(run, "cell")) == sorted(f"cell-{i}-{j}" for i in range(4) for j in range(3))
     assert sorted(ds.list_tasks(run, "join_cols")) == [f"join_cols-{i}" for i in range(4)]
     for i in range(4):

@@ -20,8 +20,8 @@ How a flow maps to states (state data and payload: payload.py):
 - branch: the split's Task, then `<step>-branches` (Parallel), one branch per
   out_func running until the matching join, then the join's Task.
 - foreach: the split's Task, then `<step>-foreach` (Choice on the task's
-  foreach_count): up to model.INLINE_FOREACH_LIMIT items `<step>-map`, an
-  INLINE Map over the task output's `foreach_indices`; past it
+  foreach_count against the step's inline threshold): up to it `<step>-map`,
+  an INLINE Map over the task output's `foreach_indices`; past it
   `<step>-map-wide`, a DISTRIBUTED Map whose S3 ItemReader reads the items
   file the task wrote (`foreach_items`), each item a child execution with
   its own 25,000-event history, so 10,000+ items fit. Each iteration's
@@ -29,6 +29,29 @@ How a flow maps to states (state data and payload: payload.py):
   States.Array and $$.Map.Item.Index). MaxConcurrency = max_workers.
   Nested foreach nests Maps; the distributed copy of a body has its state
   names suffixed '@<foreach step>' to keep names unique.
+- Inline thresholds (history.py). An inline Map's iterations all land in
+  the history of the execution running it, and AWS fails an execution at
+  25,000 events. An item count alone says nothing about that: each Task
+  attempt writes 4 events plus 2 for its state, an iteration 2 more, so
+  1,000 items of a 4-step body are ~26,000 events, and a 100 x 100 nested
+  inline foreach ~80,000. So each foreach's threshold is computed here, at
+  compile time, from the worst case of one iteration: every Task of the
+  body with all its @retry attempts and its `-catch` Task (a retry storm is
+  exactly when a run must not die of its history), every Parallel branch,
+  and each nested foreach at its own threshold. The foreach steps that run
+  in one execution share 20,000 events (history.HISTORY_BUDGET; the other
+  5,000 are margin) minus that execution's other states, so the sum of
+  threshold x events per iteration stays within it. Thresholds are capped
+  at options.inline_foreach_limit, itself at most model.INLINE_FOREACH_LIMIT
+  (1,000): past that the runner returns no inline indices. Nesting gives
+  the outer foreach a small threshold (the 4 x 3 example: 2 rows, with
+  1,000 cells for the inner one), so wide outer fan-outs go distributed,
+  where each child execution has a full history for its inner Map. When an
+  execution's other states alone use the budget, its thresholds are 0:
+  every item goes distributed (the compiler does not reject the flow, as
+  the worst case needs every attempt of every task to fail). The
+  distributed path reads the runner's `foreach_items`, which it writes
+  whenever the datastore is S3; on a folder datastore it has none.
 - Task results go to $.task (overwritten by each Task); Map and Parallel
   results are dropped (ResultPath null): joins read inputs from the datastore.
 - @retry(times, minutes_between_retries): Retry States.ALL, MaxAttempts
@@ -36,7 +59,9 @@ How a flow maps to states (state data and payload: payload.py):
   `--with retry` (options.with_decorators) adds it where a step has none.
 - @catch: Catch States.ALL to `<step>-catch`, a Task running the same step
   in mode "catch" (the runner records the failure in the `var` artifact),
-  which continues where the step would have.
+  which continues where the step would have. It has its own small Retry
+  (2 more attempts, 5 s then 10 s), as Metaflow retries its fallback: it
+  fails only for reasons outside the step (a lost worker or host).
 - @timeout: TimeoutSeconds on the Task; options.workflow_timeout: the
   machine's TimeoutSeconds. Worker tasks also get HeartbeatSeconds.
 - @resources/@batch: Batch ResourceRequirements (VCPU, MEMORY, GPU > 0); a

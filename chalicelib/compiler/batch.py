@@ -134,8 +134,9 @@ def fetch_output_state(options: CompileOptions, flow_name: str, node: Node, next
 def inline_indices_state(next_state: str) -> dict[str, Any]:
     """A Pass that turns the fetched foreach_count into [0, ..., n-1] for an inline Map.
 
-    Only entered for n <= model.INLINE_FOREACH_LIMIT (1,000), which is also
-    the most States.ArrayRange makes.
+    Only entered for n <= the step's inline threshold, never more than
+    model.INLINE_FOREACH_LIMIT (1,000), which is also the most
+    States.ArrayRange makes.
     """
     return {
         "Type": "Pass",

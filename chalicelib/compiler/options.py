@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..model import Decorator
+from ..model import INLINE_FOREACH_LIMIT, Decorator
 
 BACKEND_KINDS = ("batch", "lambda", "worker")
 
@@ -40,6 +40,11 @@ class CompileOptions:
     backend: BackendSettings = field(default_factory=BackendSettings)
     code_package: str | None = None  # s3://... of the code package, passed to every task
     datastore_root: str | None = None  # s3://bucket/prefix where tasks keep artifacts
+    # The most items any foreach runs in an INLINE Map; each step's own
+    # threshold (history.py) may be lower. 0 sends every foreach to a
+    # Distributed Map. It cannot be raised: the runner returns inline
+    # indices only up to model.INLINE_FOREACH_LIMIT.
+    inline_foreach_limit: int = INLINE_FOREACH_LIMIT
 
 
 def option_problems(options: CompileOptions) -> list[str]:
@@ -53,6 +58,8 @@ def option_problems(options: CompileOptions) -> list[str]:
         problems.append(f"--max-workers must be 1 or more, got {options.max_workers}")
     if options.workflow_timeout is not None and options.workflow_timeout < 1:
         problems.append(f"workflow timeout must be 1 second or more, got {options.workflow_timeout}")
+    if not 0 <= options.inline_foreach_limit <= INLINE_FOREACH_LIMIT:
+        problems.append(f"inline_foreach_limit must be 0 to {INLINE_FOREACH_LIMIT}, got {options.inline_foreach_limit}")
     if options.backend.kind == "worker" and not options.backend.worker_queue_url:
         problems.append("the worker backend needs worker_queue_url (the SQS queue its workers poll)")
     if options.backend.heartbeat_seconds < 1:

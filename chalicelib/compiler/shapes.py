@@ -16,34 +16,62 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..model import INLINE_FOREACH_LIMIT, Graph, Node, effective_decorators, timeout_seconds
+from ..model import Graph, Node, effective_decorators, timeout_seconds
 from . import batch, lambda_, worker
+from .history import STATE_EVENTS, ForeachBudget, foreach_budgets, task_events
 from .options import CompileOptions
 from .payload import iteration_selector, payload_template
 
 
+# The `-catch` Task only records the failure, so when it fails the cause is
+# the infrastructure (a worker or Batch host lost, a throttled API): retry it
+# a little, as Metaflow retries its fallback task, rather than fail the run.
+CATCH_RETRY_TIMES = 2
+
+
+def catch_retry() -> list[dict[str, Any]]:
+    """The Retry of every `-catch` Task: twice, 5 s then 10 s later."""
+    return [{"ErrorEquals": ["States.ALL"], "MaxAttempts": CATCH_RETRY_TIMES, "IntervalSeconds": 5,
+             "BackoffRate": 2.0}]
+
+
 @dataclass(frozen=True)
 class Compilation:
-    """The inputs every shape function reads: the graph, indexed, and the options."""
+    """The inputs every shape function reads: the graph, indexed, the options and each foreach's budget."""
 
     graph: Graph
     options: CompileOptions
     nodes: Mapping[str, Node]
     decorators: Mapping[str, Mapping[str, Mapping[str, Any]]]
+    foreach_budgets: Mapping[str, ForeachBudget]
 
     @classmethod
     def of(cls, graph: Graph, options: CompileOptions) -> Compilation:
-        """Index the graph once (Graph lookups by name are linear)."""
-        return cls(
-            graph=graph,
-            options=options,
-            nodes={node.name: node for node in graph.nodes},
-            decorators={node.name: effective_decorators(node, options.with_decorators) for node in graph.nodes},
-        )
+        """Index the graph once (Graph lookups by name are linear) and size every foreach's inline Map."""
+        nodes = {node.name: node for node in graph.nodes}
+        decorators = {node.name: effective_decorators(node, options.with_decorators) for node in graph.nodes}
+        step_events = {name: _step_events(node, decorators[name], _backend_kind(decorators[name], options))
+                       for name, node in nodes.items()}
+        return cls(graph=graph, options=options, nodes=nodes, decorators=decorators,
+                   foreach_budgets=foreach_budgets(nodes, step_events, options.inline_foreach_limit))
 
     def backend_kind(self, node: Node) -> str:
         """The backend that runs `node`: @batch always means Batch, whatever the deployment's default."""
-        return "batch" if "batch" in self.decorators[node.name] else self.options.backend.kind
+        return _backend_kind(self.decorators[node.name], self.options)
+
+
+def _backend_kind(decorators: Mapping[str, Any], options: CompileOptions) -> str:
+    return "batch" if "batch" in decorators else options.backend.kind
+
+
+def _step_events(node: Node, decorators: Mapping[str, Mapping[str, Any]], kind: str) -> int:
+    """The most history events of the states step_states emits for `node` before its fan-out."""
+    events = task_events(1 + retry_times(decorators))
+    if "catch" in decorators:
+        events += task_events(1 + CATCH_RETRY_TIMES)
+    if node.foreach_param is not None and kind == "batch":
+        events += task_events(1) + STATE_EVENTS  # `-output` (no Retry) and `-indices`
+    return events
 
 
 @dataclass(frozen=True)
@@ -116,19 +144,27 @@ def task_state(c: Compilation, node: Node, mode: str, next_base: str | None, sco
         state["TimeoutSeconds"] = timeout
     if mode == "run":
         state.update(error_handling(decorators, scope.name(f"{node.name}-catch")))
+    else:
+        state["Retry"] = catch_retry()
     state.update(transition(next_base, scope))
     return state
+
+
+def retry_times(decorators: Mapping[str, Mapping[str, Any]]) -> int:
+    """How many times @retry lets a step's Task run again (0 without it, or with times=0)."""
+    retry = decorators.get("retry")
+    return max(0, int(retry.get("times") or 0)) if retry else 0
 
 
 def error_handling(decorators: Mapping[str, Mapping[str, Any]], catch_state: str) -> dict[str, Any]:
     """Retry from @retry (times=0: none) and Catch from @catch."""
     out: dict[str, Any] = {}
     retry = decorators.get("retry")
-    if retry and int(retry.get("times") or 0) > 0:
+    if retry and retry_times(decorators) > 0:
         minutes = float(retry.get("minutes_between_retries") or 0)
         out["Retry"] = [{
             "ErrorEquals": ["States.ALL"],
-            "MaxAttempts": int(retry["times"]),
+            "MaxAttempts": retry_times(decorators),
             # Step Functions needs at least 1 s; Metaflow's minutes become seconds.
             "IntervalSeconds": max(1, round(minutes * 60)),
             "BackoffRate": 1.0,
@@ -160,12 +196,14 @@ def parallel_states(c: Compilation, node: Node, scope: Scope) -> dict[str, dict[
 def foreach_states(c: Compilation, node: Node, scope: Scope) -> dict[str, dict[str, Any]]:
     """A foreach: a Choice on the task's foreach_count between an inline and a distributed Map.
 
-    Up to model.INLINE_FOREACH_LIMIT items the indices travel inline and an
-    INLINE Map runs them in this execution. Past it, the 25,000-event history
-    and the 256 KiB payload would not hold (a task costs ~6 events), so a
-    DISTRIBUTED Map reads the items file the task wrote to S3 and runs each
-    item as a child execution with its own history. The foreach body is
-    compiled twice, once per Map; the copy's state names carry '@<step>'.
+    Up to the step's threshold (history.py: what keeps this execution's
+    history within budget, at most model.INLINE_FOREACH_LIMIT, the most
+    indices the runner returns inline) an INLINE Map runs the items in this
+    execution. Past it, a DISTRIBUTED Map reads the items file the task
+    wrote to S3 and runs each item as a child execution with its own
+    25,000-event history. The foreach body is compiled twice, once per Map;
+    the copy's state names carry '@<step>'. Both copies use the same
+    thresholds for the foreach steps nested in them.
     """
     step, join = node.name, node.matching_join
     choice, inline, wide = (scope.name(f"{step}-{part}") for part in ("foreach", "map", "map-wide"))
@@ -180,7 +218,7 @@ def foreach_states(c: Compilation, node: Node, scope: Scope) -> dict[str, dict[s
         reader = {"Bucket.$": "$.task.output.foreach_items.Bucket", "Key.$": "$.task.output.foreach_items.Key"}
     states[choice] = {
         "Type": "Choice",
-        "Choices": [{"Variable": "$.task.output.foreach_count", "NumericGreaterThan": INLINE_FOREACH_LIMIT,
+        "Choices": [{"Variable": "$.task.output.foreach_count", "NumericGreaterThan": c.foreach_budgets[step].threshold,
                      "Next": wide}],
         "Default": inline_entry,
     }
