@@ -290,3 +290,19 @@ def test_current_knows_the_project_branch_locally_and_in_production(store, tmp_p
     assert run["start"].task.data.seen == (
         "fraud", "prod", "fraud.prod.ProjFlow", True, "production:fraud.prod.ProjFlow")
     assert "production:fraud.prod.ProjFlow" in run.tags
+
+
+def test_catch_records_the_steps_failure_not_an_earlier_fallback_attempts(store):
+    """A retried catch fallback's own failed attempt must not replace the step's exception."""
+    proc = run_flow(EXAMPLES / "decorated_flow.py", "run", datastore=store)
+    assert proc.returncode == 0, proc.stderr
+    run = client.Flow("DecoratedFlow").latest_run
+    ds = FlowDatastore(open_storage(str(store)), "DecoratedFlow")
+    # Replay the fallback as Step Functions would after a failed first fallback attempt.
+    ds.write_attempt(run.id, "risky", "risky", 2, {"status": "failed", "mode": "catch", "attempt": 2,
+                                                   "exception_type": "OSError", "exception_message": "disk full"})
+    proc = run_flow(EXAMPLES / "decorated_flow.py", "step", "risky", "--run-id", run.id, "--task-id", "risky",
+                    "--mode", "catch", datastore=store)
+    assert proc.returncode == 0, proc.stderr
+    failure = client.Run(f"DecoratedFlow/{run.id}")["risky"].task.data.risky_failure
+    assert failure.exception_type == "ZeroDivisionError" and failure.attempts == 1

@@ -306,21 +306,20 @@ def _record_caught_failure(
     setup: TaskSetup, payload: TaskPayload, flow: FlowSpec, catch: Mapping[str, Any], attempt: int
 ) -> None:
     ds = setup.datastore
-    attempts = [a for a in ds.list_attempts(payload.run_id, payload.step, payload.task_id) if a < attempt]
-    last: dict[str, Any] = {}
-    for number in reversed(attempts):
-        meta = ds.read_attempt(payload.run_id, payload.step, payload.task_id, number) or {}
-        if meta.get("status") == "failed":
-            last = meta
-            break
+    # Only the step's own attempts count: a retried catch fallback leaves
+    # attempts of its own (mode "catch") that say nothing about the step.
+    earlier = [ds.read_attempt(payload.run_id, payload.step, payload.task_id, a) or {}
+               for a in ds.list_attempts(payload.run_id, payload.step, payload.task_id) if a < attempt]
+    runs = [meta for meta in earlier if meta.get("mode", "run") == "run"]
+    last = next((meta for meta in reversed(runs) if meta.get("status") == "failed"), {})
     failure = StepFailure(
         step=payload.step,
         exception_type=last.get("exception_type", "UnknownError"),
         message=last.get("exception_message", "the step failed with no recorded exception"),
         traceback=last.get("exception", ""),
-        attempts=len(attempts),
+        attempts=len(runs),
     )
     if catch.get("print_exception", True):
-        print(f"@catch: step '{payload.step}' failed after {len(attempts)} attempt(s): {failure}", file=sys.stderr)
+        print(f"@catch: step '{payload.step}' failed after {len(runs)} attempt(s): {failure}", file=sys.stderr)
     if catch.get("var"):
         flow.__dict__[catch["var"]] = failure
