@@ -1,4 +1,4 @@
-"""local/moto_callback_retry.py: a retried callback task gets a fresh token (as on AWS), with a canary.
+"""local/moto_callbacks.py: AWS's default task timeout, a fresh token per retried attempt; with canaries.
 
 The test plays the worker by hand against the session's (patched) moto
 server; the canary runs the same story on a stock moto server and checks
@@ -98,6 +98,38 @@ def stock_moto(tmp_path_factory):
 @pytest.mark.slow
 def test_canary_stock_moto_still_reuses_the_token_of_a_retried_callback_task(stock_moto, unique_name):
     first, second, status = _retry_story(AwsConfig(endpoint_url=stock_moto.endpoint_url), unique_name, wait=3.0)
-    # When this fails, moto gives retries their own token: delete local/moto_callback_retry.py.
+    # When this fails, moto gives retries their own token: drop that patch from local/moto_callbacks.py.
     assert first == second
     assert status != "SUCCEEDED"
+
+
+HEARTBEAT_ONLY = {"StartAt": "w", "States": {"w": {
+    "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+    "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token"}},
+    "HeartbeatSeconds": 30, "End": True}}}
+
+
+def _task_timeout() -> int:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    program, _ = AmazonStateLanguageParser.parse(json.dumps(HEARTBEAT_ONLY))
+    return program.states.states["w"].timeout.timeout_seconds
+
+
+def test_a_task_with_only_heartbeat_seconds_has_aws_default_timeout(monkeypatch):
+    from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
+
+    from flowdrop.local import moto_callbacks
+
+    monkeypatch.setattr(ExecutionState, "from_state_props", moto_callbacks.from_state_props)
+    assert _task_timeout() == 99999999
+
+
+def test_canary_stock_moto_still_times_heartbeat_tasks_out_after_60_seconds(monkeypatch):
+    from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
+
+    from flowdrop.local import moto_callbacks
+
+    monkeypatch.setattr(ExecutionState, "from_state_props", moto_callbacks.ORIGINAL_FROM_STATE_PROPS)
+    # When this fails, moto uses AWS's default: drop that patch from local/moto_callbacks.py.
+    assert _task_timeout() == 60

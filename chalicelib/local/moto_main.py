@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from moto.server import main as moto_server_main
 
-from .moto_callback_retry import apply_patch as apply_callback_retry_patch
+from .moto_callbacks import apply_patches as apply_callback_patches
 from .moto_compat import apply_patches
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run moto's server with flowdrop's Step Functions fixes."""
     apply_patches()
-    apply_callback_retry_patch()
+    apply_callback_patches()
     moto_server_main(argv)
 
 

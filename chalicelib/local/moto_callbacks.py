@@ -1,7 +1,14 @@
-"""A fix to moto 5.2.5's Step Functions: a retried callback task gets a fresh task token.
+"""Two fixes to moto 5.2.5's Step Functions for long-running callback tasks (the worker backend).
 
-Owns: one patch, applied in the moto server process (by local/moto_main.py).
-In moto, a Task state's token is made once per state entry (`_eval_body` of
+Owns: two patches, applied in the moto server process (by local/moto_main.py).
+
+1. A task with HeartbeatSeconds but no TimeoutSeconds times out after 60 s
+   in moto (execute_state.py:125-126, "the default value of TimeoutSeconds
+   is 60"); on AWS the default is 99999999 s, so a task (or its wait in the
+   worker queue) may take as long as it needs while it heartbeats. Here the
+   default is AWS's.
+
+2. A retried callback task gets a fresh task token. In moto, a Task state's token is made once per state entry (`_eval_body` of
 stepfunctions/parser/asl/component/state/exec/state_task/service/
 state_task_service_callback.py:315-325) while Retry re-runs only
 `_eval_execution` (execute_state.py:252-275). The retried attempt therefore
@@ -14,14 +21,16 @@ the first gets a new token and endpoint before its Parameters (which read
 `$$.Task.Token`) are evaluated.
 Does not own: the other Step Functions fixes (local/moto_compat.py).
 
-Canary: tests/test_local_moto_callbacks.py fails once stock moto gives each
-attempt its own token, so this file can be deleted.
+Canaries: tests/test_local_moto_callbacks.py fails once stock moto fixes
+either, so that patch can be deleted.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import Timeout, TimeoutSeconds
+from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
     StateTaskService,
@@ -31,7 +40,18 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 )
 
 
-def _eval_execution(self: Any, env: Any) -> None:
+ORIGINAL_FROM_STATE_PROPS = ExecutionState.from_state_props
+
+
+def from_state_props(self: Any, state_props: Any) -> None:
+    """ExecutionState.from_state_props, with AWS's default TimeoutSeconds next to HeartbeatSeconds."""
+    ORIGINAL_FROM_STATE_PROPS(self, state_props)
+    if state_props.get(Timeout) is None and getattr(self, "heartbeat", None) is not None:
+        self.timeout = TimeoutSeconds(timeout_seconds=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS, is_default=True)
+
+
+def eval_execution(self: Any, env: Any) -> None:
+    """StateTaskService._eval_execution, with a fresh token for each retried attempt of a callback task."""
     if self._is_integration_pattern() and self.resource.condition == ResourceCondition.WaitForTaskToken:
         task = env.states.context_object.context_object_data.get("Task") or {}
         endpoint = env.callback_pool_manager.get(task.get("Token")) if task.get("Token") else None
@@ -41,6 +61,7 @@ def _eval_execution(self: Any, env: Any) -> None:
     StateTaskService._eval_execution(self, env)
 
 
-def apply_patch() -> None:
-    """Give each retried attempt of a callback task its own token; calling it again changes nothing."""
-    StateTaskServiceCallback._eval_execution = _eval_execution
+def apply_patches() -> None:
+    """Apply both fixes in this process; calling it again changes nothing."""
+    ExecutionState.from_state_props = from_state_props
+    StateTaskServiceCallback._eval_execution = eval_execution
