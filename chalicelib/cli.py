@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -125,6 +126,8 @@ def up(port: int | None, state_dir: Path | None, workers: int, heartbeat_seconds
     with _messages_not_tracebacks():
         with console.status("Starting the embedded stack..."):
             stack.start()
+    # SIGTERM (a service manager, `kill`) stops as cleanly as Ctrl-C: moto must not outlive us.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         _print_stack(console, stack, needs_export)
         while True:
