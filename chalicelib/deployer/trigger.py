@@ -4,8 +4,9 @@ Owns: trigger_run (parameters checked against the production manifest with
 parameters.resolve_parameters, the seed's `{"Parameters": "<JSON>"}` input,
 StartExecution on the `production` alias, a repeated idempotency key giving
 the same run), start_execution (shared with schedule.py), list_runs and
-run_status (per-step states read from the execution history). Does not
-own: HTTP (app.py) or deployments (deploy.py, flows.py).
+run_status (per-step states read from the execution history and from the
+histories of its Distributed Map child executions, which AWS keeps apart).
+Does not own: HTTP (app.py) or deployments (deploy.py, flows.py).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ParameterError, TriggerError
@@ -27,6 +28,10 @@ from .settings import DeployerSettings
 
 MAX_IDEMPOTENCY_KEY = 256
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+# A Distributed Map can run millions of child executions, one history each:
+# run_status reads at most this many child histories and infers the rest from
+# the map runs' counts, saying the step view is partial.
+MAX_CHILD_HISTORIES = 200
 
 
 class FlowNotFoundError(TriggerError):
@@ -149,8 +154,9 @@ def list_runs(flow: str, clients: Clients, settings: DeployerSettings, status: s
     return sorted(runs, key=lambda r: r["start_date"], reverse=True)[:limit]
 
 
-def run_status(flow: str, run: str, clients: Clients, settings: DeployerSettings) -> dict[str, Any]:
-    """A run's status and each step's state (RUNNING, SUCCEEDED, FAILED) from its history."""
+def run_status(flow: str, run: str, clients: Clients, settings: DeployerSettings,
+               max_child_histories: int = MAX_CHILD_HISTORIES) -> dict[str, Any]:
+    """A run's status and each step's state, its Distributed Map child executions included."""
     name = names.execution_name_of(run)
     arn = names.execution_arn(machine_arn(settings, flow), name)
     try:
@@ -160,8 +166,15 @@ def run_status(flow: str, run: str, clients: Clients, settings: DeployerSettings
         if error_code(err) in ("ExecutionDoesNotExist", "StateMachineDoesNotExist"):
             raise FlowNotFoundError(f"flow {flow!r} has no run {names.run_id(name)!r}") from err
         raise aws_error("Step Functions", "DescribeExecution", arn, err) from err
+    fan_out = _read_fan_out(clients, arn, events, max_child_histories)
     out = _run_summary(execution)
-    out["steps"] = step_states(events, execution["status"])
+    out["steps"] = step_states(events, execution["status"], fan_out.children, fan_out.unread)
+    out["partial"] = bool(fan_out.problems) or any(any(u.counts.values()) for u in fan_out.unread)
+    if fan_out.map_runs:
+        out["map_runs"] = fan_out.map_runs
+        out["child_histories_read"] = len(fan_out.children)
+    if fan_out.problems:
+        out["partial_reasons"] = fan_out.problems
     out["input"] = execution.get("input")
     for key in ("error", "cause"):
         if execution.get(key):
@@ -170,35 +183,181 @@ def run_status(flow: str, run: str, clients: Clients, settings: DeployerSettings
 
 
 def _history(clients: Clients, arn: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+    return list(_pages(clients.sfn.get_execution_history, "events", executionArn=arn, maxResults=1000))
+
+
+def _pages(call: Any, key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """The `key` items of every page of a paginated call, fetched only as they are consumed."""
     while True:
-        page = clients.sfn.get_execution_history(**kwargs)
-        events += page.get("events", [])
+        page = call(**kwargs)
+        yield from page.get(key, [])
         if not page.get("nextToken"):
-            return events
+            return
         kwargs["nextToken"] = page["nextToken"]
 
 
-_SUFFIX = re.compile(r"[@].*$")
+# DescribeMapRun's executionCounts keys -> execution status, worst first: under
+# the cap, the histories read are the ones that can name a failed step.
+_CHILD_COUNTS = (("failed", "FAILED"), ("timedOut", "TIMED_OUT"), ("aborted", "ABORTED"),
+                 ("running", "RUNNING"), ("pending", "PENDING"), ("succeeded", "SUCCEEDED"))
 
 
-_TASK_FAILURES = ("TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed")
+@dataclass
+class _FanOut:
+    children: list[ChildHistory] = field(default_factory=list)
+    unread: list[UnreadChildren] = field(default_factory=list)
+    map_runs: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
 
-def step_states(events: list[Mapping[str, Any]], execution_status: str) -> dict[str, str]:
-    """Step name -> RUNNING | SUCCEEDED | FAILED | ABORTED, from the execution history.
+def _read_fan_out(clients: Clients, arn: str, events: list[dict[str, Any]], limit: int) -> _FanOut:
+    """The map runs of `arn` and of its children, breadth first, reading at most `limit` child histories.
 
-    A step's Task state is named after the step (distributed-map copies add
-    '@<foreach>'); our own states hold a '-' and are skipped. A step entered
-    as often as it exited (every foreach iteration) SUCCEEDED. One still
-    inside a state is RUNNING while the execution runs; once it ended, the
-    step FAILED if one of its tasks failed, else it was ABORTED (a sibling
-    branch failed and Step Functions stopped it).
+    Never fails the status request: an AWS error (moto 5.2.5 answers
+    ListExecutions by mapRunArn with HTTP 500) leaves the rest unread, inferred
+    from DescribeMapRun's counts and named in `problems`.
     """
+    out, queue, seen, definition = _FanOut(), [(arn, events)], set(), None
+    while queue:
+        parent, parent_events = queue.pop(0)
+        started = _map_runs_started(parent_events)  # no Distributed Map entered: no call
+        for run_arn in _map_run_arns(clients, parent, started, out.problems) if started else ():
+            run = _sfn_call(clients.sfn.describe_map_run, out.problems, mapRunArn=run_arn) or {}
+            counts = {status: int(run.get("executionCounts", {}).get(key, 0)) for key, status in _CHILD_COUNTS}
+            statuses: list[str | None] = [s for s in counts if counts[s] and s != "PENDING"] if run else [None]
+            read: Counter[str] = Counter()
+            try:
+                for item in _children(clients, run_arn, statuses, limit - len(out.children)):
+                    if item["executionArn"] not in seen:
+                        seen.add(item["executionArn"])
+                        history = _history(clients, item["executionArn"])
+                        out.children.append(ChildHistory(item["status"], history))
+                        read[item["status"]] += 1
+                        queue.append((item["executionArn"], history))
+            except AWS_ERRORS as err:
+                out.problems.append(f"{_failure(err)} for {run_arn}: the steps of its unread children "
+                                    "are inferred from its counts")
+                limit = len(out.children)  # the same error would repeat for every map run
+            left = {status: max(0, n - read[status]) for status, n in counts.items()}
+            if any(left.values()):
+                if definition is None:
+                    answer = _sfn_call(clients.sfn.describe_state_machine_for_execution, out.problems,
+                                       executionArn=arn)
+                    definition = json.loads(answer["definition"]) if answer else {}
+                out.unread.append(UnreadChildren(body_steps(definition, started.get(run_arn, "")), left,
+                                                 run.get("startDate")))
+            out.map_runs.append({"map_run_arn": run_arn, "state": started.get(run_arn), "status": run.get("status"),
+                                 "executions": dict(run.get("executionCounts", {})),
+                                 "histories_read": sum(read.values())})
+    return out
+
+
+def _children(clients: Clients, run_arn: str, statuses: list[str | None], limit: int) -> Iterator[dict[str, Any]]:
+    """Up to `limit` child executions of a map run, listed status by status (None: all at once)."""
+    for status in statuses if limit > 0 else ():
+        for item in _pages(clients.sfn.list_executions, "executions", mapRunArn=run_arn, maxResults=min(limit, 1000),
+                           **({"statusFilter": status} if status else {})):
+            yield item
+            limit -= 1
+            if limit <= 0:
+                return
+
+
+def _map_run_arns(clients: Clients, arn: str, started: Mapping[str, str], problems: list[str]) -> list[str]:
+    """ListMapRuns of an execution, plus any its history names that the listing missed."""
+    try:
+        arns = [r["mapRunArn"] for r in _pages(clients.sfn.list_map_runs, "mapRuns", executionArn=arn,
+                                               maxResults=1000)]
+    except AWS_ERRORS as err:
+        problems.append(f"{_failure(err)} for {arn}")
+        arns = []
+    return arns + [a for a in started if a not in arns]
+
+
+def _sfn_call(call: Any, problems: list[str], **kwargs: Any) -> Any:
+    """call(**kwargs), or None with the failure added to `problems`."""
+    try:
+        return call(**kwargs)
+    except AWS_ERRORS as err:
+        problems.append(f"{_failure(err)} for {next(iter(kwargs.values()))}")
+        return None
+
+
+def _failure(err: BaseException) -> str:
+    # The operation and code only: moto's HTTP 500 message is a whole HTML page.
+    return f"{getattr(err, 'operation_name', 'Step Functions')} failed ({error_code(err) or type(err).__name__})"
+
+
+# -- per-step states (pure) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChildHistory:
+    """One Distributed Map child execution: its status and its history events."""
+
+    status: str
+    events: Sequence[Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class UnreadChildren:
+    """One map run's children whose histories were not read: status -> how many, and the steps each runs."""
+
+    steps: tuple[str, ...]
+    counts: Mapping[str, int]
+    started: Any = None  # the map run's start, to place its steps among the others
+
+
+_SUFFIX = re.compile(r"[@].*$")
+_TASK_FAILURES = ("TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed")
+# How one step's states in many executions combine: the first one present wins.
+_PRECEDENCE = ("RUNNING", "FAILED", "ABORTED", "SUCCEEDED")
+
+
+def step_states(events: Sequence[Mapping[str, Any]], execution_status: str,
+                children: Sequence[ChildHistory] = (), unread: Sequence[UnreadChildren] = ()) -> dict[str, str]:
+    """Step name -> RUNNING | SUCCEEDED | FAILED | ABORTED, over the execution's and its children's histories.
+
+    A step's Task state is named after the step (a distributed-map body's
+    copies add '@<foreach>'); our own states hold a '-' and are skipped. In
+    one history, a step entered as often as it exited (every foreach
+    iteration) SUCCEEDED. One still inside a state is RUNNING while that
+    execution runs; once it ended, the step FAILED if one of its tasks
+    failed, else it was ABORTED (a sibling failed and Step Functions stopped
+    it). Across histories a step is RUNNING while any runs it, else FAILED if
+    any failed it, else ABORTED if any, else SUCCEEDED. Children not read
+    count by status: a succeeded child ran every step of its map's body (an
+    empty foreach is an error), a running or pending one keeps them RUNNING;
+    which step a failed one failed is unknown (run_status marks it partial).
+    """
+    states: dict[str, list[str]] = {}
+    first: dict[str, Any] = {}
+
+    def add(step: str, state: str, when: Any) -> None:
+        states.setdefault(step, []).append(state)
+        if first.get(step) is None or (when is not None and when < first[step]):
+            first[step] = when
+
+    for history, status in [(events, execution_status), *((c.events, c.status) for c in children)]:
+        for step, (state, when) in _history_states(history, status).items():
+            add(step, state, when)
+    for group in unread:
+        inferred = [state for state, statuses in (("SUCCEEDED", ("SUCCEEDED",)), ("RUNNING", ("RUNNING", "PENDING")))
+                    if any(group.counts.get(s) for s in statuses)]
+        for step in group.steps:
+            for state in inferred:
+                add(step, state, group.started)
+    order = list(states)
+    if all(first[step] is not None for step in order):  # AWS stamps every event: order by first entry
+        order.sort(key=lambda step: first[step])
+    return {step: min(states[step], key=_PRECEDENCE.index) for step in order}
+
+
+def _history_states(events: Sequence[Mapping[str, Any]], execution_status: str) -> dict[str, tuple[str, Any]]:
+    """Step -> (state, when first entered) in one execution's history."""
     entered: Counter[str] = Counter()
     exited: Counter[str] = Counter()
-    order: list[str] = []
+    when: dict[str, Any] = {}
     by_id = {event.get("id"): event for event in events if event.get("id") is not None}
     failed: set[str] = set()
     for event in events:
@@ -207,28 +366,60 @@ def step_states(events: list[Mapping[str, Any]], execution_status: str) -> dict[
             step = _step_name(event.get("stateEnteredEventDetails", {}).get("name", ""))
             if step:
                 entered[step] += 1
-                if step not in order:
-                    order.append(step)
+                when.setdefault(step, event.get("timestamp"))
         elif kind.endswith("StateExited"):
             step = _step_name(event.get("stateExitedEventDetails", {}).get("name", ""))
             if step:
                 exited[step] += 1
         elif kind in _TASK_FAILURES:
-            step = _owning_step(event, by_id)
+            step = _step_name(_entered_state(event, by_id) or "")
             if step:
                 failed.add(step)
-    return {step: "SUCCEEDED" if exited[step] >= entered[step]
-            else ("RUNNING" if execution_status == "RUNNING" else "FAILED" if step in failed else "ABORTED")
-            for step in order}
+    return {step: ("SUCCEEDED" if exited[step] >= entered[step]
+                   else "RUNNING" if execution_status == "RUNNING" else "FAILED" if step in failed else "ABORTED",
+                   when[step])
+            for step in when}
 
 
-def _owning_step(event: Mapping[str, Any], by_id: Mapping[Any, Mapping[str, Any]]) -> str | None:
-    """The step whose state a task event belongs to: follow previousEventId back to its StateEntered."""
+def body_steps(definition: Mapping[str, Any], map_state: str) -> tuple[str, ...]:
+    """The steps the iterations of Map state `map_state` run, nested maps included, in the order they run."""
+    for name, state in _states_in_order(definition):
+        if name == map_state:
+            steps = (_step_name(inner) for inner, _ in _states_in_order(state.get("ItemProcessor") or {}))
+            return tuple(dict.fromkeys(step for step in steps if step))
+    return ()
+
+
+def _states_in_order(machine: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Every state from StartAt along its transitions, Map and Parallel bodies inline (keys are sorted)."""
+    states, queue, seen = machine.get("States", {}), [machine.get("StartAt")], set()
+    while queue:
+        name = queue.pop(0)
+        if name in seen or name not in states:
+            continue
+        seen.add(name)
+        state = states[name]
+        yield name, state
+        for body in [*state.get("Branches", ()), state.get("ItemProcessor") or {}]:
+            yield from _states_in_order(body)
+        queue += [state.get("Next"), state.get("Default"),
+                  *(rule.get("Next") for rule in [*state.get("Choices", ()), *state.get("Catch", ())])]
+
+
+def _map_runs_started(events: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Map run ARN -> the Map state that started it, from MapRunStarted events."""
+    by_id = {event.get("id"): event for event in events if event.get("id") is not None}
+    return {str(event["mapRunStartedEventDetails"]["mapRunArn"]): _entered_state(event, by_id) or ""
+            for event in events if event.get("type") == "MapRunStarted"}
+
+
+def _entered_state(event: Mapping[str, Any], by_id: Mapping[Any, Mapping[str, Any]]) -> str | None:
+    """The state an event belongs to: follow previousEventId back to its StateEntered."""
     seen = 0
     current = by_id.get(event.get("previousEventId"))
     while current is not None and seen < 50:
         if str(current.get("type", "")).endswith("StateEntered"):
-            return _step_name(current.get("stateEnteredEventDetails", {}).get("name", ""))
+            return str(current.get("stateEnteredEventDetails", {}).get("name", ""))
         current = by_id.get(current.get("previousEventId"))
         seen += 1
     return None
