@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import DecoratorError
-from .model import DECORATOR_DEFAULTS, Decorator
+from .model import Decorator, decorator_problems
 
 STEP_DECORATORS_ATTR = "_flowdrop_decorators"
 FLOW_DECORATORS_ATTR = "_flowdrop_flow_decorators"
@@ -31,10 +31,11 @@ def step(func: Callable) -> Callable:
 
 
 def _step_decorator(name: str, func: Callable | None, attributes: dict[str, Any]) -> Any:
-    unknown = set(attributes) - set(DECORATOR_DEFAULTS.get(name, attributes))
-    if unknown:
-        raise DecoratorError(f"@{name}: unknown argument(s) {', '.join(sorted(unknown))}; "
-                             f"it takes {', '.join(DECORATOR_DEFAULTS[name])}")
+    # The same check the static graph, the manifest and `--with` use, so a
+    # bad argument fails here with a message, not later with a TypeError.
+    problems = decorator_problems(Decorator(name, attributes))
+    if problems:
+        raise DecoratorError("; ".join(problems))
 
     def apply(f: Callable) -> Callable:
         if not getattr(f, "_flowdrop_step", False):
@@ -47,25 +48,16 @@ def _step_decorator(name: str, func: Callable | None, attributes: dict[str, Any]
 
 def retry(func: Callable | None = None, *, times: int = 3, minutes_between_retries: int = 2) -> Any:
     """Retry a failing step `times` more times, waiting `minutes_between_retries` between tries."""
-    if not isinstance(times, int) or times < 0:
-        raise DecoratorError(f"@retry: times must be a whole number >= 0, got {times!r}")
-    if not isinstance(minutes_between_retries, (int, float)) or minutes_between_retries < 0:
-        raise DecoratorError(f"@retry: minutes_between_retries must be >= 0, got {minutes_between_retries!r}")
     return _step_decorator("retry", func, {"times": times, "minutes_between_retries": minutes_between_retries})
 
 
 def catch(func: Callable | None = None, *, var: str | None = None, print_exception: bool = True) -> Any:
     """After a step's final failure, store the exception in artifact `var` and go on."""
-    if var is not None and not var.isidentifier():
-        raise DecoratorError(f"@catch: var must be an artifact name, got {var!r}")
     return _step_decorator("catch", func, {"var": var, "print_exception": print_exception})
 
 
 def timeout(func: Callable | None = None, *, seconds: int = 0, minutes: int = 0, hours: int = 0) -> Any:
     """Fail the step (then retry or catch) when it runs longer than the given time."""
-    total = seconds + 60 * minutes + 3600 * hours
-    if total <= 0:
-        raise DecoratorError("@timeout: give a positive seconds=, minutes= or hours=")
     return _step_decorator("timeout", func, {"seconds": seconds, "minutes": minutes, "hours": hours})
 
 
@@ -89,7 +81,7 @@ def batch(
 
 def environment(func: Callable | None = None, *, vars: dict[str, str] | None = None) -> Any:  # noqa: A002
     """Set environment variables for the step's task."""
-    return _step_decorator("environment", func, {"vars": dict(vars or {})})
+    return _step_decorator("environment", func, {"vars": {} if vars is None else vars})
 
 
 def _flow_decorator(name: str, attributes: dict[str, Any]) -> Callable[[type], type]:

@@ -134,11 +134,25 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
     @click.option("--datastore", "datastore_root", default=None, help="Folder or s3:// URL for artifacts.")
     @click.pass_context
     def cli(ctx: click.Context, with_specs: tuple[str, ...], datastore_root: str | None) -> None:
+        from .model import FOREACH, decorator_problems
+
         obj = FlowContext(flow_cls, flow_file, graph, load_config())
-        try:
-            obj.with_decorators = tuple(parse_with_spec(s) for s in with_specs)
-        except ValueError as err:
-            _fail(str(err), 2)
+        decorators, problems = [], []
+        foreach_steps = [node.name for node in graph if node.type == FOREACH]
+        for spec in with_specs:
+            try:
+                decorator = parse_with_spec(spec)
+            except ValueError as err:
+                problems.append(str(err))
+                continue
+            decorators.append(decorator)
+            problems += [f"--with {spec!r}: {problem}" for problem in decorator_problems(decorator)]
+            if decorator.name == "catch" and foreach_steps:
+                problems.append(f"--with {spec!r}: @catch is not supported in foreach split steps, and this flow "
+                                f"has {', '.join(foreach_steps)}; put @catch on the steps that need it instead.")
+        if problems:
+            _fail("\n".join(problems), 2)
+        obj.with_decorators = tuple(decorators)
         obj.with_specs = with_specs
         obj.datastore_root = datastore_root
         ctx.obj = obj

@@ -33,13 +33,25 @@ def _parse_module(source: str, filename: str) -> ast.Module:
         raise FlowError([f"{filename}:{line}: syntax error: {err.msg}; fix the file so Python can read it."]) from err
     except ValueError as err:  # source with NUL bytes
         raise FlowError([f"{filename}:1: syntax error: {err}; fix the file so Python can read it."]) from err
+    except (RecursionError, MemoryError) as err:
+        raise FlowError([_too_deep(source, filename, err)]) from err
+
+
+def _too_deep(source: str, filename: str, err: BaseException) -> str:
+    # The parser gives no line for these (`x = a.b.b...` 100k deep, `x = ----...1`);
+    # the longest line is where such an expression almost always is.
+    lines = source.splitlines() or [""]
+    longest = max(range(len(lines)), key=lambda i: len(lines[i]))
+    return (f"{filename}:{longest + 1}: Python cannot parse this file: an expression is nested too deeply for its "
+            f"parser ({type(err).__name__}); line {longest + 1} is the longest ({len(lines[longest])} characters). "
+            "Split deeply nested expressions into several statements.")
 
 
 def find_flow_class_names(source: str) -> list[str]:
     """Names of the module-level classes in `source` that subclass FlowSpec, in source order."""
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     return [cls.name for cls in flow_classes(tree)]
 
@@ -65,8 +77,12 @@ def parse_flow(source: str, filename: str, class_name: str | None = None) -> Gra
     else:
         chosen = classes
     cls = chosen[-1]
-    flow = read_flow(cls, filename, problems)
-    nodes = build_nodes(flow, problems)
+    try:
+        flow = read_flow(cls, filename, problems)
+        nodes = build_nodes(flow, problems)
+    except (RecursionError, MemoryError) as err:
+        # A tree the parser built can still be too deep for code that walks it recursively.
+        raise FlowError([_too_deep(source, filename, err)]) from err
     if problems:
         raise FlowError(problems.messages())
     return Graph(

@@ -5,8 +5,9 @@ Nodes in topological order, with in_funcs, types, split_parents,
 matching_join and foreach_depth, and every structural problem: missing
 start or end, unknown targets, cycles, unreachable steps, joins without
 inputs, joins that close nothing or mix splits, splits that never join,
-and parameter names that clash. Does not own: reading the source
-(graph_source.py) or the public API (graph.py).
+parameter names that clash or are reserved, and decorator arguments that
+cannot work (model.decorator_problems, and @catch on a foreach). Does not
+own: reading the source (graph_source.py) or the public API (graph.py).
 
 Semantics follow Metaflow's graph and linter (a join is a step taking
 `inputs`; a split stays open until the join that closes it), with one
@@ -22,11 +23,23 @@ import heapq
 import re
 from dataclasses import dataclass, field
 
+from .flowspec import _RESERVED as FLOWSPEC_ATTRIBUTES  # one list: what a step's `self.x` cannot be
 from .graph_source import FlowSource, Problems, StepSource
-from .model import END, FOREACH, JOIN, LINEAR, SPLIT, START, Node
+from .model import END, FOREACH, JOIN, LINEAR, SPLIT, START, Node, decorator_problems
 
 # Names Metaflow reserves because a step named so would shadow FlowSpec's own attributes.
 RESERVED_STEP_NAMES = frozenset({"name", "next", "input", "index", "cmd"})
+# Parameter names that collide with the flow command's own options, spelled
+# with underscores: click maps `--max-workers` to `max_workers`, so both
+# spellings collide. Metaflow rejects a parameter named like one of its run
+# options or click internals (its parameters.py); flowdrop rejects those too,
+# so a flow written here also runs under Metaflow, plus its own options.
+RESERVED_OPTION_NAMES = frozenset({
+    "with", "tag", "max_workers", "run_id_file", "datastore", "origin_run_id", "help",
+})
+METAFLOW_RESERVED_NAMES = frozenset({
+    "params", "obj", "decospecs", "tags", "namespace", "user_namespace", "max_num_splits", "max_log_size",
+})
 _STEP_NAME = re.compile(r"[a-z0-9][a-z0-9_]*")
 
 Edges = dict[str, tuple[str, ...]]  # step -> the steps its self.next names, in order
@@ -46,6 +59,7 @@ def build_nodes(flow: FlowSource, problems: Problems) -> tuple[Node, ...]:
     steps = {step.name: step for step in flow.steps}
     _check_names(flow, problems)
     _check_parameters(flow, steps, problems)
+    _check_decorators(flow, problems)
     for required in ("start", "end"):
         if required not in steps:
             problems.flow(flow.lineno, flow.name, f"no '{required}' step; every flow starts at a step named 'start' "
@@ -140,6 +154,38 @@ def _check_parameters(flow: FlowSource, steps: dict[str, StepSource], problems: 
         for clash in {param.name, param.attribute} & steps.keys():
             problems.flow(param.lineno, flow.name, f"parameter `{param.attribute}` clashes with step '{clash}' "
                           f"(line {steps[clash].lineno}); rename the parameter or the step.")
+        for text in _reserved_parameter_problems(param.name, param.attribute):
+            problems.flow(param.lineno, flow.name, text)
+
+
+def _reserved_parameter_problems(name: str, attribute: str) -> list[str]:
+    out = []
+    spelled = name.lower().replace("-", "_")
+    if spelled in RESERVED_OPTION_NAMES:
+        out.append(f"parameter name '{name}' is reserved: the flow's command line has its own "
+                   f"`--{spelled.replace('_', '-')}` option; rename the parameter.")
+    elif spelled in METAFLOW_RESERVED_NAMES:
+        out.append(f"parameter name '{name}' is reserved by Metaflow's command line, so the flow would not run "
+                   "there; rename the parameter.")
+    if attribute in FLOWSPEC_ATTRIBUTES:
+        out.append(f"parameter `{attribute}`: `{attribute}` is an attribute of FlowSpec itself (self.{attribute}), "
+                   "which the parameter would hide; rename the class attribute.")
+    elif attribute != spelled and attribute in RESERVED_OPTION_NAMES | {"obj"}:  # run(obj, max_workers, ...)
+        out.append(f"parameter `{attribute}`: the class attribute `{attribute}` collides with the command line's "
+                   f"own `{attribute}`; rename the class attribute.")
+    return out
+
+
+def _check_decorators(flow: FlowSource, problems: Problems) -> None:
+    for step in flow.steps:
+        for deco in step.decorators:
+            for text in decorator_problems(deco):
+                problems.step(deco.lineno or step.lineno, step.name, text)
+            if deco.name == "catch" and step.transition is not None and step.transition.foreach:
+                # As in Metaflow: the fallback task has no items to fan out over.
+                problems.step(deco.lineno or step.lineno, step.name, "@catch is not supported in foreach split "
+                              "steps: a caught failure leaves nothing to iterate over. Move the risky work to a "
+                              "step before the foreach, or catch inside the foreach's body step.")
 
 
 def _known_out_funcs(flow: FlowSource, steps: dict[str, StepSource], problems: Problems) -> tuple[Edges, bool]:

@@ -163,7 +163,10 @@ def _is_step_decorator(expr: ast.expr) -> bool:
 
 
 def _describe(expr: ast.expr) -> str:
-    text = ast.unparse(expr)
+    try:
+        text = ast.unparse(expr)
+    except (RecursionError, ValueError):  # nested deeper than unparse recurses; an int past the digit limit
+        return f"<{type(expr).__name__.lower()} nested too deeply to show>"
     return text if len(text) <= 40 else text[:37] + "..."
 
 

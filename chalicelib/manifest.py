@@ -73,10 +73,15 @@ class Manifest:
                 f"manifest.json: version {version!r} is not supported; this flowdrop reads version "
                 f"{MANIFEST_VERSION}. Deploy with a matching flowdrop."
             )
-        problems = _problems(data)
-        if problems:
-            raise PackageError("\n".join(f"manifest.json: {p}" for p in problems))
-        return cls(**{name: copy.deepcopy(data[name]) for name in _FIELDS})
+        try:
+            problems = _problems(data)
+            if problems:
+                raise PackageError("\n".join(f"manifest.json: {p}" for p in problems))
+            return cls(**{name: copy.deepcopy(data[name]) for name in _FIELDS})
+        except RecursionError as err:
+            # JSON nested a few hundred deep reads fine but is too deep to check or copy.
+            raise PackageError("manifest.json: a value is nested too deeply to check; "
+                               "rebuild the package with the uploader") from err
 
     def graph_model(self) -> model.Graph:
         """The flow graph as model objects."""
@@ -223,19 +228,15 @@ def _options(path: str, value: Any) -> list[str]:
     if not _is_int(workers) or workers < 1:
         problems.append(f"{path}.max_workers must be an int >= 1, {_got(workers)}")
     timeout = value.get("workflow_timeout")
-    if timeout is not None and (not _is_int(timeout) or timeout < 1):
-        problems.append(f"{path}.workflow_timeout must be null or an int >= 1 (seconds), {_got(timeout)}")
+    if timeout is not None and (not _is_int(timeout) or not 1 <= timeout <= model.MAX_SFN_SECONDS):
+        problems.append(f"{path}.workflow_timeout must be null or an int from 1 to {model.MAX_SFN_SECONDS} "
+                        f"(seconds; Step Functions' limit), {_got(timeout)}")
     specs = value.get("with_decorators", [])
     if not isinstance(specs, list):
         problems.append(f"{path}.with_decorators must be a list of --with specs, {_got(specs)}")
     else:
         for i, spec in enumerate(specs):
-            try:
-                if not isinstance(spec, str):
-                    raise ValueError(f"must be a string like 'retry:times=2', {_got(spec)}")
-                model.parse_with_spec(spec)
-            except ValueError as err:
-                problems.append(f"{path}.with_decorators[{i}]: {err}")
+            problems += [f"{path}.with_decorators[{i}]: {p}" for p in _with_spec_problems(spec)]
     tags = value.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(tag, str) and tag for tag in tags):
         problems.append(f"{path}.tags must be a list of non-empty strings, {_got(tags)}")
@@ -243,6 +244,16 @@ def _options(path: str, value: Any) -> list[str]:
     if backend not in BACKENDS:
         problems.append(f"{path}.backend must be one of {', '.join(BACKENDS)}, {_got(backend)}")
     return problems
+
+
+def _with_spec_problems(spec: Any) -> list[str]:
+    if not isinstance(spec, str):
+        return [f"must be a string like 'retry:times=2', {_got(spec)}"]
+    try:
+        decorator = model.parse_with_spec(spec)
+    except ValueError as err:
+        return [str(err)]
+    return [f"--with {spec!r}: {problem}" for problem in model.decorator_problems(decorator)]
 
 
 def _created(path: str, value: Any) -> list[str]:

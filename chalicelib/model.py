@@ -8,6 +8,8 @@ carries a graph). Does not own: parsing (graph.py), validation of values
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -334,6 +336,103 @@ DECORATOR_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
     "batch": {"cpu": 1, "gpu": 0, "memory": 4096, "image": None, "queue": None},
     "environment": {"vars": {}},
 }
+
+
+# Step Functions caps TimeoutSeconds (a Task's @timeout, a whole run's
+# workflow_timeout) and a Retry's IntervalSeconds at 99,999,999 seconds.
+MAX_SFN_SECONDS = 99_999_999
+# Each retry reruns the whole task and, inside a foreach, adds its events to
+# the execution's 25,000-event history for every item; past a handful of
+# tries a step is broken, not flaky. Metaflow also caps its attempts.
+MAX_RETRY_TIMES = 10
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def decorator_problems(decorator: Decorator) -> list[str]:
+    """Every way a step decorator's literal arguments cannot work; [] when they can.
+
+    One check for the static graph, the manifest's `--with` specs, the
+    `--with` option and the decorators at import, so all four agree. Each
+    problem names the argument as written: "@timeout(seconds='abc'): seconds
+    must be ...". Decorators flowdrop does not know (a Metaflow flow's
+    @conda, @kubernetes) are accepted and ignored, as a flow may carry them.
+    """
+    name, attributes = decorator.name, decorator.attributes
+    known = DECORATOR_DEFAULTS.get(name)
+    if known is None:
+        return []
+    problems: list[str] = []
+
+    def bad(key: str, text: str) -> None:
+        problems.append(f"@{name}({key}={_short_repr(attributes[key])}): {key} {text}")
+
+    for key in attributes:
+        if key not in known:
+            problems.append(f"@{name}({key}=...): unknown argument {key!r}; @{name} takes {', '.join(known)}")
+    values = {**known, **attributes}
+    for key in attributes:
+        if key not in known:
+            continue
+        value = attributes[key]
+        match name, key:
+            case "retry", "times":
+                if not _is_int(value) or not 0 <= value <= MAX_RETRY_TIMES:
+                    bad(key, f"must be a whole number from 0 to {MAX_RETRY_TIMES}")
+            case "retry", "minutes_between_retries":
+                if not _is_number(value) or not 0 <= value * 60 <= MAX_SFN_SECONDS:
+                    bad(key, f"must be a number of minutes from 0 to {MAX_SFN_SECONDS // 60}")
+            case "timeout", _:
+                if not _is_int(value) or value < 0:
+                    bad(key, f"must be a whole number of {key} >= 0")
+            case ("resources" | "batch"), "cpu":
+                if not _is_number(value) or value <= 0:
+                    bad(key, "must be a number of vCPUs > 0")
+            case ("resources" | "batch"), "gpu":
+                if not _is_int(value) or value < 0:
+                    bad(key, "must be a whole number of GPUs >= 0")
+            case ("resources" | "batch"), "memory":
+                if not _is_int(value) or value <= 0:
+                    bad(key, "must be a whole number of megabytes > 0")
+            case "batch", ("image" | "queue"):
+                if value is not None and (not isinstance(value, str) or not value):
+                    bad(key, "must be a non-empty string or None")
+            case "catch", "var":
+                if value is not None and (not isinstance(value, str) or not value.isidentifier()):
+                    bad(key, "must be an artifact name (a Python identifier) or None")
+            case "catch", "print_exception":
+                if not isinstance(value, bool):
+                    bad(key, "must be True or False")
+            case "environment", "vars":
+                if not isinstance(value, Mapping) or not all(
+                    isinstance(k, str) and _ENV_NAME.fullmatch(k) and isinstance(v, str) for k, v in value.items()
+                ):
+                    bad(key, "must be a dict of environment variable names to strings, like {'MODE': 'fast'}")
+    if name == "timeout" and not problems:
+        total = timeout_seconds(values)
+        if not 0 < total <= MAX_SFN_SECONDS:
+            args = ", ".join(f"{k}={_short_repr(v)}" for k, v in attributes.items())
+            where = f"@timeout({args})" if args else "@timeout"
+            if total <= 0:
+                problems.append(f"{where}: the total is 0 seconds; give a positive seconds=, minutes= or hours=")
+            else:
+                problems.append(f"{where}: the total is more than Step Functions' limit of {MAX_SFN_SECONDS} seconds")
+    return problems
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return _is_int(value) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _short_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's digit limit for str()
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def parse_with_spec(spec: str) -> Decorator:

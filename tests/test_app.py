@@ -8,6 +8,7 @@ events are the messages the bucket notification really put in the queue.
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -96,6 +97,13 @@ def test_parameter_flow_versions_alias_redelivery_late_package_and_trigger(stack
     assert record["created"] == first.manifest["created"]
     assert alias_version(stack, "ParameterFlow") == 1
 
+    # A package uploaded before version 2 whose notification is delivered late (below).
+    late_source = PARAMETER_FLOW.replace("Learning rate", "Step size")
+    late = stack.package(late_source, file_name="parameter_flow.py", created=T0 + timedelta(minutes=30))
+    stack.upload(late.key, late.data)
+    late_records = stack.receive()
+    time.sleep(1.05 - time.time() % 1)  # S3's LastModified, which orders uploads, has one-second resolution
+
     changed = PARAMETER_FLOW.replace("alpha is still", "alpha remains")
     second = stack.package(changed, file_name="parameter_flow.py", created=T0 + timedelta(hours=1))
     upload_and_deploy(stack, client, second)
@@ -113,10 +121,8 @@ def test_parameter_flow_versions_alias_redelivery_late_package_and_trigger(stack
     assert deliver(client, again) == {"batchItemFailures": []}
     assert get(client, f"/flows/{pf}/deployments/{first.sha}")[1] == record
 
-    # A package built before version 2 arrives late: recorded, alias untouched.
-    late_source = PARAMETER_FLOW.replace("Learning rate", "Step size")
-    late = stack.package(late_source, file_name="parameter_flow.py", created=T0 + timedelta(minutes=30))
-    upload_and_deploy(stack, client, late)
+    # The package uploaded before version 2 arrives late: recorded, alias untouched.
+    assert deliver(client, late_records) == {"batchItemFailures": []}
     late_record = get(client, f"/flows/{pf}/deployments/{late.sha}")[1]
     assert late_record["status"] == "SUPERSEDED", late_record
     assert "production stays on version 2" in late_record["message"]

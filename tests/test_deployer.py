@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -114,11 +115,11 @@ def test_settings_from_env():
 # -- planning ------------------------------------------------------------------------------------
 
 
-def release(created: str = "2026-11-25T10:00:00.000000Z", fingerprint: str = "f1", version: int = 0,
-            schedule: dict | None = None) -> Release:
+def release(uploaded: str = "2026-11-25T10:00:00.000000Z", fingerprint: str = "f1", version: int = 0,
+            schedule: dict | None = None, created: str = "2026-11-25T10:00:00+00:00") -> Release:
     return Release(flow="TrainFlow", flow_name="TrainFlow", version=version,
                    version_arn=f"{ARN}:{version}" if version else "", code_sha256=SHA, created=created,
-                   fingerprint=fingerprint, schedule=schedule)
+                   fingerprint=fingerprint, schedule=schedule, uploaded=uploaded)
 
 
 NOTHING = Live(machine_exists=False, alias_exists=False, rule_expression=None, rule_targets=(), production=None)
@@ -140,15 +141,28 @@ def test_first_deployment_creates_everything():
 
 
 def test_update_duplicate_and_late_packages():
-    current = Production(release(version=3, fingerprint="f1"), newest_created="2026-11-25T10:00:00.000000Z")
+    current = Production(release(version=3, fingerprint="f1"), newest_uploaded="2026-11-25T10:00:00.000000Z")
     live = replace(NOTHING, machine_exists=True, alias_exists=True, production=current)
-    assert plan(release(created="2026-11-25T11:00:00.000000Z"), live).status == "DUPLICATE"
-    assert plan(release(created="2026-11-25T11:00:00.000000Z"), live).actions == ()
-    late = plan(release(created="2026-11-25T09:00:00.000000Z", fingerprint="f2"), live)
+    assert plan(release(uploaded="2026-11-25T11:00:00.000000Z"), live).status == "DUPLICATE"
+    assert plan(release(uploaded="2026-11-25T11:00:00.000000Z"), live).actions == ()
+    late = plan(release(uploaded="2026-11-25T09:00:00.000000Z", fingerprint="f2"), live)
     assert late.status == "SUPERSEDED" and late.actions == () and "version 3" in late.reason
-    newer = plan(release(created="2026-11-25T11:00:00.000000Z", fingerprint="f2"), live)
+    assert "uploaded 2026-11-25T09:00:00.000000Z is older than the newest accepted upload" in late.reason
+    newer = plan(release(uploaded="2026-11-25T11:00:00.000000Z", fingerprint="f2"), live)
     assert newer.status == "ACCEPTED"
     assert not newer.actions[0].create and not newer.actions[3].create
+
+
+def test_newer_means_uploaded_later_whatever_the_manifest_says():
+    current = Production(release(version=3, created="2999-01-01T00:00:00+00:00"),
+                         newest_uploaded="2026-11-25T10:00:00.000000Z")
+    live = replace(NOTHING, machine_exists=True, alias_exists=True, production=current)
+    # A laptop clock minutes slow: created "before" production, uploaded after it.
+    slow_clock = release(uploaded="2026-11-25T10:01:00.000000Z", created="2026-11-25T09:55:00+00:00", fingerprint="f2")
+    assert plan(slow_clock, live).status == "ACCEPTED"
+    # A manifest claiming the far future is no newer than its upload.
+    future = release(uploaded="2026-11-25T09:59:00.000000Z", created="2999-01-01T00:00:00+00:00", fingerprint="f3")
+    assert plan(future, live).status == "SUPERSEDED"
 
 
 def test_rule_follows_the_schedule():
@@ -200,9 +214,24 @@ def test_step_states_from_history():
                                                   {"name": "start-map"}},
               entered("fit"), entered("fit"), exited("fit"), entered("fit@start")]
     assert step_states(events, "RUNNING") == {"start": "SUCCEEDED", "fit": "RUNNING"}
-    assert step_states(events, "FAILED") == {"start": "SUCCEEDED", "fit": "FAILED"}
+    # Ended with fit still inside a state and no failure of its own: stopped by a sibling.
+    assert step_states(events, "FAILED") == {"start": "SUCCEEDED", "fit": "ABORTED"}
     done = events + [exited("fit"), exited("fit")]
     assert step_states(done, "SUCCEEDED") == {"start": "SUCCEEDED", "fit": "SUCCEEDED"}
+
+
+def test_step_states_name_the_failed_step_and_the_aborted_sibling():
+    def event(i, kind, prev=None, **details):
+        return {"id": i, "previousEventId": prev, "type": kind, **details}
+    events = [
+        event(1, "ExecutionStarted"),
+        event(2, "TaskStateEntered", 1, stateEnteredEventDetails={"name": "a"}),
+        event(3, "TaskStateEntered", 1, stateEnteredEventDetails={"name": "b"}),
+        event(4, "TaskScheduled", 3), event(5, "TaskStarted", 4), event(6, "TaskFailed", 5),
+        event(7, "TaskScheduled", 2), event(8, "TaskStarted", 7),
+        event(9, "ExecutionFailed", 8),
+    ]
+    assert step_states(events, "FAILED") == {"a": "ABORTED", "b": "FAILED"}
 
 
 # -- schedule ticks --------------------------------------------------------------------------------
@@ -269,3 +298,156 @@ def test_an_aws_failure_fails_only_its_message(aws, unique_name):
     assert stack.store.get_record(package.flow, package.sha).status == "ACCEPTED"
     assert stack.store.get_record("X", SHA).status == "FAILED"
     assert "no longer exists" in stack.store.get_record("X", SHA).message
+
+
+# -- what "newer" means, and refusals, against moto -------------------------------------------------
+
+from flowdrop.deployer.clients import Clients  # noqa: E402
+from flowdrop.deployer.deploy import deploy_package  # noqa: E402
+from flowdrop.deployer.plan import DefinitionRejectedError, execute_plan  # noqa: E402
+from tests.deployer_fixtures import T0, DeployerStack  # noqa: E402
+
+PARAMETER_FLOW = (EXAMPLES / "parameter_flow.py").read_text()
+NOW = datetime(2026, 11, 25, 12, tzinfo=timezone.utc)
+
+
+def variant(n: int) -> str:
+    """The parameter flow with different code (so a different package and definition)."""
+    return PARAMETER_FLOW.replace("alpha is still", f"alpha is still ({n})")
+
+
+def next_second() -> None:
+    """Wait until the wall clock enters a new second: S3's LastModified has one-second resolution."""
+    time.sleep(1.05 - time.time() % 1)
+
+
+def deploy(stack: DeployerStack, package, clients: Clients | None = None):
+    return deploy_package(stack.bucket, package.key, clients or stack.clients, stack.settings, NOW)
+
+
+def alias_version(stack: DeployerStack) -> int:
+    routing = stack.clients.sfn.describe_state_machine_alias(
+        stateMachineAliasArn=stack.machine_arn("ParameterFlow") + ":production")["routingConfiguration"]
+    return int(routing[0]["stateMachineVersionArn"].rsplit(":", 1)[1])
+
+
+def test_a_slow_uploader_clock_does_not_supersede_the_newest_upload(aws, unique_name):
+    stack = make_stack(aws, unique_name)
+    first = stack.package(variant(1), file_name="parameter_flow.py", created=T0 + timedelta(hours=1))
+    stack.upload(first.key, first.data)
+    assert deploy(stack, first).status == "ACCEPTED"
+    next_second()
+    # Another laptop, its clock five minutes slow, uploads after the first one.
+    second = stack.package(variant(2), file_name="parameter_flow.py", created=T0 + timedelta(minutes=55))
+    stack.upload(second.key, second.data)
+    record = deploy(stack, second)
+    assert (record.status, record.version) == ("ACCEPTED", 2), record
+    assert record.created == second.manifest["created"]  # shown as the uploader wrote it
+    assert alias_version(stack) == 2
+
+
+def test_a_late_notification_of_an_older_upload_never_moves_production(aws, unique_name):
+    stack = make_stack(aws, unique_name)
+    # Uploaded first, though its manifest claims a later time; its notification arrives last.
+    older = stack.package(variant(1), file_name="parameter_flow.py", created=T0 + timedelta(hours=2))
+    stack.upload(older.key, older.data)
+    next_second()
+    newer = stack.package(variant(2), file_name="parameter_flow.py", created=T0 + timedelta(hours=1))
+    stack.upload(newer.key, newer.data)
+    assert deploy(stack, newer).status == "ACCEPTED"
+    late = deploy(stack, older)
+    assert late.status == "SUPERSEDED", late
+    assert "is older than the newest accepted upload" in late.message and "production stays on version 1" in late.message
+    assert alias_version(stack) == 1
+
+
+def test_a_manifest_from_the_future_is_failed_and_blocks_nothing(aws, unique_name):
+    stack = make_stack(aws, unique_name)
+    good = stack.package(variant(1), file_name="parameter_flow.py")
+    stack.upload(good.key, good.data)
+    assert deploy(stack, good).status == "ACCEPTED"
+    future = stack.package(variant(2), file_name="parameter_flow.py", created=datetime(2999, 1, 1, tzinfo=timezone.utc))
+    stack.upload(future.key, future.data)
+    record = deploy(stack, future)
+    assert record.status == "FAILED"
+    assert re.search(r"manifest.json: created 2999-01-01T00:00:00\+00:00 is \d+ days after the package reached S3 "
+                     r"\(20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00\); the uploading machine's clock is wrong", record.message)
+    assert alias_version(stack) == 1
+    next_second()
+    later = stack.package(variant(3), file_name="parameter_flow.py", created=T0 + timedelta(hours=3))
+    stack.upload(later.key, later.data)
+    assert (deploy(stack, later).status, alias_version(stack)) == ("ACCEPTED", 2)
+
+
+class RefusingStepFunctions:
+    """The real Step Functions client, except that it refuses every definition as AWS does (InvalidDefinition)."""
+
+    def __init__(self, real, code: str = "InvalidDefinition"):
+        self._real = real
+        self._code = code
+
+    def __getattr__(self, name: str):
+        return getattr(self._real, name)
+
+    def _refuse(self, operation: str, **_: object):
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": self._code, "Message": "Invalid State Machine Definition: "
+                                     "'SCHEMA_VALIDATION_FAILED at /States'"},
+                           "ResponseMetadata": {"HTTPStatusCode": 400}}, operation)
+
+    def create_state_machine(self, **kwargs: object):
+        self._refuse("CreateStateMachine", **kwargs)
+
+    def update_state_machine(self, **kwargs: object):
+        self._refuse("UpdateStateMachine", **kwargs)
+
+
+@pytest.mark.parametrize("code", ["InvalidDefinition", "ValidationException"])
+def test_a_definition_step_functions_refuses_is_failed_not_retried(aws, unique_name, code):
+    stack = make_stack(aws, unique_name)
+    refusing = replace(stack.clients, sfn=RefusingStepFunctions(stack.clients.sfn, code))
+    first = stack.package(variant(1), file_name="parameter_flow.py")
+    stack.upload(first.key, first.data)
+    record = deploy(stack, first, refusing)  # CreateStateMachine refused
+    assert record.status == "FAILED"
+    assert record.message.startswith(f"Step Functions CreateStateMachine on {first.flow} refused the compiled "
+                                     f"definition, so nothing was published: An error occurred ({code})")
+    assert stack.store.get_record(first.flow, first.sha) == record
+    assert stack.store.production(first.flow) is None
+    assert deploy(stack, first).status == "ACCEPTED"  # the same package, once AWS takes it
+    next_second()
+    second = stack.package(variant(2), file_name="parameter_flow.py", created=T0 + timedelta(hours=1))
+    stack.upload(second.key, second.data)
+    record = deploy(stack, second, refusing)  # UpdateStateMachine refused
+    assert record.status == "FAILED" and "Step Functions UpdateStateMachine on arn:aws:states:" in record.message
+    assert stack.store.production(first.flow).release.version == 1 and alias_version(stack) == 1
+
+
+def test_moto_refuses_a_bad_definition_with_an_empty_code_and_it_is_a_rejection(aws, unique_name):
+    # EMULATOR.md: moto answers a definition it cannot parse with error code "" (HTTP 400), not InvalidDefinition.
+    stack = make_stack(aws, unique_name)
+    action = PublishVersion(stack.machine_arn("Bad"), stack.machine("Bad"), '{"StartAt": "x", "States": {}}',
+                            stack.settings.state_machine_role_arn, "code x", create=True)
+    with pytest.raises(DefinitionRejectedError, match="Step Functions CreateStateMachine on .* refused the compiled "
+                                                      "definition, so nothing was published: .*ASLParserException"):
+        execute_plan((action,), stack.clients, stack.store)
+
+
+def test_an_unexpected_error_while_checking_is_recorded_failed(aws, unique_name, monkeypatch):
+    import flowdrop.deployer.deploy as deploy_module
+
+    def broken_check(*args: object, **kwargs: object):
+        raise RuntimeError("the checker tripped")
+
+    stack = make_stack(aws, unique_name)
+    package = stack.package(variant(1), file_name="parameter_flow.py")
+    stack.upload(package.key, package.data)
+    monkeypatch.setattr(deploy_module, "check_package", broken_check)
+    record = deploy(stack, package)
+    assert record.status == "FAILED"
+    assert record.message == (f"package s3://{stack.bucket}/{package.key}: the deployer could not check it "
+                              "(RuntimeError: the checker tripped); nothing was deployed. This is a flowdrop bug: "
+                              "please report it with the package.")
+    assert stack.store.get_record(package.flow, package.sha) == record
+    assert stack.store.production(package.flow) is None

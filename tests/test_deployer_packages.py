@@ -16,6 +16,7 @@ import pytest
 
 pytestmark = pytest.mark.filterwarnings("ignore:Couldn.t determine the remaining time")
 
+from flowdrop import uploader
 from flowdrop.deployer.deploy import deploy_package
 from flowdrop.deployer.sqs_events import handle_package_batch
 from flowdrop.graph import find_flow_class_names
@@ -25,6 +26,7 @@ from tests.deployer_fixtures import (
     INVALID_FLOWS,
     T0,
     BuiltPackage,
+    flow_package,
     make_stack,
     package_of,
     sqs_event,
@@ -100,6 +102,43 @@ def bad_packages(good: BuiltPackage, machine: str) -> list[tuple[str, BuiltPacka
         "import FlowSpec, Parameter, step", "import FlowSpec, Parameter, schedule, step")
     cases.append(("bad_cron", package_of(base, files("cron", bad_cron)),
                   "parameter_flow.py:4: flow 'ParameterFlow': cron '61 25 * * ? *': minutes field '61' is out of range"))
+    # Sources too deep for Python's parser (RecursionError, MemoryError inside ast.parse).
+    end = len(GOOD.splitlines()) + 1
+    for case, expression in (("deep_attribute_chain", "a" + ".b" * 100_000), ("deep_unary", "-" * 100_000 + "1")):
+        cases.append((case, package_of(base, files(case, GOOD + f"x = {expression}\n")),
+                      f"parameter_flow.py:{end}: Python cannot parse this file: an expression is nested too deeply"))
+    deep_argument = GOOD.replace("    @step\n    def start", "    @retry(times=a" + ".b" * 600 + ")\n    @step\n    def start")
+    cases.append(("deep_decorator_argument", package_of(base, files("deep_arg", deep_argument)),
+                  "parameter_flow.py:9: step 'start': @retry(times=<attribute nested too deeply to show>) is not a literal"))
+    # Decorator arguments that cannot work, in the source and in the manifest's --with specs.
+    for case, decorator, expected in (
+        ("timeout_not_a_number", "@timeout(seconds='abc')", "@timeout(seconds='abc'): seconds must be a whole number"),
+        ("timeout_too_long", "@timeout(hours=30000)", "@timeout(hours=30000): the total is more than Step Functions'"),
+        ("retry_too_many", "@retry(times=1000)", "@retry(times=1000): times must be a whole number from 0 to 10"),
+        ("environment_not_strings", "@environment(vars={'N': 1})", "@environment(vars={'N': 1}): vars must be a dict"),
+    ):
+        source = GOOD.replace("    @step\n    def start", f"    {decorator}\n    @step\n    def start")
+        cases.append((case, package_of(base, files(case, source)), f"parameter_flow.py:9: step 'start': {expected}"))
+    bad_with = dict(base["options"], with_decorators=["retry", "timeout:seconds='abc'"])
+    cases.append(("with_bad_timeout", package_of(base, files("with"), options=bad_with),
+                  "manifest.json: options.with_decorators[1]: --with \"timeout:seconds='abc'\": @timeout(seconds='abc'): "
+                  "seconds must be a whole number of seconds >= 0"))
+    long_run = dict(base["options"], workflow_timeout=100_000_000)
+    cases.append(("workflow_timeout_too_long", package_of(base, files("wt"), options=long_run),
+                  "manifest.json: options.workflow_timeout must be null or an int from 1 to 99999999"))
+    nested: list = []
+    for _ in range(600):
+        nested = [nested]
+    cases.append(("manifest_nested_too_deeply", package_of(base, files("nested"), decorators={"deep": nested}),
+                  "manifest.json: a value is nested too deeply to check"))
+    # `--with catch` would put @catch on a foreach step, which Metaflow (and flowdrop) refuse.
+    foreach = flow_package(EXAMPLES / "foreach_flow.py", name=machine, created=LATER,
+                           options=uploader.DeployOptions(name=machine, backend="worker", with_specs=("catch",)))
+    cases.append(("with_catch_on_foreach", foreach, "manifest.json: options.with_decorators[0] adds @catch to every "
+                  "step, but @catch is not supported in foreach split steps (start in foreach_flow.py)"))
+    # A manifest from the future would have blocked every later upload.
+    cases.append(("created_in_the_future", package_of(base, files("future"), created="2999-01-01T00:00:00+00:00"),
+                  "manifest.json: created 2999-01-01T00:00:00+00:00 is "))
     for case, source, expected in invalid_flow_cases():
         name = f"{case}.py"
         classes = find_flow_class_names(source)

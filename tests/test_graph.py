@@ -522,3 +522,130 @@ def test_render_graph_shows_docs_decorators_and_parameters():
     text = render_graph(parse_flow(source, "doc.py"))
     assert "DocFlow\n\n    The flow's story.\n\n    In two paragraphs.\n" in text
     assert "Step start\n    Begin here.\n    => end\n" in text
+
+
+# --- reserved parameter names, decorator arguments, pathological sources -------------
+
+
+def one_parameter_flow(declaration: str) -> str:
+    return flow(f"""\
+        class ParamFlow(FlowSpec):
+            {declaration}
+        """, minimal_steps=True)
+
+
+@pytest.mark.parametrize("name", ["tag", "max-workers", "max_workers", "Max-Workers", "run-id-file", "with",
+                                  "params", "datastore", "namespace", "origin-run-id", "help", "user-namespace"])
+def test_parameter_names_of_the_command_line_are_reserved(name):
+    problems = problems_of(one_parameter_flow(f"p = Parameter({name!r}, default=1)"), "r.py")
+    assert len(problems) == 1
+    assert problems[0].startswith(f"r.py:5: flow 'ParamFlow': parameter name '{name}' is reserved"), problems
+
+
+@pytest.mark.parametrize("attribute", ["name", "input", "index", "foreach_stack", "next", "merge_artifacts",
+                                       "script_name"])
+def test_parameter_attributes_that_are_flowspec_attributes_are_reserved(attribute):
+    problems = problems_of(one_parameter_flow(f"{attribute} = Parameter('alpha', default=1)"), "r.py")
+    assert problems == (f"r.py:5: flow 'ParamFlow': parameter `{attribute}`: `{attribute}` is an attribute of "
+                        f"FlowSpec itself (self.{attribute}), which the parameter would hide; rename the class "
+                        "attribute.",)
+
+
+def test_parameter_attribute_named_like_a_run_option_is_reserved():
+    problems = problems_of(one_parameter_flow("max_workers = Parameter('workers', default=1)"), "r.py")
+    assert problems == ("r.py:5: flow 'ParamFlow': parameter `max_workers`: the class attribute `max_workers` "
+                        "collides with the command line's own `max_workers`; rename the class attribute.",)
+
+
+@pytest.mark.parametrize("declaration", ["tagline = Parameter('tagline')", "workers = Parameter('workers')",
+                                         "names = Parameter('names')", "p = Parameter('with_retries')"])
+def test_names_near_reserved_ones_are_fine(declaration):
+    assert len(parse_flow(one_parameter_flow(declaration), "ok.py").parameters) == 1
+
+
+def decorated_flow(decorator: str) -> str:
+    return flow(f"""\
+        class DecoFlow(FlowSpec):
+
+            {decorator}
+            @step
+            def start(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+        """)
+
+
+@pytest.mark.parametrize(("decorator", "message"), [
+    ("@timeout(seconds='abc')", "@timeout(seconds='abc'): seconds must be a whole number of seconds >= 0"),
+    ("@timeout(minutes=-5)", "@timeout(minutes=-5): minutes must be a whole number of minutes >= 0"),
+    ("@timeout", "@timeout: the total is 0 seconds; give a positive seconds=, minutes= or hours="),
+    ("@timeout(hours=30000)", "@timeout(hours=30000): the total is more than Step Functions' limit of 99999999 seconds"),
+    ("@retry(times=11)", "@retry(times=11): times must be a whole number from 0 to 10"),
+    ("@retry(times='3')", "@retry(times='3'): times must be a whole number from 0 to 10"),
+    ("@retry(times=-1)", "@retry(times=-1): times must be a whole number from 0 to 10"),
+    ("@retry(minutes_between_retries=-1)", "@retry(minutes_between_retries=-1): minutes_between_retries must be"),
+    ("@retry(tries=2)", "@retry(tries=...): unknown argument 'tries'; @retry takes times, minutes_between_retries"),
+    ("@resources(cpu=0)", "@resources(cpu=0): cpu must be a number of vCPUs > 0"),
+    ("@resources(memory='16GB')", "@resources(memory='16GB'): memory must be a whole number of megabytes > 0"),
+    ("@batch(gpu=-1)", "@batch(gpu=-1): gpu must be a whole number of GPUs >= 0"),
+    ("@catch(var='not an identifier')", "@catch(var='not an identifier'): var must be an artifact name"),
+    ("@environment(vars={'A': 1})", "@environment(vars={'A': 1}): vars must be a dict of environment variable names"),
+])
+def test_decorator_arguments_are_checked_statically(decorator, message):
+    problems = problems_of(decorated_flow(decorator), "d.py")
+    assert len(problems) == 1 and problems[0].startswith(f"d.py:6: step 'start': {message}"), problems
+
+
+def test_good_and_unknown_decorators_are_accepted():
+    # Metaflow flows may carry decorators flowdrop ignores (@conda, @kubernetes): they are not errors.
+    for decorator in ("@retry(times=0, minutes_between_retries=0.5)", "@timeout(hours=1, minutes=30)",
+                      "@resources(cpu=0.25, gpu=1, memory=512)", "@catch(var='failure', print_exception=False)",
+                      "@environment(vars={'MODE': 'fast'})", "@kubernetes(cpu='lots')", "@conda(libraries={})"):
+        assert parse_flow(decorated_flow(decorator), "ok.py")["start"].decorators
+
+
+def test_catch_on_a_foreach_body_is_fine():
+    graph = example("decorated_flow.py")
+    assert graph["risky"].decorator("catch") is not None
+    source = flow("""\
+        class CatchBodyFlow(FlowSpec):
+
+            @step
+            def start(self):
+                self.items = [1, 2]
+                self.next(self.body, foreach='items')
+
+            @catch(var='failure')
+            @step
+            def body(self):
+                self.next(self.join)
+
+            @step
+            def join(self, inputs):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+        """)
+    assert parse_flow(source, "c.py")["body"].decorator("catch").attributes == {"var": "failure"}
+
+
+@pytest.mark.parametrize("expression", ["a" + ".b" * 100_000, "-" * 100_000 + "1", "1" + " + 1" * 100_000])
+def test_a_source_too_deep_for_the_parser_is_a_flow_error(expression):
+    source = flow("x = " + expression + "\n", minimal_steps=False) + "\n\nclass F(FlowSpec):\n    pass\n"
+    problems = problems_of(source, "deep.py")
+    assert len(problems) == 1
+    assert problems[0].startswith("deep.py:4: Python cannot parse this file: an expression is nested too deeply")
+    assert f"line 4 is the longest ({len(expression) + 4} characters)" in problems[0]
+    assert find_flow_class_names(source) == []
+
+
+def test_a_decorator_argument_too_deep_to_show_is_not_a_literal():
+    problems = problems_of(decorated_flow("@retry(times=" + "a" + ".b" * 600 + ")"), "d.py")
+    assert problems == ("d.py:6: step 'start': @retry(times=<attribute nested too deeply to show>) is not a literal; "
+                        "decorator arguments are read without running the flow, so write the value itself (a number, "
+                        "string, or a list or dict of them).",)

@@ -116,8 +116,20 @@ def edit(path: str, value) -> dict:
         ("options.max_workers", "0", "manifest.json: options.max_workers must be an int >= 1, got '0'"),
         ("options.max_workers", 0, "options.max_workers must be an int >= 1, got 0"),
         ("options.max_workers", True, "options.max_workers must be an int >= 1, got True"),
-        ("options.workflow_timeout", -5, "options.workflow_timeout must be null or an int >= 1 (seconds), got -5"),
+        ("options.workflow_timeout", -5, "options.workflow_timeout must be null or an int from 1 to 99999999 (seconds; "
+         "Step Functions' limit), got -5"),
+        ("options.workflow_timeout", 100_000_000, "options.workflow_timeout must be null or an int from 1 to 99999999"),
+        ("options.workflow_timeout", 0, "options.workflow_timeout must be null or an int from 1 to 99999999"),
         ("options.with_decorators", ["retry:times"], "options.with_decorators[0]: --with 'retry:times': expected key=value"),
+        ("options.with_decorators", ["retry", "timeout:seconds='abc'"],
+         "options.with_decorators[1]: --with \"timeout:seconds='abc'\": @timeout(seconds='abc'): seconds must be a whole "
+         "number of seconds >= 0"),
+        ("options.with_decorators", ["retry:times=1000"],
+         "options.with_decorators[0]: --with 'retry:times=1000': @retry(times=1000): times must be a whole number from 0 to 10"),
+        ("options.with_decorators", ["retry:tiems=2"], "--with 'retry:tiems=2': @retry(tiems=...): unknown argument 'tiems'"),
+        ("options.with_decorators", ["timeout"], "--with 'timeout': @timeout: the total is 0 seconds"),
+        ("options.with_decorators", ["resources:memory=-1"], "@resources(memory=-1): memory must be a whole number of megabytes > 0"),
+        ("options.with_decorators", ["environment:vars=[1]"], "@environment(vars=[1]): vars must be a dict"),
         ("options.with_decorators", [3], "options.with_decorators[0]: must be a string"),
         ("options.tags", "prod", "options.tags must be a list of non-empty strings, got 'prod'"),
         ("options.backend", "k8s", "options.backend must be one of batch, lambda, worker, got 'k8s'"),
@@ -168,3 +180,17 @@ def test_every_problem_is_reported_at_once():
     assert len(lines) == 4
     assert all(line.startswith("manifest.json: ") for line in lines)
     assert json.dumps(good())  # the fixture itself is JSON
+
+
+def test_with_decorators_flowdrop_does_not_know_are_accepted():
+    # A Metaflow user's `--with kubernetes` or `--with conda` means nothing here, but is no error.
+    data = edit("options.with_decorators", ["kubernetes:cpu=4", "conda", "retry:times=0", "timeout:minutes=5"])
+    assert Manifest.from_dict(data).options["with_decorators"][0] == "kubernetes:cpu=4"
+
+
+def test_a_value_nested_too_deeply_is_a_package_error():
+    nested: list = []
+    for _ in range(600):  # reads fine as JSON, too deep to copy
+        nested = [nested]
+    with pytest.raises(PackageError, match="manifest.json: a value is nested too deeply to check"):
+        Manifest.from_dict(good() | {"decorators": {"deep": nested}})

@@ -3,10 +3,11 @@
 Owns: every check a dropped package must pass before anything live changes:
 the key names the state machine and the code hash, the tarball is safe
 (package.read_package), the manifest is well formed and agrees with the key,
-the files and the source; the flow graph is re-read from the source inside
-the package with graph.parse_flow (user code is never imported or run), the
-schedule is a valid EventBridge expression, and the flow compiles within
-Step Functions' limits. Does not own: fetching the package, AWS calls, or
+the files and the source, and its `created` is not from the future; the
+flow graph is re-read from the source inside the package with
+graph.parse_flow (user code is never imported or run), the schedule is a
+valid EventBridge expression, and the flow compiles within Step Functions'
+limits. Does not own: fetching the package, AWS calls, or
 recording the outcome (deploy.py).
 
 Failures raise FlowdropError subclasses whose messages name the file, line
@@ -20,15 +21,16 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .. import package as packages
 from ..compiler import CompileOptions, compile_flow, definition_json
 from ..cron import Schedule, schedule_from_attributes
-from ..errors import DecoratorError, PackageError
+from ..errors import DecoratorError, FlowError, PackageError
 from ..graph import parse_flow
 from ..manifest import Manifest
-from ..model import Graph, parse_with_spec
+from ..model import FOREACH, Decorator, Graph, parse_with_spec
 from . import names
 from .settings import DeployerSettings
 
@@ -61,14 +63,28 @@ class Candidate:
         return f"s3://{self.bucket}/{self.key}"
 
 
-def check_package(bucket: str, key: str, data: bytes, settings: DeployerSettings) -> Candidate:
-    """Validate a dropped package; raises a FlowdropError naming what is wrong and where."""
+# How far a manifest's `created` may be ahead of the time S3 received the
+# package: clocks drift a little, a manifest from the future is a broken
+# clock (or a forgery) and would confuse whoever reads the records.
+MAX_CLOCK_SKEW = timedelta(minutes=10)
+
+
+def check_package(bucket: str, key: str, data: bytes, settings: DeployerSettings, *,
+                  uploaded: datetime) -> Candidate:
+    """Validate a dropped package that reached S3 at `uploaded`; raises a FlowdropError naming what is wrong."""
     machine, sha = names.parse_package_key(settings.package_prefix, key)
     package = packages.read_package(data, settings.package_limits)
     manifest = Manifest.from_dict(package.manifest)
     _check_identity(manifest, package.files, machine, sha)
+    _check_created(manifest, uploaded)
     source = _flow_source(manifest, package.files)
-    graph = parse_flow(source, manifest.flow_file, manifest.flow_class)
+    try:
+        graph = parse_flow(source, manifest.flow_file, manifest.flow_class)
+    except (RecursionError, MemoryError, ValueError) as err:
+        # graph.parse_flow turns these into FlowErrors; this keeps any it
+        # misses from escaping as a retried "AWS" failure with no record.
+        raise FlowError([f"{manifest.flow_file}:1: cannot read the flow: {type(err).__name__}: {err}; "
+                         "simplify the file (deeply nested expressions, huge literals)."]) from err
     schedule = flow_schedule(graph)  # the source's own faults first, then the manifest's disagreements
     differences = graph_differences(manifest.graph, graph)
     if differences:
@@ -78,11 +94,13 @@ def check_package(bucket: str, key: str, data: bytes, settings: DeployerSettings
         raise PackageError(f"manifest.json: schedule {manifest.schedule!r} disagrees with the source, which gives "
                            f"{schedule.to_dict() if schedule else None!r} ({_schedule_where(graph)})")
     backend, notes = _backend(manifest, settings)
+    with_decorators = tuple(parse_with_spec(spec) for spec in manifest.options["with_decorators"])
+    _check_with_catch(graph, with_decorators)
     options = CompileOptions(
         state_machine_name=machine,
         max_workers=manifest.options["max_workers"],
         workflow_timeout=manifest.options["workflow_timeout"],
-        with_decorators=tuple(parse_with_spec(spec) for spec in manifest.options["with_decorators"]),
+        with_decorators=with_decorators,
         backend=replace(settings.backend, kind=backend),
         code_package=f"s3://{bucket}/{key}",
         datastore_root=settings.datastore_root,
@@ -138,6 +156,32 @@ def _check_identity(manifest: Manifest, files: Mapping[str, bytes], machine: str
                         f"which hash to {actual}")
     if problems:
         raise PackageError("\n".join(problems))
+
+
+def _check_created(manifest: Manifest, uploaded: datetime) -> None:
+    created = datetime.fromisoformat(manifest.created)
+    if created > uploaded + MAX_CLOCK_SKEW:
+        ahead = created - uploaded
+        raise PackageError(f"manifest.json: created {manifest.created} is {_duration(ahead)} after the package "
+                           f"reached S3 ({uploaded.astimezone(timezone.utc).isoformat(timespec='seconds')}); the "
+                           "uploading machine's clock is wrong. Set it right and upload again (packages are ordered "
+                           "by when S3 received them, not by this time).")
+
+
+def _duration(delta: timedelta) -> str:
+    if delta.days >= 2:
+        return f"{delta.days} days"
+    hours, seconds = divmod(int(delta.total_seconds()), 3600)
+    return f"{hours} h {seconds // 60} min" if hours else f"{seconds // 60} min"
+
+
+def _check_with_catch(graph: Graph, with_decorators: tuple[Decorator, ...]) -> None:
+    foreach_steps = [node.name for node in graph if node.type == FOREACH]
+    for i, deco in enumerate(with_decorators):
+        if deco.name == "catch" and foreach_steps:
+            raise PackageError(f"manifest.json: options.with_decorators[{i}] adds @catch to every step, but "
+                               f"@catch is not supported in foreach split steps ({', '.join(foreach_steps)} in "
+                               f"{graph.file}); put @catch on the steps that need it instead.")
 
 
 def _flow_source(manifest: Manifest, files: Mapping[str, bytes]) -> str:

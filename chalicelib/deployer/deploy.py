@@ -6,15 +6,22 @@ the calls against what is live (plan.py), runs them and writes the
 deployment record. Does not own: SQS batches and idempotency (sqs_events.py).
 
 Error policy: a package that is wrong (PackageError, FlowError,
-DecoratorError, CompileError) changes nothing live and is recorded FAILED
-with the precise message; the function returns normally so the message is
-not retried. An AWS failure raises DeployError so the delivery is retried
-(and lands in the dead-letter queue if it keeps failing).
+DecoratorError, CompileError, and a definition Step Functions refuses)
+changes nothing live and is recorded FAILED with the precise message; the
+function returns normally so the message is not retried. So is an
+exception checking raised by mistake: checking is pure, so a retry would
+fail the same way. An AWS failure raises DeployError so the delivery is
+retried (and lands in the dead-letter queue if it keeps failing).
+
+"Newer" is when S3 received the package (the object's LastModified, the
+server's clock), never the manifest's `created`, written by the
+uploader's clock.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +30,7 @@ from ..package import read_package
 from . import names
 from .candidate import Candidate, check_package
 from .clients import AWS_ERRORS, Clients, aws_error, error_code
-from .plan import execute_plan, plan_deployment, read_live
+from .plan import DefinitionRejectedError, execute_plan, plan_deployment, read_live
 from .records import ACCEPTED, DUPLICATE, FAILED, SUPERSEDED, DeploymentRecord, DeploymentStore, Release, timestamp
 from .settings import DeployerSettings
 
@@ -47,14 +54,15 @@ def deploy_package(bucket: str, key: str, clients: Clients, settings: DeployerSe
                                 package_key=key)
     data: bytes | None = None
     try:
-        data = fetch_package(clients.s3, bucket, key, settings.max_package_bytes)
-        candidate = check_package(bucket, key, data, settings)
-    except REJECTIONS as err:
+        fetched = fetch_package(clients.s3, bucket, key, settings.max_package_bytes)
+        data, uploaded = fetched.data, fetched.uploaded or now
+        candidate = _check(bucket, key, data, settings, uploaded)
+        record, acted = _publish(candidate, clients, store, settings, deployed_at, uploaded)
+    except (*REJECTIONS, DefinitionRejectedError) as err:
         record = _rejected(flow, sha, key, str(err), deployed_at, data, settings)
         logger.info("rejected s3://%s/%s: %s", bucket, key, err)
         store.put_record(record)
         return record
-    record, acted = _publish(candidate, clients, store, settings, deployed_at)
     if not acted and _same_upload_again(record, store):
         # The same upload seen again (the second event of a multipart upload,
         # a redelivery after the idempotency record expired): keep its record.
@@ -65,8 +73,16 @@ def deploy_package(bucket: str, key: str, clients: Clients, settings: DeployerSe
     return record
 
 
-def fetch_package(s3: Any, bucket: str, key: str, max_bytes: int) -> bytes:
-    """The object's bytes; PackageError when it is too big or gone (checked before reading it)."""
+@dataclass(frozen=True)
+class PackageObject:
+    """A package as S3 holds it: its bytes and when S3 received them (None if S3 did not say)."""
+
+    data: bytes
+    uploaded: datetime | None
+
+
+def fetch_package(s3: Any, bucket: str, key: str, max_bytes: int) -> PackageObject:
+    """The object's bytes and upload time; PackageError when it is too big or gone (checked before reading it)."""
     where = f"s3://{bucket}/{key}"
     try:
         response = s3.get_object(Bucket=bucket, Key=key)
@@ -87,11 +103,29 @@ def fetch_package(s3: Any, bucket: str, key: str, max_bytes: int) -> bytes:
         body.close()
     if len(data) > max_bytes:
         raise PackageError(f"package {where}: more than the limit of {max_bytes} bytes")
-    return data
+    return PackageObject(data, response.get("LastModified"))
+
+
+def _check(bucket: str, key: str, data: bytes, settings: DeployerSettings, uploaded: datetime) -> Candidate:
+    try:
+        return check_package(bucket, key, data, settings, uploaded=uploaded)
+    except REJECTIONS:
+        raise
+    except Exception as err:  # noqa: BLE001
+        # check_package is pure (bytes in, data out): an exception it did not
+        # mean to raise fails the same way on every retry, so retrying would
+        # only fill the dead-letter queue and leave the uploader waiting for a
+        # record that never comes. Record it FAILED; the traceback goes to the log.
+        logger.exception("checking s3://%s/%s failed unexpectedly", bucket, key)
+        text = str(err)
+        text = text if len(text) <= 300 else text[:300] + "..."
+        raise PackageError(f"package s3://{bucket}/{key}: the deployer could not check it ({type(err).__name__}: "
+                           f"{text}); nothing was deployed. This is a flowdrop bug: please report it with the "
+                           "package.") from err
 
 
 def _publish(candidate: Candidate, clients: Clients, store: DeploymentStore, settings: DeployerSettings,
-             deployed_at: str) -> tuple[DeploymentRecord, bool]:
+             deployed_at: str, uploaded: datetime) -> tuple[DeploymentRecord, bool]:
     """The record of publishing `candidate`, and whether any call was made."""
     manifest = candidate.manifest
     machine_arn = names.state_machine_arn(settings.partition, settings.aws.region, settings.account_id, candidate.flow)
@@ -110,6 +144,7 @@ def _publish(candidate: Candidate, clients: Clients, store: DeploymentStore, set
         package_key=candidate.key,
         user=manifest.user,
         deployed_at=deployed_at,
+        uploaded=timestamp(uploaded),
     )
     live = read_live(clients, store, candidate.flow, machine_arn)
     expression = candidate.schedule.expression if candidate.schedule else None

@@ -8,7 +8,8 @@ is live (read_live) lives here too, next to the calls it mirrors.
 Emulator notes (shared/EMULATOR.md): create_state_machine with an existing
 name silently returns the old ARN on moto, so we describe first and then
 create or update; ListStateMachineVersions fails on moto, so version ARNs
-are kept in our own records.
+are kept in our own records; a definition AWS refuses (InvalidDefinition)
+comes back from moto with an empty error code and HTTP 400.
 """
 
 from __future__ import annotations
@@ -17,9 +18,17 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from ..errors import CompileError
 from . import names
 from .clients import AWS_ERRORS, Clients, aws_error, error_code
 from .records import ACCEPTED, DUPLICATE, SUPERSEDED, DeploymentStore, Production, Release
+
+
+class DefinitionRejectedError(CompileError):
+    """Step Functions refused the definition itself: the package is at fault, so retrying cannot help."""
+
 
 # -- actions ------------------------------------------------------------------------------
 
@@ -55,7 +64,7 @@ class RestoreProduction:
     """Point the production record at an earlier release (rollback)."""
 
     release: Release
-    newest_created: str
+    newest_uploaded: str
 
 
 @dataclass(frozen=True)
@@ -144,9 +153,12 @@ def plan_deployment(release: Release, definition: str, live: Live, *, machine_ar
     if current is not None and current.release.fingerprint == release.fingerprint:
         return Plan(DUPLICATE, f"code {release.code_sha256[:12]} with the same options is already production "
                                f"(version {current.release.version})", ())
-    if current is not None and release.created < current.newest_created:
-        return Plan(SUPERSEDED, f"package created {release.created} is older than the newest accepted "
-                                f"({current.newest_created}); production stays on version {current.release.version}", ())
+    # "Newer" is the server's upload time, never the manifest's `created`: a
+    # laptop clock that runs slow (or a forged year 2999) must not decide.
+    if current is not None and release.uploaded < current.newest_uploaded:
+        return Plan(SUPERSEDED, f"package uploaded {release.uploaded} is older than the newest accepted upload "
+                                f"({current.newest_uploaded}); production stays on version {current.release.version}",
+                    ())
     alias = names.alias_arn(machine_arn)
     actions: list[Action] = [
         PublishVersion(machine_arn, release.flow, definition, role_arn, f"code {release.code_sha256}",
@@ -165,7 +177,7 @@ def plan_rollback(target: Release, live: Live, *, machine_arn: str, target_arn: 
     expression = target.schedule["expression"] if target.schedule else None
     return (
         PointAlias(names.alias_arn(machine_arn), machine_arn, target.version_arn, create=not live.alias_exists),
-        RestoreProduction(target, live.production.newest_created),
+        RestoreProduction(target, live.production.newest_uploaded),
         *rule_actions(target.flow, expression, live, target_arn),
     )
 
@@ -261,7 +273,7 @@ def execute_plan(actions: tuple[Action, ...], clients: Clients, store: Deploymen
                 published = published or _with_version(release, version_arn)
                 if not store.claim_production(published):
                     return Outcome(version_arn, superseded=True)
-            case RestoreProduction(release=release, newest_created=newest):
+            case RestoreProduction(release=release, newest_uploaded=newest):
                 store.restore_production(release, newest)
             case PointAlias():
                 target = action.version_arn or version_arn
@@ -291,15 +303,41 @@ def _with_version(release: Release, version_arn: str | None) -> Release:
 
 def _publish(clients: Clients, action: PublishVersion) -> str:
     if action.create:
-        response = _call("Step Functions", "CreateStateMachine", action.name, lambda: clients.sfn.create_state_machine(
+        operation, resource = "CreateStateMachine", action.name
+        call = lambda: clients.sfn.create_state_machine(  # noqa: E731
             name=action.name, definition=action.definition, roleArn=action.role_arn, type="STANDARD",
-            publish=True, versionDescription=action.description))
+            publish=True, versionDescription=action.description)
     else:
-        response = _call("Step Functions", "UpdateStateMachine", action.machine_arn,
-                         lambda: clients.sfn.update_state_machine(
-                             stateMachineArn=action.machine_arn, definition=action.definition,
-                             roleArn=action.role_arn, publish=True, versionDescription=action.description))
+        operation, resource = "UpdateStateMachine", action.machine_arn
+        call = lambda: clients.sfn.update_state_machine(  # noqa: E731
+            stateMachineArn=action.machine_arn, definition=action.definition, roleArn=action.role_arn,
+            publish=True, versionDescription=action.description)
+    try:
+        response = call()
+    except AWS_ERRORS as err:
+        if _definition_refused(err):
+            raise DefinitionRejectedError([f"Step Functions {operation} on {resource} refused the compiled "
+                                           f"definition, so nothing was published: {_short(err)}"]) from err
+        raise aws_error("Step Functions", operation, resource, err) from err
     return str(response["stateMachineVersionArn"])
+
+
+# AWS answers a definition it will not take with InvalidDefinition (or
+# ValidationException for limits); moto answers "" with HTTP 400 (EMULATOR.md).
+_DEFINITION_ERRORS = {"InvalidDefinition", "ValidationException"}
+
+
+def _definition_refused(err: BaseException) -> bool:
+    if not isinstance(err, ClientError):
+        return False
+    code = error_code(err)
+    status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return code in _DEFINITION_ERRORS or (code == "" and status == 400)
+
+
+def _short(err: BaseException, limit: int = 600) -> str:
+    text = str(err)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _point_alias(clients: Clients, alias_arn: str, machine_arn: str, version_arn: str, create: bool) -> None:

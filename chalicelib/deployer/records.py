@@ -8,8 +8,10 @@ Does not own: deciding what to record (deploy.py, flows.py).
 
 Table layout (key: `flow` = state machine name, `sk`):
   production            the Release behind the `production` alias, plus
-                        `newest_created`, the newest manifest time ever
-                        accepted (a late, older package never moves the alias)
+                        `newest_uploaded`, the newest upload time (S3's
+                        LastModified) ever accepted: a late, older package
+                        never moves the alias. The server's time, not the
+                        manifest's `created`, which the uploader's clock wrote.
   version#000007        the Release published as version 7
   deployment#<sha256>   the latest record for that code (what the uploader polls)
   history#<time>#<sha>  every record, kept forever (also rollbacks)
@@ -67,7 +69,7 @@ class Release:
     version: int
     version_arn: str
     code_sha256: str
-    created: str
+    created: str  # the manifest's, as the uploader's clock wrote it: shown, never compared
     fingerprint: str
     parameters: list[dict[str, Any]] = field(default_factory=list)  # manifest parameters
     deploy_time_values: dict[str, Any] = field(default_factory=dict)
@@ -76,6 +78,7 @@ class Release:
     package_key: str = ""
     user: str = ""
     deployed_at: str = ""
+    uploaded: str = ""  # when the package reached S3 (its LastModified): what "newer" means
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -89,15 +92,20 @@ class Release:
 
 @dataclass(frozen=True)
 class Production:
-    """The production pointer: the release behind the alias and the newest manifest time accepted."""
+    """The production pointer: the release behind the alias and the newest upload time accepted."""
 
     release: Release
-    newest_created: str
+    newest_uploaded: str
 
 
 def timestamp(moment: datetime) -> str:
     """A UTC time as fixed-width ISO 8601, so records sort and compare as strings."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _production(item: Mapping[str, Any]) -> Production:
+    newest = item.get("newest_uploaded") or {"S": ""}  # "" sorts before every time: a pointer from before uploads
+    return Production(Release.from_dict(json.loads(item["data"]["S"])), newest["S"])
 
 
 def _version_key(version: int) -> str:
@@ -157,7 +165,7 @@ class DeploymentStore:
         item = response.get("Item")
         if not item:
             return None
-        return Production(Release.from_dict(json.loads(item["data"]["S"])), item["newest_created"]["S"])
+        return _production(item)
 
     def claim_production(self, release: Release) -> bool:
         """Point production at `release` unless a newer package was accepted meanwhile; False if one was.
@@ -165,12 +173,14 @@ class DeploymentStore:
         The condition makes "never move backwards" hold when two deploys of
         one flow race in two Lambda containers.
         """
-        item = self._production_item(release, release.created)
+        item = self._production_item(release, release.uploaded)
         try:
+            # A pointer written before upload times were kept has no newest_uploaded: any upload may claim it.
             self._client.put_item(
                 TableName=self._table, Item=item,
-                ConditionExpression="attribute_not_exists(sk) OR newest_created <= :created",
-                ExpressionAttributeValues={":created": {"S": release.created}},
+                ConditionExpression="attribute_not_exists(sk) OR attribute_not_exists(newest_uploaded) "
+                                    "OR newest_uploaded <= :uploaded",
+                ExpressionAttributeValues={":uploaded": {"S": release.uploaded}},
             )
         except AWS_ERRORS as err:
             if error_code(err) == "ConditionalCheckFailedException":
@@ -178,10 +188,10 @@ class DeploymentStore:
             raise aws_error("DynamoDB", "PutItem", f"table {self._table!r}", err) from err
         return True
 
-    def restore_production(self, release: Release, newest_created: str) -> None:
-        """Point production at an earlier release (rollback), keeping the newest accepted time."""
+    def restore_production(self, release: Release, newest_uploaded: str) -> None:
+        """Point production at an earlier release (rollback), keeping the newest accepted upload time."""
         self._call("PutItem", self._client.put_item, TableName=self._table,
-                   Item=self._production_item(release, newest_created))
+                   Item=self._production_item(release, newest_uploaded))
 
     def clear_production(self, flow: str) -> None:
         """Forget the production pointer (the flow was deleted; records stay)."""
@@ -199,19 +209,19 @@ class DeploymentStore:
         while True:
             response = self._call("Scan", self._client.scan, **kwargs)
             for item in response.get("Items", []):
-                out.append(Production(Release.from_dict(json.loads(item["data"]["S"])), item["newest_created"]["S"]))
+                out.append(_production(item))
             if "LastEvaluatedKey" not in response:
                 return sorted(out, key=lambda p: p.release.flow)
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     # -- plumbing --------------------------------------------------------------
 
-    def _production_item(self, release: Release, newest_created: str) -> dict[str, Any]:
+    def _production_item(self, release: Release, newest_uploaded: str) -> dict[str, Any]:
         return {
             "flow": {"S": release.flow},
             "sk": {"S": PRODUCTION},
             "version": {"N": str(release.version)},
-            "newest_created": {"S": newest_created},
+            "newest_uploaded": {"S": newest_uploaded},
             "data": {"S": json.dumps(release.to_dict(), sort_keys=True)},
         }
 
