@@ -329,3 +329,29 @@ def test_state_retry_count_counts_attempts(aws, unique_name):
 
     messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
     assert [message["Body"] for message in messages] == ["retry 1"]
+
+
+
+def test_cached_module_list_names_the_same_services():
+    """The dispatcher's module list is cached by apply_patches, with the same contents.
+
+    In a subprocess: this test process keeps stock moto for the canaries.
+    """
+    import subprocess
+    import sys
+
+    script = (
+        "import os, moto\n"
+        "from moto import backends\n"
+        "from flowdrop.local import moto_compat\n"
+        "folder = os.path.dirname(moto.__file__)\n"
+        "expected = sorted(n for n in os.listdir(folder) if os.path.isdir(os.path.join(folder, n))"
+        " and not n.startswith('__'))\n"
+        "moto_compat.apply_patches()\n"
+        "assert getattr(backends.list_of_moto_modules, '_flowdrop_cached', False)\n"
+        "assert list(backends.list_of_moto_modules()) == expected, 'module list changed'\n"
+        "assert 'stepfunctions' in expected and 's3' in expected\n"
+        "print('ok')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
