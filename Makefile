@@ -26,6 +26,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/compile.py
 	$(BIN)/python bench/local_runtime.py
+	$(BIN)/python bench/e2e.py
 
 clean:
 	rm -rf $(VENV) .flowdrop .pytest_cache

@@ -210,6 +210,9 @@ def status(ctx: click.Context, run: str, flow: str | None) -> None:
                   + (f", stopped {answer['stop_date']}" if answer.get("stop_date") else ""))
     for step, step_state in (answer.get("steps") or {}).items():
         console.print(f"  {step:<24} [{STATUS_STYLE.get(step_state, 'white')}]{step_state}[/]")
+    if answer.get("partial"):
+        reasons = "; ".join(str(r) for r in answer.get("partial_reasons") or []) or "not every foreach item was read"
+        console.print(f"  (steps inside distributed foreach maps are partly inferred: {reasons})", markup=False)
     for key in ("error", "cause"):
         if answer.get(key):
             console.print(f"  {key}: {str(answer[key])[:2000]}", markup=False)
