@@ -24,6 +24,7 @@ Auth (FLOWDROP_API_AUTH, read at import because routes are declared then):
 from __future__ import annotations
 
 import functools
+import logging
 import importlib.util
 import os
 import sys
@@ -58,7 +59,11 @@ from flowdrop.deployer.clients import Clients  # noqa: E402
 from flowdrop.deployer.settings import DeployerSettings  # noqa: E402
 from flowdrop.errors import FlowdropError  # noqa: E402
 
-app = Chalice(app_name="flowdrop")
+# configure_logs=False: Chalice would give the "flowdrop" logger, parent of
+# every library logger, level ERROR and no propagation, hiding the deployer's
+# INFO lines (what was deployed, skipped, rejected) from CloudWatch.
+app = Chalice(app_name="flowdrop", configure_logs=False)
+logging.getLogger("flowdrop").setLevel(os.environ.get("FLOWDROP_LOG_LEVEL", "INFO"))
 DEPLOY_QUEUE = os.environ.get("FLOWDROP_DEPLOY_QUEUE", names.DEPLOY_QUEUE)
 API_AUTH = os.environ.get("FLOWDROP_API_AUTH", "token")
 
