@@ -14,14 +14,14 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
 from .config import ClientConfig, default_config_path, load_config
+from .cliutil import fail, messages_not_tracebacks
 from .errors import FlowdropError, ParameterError
 
 STATUS_STYLE = {"SUCCEEDED": "green", "RUNNING": "yellow", "FAILED": "red", "TIMED_OUT": "red", "ABORTED": "red"}
@@ -33,24 +33,6 @@ def _console() -> Any:
     return Console(highlight=False, soft_wrap=True)
 
 
-def _fail(message: str, code: int = 1) -> None:
-    click.secho(message, fg="red", err=True)
-    raise SystemExit(code)
-
-
-@contextmanager
-def _messages_not_tracebacks() -> Iterator[None]:
-    """flowdrop errors become a red message and a non-zero exit, also under CliRunner."""
-    from .api_client import ApiError
-
-    try:
-        yield
-    except ParameterError as err:
-        _fail("Invalid parameters:\n  " + "\n  ".join(err.problems), 2)
-    except ApiError as err:
-        _fail(str(err), 2 if err.status == 400 else 1)
-    except FlowdropError as err:
-        _fail(str(err))
 
 
 def _api(config: ClientConfig) -> Any:
@@ -82,7 +64,7 @@ def cli(ctx: click.Context) -> None:
 def _config(ctx: click.Context) -> ClientConfig:
     """The client config, read once per command."""
     if "config" not in ctx.obj:
-        with _messages_not_tracebacks():
+        with messages_not_tracebacks():
             ctx.obj["config"] = load_config()
     return ctx.obj["config"]
 
@@ -123,7 +105,7 @@ def up(port: int | None, state_dir: Path | None, workers: int, heartbeat_seconds
     console = _console()
     stack = EmbeddedStack(StackOptions(state_dir=state_dir, port=port, config_path=config_path, max_tasks=workers,
                                        heartbeat_seconds=heartbeat_seconds))
-    with _messages_not_tracebacks():
+    with messages_not_tracebacks():
         with console.status("Starting the embedded stack..."):
             stack.start()
     # SIGTERM (a service manager, `kill`) stops as cleanly as Ctrl-C: moto must not outlive us.
@@ -169,7 +151,7 @@ def demo(state_dir: Path | None) -> None:
 @cli.command(help="List the flows in production.")
 @click.pass_context
 def flows(ctx: click.Context) -> None:
-    with _messages_not_tracebacks():
+    with messages_not_tracebacks():
         answer = _api(_config(ctx)).list_flows().get("flows") or []
     if not answer:
         click.echo("No flows deployed.")
@@ -187,7 +169,7 @@ def flows(ctx: click.Context) -> None:
 def runs(ctx: click.Context, flow: str, status: str | None) -> None:
     from .sfncli import run_lines
 
-    with _messages_not_tracebacks():
+    with messages_not_tracebacks():
         answer = _api(_config(ctx)).list_runs(flow, status.upper() if status else None).get("runs") or []
     if not answer:
         click.echo(f"No {status.lower() + ' ' if status else ''}runs of {flow}.")
@@ -200,7 +182,7 @@ def runs(ctx: click.Context, flow: str, status: str | None) -> None:
 @click.option("--flow", default=None, help="The flow, when RUN is a bare run id.")
 @click.pass_context
 def status(ctx: click.Context, run: str, flow: str | None) -> None:
-    with _messages_not_tracebacks():
+    with messages_not_tracebacks():
         flow, run_id = split_run(run, flow)
         answer = _api(_config(ctx)).get_run(flow, run_id)
     console = _console()
@@ -226,7 +208,7 @@ def status(ctx: click.Context, run: str, flow: str | None) -> None:
 def logs(ctx: click.Context, run: str, step: str | None, flow: str | None) -> None:
     from .local.operations import task_logs
 
-    with _messages_not_tracebacks():
+    with messages_not_tracebacks():
         flow, run_id = split_run(run, flow)
         found = task_logs(_config(ctx), flow, run_id, step)
     if not found:
@@ -278,7 +260,7 @@ def typed_parameters(declared: list[Mapping[str, Any]], given: Mapping[str, str]
 @click.pass_context
 def trigger(ctx: click.Context, flow: str, params: tuple[str, ...], idempotency_key: str | None) -> None:
     given = _parse_params(params)
-    with _messages_not_tracebacks():
+    with messages_not_tracebacks():
         api = _api(_config(ctx))
         declared = api.get_flow(flow).get("parameters") or [] if given else []
         answer = api.trigger(flow, typed_parameters(declared, given), idempotency_key)
@@ -292,7 +274,7 @@ def trigger(ctx: click.Context, flow: str, params: tuple[str, ...], idempotency_
 @click.option("--to", "version", type=click.IntRange(1), required=True, help="The version to make production.")
 @click.pass_context
 def rollback(ctx: click.Context, flow: str, version: int) -> None:
-    with _messages_not_tracebacks():
+    with messages_not_tracebacks():
         answer = _api(_config(ctx)).rollback(flow, version)
     click.echo(answer.get("message") or f"{flow}: production is version {answer.get('version', version)}")
 
@@ -308,11 +290,11 @@ def schedule() -> None:
 def schedule_fire(ctx: click.Context, flow: str) -> None:
     from .local.operations import fire_schedule
 
-    with _messages_not_tracebacks():
+    with messages_not_tracebacks():
         firings = fire_schedule(_config(ctx), flow)
     for firing in firings:
         if firing.get("error"):
-            _fail(f"{flow}: the scheduled handler failed: {firing['error']}")
+            fail(f"{flow}: the scheduled handler failed: {firing['error']}")
         result = firing.get("result") or {}
         how = "started" if result.get("started", True) else "already started for this tick"
         click.echo(f"Fired {firing.get('rule')} for {firing.get('time')}: {flow}/{result.get('run_id')} ({how})")

@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from .cliutil import fail
 from .config import ClientConfig, load_config
 from .errors import FlowdropError, ParameterError
 from .model import Decorator, Graph, TaskPayload, parse_with_spec
@@ -48,9 +49,6 @@ class FlowContext:
         return FlowDatastore(open_storage(url or self.datastore_url(), self.config.aws), self.graph.flow_name)
 
 
-def _fail(message: str, code: int = 1) -> None:
-    click.secho(message, fg="red", err=True)
-    raise SystemExit(code)
 
 
 def _given_parameters(graph: Graph, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -92,7 +90,7 @@ def _report(result: Any, run_id: str) -> None:
         click.secho(f"Done! Run {run_id} succeeded ({result.tasks_run} task(s) run"
                     + (f", {result.tasks_cloned} reused" if result.tasks_cloned else "") + ").", fg="green")
         return
-    _fail(f"Run {run_id} failed at step '{result.failed_step}' (task {result.failed_task}): {result.error}")
+    fail(f"Run {run_id} failed at step '{result.failed_step}' (task {result.failed_task}): {result.error}")
 
 
 def _run_flow(obj: FlowContext, run_id: str, params_json: str | None, max_workers: int, tags: tuple[str, ...],
@@ -100,12 +98,12 @@ def _run_flow(obj: FlowContext, run_id: str, params_json: str | None, max_worker
     from .runtime.scheduler import LocalScheduler, RunOptions
 
     if max_workers < 1:
-        _fail("--max-workers must be 1 or more", 2)
+        fail("--max-workers must be 1 or more", 2)
     if run_id_file:
         Path(run_id_file).write_text(run_id)
     launcher = os.environ.get("FLOWDROP_LAUNCHER", "fork")
     if launcher not in ("fork", "subprocess"):
-        _fail(f"FLOWDROP_LAUNCHER must be fork or subprocess, got {launcher!r}", 2)
+        fail(f"FLOWDROP_LAUNCHER must be fork or subprocess, got {launcher!r}", 2)
     options = RunOptions(max_workers=max_workers, with_decorators=obj.with_decorators, with_specs=obj.with_specs,
                          tags=tags, datastore_root=obj.datastore_url(), origin_run_id=origin_run_id,
                          echo=lambda m: click.echo(m, err=True), launcher=launcher)
@@ -151,7 +149,7 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
                 problems.append(f"--with {spec!r}: @catch is not supported in foreach split steps, and this flow "
                                 f"has {', '.join(foreach_steps)}; put @catch on the steps that need it instead.")
         if problems:
-            _fail("\n".join(problems), 2)
+            fail("\n".join(problems), 2)
         obj.with_decorators = tuple(decorators)
         obj.with_specs = with_specs
         obj.datastore_root = datastore_root
@@ -223,7 +221,7 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
         from .runtime.task import TaskSetup, run_task
 
         if not (task_id == step_name or task_id.startswith(step_name + "-")):
-            _fail(f"--task-id {task_id!r} does not belong to step {step_name!r} (expected {step_name}[-i-j...])", 2)
+            fail(f"--task-id {task_id!r} does not belong to step {step_name!r} (expected {step_name}[-i-j...])", 2)
         payload = TaskPayload(obj.graph.flow_name, step_name, run_id, indices_of(task_id), parameters, mode)
         context = load_package_context(obj.flow_file)
         setup = TaskSetup(obj.flow_cls, obj.graph, obj.datastore(), (*context.with_decorators, *obj.with_decorators),
@@ -252,7 +250,7 @@ def _resumed_run_meta(flow_name: str, run_id: str, origin_id: str, params: dict,
 def _find_origin(obj: FlowContext, local: Any, origin_run_id: str | None) -> Any:
     if origin_run_id is None:
         if not local.list_runs():
-            _fail(f"resume: no runs of {obj.graph.flow_name} in {obj.datastore_url()}; run the flow first", 2)
+            fail(f"resume: no runs of {obj.graph.flow_name} in {obj.datastore_url()}; run the flow first", 2)
         return local
     if local.read_run(origin_run_id) is not None or local.list_steps(origin_run_id):
         return local
@@ -261,7 +259,7 @@ def _find_origin(obj: FlowContext, local: Any, origin_run_id: str | None) -> Any
         if production.read_run(origin_run_id) is not None or production.list_steps(origin_run_id):
             return production
     where = obj.datastore_url() + (f" or {obj.config.production_datastore}" if obj.config.production_datastore else "")
-    _fail(f"resume: run {origin_run_id} of {obj.graph.flow_name} not found in {where}", 2)
+    fail(f"resume: run {origin_run_id} of {obj.graph.flow_name} not found in {where}", 2)
 
 
 def main(flow_cls: type, argv: Sequence[str] | None = None) -> int:

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from .cliutil import messages_not_tracebacks
 from .errors import FlowdropError, ParameterError
 from .model import Graph
 
@@ -33,24 +33,6 @@ RUN_STATUSES = {"running": "RUNNING", "succeeded": "SUCCEEDED", "failed": "FAILE
 _TRIGGER_OWN = ("name", "branch", "production", "idempotency_key", "help")
 
 
-def _fail(message: str, code: int = 1) -> None:
-    click.secho(message, fg="red", err=True)
-    raise SystemExit(code)
-
-
-@contextmanager
-def _messages_not_tracebacks() -> Iterator[None]:
-    """flowdrop errors become a red message and a non-zero exit, also under CliRunner."""
-    from .api_client import ApiError
-
-    try:
-        yield
-    except ParameterError as err:
-        _fail("Invalid parameters:\n  " + "\n  ".join(err.problems), 2)
-    except ApiError as err:
-        _fail(str(err), 2 if err.status == 400 else 1)
-    except FlowdropError as err:
-        _fail(str(err))
 
 
 def _target_options(func: Callable) -> Callable:
@@ -124,7 +106,7 @@ def add_step_functions_commands(cli: click.Group) -> None:
         if workflow_timeout is not None and workflow_timeout < 1:
             raise click.BadParameter("must be 1 second or more", param_hint="--workflow-timeout")
         suffixes = tuple(s.strip() for s in package_suffixes.split(",") if s.strip())
-        with _messages_not_tracebacks():
+        with messages_not_tracebacks():
             target = _target(ctx, name, branch, production)
             # The config has no backend key yet on older installs; the embedded stack writes one.
             kind = backend or getattr(obj.config, "backend", None) or "batch"
@@ -145,7 +127,7 @@ def add_step_functions_commands(cli: click.Group) -> None:
                 idempotency_key: str | None, **given: Any) -> None:
         from .api_client import ApiClient
 
-        with _messages_not_tracebacks():
+        with messages_not_tracebacks():
             graph = ctx.obj.graph
             target = _target(ctx, name, branch, production)
             parameters = trigger_parameters(graph, {k[len("param__"):]: v for k, v in given.items() if v is not None})
@@ -168,7 +150,7 @@ def add_step_functions_commands(cli: click.Group) -> None:
         from .api_client import ApiClient
 
         wanted = [status for flag, status in RUN_STATUSES.items() if flags.get(flag)]
-        with _messages_not_tracebacks():
+        with messages_not_tracebacks():
             target = _target(ctx, name, branch, production)
             api = ApiClient.from_config(ctx.obj.config)
             answer = api.list_runs(target.state_machine_name, wanted[0] if len(wanted) == 1 else None)
@@ -185,7 +167,7 @@ def add_step_functions_commands(cli: click.Group) -> None:
     def delete(ctx: click.Context, name: str | None, branch: str | None, production: bool) -> None:
         from .api_client import ApiClient
 
-        with _messages_not_tracebacks():
+        with messages_not_tracebacks():
             target = _target(ctx, name, branch, production)
             ApiClient.from_config(ctx.obj.config).delete_flow(target.state_machine_name)
             click.echo(f"Deleted {target.state_machine_name} from AWS Step Functions: its state machine, "

@@ -27,6 +27,7 @@ from typing import Any
 from ..cron import Schedule, fire_times_between
 from ..deployer import names
 from ..errors import FlowdropError
+from .loop import RepeatingThread
 
 log = logging.getLogger(__name__)
 
@@ -76,28 +77,16 @@ class ScheduleClock:
         self.firings: list[Firing] = []
         self._cursors: dict[str, datetime] = {}
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = RepeatingThread("flowdrop-clock", self.tick, pause=interval)
 
     def start(self) -> ScheduleClock:
         """Start ticking in a background thread (rules present now fire from now on)."""
-        self._thread = threading.Thread(target=self._tick_forever, name="flowdrop-clock", daemon=True)
-        self._thread.start()
+        self._loop.start()
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop ticking."""
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _tick_forever(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self.tick()
-            except Exception:  # noqa: BLE001 - the clock must outlive a flaky endpoint
-                log.exception("schedule clock tick failed")
-            self._stopping.wait(self.interval)
+        self._loop.stop(timeout)
 
     # --- reading rules ------------------------------------------------------------
 

@@ -12,9 +12,10 @@ maxReceiveCount. Does not own: the handler (app.py's `deploy`) or the queue.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from .loop import RepeatingThread
 
 log = logging.getLogger(__name__)
 
@@ -68,28 +69,16 @@ class SqsEventSource:
         self.region = region
         self.delivered = 0  # messages handed to the handler (redeliveries count again)
         self.failed = 0
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = RepeatingThread("flowdrop-sqs-event-source", self.poll_once)
 
     def start(self) -> SqsEventSource:
         """Start polling in a background thread."""
-        self._thread = threading.Thread(target=self._poll_forever, name="flowdrop-sqs-event-source", daemon=True)
-        self._thread.start()
+        self._loop.start()
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop polling after the batch in hand (if any) is handled."""
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _poll_forever(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self.poll_once()
-            except Exception:  # noqa: BLE001 - the poller must outlive a flaky endpoint
-                log.exception("polling %s failed", self.queue_url)
-                self._stopping.wait(1.0)
+        self._loop.stop(timeout)
 
     def poll_once(self) -> int:
         """Receive one batch and deliver it; returns how many messages were delivered."""

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..model import TaskPayload
+from .loop import RepeatingThread
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +90,7 @@ class TaskWorker:
         self.launcher = chosen
         self._slots = threading.Semaphore(max_tasks)
         self._pool = ThreadPoolExecutor(max_workers=max_tasks, thread_name_prefix="flowdrop-task")
-        self._stopping = threading.Event()
-        self._poller: threading.Thread | None = None
+        self._poller = RepeatingThread("flowdrop-worker-poll", self.poll_once)
         self._running: dict[str, subprocess.Popen] = {}
         self._lock = threading.Lock()
         self.completed = 0
@@ -99,15 +99,12 @@ class TaskWorker:
 
     def start(self) -> TaskWorker:
         """Start polling in a background thread."""
-        self._poller = threading.Thread(target=self._poll_forever, name="flowdrop-worker-poll", daemon=True)
         self._poller.start()
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop polling, let running tasks finish for `timeout` seconds, then terminate the rest."""
-        self._stopping.set()
-        if self._poller is not None:
-            self._poller.join(timeout=self.poll_wait_seconds + 5)
+        self._poller.stop(timeout=self.poll_wait_seconds + 5)
         finished = threading.Event()
         threading.Thread(target=lambda: (self._pool.shutdown(wait=True), finished.set()), daemon=True).start()
         if not finished.wait(timeout):
@@ -124,14 +121,6 @@ class TaskWorker:
         self.stop()
 
     # --- polling ------------------------------------------------------------------
-
-    def _poll_forever(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self.poll_once()
-            except Exception:  # noqa: BLE001 - the poller must outlive a flaky endpoint
-                log.exception("polling %s failed", self.queue_url)
-                self._stopping.wait(1.0)
 
     def poll_once(self) -> int:
         """Receive as many messages as there are free slots and start their tasks; returns how many."""
