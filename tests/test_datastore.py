@@ -222,6 +222,22 @@ def test_attempts_done_logs(flow_ds):
     assert flow_ds.next_attempt("1", "fit", "fit-0") == 2
 
 
+def test_claim_attempt_takes_the_first_free_number_atomically(flow_ds):
+    assert flow_ds.claim_attempt("1", "fit", "fit-0", {"status": "running"}) == 0
+    assert flow_ds.claim_attempt("1", "fit", "fit-0", {"status": "running"}) == 1
+    assert flow_ds.read_attempt("1", "fit", "fit-0", 1) == {"status": "running", "attempt": 1}
+    # A hint skips the numbers below it (Step Functions' retry count).
+    assert flow_ds.claim_attempt("1", "fit", "fit-0", {"status": "running"}, first=3) == 3
+    assert flow_ds.claim_attempt("1", "fit", "fit-0", {"status": "running"}, first=1) == 2
+    assert flow_ds.list_attempts("1", "fit", "fit-0") == [0, 1, 2, 3]
+    # Two deliveries of one task racing: each gets its own attempt.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda _: flow_ds.claim_attempt("1", "end", "end", {"status": "running"}), range(4)))
+    assert sorted(got) == [0, 1, 2, 3]
+
+
 def test_foreach_items(flow_ds, storage):
     location = flow_ds.write_foreach_items("1", "start", "start", 3)
     key = "TrainFlow/runs/1/start/start/foreach-items.json"

@@ -193,6 +193,22 @@ class FlowDatastore:
         attempts = self.list_attempts(run_id, step, task_id)
         return attempts[-1] + 1 if attempts else 0
 
+    def claim_attempt(self, run_id: str, step: str, task_id: str, meta: Mapping[str, Any], first: int = 0) -> int:
+        """Write `meta` as the first free attempt number from `first` on, atomically; that number.
+
+        A conditional write per try instead of a listing: two deliveries of
+        one task get distinct attempts, and no request grows with the store
+        (listing a prefix is a scan of the whole bucket on the embedded S3).
+        `first` is a hint, e.g. Step Functions' retry count; lower numbers are
+        not tried, so pass 0 when unsure.
+        """
+        attempt = max(0, int(first))
+        while True:
+            key = self._task_key(run_id, step, task_id, f"{_ATTEMPT_PREFIX}{attempt}.json")
+            if self.storage.put_if_absent(key, self._encode_json(key, {**meta, "attempt": attempt})):
+                return attempt
+            attempt += 1
+
     def write_attempt(self, run_id: str, step: str, task_id: str, attempt: int, meta: Mapping[str, Any]) -> None:
         """Write (or update) one attempt's metadata."""
         self._write_json(self._task_key(run_id, step, task_id, f"{_ATTEMPT_PREFIX}{int(attempt)}.json"), dict(meta))

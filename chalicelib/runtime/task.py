@@ -215,12 +215,15 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
         raise TaskError(f"flow {graph.flow_name!r} has no step {payload.step!r}")
     node = graph[payload.step]
     run_id, step, task_id = payload.run_id, payload.step, payload.task_id
-    attempt = ds.next_attempt(run_id, step, task_id)
     user = user_name()
     decorators = effective_decorators(node, setup.with_decorators)
-    meta: dict[str, Any] = {"status": "running", "attempt": attempt, "started": now_iso(), "pid": os.getpid(),
+    meta: dict[str, Any] = {"status": "running", "started": now_iso(), "pid": os.getpid(),
                             "mode": payload.mode, "user": user}
-    ds.write_attempt(run_id, step, task_id, attempt, meta)
+    # Step Functions' retry count says how many attempts of this state came
+    # before; the catch fallback's own count says nothing about the step's.
+    hint = payload.retry_count if payload.mode == "run" else 0
+    attempt = ds.claim_attempt(run_id, step, task_id, meta, first=hint)
+    meta["attempt"] = attempt
     namespace = next((t for t in setup.tags if t.startswith("production:")), f"user:{user}")
     current._set(flow_name=graph.flow_name, run_id=run_id, step_name=step, task_id=task_id,
                  retry_count=attempt, origin_run_id=setup.origin_run_id, username=user,
