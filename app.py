@@ -10,7 +10,7 @@ once per container, on first use (not at import: cold starts stay short).
   GET    /flows/{flow}                    versions, production, parameters, schedule, next fire times
   GET    /flows/{flow}/deployments/{sha}  the deployment record (404 until written)
   GET    /flows/{flow}/runs[?status=S]    {"runs": [...]}
-  GET    /flows/{flow}/runs/{run_id}      status and per-step states
+  GET    /flows/{flow}/runs/{run_id}      status and per-step states (?steps=false: status only)
   POST   /flows/{flow}/rollback           {"version": N}
   DELETE /flows/{flow}                    state machine, alias and rule removed; records kept
   SQS    deploy                           package notifications (partial batch response)
@@ -138,7 +138,8 @@ def list_runs(flow: str) -> Response:
 
 @app.route("/flows/{flow}/runs/{run_id}", methods=["GET"], authorizer=AUTHORIZER)
 def run_status(flow: str, run_id: str) -> Response:
-    return answer(lambda: trigger.run_status(flow, run_id, clients(), settings()))
+    steps = (app.current_request.query_params or {}).get("steps", "true").lower() != "false"
+    return answer(lambda: trigger.run_status(flow, run_id, clients(), settings(), with_steps=steps))
 
 
 @app.route("/flows/{flow}/rollback", methods=["POST"], authorizer=AUTHORIZER)

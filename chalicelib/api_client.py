@@ -98,9 +98,10 @@ class ApiClient:
         """GET /flows/{flow}/runs, optionally only runs in `status` (RUNNING, SUCCEEDED, FAILED)."""
         return self.request("GET", f"/flows/{_quote(flow)}/runs", query={"status": status} if status else None)
 
-    def get_run(self, flow: str, run_id: str) -> dict[str, Any]:
-        """GET /flows/{flow}/runs/{run_id}: status and per-step states."""
-        return self.request("GET", f"/flows/{_quote(flow)}/runs/{_quote(run_id)}")
+    def get_run(self, flow: str, run_id: str, steps: bool = True) -> dict[str, Any]:
+        """GET /flows/{flow}/runs/{run_id}: status and per-step states (steps=False: status only, cheap)."""
+        query = "" if steps else "?steps=false"
+        return self.request("GET", f"/flows/{_quote(flow)}/runs/{_quote(run_id)}{query}")
 
     def rollback(self, flow: str, version: int) -> dict[str, Any]:
         """POST /flows/{flow}/rollback: point `production` at an earlier version."""

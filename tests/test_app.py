@@ -212,7 +212,11 @@ def test_run_status_and_flow_views(deployed, stack):
     assert status == 200 and run["run_id"] == started["run_id"]
     assert run["status"] in ("RUNNING", "SUCCEEDED", "FAILED")
     assert set(run["steps"]) <= {"start", "end"}
+    status, brief = get(deployed, started["status_url"] + "?steps=false")
+    assert status == 200 and brief["run_id"] == started["run_id"] and "steps" not in brief
+    assert brief["status"] in ("RUNNING", "SUCCEEDED", "FAILED")
     assert get(deployed, f"/flows/{pf}/runs/sfn-nope")[0] == 404
+    assert get(deployed, f"/flows/{pf}/runs/sfn-nope?steps=false")[0] == 404
 
     flows = get(deployed, "/flows")[1]["flows"]
     assert [(f["flow"], f["version"]) for f in flows] == [(pf, 1)]

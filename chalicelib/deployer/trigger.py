@@ -155,17 +155,28 @@ def list_runs(flow: str, clients: Clients, settings: DeployerSettings, status: s
 
 
 def run_status(flow: str, run: str, clients: Clients, settings: DeployerSettings,
-               max_child_histories: int = MAX_CHILD_HISTORIES) -> dict[str, Any]:
-    """A run's status and each step's state, its Distributed Map child executions included."""
+               max_child_histories: int = MAX_CHILD_HISTORIES, with_steps: bool = True) -> dict[str, Any]:
+    """A run's status and each step's state, its Distributed Map child executions included.
+
+    `with_steps=False` answers from DescribeExecution alone: what a client
+    polling for the end wants, without reading a history of thousands of
+    events each time.
+    """
     name = names.execution_name_of(run)
     arn = names.execution_arn(machine_arn(settings, flow), name)
     try:
         execution = clients.sfn.describe_execution(executionArn=arn)
-        events = _history(clients, arn)
+        events = _history(clients, arn) if with_steps else []
     except AWS_ERRORS as err:
         if error_code(err) in ("ExecutionDoesNotExist", "StateMachineDoesNotExist"):
             raise FlowNotFoundError(f"flow {flow!r} has no run {names.run_id(name)!r}") from err
         raise aws_error("Step Functions", "DescribeExecution", arn, err) from err
+    if not with_steps:
+        out = _run_summary(execution)
+        for key in ("error", "cause"):
+            if execution.get(key):
+                out[key] = execution[key]
+        return out
     fan_out = _read_fan_out(clients, arn, events, max_child_histories)
     out = _run_summary(execution)
     out["steps"] = step_states(events, execution["status"], fan_out.children, fan_out.unread)

@@ -71,9 +71,10 @@ def wait_for_run(api: Any, flow: str, run_id: str, timeout: float = 180.0, poll:
     """Poll the run's status through the API until it ends; its last status (DemoError on timeout)."""
     deadline = time.monotonic() + timeout
     while True:
-        answer = api.get_run(flow, run_id)
+        # Poll the cheap status; read every step's state once the run ended.
+        answer = api.get_run(flow, run_id, steps=False)
         if answer.get("status") in TERMINAL:
-            return answer
+            return api.get_run(flow, run_id)
         if time.monotonic() > deadline:
             raise DemoError(f"run {flow}/{run_id} still {answer.get('status')} after {timeout:.0f}s: "
                             f"steps {answer.get('steps')}")
