@@ -150,7 +150,10 @@ def test_bad_expressions_name_the_field(expression, message):
     ],
 )
 def test_good_expressions(expression):
-    validate_expression(expression)
+    validate_expression(expression)  # raises on a bad one
+    # Accepted and also evaluable: each fires within the next few years.
+    upcoming = next_fire_times(Schedule(expression), datetime(2026, 1, 1, tzinfo=timezone.utc), 2)
+    assert len(upcoming) == 2 and upcoming[0] < upcoming[1]
 
 
 # -- fire times -----------------------------------------------------------------
