@@ -58,14 +58,10 @@ def _given_parameters(graph: Graph, kwargs: dict[str, Any]) -> dict[str, Any]:
 def _start_parameters(obj: FlowContext, given: dict[str, Any]) -> str:
     """Check given values, evaluate deploy-time defaults once, and return the start task's JSON."""
     from .current import user_name
-    from .parameters import DeployTimeContext, resolve_parameters
+    from .parameters import evaluate_deploy_time_parameters, resolve_parameters
 
     values = dict(given)
-    for spec in obj.graph.parameters:
-        if spec.deploy_time and spec.name not in values:
-            param = getattr(obj.flow_cls, spec.attribute)
-            context = DeployTimeContext(flow_name=obj.graph.flow_name, user_name=user_name(), parameter_name=spec.name)
-            values[spec.name] = param.default(context)
+    values.update(evaluate_deploy_time_parameters(obj.flow_cls, obj.graph, user_name(), skip=given))
     resolve_parameters(obj.graph.parameters, values, label=lambda name: f"--{name}")
     return json.dumps(values, sort_keys=True, default=str)
 

@@ -10,12 +10,12 @@ reading parameters from source (graph.py).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import ParameterError
-from .model import ParameterSpec
+from .model import Graph, ParameterSpec
 
 
 class JSONType:
@@ -191,3 +191,47 @@ def parse_parameters_input(text: str | None) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ParameterError([f"Parameters must be a JSON object string, got {type(data).__name__}"])
     return data
+
+
+def checked_deploy_value(spec: ParameterSpec, raw: Any) -> Any:
+    """A deploy-time function's result as the manifest stores it; ValueError says why it cannot be."""
+    value = convert_value(spec, raw)  # the same check a run applies to the value later
+    if spec.type == "json":
+        # Stored as JSON text: the task converts it exactly once, as it
+        # converts a value given on the command line.
+        return raw if isinstance(raw, str) else json.dumps(raw, sort_keys=True)
+    json.dumps(value)
+    return value
+
+
+def evaluate_deploy_time_parameters(
+    flow_cls: type, graph: Graph, user: str, skip: Collection[str] = ()
+) -> dict[str, Any]:
+    """Call each callable Parameter default once, now (but those named in `skip`); ParameterError lists every failure.
+
+    The uploader calls it at deploy time, a local run at its start, a task only
+    when neither left a value (a flow run without either, e.g. by hand).
+    """
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for spec in graph.parameters:
+        if not spec.deploy_time or spec.name in skip:
+            continue
+        where = f"{graph.file}:{spec.lineno}: deploy-time parameter {spec.name!r}"
+        function = getattr(getattr(flow_cls, spec.attribute, None), "default", None)
+        if not callable(function):
+            problems.append(f"{where}: the flow class has no callable default for it")
+            continue
+        context = DeployTimeContext(flow_name=graph.flow_name, user_name=user, parameter_name=spec.name)
+        try:
+            raw = function(context)
+        except Exception as err:  # noqa: BLE001 - user code: report it, whatever it raised
+            problems.append(f"{where}: its function raised {type(err).__name__}: {err}")
+            continue
+        try:
+            values[spec.name] = checked_deploy_value(spec, raw)
+        except (ValueError, TypeError) as err:
+            problems.append(f"{where}: its function returned {raw!r}, which is not a valid {spec.type}: {err}")
+    if problems:
+        raise ParameterError(problems)
+    return values

@@ -16,7 +16,6 @@ Does not own: what goes into a tarball (package.py), the manifest's schema
 from __future__ import annotations
 
 import io
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -27,11 +26,11 @@ from typing import Any, Protocol
 from .cron import Schedule, schedule_from_attributes
 from .decorators import project_info
 from .deployer import names
-from .errors import ConfigError, DeployError, ParameterError
+from .errors import ConfigError, DeployError
 from .manifest import MANIFEST_VERSION, Manifest
-from .model import Graph, ParameterSpec
+from .model import Graph
 from .package import PackageLimits, build_package, code_sha256, snapshot
-from .parameters import DeployTimeContext, convert_value
+from .parameters import evaluate_deploy_time_parameters
 
 PACKAGES_PREFIX = "packages/"
 SDK_DIR = "flowdrop"  # where flowdrop's own source sits inside code/
@@ -153,45 +152,7 @@ def build_manifest(graph: Graph, flow_class: str, flow_file: str, target: Deploy
     return Manifest.from_dict(data)
 
 
-def checked_deploy_value(spec: ParameterSpec, raw: Any) -> Any:
-    """A deploy-time function's result as the manifest stores it; ValueError says why it cannot be."""
-    value = convert_value(spec, raw)  # the same check a run applies to the value later
-    if spec.type == "json":
-        # Stored as JSON text: the task converts it exactly once, as it
-        # converts a value given on the command line.
-        return raw if isinstance(raw, str) else json.dumps(raw, sort_keys=True)
-    json.dumps(value)
-    return value
-
-
 # -- running the user's deploy-time functions and reading their directory --------------------
-
-
-def evaluate_deploy_time_parameters(flow_cls: type, graph: Graph, user: str) -> dict[str, Any]:
-    """Call each callable Parameter default once, now; ParameterError lists every failure."""
-    values: dict[str, Any] = {}
-    problems: list[str] = []
-    for spec in graph.parameters:
-        if not spec.deploy_time:
-            continue
-        where = f"{graph.file}:{spec.lineno}: deploy-time parameter {spec.name!r}"
-        function = getattr(getattr(flow_cls, spec.attribute, None), "default", None)
-        if not callable(function):
-            problems.append(f"{where}: the flow class has no callable default for it")
-            continue
-        context = DeployTimeContext(flow_name=graph.flow_name, user_name=user, parameter_name=spec.name)
-        try:
-            raw = function(context)
-        except Exception as err:  # noqa: BLE001 - user code: report it, whatever it raised
-            problems.append(f"{where}: its function raised {type(err).__name__}: {err}")
-            continue
-        try:
-            values[spec.name] = checked_deploy_value(spec, raw)
-        except (ValueError, TypeError) as err:
-            problems.append(f"{where}: its function returned {raw!r}, which is not a valid {spec.type}: {err}")
-    if problems:
-        raise ParameterError(problems)
-    return values
 
 
 def sdk_files(package_dir: Path | None = None) -> dict[str, bytes]:

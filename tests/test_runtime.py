@@ -306,3 +306,35 @@ def test_catch_records_the_steps_failure_not_an_earlier_fallback_attempts(store)
     assert proc.returncode == 0, proc.stderr
     failure = client.Run(f"DecoratedFlow/{run.id}")["risky"].task.data.risky_failure
     assert failure.exception_type == "ZeroDivisionError" and failure.attempts == 1
+
+
+def test_a_failing_deploy_time_function_is_a_message_naming_the_parameter(store, tmp_path):
+    flow = tmp_path / "bad_default_flow.py"
+    flow.write_text('''from flowdrop import FlowSpec, Parameter, step
+
+
+def broken(context):
+    raise KeyError('no such setting')
+
+
+class BadDefaultFlow(FlowSpec):
+    setting = Parameter('setting', default=broken)
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == '__main__':
+    BadDefaultFlow()
+''')
+    proc = run_flow(flow, "run", datastore=store)
+    assert proc.returncode == 2, proc.stderr
+    assert "deploy-time parameter 'setting': its function raised KeyError" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    given = run_flow(flow, "run", "--setting", "x", datastore=store)  # a given value skips the function
+    assert given.returncode == 0, given.stderr

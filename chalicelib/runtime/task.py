@@ -28,7 +28,7 @@ from ..datastore import FlowDatastore
 from ..errors import TaskError
 from ..flowspec import ArtifactView, FlowSpec, ForeachFrame, Inputs, StepFailure
 from ..model import Decorator, Graph, TaskPayload, effective_decorators, task_output, timeout_seconds
-from ..parameters import DeployTimeContext, parse_parameters_input, resolve_parameters
+from ..parameters import evaluate_deploy_time_parameters, parse_parameters_input, resolve_parameters
 from .inputs import input_tasks
 
 
@@ -143,11 +143,7 @@ def _parameter_values(setup: TaskSetup, payload: TaskPayload, user: str) -> dict
     """Typed parameter values by attribute name, for the start task."""
     given = parse_parameters_input(payload.parameters)
     defaults = dict(setup.deploy_values)
-    for spec in setup.graph.parameters:
-        if spec.deploy_time and spec.name not in given and spec.name not in defaults:
-            param = getattr(setup.flow_cls, spec.attribute)
-            context = DeployTimeContext(flow_name=setup.graph.flow_name, user_name=user, parameter_name=spec.name)
-            defaults[spec.name] = param.default(context)
+    defaults.update(evaluate_deploy_time_parameters(setup.flow_cls, setup.graph, user, skip={*given, *defaults}))
     by_name = resolve_parameters(setup.graph.parameters, given, defaults)
     return {spec.attribute: by_name[spec.name] for spec in setup.graph.parameters}
 
