@@ -1,38 +1,16 @@
-"""flowdrop's deployer on AWS Lambda: Chalice routes and event handlers, a few lines each.
+"""flowdrop's deployer on AWS Lambda: what Chalice and Lambda load.
 
-Every handler parses its event, calls one service in flowdrop.deployer and
-shapes the answer. Settings are read from the environment and clients made
-once per container, on first use (not at import: cold starts stay short).
-
-  GET    /health                          no auth
-  POST   /flows/{flow}/runs               202 {"run_id", "execution_arn", "status_url"}; 400; 404
-  GET    /flows                           {"flows": [...]}
-  GET    /flows/{flow}                    versions, production, parameters, schedule, next fire times
-  GET    /flows/{flow}/deployments/{sha}  the deployment record (404 until written)
-  GET    /flows/{flow}/runs[?status=S]    {"runs": [...]}
-  GET    /flows/{flow}/runs/{run_id}      status and per-step states (?steps=false: status only)
-  POST   /flows/{flow}/rollback           {"version": N}
-  DELETE /flows/{flow}                    state machine, alias and rule removed; records kept
-  SQS    deploy                           package notifications (partial batch response)
-  Lambda scheduled                        a flow's EventBridge rule fires it
-
-Auth (FLOWDROP_API_AUTH, read at import because routes are declared then):
-"token" (default) is a bearer token checked against FLOWDROP_API_TOKEN_HASHES
-(no header: 401; unknown token: 403); "iam" uses IAM SigV4 (prod stage).
+The app, its routes and its handlers live in flowdrop.deployer.app; this file
+makes the library importable under its one name and exposes the names
+Chalice's handlers are looked up by (`app.app`, `app.deploy`, ...).
 """
 
 from __future__ import annotations
 
-import functools
-import logging
 import importlib.util
 import os
 import sys
-from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
-
-from chalice import AuthResponse, Chalice, IAMAuthorizer, Response
 
 
 def _import_flowdrop() -> Any:
@@ -54,113 +32,6 @@ def _import_flowdrop() -> Any:
 
 flowdrop = _import_flowdrop()
 
-from flowdrop.deployer import api, auth, flows, names, schedule, trigger  # noqa: E402
-from flowdrop.deployer.clients import Clients  # noqa: E402
-from flowdrop.deployer.settings import DeployerSettings  # noqa: E402
-from flowdrop.errors import FlowdropError  # noqa: E402
+from flowdrop.deployer.app import app, clients, deploy, scheduled, settings, token_authorizer  # noqa: E402
 
-# configure_logs=False: Chalice would give the "flowdrop" logger, parent of
-# every library logger, level ERROR and no propagation, hiding the deployer's
-# INFO lines (what was deployed, skipped, rejected) from CloudWatch.
-app = Chalice(app_name="flowdrop", configure_logs=False)
-logging.getLogger("flowdrop").setLevel(os.environ.get("FLOWDROP_LOG_LEVEL", "INFO"))
-DEPLOY_QUEUE = os.environ.get("FLOWDROP_DEPLOY_QUEUE", names.DEPLOY_QUEUE)
-API_AUTH = os.environ.get("FLOWDROP_API_AUTH", "token")
-
-
-@functools.cache
-def settings() -> DeployerSettings:
-    """This container's settings, read once."""
-    return DeployerSettings.from_env()
-
-
-@functools.cache
-def clients() -> Clients:
-    """This container's boto3 clients, made once."""
-    return Clients.from_config(settings().aws)
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def answer(call: Callable[[], Any], status: int = 200) -> Response:
-    """Run a service call; its result (or its error) as a JSON response."""
-    try:
-        return Response(body=call(), status_code=status)
-    except FlowdropError as err:
-        code, body = api.error_answer(err)
-        return Response(body=body, status_code=code)
-
-
-@app.authorizer()
-def token_authorizer(auth_request: Any) -> AuthResponse:
-    allowed = auth.token_allowed(auth_request.token, settings().api_token_hashes)
-    return AuthResponse(routes=["*"] if allowed else [], principal_id="api-token" if allowed else "denied")
-
-
-AUTHORIZER = IAMAuthorizer() if API_AUTH == "iam" else token_authorizer
-
-
-@app.route("/health", methods=["GET"])
-def health() -> dict[str, Any]:
-    return {"status": "ok", "version": flowdrop.__version__}
-
-
-@app.route("/flows/{flow}/runs", methods=["POST"], authorizer=AUTHORIZER)
-def start_run(flow: str) -> Response:
-    request = app.current_request
-    return answer(lambda: trigger.trigger_run(
-        flow, trigger.TriggerRequest.from_body(request.json_body, request.headers.get("idempotency-key")),
-        clients(), settings()).to_dict(), status=202)
-
-
-@app.route("/flows", methods=["GET"], authorizer=AUTHORIZER)
-def list_flows() -> Response:
-    return answer(lambda: {"flows": flows.list_flows(clients(), settings())})
-
-
-@app.route("/flows/{flow}", methods=["GET"], authorizer=AUTHORIZER)
-def describe_flow(flow: str) -> Response:
-    return answer(lambda: flows.describe_flow(flow, clients(), settings(), now()))
-
-
-@app.route("/flows/{flow}/deployments/{sha}", methods=["GET"], authorizer=AUTHORIZER)
-def get_deployment(flow: str, sha: str) -> Response:
-    return answer(lambda: flows.get_deployment(flow, sha, clients(), settings(), now()))
-
-
-@app.route("/flows/{flow}/runs", methods=["GET"], authorizer=AUTHORIZER)
-def list_runs(flow: str) -> Response:
-    status = (app.current_request.query_params or {}).get("status")
-    return answer(lambda: {"runs": trigger.list_runs(flow, clients(), settings(), status)})
-
-
-@app.route("/flows/{flow}/runs/{run_id}", methods=["GET"], authorizer=AUTHORIZER)
-def run_status(flow: str, run_id: str) -> Response:
-    steps = (app.current_request.query_params or {}).get("steps", "true").lower() != "false"
-    return answer(lambda: trigger.run_status(flow, run_id, clients(), settings(), with_steps=steps))
-
-
-@app.route("/flows/{flow}/rollback", methods=["POST"], authorizer=AUTHORIZER)
-def rollback(flow: str) -> Response:
-    body = app.current_request.json_body
-    version = body.get("version") if isinstance(body, dict) else None
-    return answer(lambda: flows.rollback(flow, version, clients(), settings(), now()).to_dict())
-
-
-@app.route("/flows/{flow}", methods=["DELETE"], authorizer=AUTHORIZER)
-def delete_flow(flow: str) -> Response:
-    return answer(lambda: flows.delete_flow(flow, clients(), settings()))
-
-
-@app.on_sqs_message(queue=DEPLOY_QUEUE, batch_size=10, name="deploy")
-def deploy(event: Any) -> dict[str, Any]:
-    from flowdrop.deployer import sqs_events  # the compiler and parser: only this Lambda loads them
-
-    return sqs_events.handle_package_batch(event.to_dict(), clients(), settings(), now, event.context)
-
-
-@app.lambda_function(name="scheduled")
-def scheduled(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return schedule.start_scheduled_run(event, clients(), settings(), now()).to_dict()
+__all__ = ["app", "clients", "deploy", "flowdrop", "scheduled", "settings", "token_authorizer"]

@@ -10,15 +10,10 @@ Run: .venv/bin/python bench/compile.py
 from __future__ import annotations
 
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from conftest_compiler import synthetic_graph  # noqa: E402
-
-from flowdrop.compiler import BackendSettings, CompileOptions, compile_flow, definition_json  # noqa: E402
+from flowdrop.compiler import BackendSettings, CompileOptions, compile_flow, definition_json
+from flowdrop.testing import synthetic_graph
 
 RUNS = 15
 CASES = [

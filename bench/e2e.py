@@ -23,12 +23,12 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from flowdrop.api_client import ApiClient
+from flowdrop.cli.api_client import ApiClient
+from flowdrop.cli.operations import production_client
+from flowdrop.cli.uploader import DeployOptions, prepare_deployment
 from flowdrop.graph import parse_flow
-from flowdrop.local.demo import examples_dir, wait_for_run
-from flowdrop.local.operations import production_client
 from flowdrop.local.stack import EmbeddedStack, StackOptions
-from flowdrop.uploader import DeployOptions, prepare_deployment
+from flowdrop.testing import examples_dir, wait_for_run
 
 
 def load_flow_class(flow_file: Path, class_name: str) -> type:
@@ -99,7 +99,7 @@ def trigger_to_first_task(stack: EmbeddedStack, api: ApiClient, count: int) -> t
 
 def foreach_wall_time(stack: EmbeddedStack, api: ApiClient, width: int) -> float:
     """Seconds from trigger to SUCCEEDED of foreach_flow.py with `width` items."""
-    from flowdrop.local.demo import deploy_flow
+    from flowdrop.testing import deploy_flow
 
     deploy_flow(stack, examples_dir() / "foreach_flow.py")
     began = time.monotonic()

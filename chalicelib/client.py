@@ -26,37 +26,15 @@ NamespaceMismatchError. namespace(None) sees every run.
 
 from __future__ import annotations
 
-import getpass
-import os
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from .datastore import FlowDatastore, Storage, open_storage
-from .errors import FlowdropError
-from .model import indices_of
+from flowdrop.datastore import FlowDatastore, Storage, open_storage
+from flowdrop.errors import MissingObjectError, NamespaceMismatchError
+from flowdrop.model.task import indices_of
 
 END_STEP = "end"
-
-
-class MissingObjectError(FlowdropError):
-    """A flow, run, step or task does not exist; the message names its pathspec."""
-
-    def __init__(self, kind: str, pathspec: str, where: str, problem: str = "does not exist in"):
-        self.pathspec = pathspec
-        super().__init__(f"{kind}('{pathspec}') {problem} {where}")
-
-
-class NamespaceMismatchError(FlowdropError):
-    """A run exists but is outside the current namespace."""
-
-    def __init__(self, pathspec: str, current: str, tags: frozenset[str]):
-        self.pathspec = pathspec
-        shown = ", ".join(sorted(t for t in tags if ":" in t)) or "none"
-        super().__init__(
-            f"Run('{pathspec}') is not in the current namespace '{current}' (its namespace tags: {shown}). "
-            "Call namespace(None) to see runs of every namespace, or namespace('<tag>') to switch."
-        )
 
 
 # --- where runs are read, and the namespace ------------------------------------
@@ -78,7 +56,7 @@ def set_datastore(url_or_storage: str | Storage | None, *, production: str | Sto
 
 def _config() -> Any:
     if "config" not in _state:
-        from .config import load_config
+        from flowdrop.config import load_config
 
         _state["config"] = load_config()
     return _state["config"]
@@ -108,11 +86,9 @@ def _where() -> str:
 
 def default_namespace() -> str:
     """Switch back to the default namespace, user:<username>, and return it."""
-    try:
-        user = os.environ.get("USER") or getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    _state["namespace"] = f"user:{user}"
+    from flowdrop.config import user_name
+
+    _state["namespace"] = f"user:{user_name()}"
     return _state["namespace"]
 
 

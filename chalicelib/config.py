@@ -1,8 +1,10 @@
 """Client-side configuration: where the datastore, the bucket and the API are.
 
 Owns: reading the small config file that `flowdrop up` (or a platform
-engineer) writes, with environment variables taking precedence. Read once at
-an entry point into a frozen ClientConfig and passed down.
+engineer) writes, with environment variables taking precedence (read once at
+an entry point into a frozen ClientConfig and passed down), and who the user
+is (user_name: `current`, the client's default namespace, run records and
+deployments all ask it).
 
 File: $FLOWDROP_CONFIG, else ~/.flowdrop/config.json. Keys (all optional):
   datastore            local runs' datastore: a folder or s3://bucket/prefix
@@ -20,14 +22,15 @@ FLOWDROP_API_TOKEN.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .aws import DEFAULT_REGION, AwsConfig
-from .errors import ConfigError
+from flowdrop.aws import DEFAULT_REGION, AwsConfig
+from flowdrop.errors import ConfigError
 
 _ENV_KEYS = {
     "datastore": "FLOWDROP_DATASTORE",
@@ -105,4 +108,12 @@ def write_config(path: Path, config: ClientConfig) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-
+def user_name() -> str:
+    """Who runs, deploys or reads: $FLOWDROP_USER, else $USER / $USERNAME, else the login name (Metaflow's rule)."""
+    name = os.environ.get("FLOWDROP_USER") or os.environ.get("USER") or os.environ.get("USERNAME")
+    if not name:
+        try:
+            name = getpass.getuser()
+        except (KeyError, OSError):
+            name = "unknown"
+    return name

@@ -6,20 +6,7 @@ runs. Outside a task its fields are None.
 
 from __future__ import annotations
 
-import getpass
-import os
 from typing import Any
-
-
-def user_name() -> str:
-    """Who runs or deploys: $FLOWDROP_USER, else the login name."""
-    name = os.environ.get("FLOWDROP_USER") or os.environ.get("USER") or os.environ.get("USERNAME")
-    if not name:
-        try:
-            name = getpass.getuser()
-        except (KeyError, OSError):
-            name = "unknown"
-    return name
 
 
 class Current:

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import DecoratorError
-from .model import Decorator, decorator_problems
+from flowdrop.errors import DecoratorError
+from flowdrop.model.decorators import Decorator, decorator_problems
 
 STEP_DECORATORS_ATTR = "_flowdrop_decorators"
 FLOW_DECORATORS_ATTR = "_flowdrop_flow_decorators"
@@ -103,7 +103,9 @@ def schedule(
     timezone: str | None = None,
 ) -> Any:
     """Run the flow on a schedule once it is deployed (EventBridge cron, AWS six-field form); bare: daily."""
-    from .cron import schedule_from_attributes  # imported here: only flows with @schedule pay for croniter
+    from flowdrop.model.schedule import (
+        schedule_from_attributes,  # imported here: only flows with @schedule pay for croniter
+    )
 
     given = {"hourly": hourly, "daily": daily, "weekly": weekly, "cron": cron, "timezone": timezone}
     # Only what the user wrote, exactly as the static graph reads it from source.

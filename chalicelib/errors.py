@@ -1,17 +1,24 @@
-"""The flowdrop exception hierarchy.
+"""Every error flowdrop raises on purpose, in one module, each with the HTTP status the API answers.
 
 Every error a user can see derives from FlowdropError and carries a message
 that names what is wrong, where, and what to do. Entry points print the
-message and exit non-zero; they never show a traceback for these.
+message and exit non-zero; they never show a traceback for these. The HTTP
+API answers each with its `http_status` (http_answer), so mapping an error
+to an answer needs no service module: 400 for a malformed request or wrong
+parameters (with every problem), 404 for an unknown flow, run, version or
+deployment, 502 when an AWS call failed, 500 for anything else.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 
 class FlowdropError(Exception):
     """Root of every error flowdrop raises on purpose."""
+
+    http_status = 500  # our fault, said plainly
 
 
 class FlowError(FlowdropError):
@@ -57,6 +64,8 @@ class PackageError(FlowdropError):
 class DeployError(FlowdropError):
     """A deployment could not be carried out; names the AWS operation and resource."""
 
+    http_status = 502
+
 
 class TriggerError(FlowdropError):
     """A run could not be started; names the flow and the reason."""
@@ -64,3 +73,85 @@ class TriggerError(FlowdropError):
 
 class ConfigError(FlowdropError):
     """The client configuration (bucket, endpoint, API URL) is missing or wrong."""
+
+
+class MissingKey(DatastoreError):
+    """A key that was read does not exist; the message names the datastore URL and the key."""
+
+    def __init__(self, url: str, key: str):
+        self.url = url
+        self.key = key
+        super().__init__(f"{url}: no such key '{key}'")
+
+
+class MissingObjectError(FlowdropError):
+    """A flow, run, step or task does not exist; the message names its pathspec."""
+
+    def __init__(self, kind: str, pathspec: str, where: str, problem: str = "does not exist in"):
+        self.pathspec = pathspec
+        super().__init__(f"{kind}('{pathspec}') {problem} {where}")
+
+
+class NamespaceMismatchError(FlowdropError):
+    """A run exists but is outside the current namespace."""
+
+    def __init__(self, pathspec: str, current: str, tags: frozenset[str]):
+        self.pathspec = pathspec
+        shown = ", ".join(sorted(t for t in tags if ":" in t)) or "none"
+        super().__init__(
+            f"Run('{pathspec}') is not in the current namespace '{current}' (its namespace tags: {shown}). "
+            "Call namespace(None) to see runs of every namespace, or namespace('<tag>') to switch."
+        )
+
+
+class ApiError(FlowdropError):
+    """A request to the flowdrop API failed; `status` is None when no answer came back."""
+
+    def __init__(self, message: str, *, status: int | None = None, problems: tuple[str, ...] = (),
+                 method: str = "", url: str = ""):
+        self.status = status
+        self.problems = tuple(problems)
+        self.method = method
+        self.url = url
+        lines = [message, *(f"  - {p}" for p in self.problems)]
+        super().__init__("\n".join(lines))
+
+
+class FlowNotFoundError(TriggerError):
+    """The flow (or run, or version) asked for does not exist: HTTP 404."""
+
+    http_status = 404
+
+
+class RequestError(TriggerError):
+    """A request is malformed or its values are wrong: HTTP 400, with every problem."""
+
+    http_status = 400
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()):
+        self.problems = tuple(problems)
+        super().__init__(message)
+
+
+class DefinitionRejectedError(CompileError):
+    """Step Functions refused the definition itself: the package is at fault, so retrying cannot help."""
+
+
+class MergeArtifactsError(FlowdropError):
+    """merge_artifacts found values it cannot merge."""
+
+
+class ScheduleNotFoundError(FlowdropError, LookupError):
+    """The flow has no enabled schedule rule."""
+
+
+class DemoError(FlowdropError):
+    """One part of the demo did not do what it should."""
+
+
+def http_answer(err: FlowdropError) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, JSON body) for an error a service raised: `{"error", "problems"?}`."""
+    body: dict[str, Any] = {"error": str(err)}
+    if isinstance(err, RequestError):
+        body["problems"] = list(err.problems)
+    return err.http_status, body

@@ -15,21 +15,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import FlowdropError
+from flowdrop.errors import FlowdropError, MergeArtifactsError
+from flowdrop.model.graph import FLOWSPEC_ATTRIBUTES
 
 if TYPE_CHECKING:
-    from .datastore import FlowDatastore
+    from flowdrop.datastore import FlowDatastore
 
 # Set while a launcher loads a flow file to run one task in-process
 # (runtime/entry.py): the file's `MyFlow()` under __main__ must not start the CLI.
 CLI_DEFERRED = False
-
-# Attributes of FlowSpec itself that are never artifacts.
-_RESERVED = frozenset({"next", "merge_artifacts", "input", "index", "foreach_stack", "name", "script_name"})
-
-
-class MergeArtifactsError(FlowdropError):
-    """merge_artifacts found values it cannot merge."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +110,7 @@ class FlowSpec:
         self._foreach_stack: list[ForeachFrame] = []
         self._step_name: str | None = None
         if use_cli and not CLI_DEFERRED:
-            from .flowcli import main
+            from flowdrop.cli.flow import main
 
             sys.exit(main(type(self)))
 
@@ -150,7 +144,7 @@ class FlowSpec:
 
     def _artifact_state(self) -> tuple[dict[str, Any], dict[str, str]]:
         """(values set or loaded in this task, shas of inherited artifacts never touched)."""
-        values = {k: v for k, v in self.__dict__.items() if not k.startswith("_") and k not in _RESERVED}
+        values = {k: v for k, v in self.__dict__.items() if not k.startswith("_") and k not in FLOWSPEC_ATTRIBUTES}
         untouched = {k: sha for k, sha in self._inherited.items() if k not in values}
         return values, untouched
 

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from flowdrop.aws import AwsConfig
-from flowdrop.local.moto_server import start_moto_server
+from flowdrop.local.moto.server import start_moto_server
 
 
 @pytest.fixture(scope="session")

@@ -23,14 +23,15 @@ from typing import Any
 
 import pytest
 
-from flowdrop import uploader
 from flowdrop.aws import AwsConfig
+from flowdrop.cli import uploader
+from flowdrop.codepackage.archive import build_package
+from flowdrop.codepackage.snapshot import code_sha256
 from flowdrop.compiler import BackendSettings
 from flowdrop.deployer.clients import Clients
-from flowdrop.deployer.records import DeploymentStore
 from flowdrop.deployer.settings import DeployerSettings
+from flowdrop.deployer.store import DeploymentStore
 from flowdrop.graph import parse_flow
-from flowdrop.package import build_package, code_sha256
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -347,7 +347,6 @@ def test_import_makes_no_clients_and_reads_no_settings():
 def test_deployer_info_logs_are_not_muted_by_chalice():
     import logging
 
-    import app
 
     library = logging.getLogger("flowdrop.deployer.deploy")
     assert library.isEnabledFor(logging.INFO)

@@ -12,11 +12,11 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from flowdrop.api_client import ApiClient
-from flowdrop.cli import cli, split_run, typed_parameters
+from flowdrop.cli.api_client import ApiClient
+from flowdrop.cli.operator import cli, split_run, typed_parameters
 from flowdrop.errors import FlowdropError
-from flowdrop.local.demo import deploy_flow, examples_dir, wait_for_run
 from flowdrop.local.stack import EmbeddedStack, StackOptions
+from flowdrop.testing import deploy_flow, examples_dir, wait_for_run
 
 EXAMPLES = examples_dir()
 

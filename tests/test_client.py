@@ -7,20 +7,10 @@ from typing import Any
 
 import pytest
 
-from flowdrop import client
-from flowdrop.client import (
-    Flow,
-    MissingObjectError,
-    NamespaceMismatchError,
-    Run,
-    Step,
-    Task,
-    default_namespace,
-    get_namespace,
-    namespace,
-    set_datastore,
-)
+from flowdrop.client import Flow, Run, Step, Task, default_namespace, get_namespace, namespace, set_datastore
 from flowdrop.datastore import FlowDatastore, FolderStorage, open_storage
+from flowdrop.errors import MissingObjectError, NamespaceMismatchError
+from tests.runtime_helpers import EXAMPLES, run_flow
 
 FLOW = "TrainFlow"
 
@@ -279,6 +269,23 @@ def test_production_runs_are_found_in_the_production_datastore(ds, aws, unique_n
 
 
 def test_default_namespace_falls_back_to_getpass(monkeypatch):
-    monkeypatch.delenv("USER")
-    monkeypatch.setattr(client.getpass, "getuser", lambda: "carol")
+    import getpass
+
+    for name in ("FLOWDROP_USER", "USER", "USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(getpass, "getuser", lambda: "carol")
     assert default_namespace() == "user:carol"
+
+
+def test_flowdrop_user_names_the_default_namespace_as_it_names_the_runs(tmp_path, monkeypatch):
+    # One rule for who the user is (FLOWDROP_USER, then USER): the runs a
+    # user makes carry user:<them>, and their default namespace finds them.
+    monkeypatch.setenv("USER", "login-name")
+    monkeypatch.setenv("FLOWDROP_USER", "ada")
+    store = tmp_path / ".flowdrop"
+    proc = run_flow(EXAMPLES / "linear_flow.py", "run", datastore=store, env={"USER": "login-name", "FLOWDROP_USER": "ada"})
+    assert proc.returncode == 0, proc.stderr
+    set_datastore(str(store), production=None)
+    assert default_namespace() == "user:ada"
+    run = Flow("LinearFlow").latest_run
+    assert run is not None and "user:ada" in run.tags

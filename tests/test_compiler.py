@@ -7,16 +7,10 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from conftest_compiler import GOLDEN, ROLE_ARN, all_states, example_graph, run_to_end, synthetic_graph  # noqa: E402
-
-from flowdrop.compiler import (  # noqa: E402
+from flowdrop.compiler import (
     BackendSettings,
     CompileOptions,
     check_limits,
@@ -29,7 +23,10 @@ from flowdrop.compiler.payload import payload_template, start_states  # noqa: E4
 from flowdrop.compiler.shapes import Compilation  # noqa: E402
 from flowdrop.errors import CompileError  # noqa: E402
 from flowdrop.graph import parse_flow  # noqa: E402
-from flowdrop.model import INLINE_FOREACH_LIMIT, Decorator, TaskPayload, parse_with_spec  # noqa: E402
+from flowdrop.model.decorators import Decorator, parse_with_spec
+from flowdrop.model.task import INLINE_FOREACH_LIMIT, TaskPayload  # noqa: E402
+from flowdrop.testing import synthetic_graph
+from tests.conftest_compiler import GOLDEN, ROLE_ARN, all_states, example_graph, run_to_end
 
 GOLDEN_FLOWS = ["linear_flow", "branch_flow", "foreach_flow", "nested_foreach_flow", "decorated_flow",
                 "parameter_flow"]

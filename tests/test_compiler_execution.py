@@ -15,16 +15,13 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from conftest_compiler import EXAMPLES, ROLE_ARN, example_graph, run_to_end  # noqa: E402
-
 from flowdrop.compiler import BackendSettings, CompileOptions, compile_flow, definition_json  # noqa: E402
 from flowdrop.compiler.shapes import Compilation  # noqa: E402
+from flowdrop.datastore import open_storage  # noqa: E402
 from flowdrop.datastore.flow import FlowDatastore  # noqa: E402
-from flowdrop.datastore.storage import open_storage  # noqa: E402
 from flowdrop.local.worker import TaskWorker  # noqa: E402
-from flowdrop.model import TaskPayload  # noqa: E402
+from flowdrop.model.task import TaskPayload  # noqa: E402
+from tests.conftest_compiler import EXAMPLES, ROLE_ARN, example_graph, run_to_end
 
 FLOW_FILES = {example_graph(p.stem).flow_name: p for p in sorted(EXAMPLES.glob("*_flow.py"))
               if p.stem in ("linear_flow", "branch_flow", "foreach_flow", "nested_foreach_flow",

@@ -4,16 +4,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from flowdrop.cron import (
-    Schedule,
-    fire_times_between,
-    next_fire_times,
-    normalize_expression,
-    schedule_from_attributes,
-    to_aws_cron,
-    validate_expression,
-)
 from flowdrop.errors import DecoratorError
+from flowdrop.model.cron import normalize_expression, to_aws_cron, validate_expression
+from flowdrop.model.schedule import Schedule, fire_times_between, next_fire_times, schedule_from_attributes
 
 UTC = timezone.utc
 

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from flowdrop.datastore import FlowDatastore, FolderStorage, MissingKey, S3Storage, Storage, open_storage
-from flowdrop.errors import DatastoreError
+from flowdrop.datastore import FlowDatastore, FolderStorage, S3Storage, Storage, open_storage
+from flowdrop.errors import DatastoreError, MissingKey
 
 
 @pytest.fixture(params=["folder", "s3"])

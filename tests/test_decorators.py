@@ -6,7 +6,7 @@ import pytest
 
 from flowdrop import batch, catch, environment, resources, retry, step, timeout
 from flowdrop.errors import DecoratorError
-from flowdrop.model import DECORATOR_DEFAULTS, Decorator, decorator_problems
+from flowdrop.model.decorators import DECORATOR_DEFAULTS, Decorator, decorator_problems
 
 
 @pytest.mark.parametrize(("make", "message"), [

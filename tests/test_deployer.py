@@ -16,8 +16,6 @@ import pytest
 
 pytestmark = pytest.mark.filterwarnings("ignore:Couldn.t determine the remaining time")
 
-from flowdrop.cron import Schedule
-from flowdrop.deployer import names
 from flowdrop.deployer.auth import token_allowed, token_digest
 from flowdrop.deployer.candidate import graph_differences
 from flowdrop.deployer.plan import (
@@ -36,9 +34,13 @@ from flowdrop.deployer.records import Production, Release
 from flowdrop.deployer.schedule import scheduled_tick
 from flowdrop.deployer.settings import DeployerSettings
 from flowdrop.deployer.sqs_events import handle_package_batch, package_notifications
-from flowdrop.deployer.trigger import RequestError, TriggerRequest, step_states
-from flowdrop.errors import ConfigError, PackageError
+from flowdrop.deployer.step_states import step_states
+from flowdrop.deployer.trigger import TriggerRequest
+from flowdrop.errors import ConfigError, PackageError, RequestError
 from flowdrop.graph import parse_flow
+from flowdrop.model import names
+from flowdrop.model import runs as run_ids
+from flowdrop.model.schedule import Schedule
 from tests.deployer_fixtures import EXAMPLES, make_stack, sqs_event
 
 ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:TrainFlow"
@@ -65,7 +67,7 @@ def test_execution_names_and_run_ids():
     keyed = names.keyed_execution_name("k" * 256)
     assert keyed == names.keyed_execution_name("k" * 256) != names.keyed_execution_name("other")
     assert len(keyed) <= 80 and len(names.fresh_execution_name()) <= 80
-    assert names.run_id("x") == "sfn-x" and names.execution_name_of("sfn-x") == "x" == names.execution_name_of("x")
+    assert run_ids.run_id("x") == "sfn-x" and run_ids.execution_name_of("sfn-x") == "x" == run_ids.execution_name_of("x")
     assert names.execution_arn(ARN, "e1") == "arn:aws:states:us-east-1:123456789012:execution:TrainFlow:e1"
     assert names.version_number(ARN + ":12") == 12
 
@@ -304,7 +306,8 @@ def test_an_aws_failure_fails_only_its_message(aws, unique_name):
 
 from flowdrop.deployer.clients import Clients  # noqa: E402
 from flowdrop.deployer.deploy import deploy_package  # noqa: E402
-from flowdrop.deployer.plan import DefinitionRejectedError, execute_plan  # noqa: E402
+from flowdrop.deployer.publish import execute_plan
+from flowdrop.errors import DefinitionRejectedError  # noqa: E402
 from tests.deployer_fixtures import T0, DeployerStack  # noqa: E402
 
 PARAMETER_FLOW = (EXAMPLES / "parameter_flow.py").read_text()

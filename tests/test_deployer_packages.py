@@ -16,11 +16,12 @@ import pytest
 
 pytestmark = pytest.mark.filterwarnings("ignore:Couldn.t determine the remaining time")
 
-from flowdrop import uploader
+from flowdrop.cli import uploader
+from flowdrop.codepackage.archive import PackageLimits
+from flowdrop.codepackage.snapshot import code_sha256
 from flowdrop.deployer.deploy import deploy_package
 from flowdrop.deployer.sqs_events import handle_package_batch
 from flowdrop.graph import find_flow_class_names
-from flowdrop.package import PackageLimits, code_sha256
 from tests.deployer_fixtures import (
     EXAMPLES,
     INVALID_FLOWS,

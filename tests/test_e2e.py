@@ -16,14 +16,13 @@ import textwrap
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
-from flowdrop.api_client import ApiClient
-from flowdrop.local.demo import deploy_flow, examples_dir, wait_for_run
-from flowdrop.local.operations import production_client
+from flowdrop.cli.api_client import ApiClient
+from flowdrop.cli.operations import production_client
 from flowdrop.local.stack import EmbeddedStack, StackOptions
+from flowdrop.testing import deploy_flow, examples_dir, wait_for_run
 
 pytestmark = pytest.mark.slow
 

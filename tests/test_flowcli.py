@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from flowdrop.flowcli import build_cli
+from flowdrop.cli.flow import build_cli
 
 from .test_uploader import load_flow
 

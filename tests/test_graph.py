@@ -14,7 +14,9 @@ import pytest
 
 from flowdrop.errors import FlowError
 from flowdrop.graph import find_flow_class_names, parse_flow, parse_flow_file, render_graph
-from flowdrop.model import Decorator, Graph, ParameterSpec
+from flowdrop.model.decorators import Decorator
+from flowdrop.model.graph import Graph
+from flowdrop.model.parameters import ParameterSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))

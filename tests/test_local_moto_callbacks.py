@@ -1,4 +1,4 @@
-"""local/moto_callbacks.py: AWS's default task timeout, a fresh token per retried attempt; with canaries.
+"""local/moto/callbacks.py: AWS's default task timeout, a fresh token per retried attempt; with canaries.
 
 The test plays the worker by hand against the session's (patched) moto
 server; the canary runs the same story on a stock moto server and checks
@@ -16,7 +16,7 @@ import time
 import pytest
 
 from flowdrop.aws import AwsConfig
-from flowdrop.local.moto_server import MotoServer, free_port
+from flowdrop.local.moto.server import MotoServer, free_port
 
 ROLE = "arn:aws:iam::123456789012:role/flowdrop-test"
 
@@ -98,7 +98,7 @@ def stock_moto(tmp_path_factory):
 @pytest.mark.slow
 def test_canary_stock_moto_still_reuses_the_token_of_a_retried_callback_task(stock_moto, unique_name):
     first, second, status = _retry_story(AwsConfig(endpoint_url=stock_moto.endpoint_url), unique_name, wait=3.0)
-    # When this fails, moto gives retries their own token: drop that patch from local/moto_callbacks.py.
+    # When this fails, moto gives retries their own token: drop that patch from local/moto/callbacks.py.
     assert first == second
     assert status != "SUCCEEDED"
 
@@ -119,7 +119,7 @@ def _task_timeout() -> int:
 def test_a_task_with_only_heartbeat_seconds_has_aws_default_timeout(monkeypatch):
     from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
 
-    from flowdrop.local import moto_callbacks
+    from flowdrop.local.moto import callbacks as moto_callbacks
 
     monkeypatch.setattr(ExecutionState, "from_state_props", moto_callbacks.from_state_props)
     assert _task_timeout() == 99999999
@@ -128,8 +128,8 @@ def test_a_task_with_only_heartbeat_seconds_has_aws_default_timeout(monkeypatch)
 def test_canary_stock_moto_still_times_heartbeat_tasks_out_after_60_seconds(monkeypatch):
     from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
 
-    from flowdrop.local import moto_callbacks
+    from flowdrop.local.moto import callbacks as moto_callbacks
 
     monkeypatch.setattr(ExecutionState, "from_state_props", moto_callbacks.ORIGINAL_FROM_STATE_PROPS)
-    # When this fails, moto uses AWS's default: drop that patch from local/moto_callbacks.py.
+    # When this fails, moto uses AWS's default: drop that patch from local/moto/callbacks.py.
     assert _task_timeout() == 60

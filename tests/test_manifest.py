@@ -5,11 +5,12 @@ import json
 
 import pytest
 
-from flowdrop import model
-from flowdrop.cron import Schedule
+from flowdrop.codepackage.archive import build_package, read_package
+from flowdrop.codepackage.manifest import MANIFEST_VERSION, Manifest
+from flowdrop.codepackage.snapshot import code_sha256
 from flowdrop.errors import PackageError
-from flowdrop.manifest import MANIFEST_VERSION, Manifest
-from flowdrop.package import build_package, code_sha256, read_package
+from flowdrop.model import graph as model
+from flowdrop.model.schedule import Schedule
 
 GRAPH = model.Graph(
     flow_name="DeploymentInfoFlow",

@@ -1,7 +1,7 @@
 """The embedded AWS starts executions on aliases and versions, as AWS does.
 
 Everything here runs against the session's moto server over HTTP (started
-through local/moto_main.py, so with local/moto_compat.py's fixes), except
+through local/moto/main.py, so with local/moto/compat.py's fixes), except
 the canaries, which check that stock moto still lacks what the fixes add:
 when one fails, moto has caught up and the matching fix should go.
 """
@@ -17,7 +17,7 @@ from moto.stepfunctions.exceptions import StateMachineDoesNotExist
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from flowdrop.local import moto_compat
+from flowdrop.local.moto import compat as moto_compat
 
 ROLE = "arn:aws:iam::123456789012:role/flowdrop-test"
 
@@ -180,7 +180,7 @@ def test_server_runs_patched_with_execution_flag_on(moto_server, versioned):
     desc = _run(sfn, alias, "flag")
     events = sfn.get_execution_history(executionArn=desc["executionArn"])["events"]
 
-    assert "flowdrop.local.moto_main" in moto_server.process.args
+    assert "flowdrop.local.moto.main" in moto_server.process.args
     # Stock moto without the flag answers a canned history naming "A State".
     entered = [e["stateEnteredEventDetails"]["name"] for e in events if e["type"] == "PassStateEntered"]
     assert entered == ["P"]
@@ -204,7 +204,7 @@ def test_canary_stock_moto_cannot_start_on_an_alias():
     with pytest.raises(StateMachineDoesNotExist):
         moto_compat.stock_start_execution()(backend, alias_arn, "e1", "{}")
     # If this fails, moto starts executions on alias ARNs itself: drop the
-    # alias part of local/moto_compat.py (resolve_route) and this canary.
+    # alias part of local/moto/compat.py (resolve_route) and this canary.
 
 
 def test_canary_stock_moto_cannot_start_on_a_version():
@@ -213,14 +213,14 @@ def test_canary_stock_moto_cannot_start_on_a_version():
     with pytest.raises(AttributeError, match="_handle_name_input_idempotency"):
         moto_compat.stock_start_execution()(backend, version_arn, "e1", "{}")
     # If this fails, moto starts executions on version ARNs itself: drop
-    # _start_routed_execution from local/moto_compat.py and this canary.
+    # _start_routed_execution from local/moto/compat.py and this canary.
 
 
 def test_canary_stock_moto_has_no_list_state_machine_versions():
     assert not moto_compat.is_applied(), "tests must not patch moto in the test process"
 
     assert not hasattr(StepFunctionResponse, "list_state_machine_versions"), (
-        "moto now answers ListStateMachineVersions: drop it from local/moto_compat.py"
+        "moto now answers ListStateMachineVersions: drop it from local/moto/compat.py"
     )
 
 
@@ -343,7 +343,7 @@ def test_cached_module_list_names_the_same_services():
     script = (
         "import os, moto\n"
         "from moto import backends\n"
-        "from flowdrop.local import moto_compat\n"
+        "from flowdrop.local.moto import compat as moto_compat\n"
         "folder = os.path.dirname(moto.__file__)\n"
         "expected = sorted(n for n in os.listdir(folder) if os.path.isdir(os.path.join(folder, n))"
         " and not n.startswith('__'))\n"

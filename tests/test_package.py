@@ -9,16 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from flowdrop.codepackage.archive import Package, PackageLimits, build_package, extract_package, read_package
+from flowdrop.codepackage.snapshot import code_sha256, snapshot
 from flowdrop.errors import PackageError
-from flowdrop.package import (
-    Package,
-    PackageLimits,
-    build_package,
-    code_sha256,
-    extract_package,
-    read_package,
-    snapshot,
-)
 
 MANIFEST = {"version": 1, "flow_name": "TrainFlow", "nested": {"b": 2, "a": 1}}
 FILES = {"train_flow.py": b"print('hi')\n", "lib/util.py": b"X = 1\n", "lib/__init__.py": b""}

@@ -11,28 +11,18 @@ and one compiled nested_foreach_flow end to end on the moto server.
 from __future__ import annotations
 
 import json
-import sys
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from conftest_compiler import ROLE_ARN  # noqa: E402
-from test_compiler_execution import execute, stack  # noqa: E402,F401  (stack: the module's moto fixture)
-
 from flowdrop.deployer.clients import Clients  # noqa: E402
+from flowdrop.deployer.runs import run_status
 from flowdrop.deployer.settings import DeployerSettings  # noqa: E402
-from flowdrop.deployer.trigger import (  # noqa: E402
-    ChildHistory,
-    UnreadChildren,
-    body_steps,
-    run_status,
-    step_states,
-)
+from flowdrop.deployer.step_states import ChildHistory, UnreadChildren, body_steps, step_states
+from tests.conftest_compiler import ROLE_ARN
+from tests.test_compiler_execution import execute, stack  # noqa: E402,F401  (stack: the module's moto fixture)
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
 STEPS = ["start", "row", "cell", "join_cols", "join_rows", "end"]

@@ -8,9 +8,10 @@ from datetime import datetime
 import pytest
 
 from flowdrop import client
+from flowdrop.codepackage.archive import extract_package
 from flowdrop.datastore import FlowDatastore, open_storage
-
-from .runtime_helpers import EXAMPLES, TEST_FLOWS, run_flow
+from tests.deployer_fixtures import flow_package
+from tests.runtime_helpers import EXAMPLES, TEST_FLOWS, run_flow
 
 pytestmark = pytest.mark.slow
 
@@ -280,9 +281,10 @@ def test_current_knows_the_project_branch_locally_and_in_production(store, tmp_p
         "fraud", "user.ada", "fraud.user.ada.ProjFlow", False, "user:ada")
     # A task run from a deployed package: the manifest names the deployment.
     package = tmp_path / "package"
-    (package / "code").mkdir(parents=True)
-    (package / "code" / "proj_flow.py").write_text(PROJECT_FLOW)
-    (package / "manifest.json").write_text(json.dumps({"state_machine_name": "fraud.prod.ProjFlow", "options": {}}))
+    built = flow_package(PROJECT_FLOW, file_name="proj_flow.py",
+                         manifest_changes={"state_machine_name": "fraud.prod.ProjFlow"})
+    extract_package(built.data, package / "code")
+    (package / "manifest.json").write_text(json.dumps(built.manifest))
     proc = run_flow(package / "code" / "proj_flow.py", "step", "start", "--run-id", "sfn-abc", "--task-id", "start",
                     "--parameters", "{}", datastore=store)
     assert proc.returncode == 0, proc.stderr

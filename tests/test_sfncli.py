@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from flowdrop.api_client import ApiClient, ApiError
-from flowdrop.flowcli import build_cli
-from flowdrop.package import read_package
+from flowdrop.cli.api_client import ApiClient
+from flowdrop.cli.flow import build_cli
+from flowdrop.codepackage.archive import read_package
+from flowdrop.errors import ApiError
 
 from .test_uploader import load_flow
 

@@ -19,12 +19,8 @@ import pytest
 from rich.console import Console
 
 import flowdrop
-from flowdrop.errors import ConfigError, DeployError, ParameterError
-from flowdrop.graph import parse_flow_file
-from flowdrop.manifest import Manifest
-from flowdrop.package import read_package
-from flowdrop.sfncli import deployment_outcome
-from flowdrop.uploader import (
+from flowdrop.cli.step_functions import deployment_outcome
+from flowdrop.cli.uploader import (
     DeployOptions,
     deploy,
     deployment_target,
@@ -33,6 +29,10 @@ from flowdrop.uploader import (
     sdk_files,
     wait_for_deployment,
 )
+from flowdrop.codepackage.archive import read_package
+from flowdrop.codepackage.manifest import Manifest
+from flowdrop.errors import ConfigError, DeployError, ParameterError
+from flowdrop.graph import parse_flow_file
 
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=timezone.utc)
 SDK_DIR = Path(flowdrop.__file__).resolve().parent
@@ -413,7 +413,7 @@ class InProcessDeployer:
     def get_deployment(self, flow: str, code_sha256: str) -> dict[str, Any] | None:
         from flowdrop.deployer import flows
         from flowdrop.deployer.deploy import deploy_package
-        from flowdrop.deployer.trigger import FlowNotFoundError
+        from flowdrop.errors import FlowNotFoundError
 
         self.polls += 1
         if self.polls == 2:

@@ -76,13 +76,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import CompileError
-from ..model import Graph
-from .batch import task_payload_from_environment
-from .limits import MAX_DEFINITION_BYTES, MAX_STATE_NAME, check_limits, definition_json
-from .options import BackendSettings, CompileOptions, option_problems
-from .payload import CHECK_PARAMETERS, start_states
-from .shapes import Compilation, Scope, chain
+from flowdrop.compiler.batch import task_payload_from_environment
+from flowdrop.compiler.limits import MAX_DEFINITION_BYTES, MAX_STATE_NAME, check_limits, definition_json
+from flowdrop.compiler.options import BackendSettings, CompileOptions, option_problems
+from flowdrop.compiler.payload import start_states
+from flowdrop.compiler.shapes import Compilation, Scope, chain
+from flowdrop.errors import CompileError
+from flowdrop.model.graph import Graph
+from flowdrop.model.state_names import CHECK_PARAMETERS
 
 
 def compile_flow(graph: Graph, options: CompileOptions) -> dict[str, Any]:

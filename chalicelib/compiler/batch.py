@@ -15,10 +15,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import CompileError
-from ..model import Node, TaskPayload
-from .options import BackendSettings, CompileOptions
-from .payload import RETRY_COUNT
+from flowdrop.compiler.options import BackendSettings, CompileOptions
+from flowdrop.compiler.payload import RETRY_COUNT
+from flowdrop.errors import CompileError
+from flowdrop.model import layout
+from flowdrop.model.graph import Node
+from flowdrop.model.task import TaskPayload
 
 RESOURCE = "arn:aws:states:::batch:submitJob.sync"
 GET_OBJECT = "arn:aws:states:::aws-sdk:s3:getObject"
@@ -30,11 +32,6 @@ GET_OBJECT = "arn:aws:states:::aws-sdk:s3:getObject"
 # interpreter does not understand (it would make the definition untestable).
 ENV_RUN, ENV_INDICES, ENV_STEP, ENV_MODE, ENV_RETRY_COUNT = (
     "FLOWDROP_RUN", "FLOWDROP_INDICES", "FLOWDROP_STEP", "FLOWDROP_MODE", "FLOWDROP_RETRY_COUNT")
-
-# datastore/flow.py's layout: <Flow>/runs/<run_id>/<step>/<task_id>/<file>.
-DONE_FILE = "done.json"
-FOREACH_ITEMS_FILE = "foreach-items.json"
-
 
 def resource_requirements(decorators: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
     """Batch ResourceRequirements from @resources and @batch (the larger of the two wins, as in Metaflow)."""
@@ -114,7 +111,7 @@ def _task_file_key(options: CompileOptions, flow_name: str, node: Node, filename
     bucket, prefix = split_datastore_root(options, node.name)
     task_id = node.name + "-{}" * node.foreach_depth
     base = f"{prefix}/" if prefix else ""
-    template = f"{base}{flow_name}/runs/{{}}/{node.name}/{task_id}/{filename}"
+    template = base + layout.task_key(flow_name, "{}", node.name, task_id, filename)
     args = ["$.run.run_id"] + [f"$.indices[{i}]" for i in range(node.foreach_depth)]
     return {"Bucket": bucket, "Key.$": f"States.Format('{template}', {', '.join(args)})"}
 
@@ -124,7 +121,7 @@ def fetch_output_state(options: CompileOptions, flow_name: str, node: Node, next
     return {
         "Type": "Task",
         "Resource": GET_OBJECT,
-        "Parameters": _task_file_key(options, flow_name, node, DONE_FILE),
+        "Parameters": _task_file_key(options, flow_name, node, layout.DONE_FILE),
         "ResultSelector": {"output.$": "States.StringToJson($.Body)"},
         "ResultPath": "$.task",
         "Next": next_state,
@@ -151,4 +148,4 @@ def inline_indices_state(next_state: str) -> dict[str, Any]:
 
 def items_reader_parameters(options: CompileOptions, flow_name: str, node: Node) -> dict[str, Any]:
     """Bucket and Key of the foreach-items.json the foreach task wrote, for a Distributed Map."""
-    return _task_file_key(options, flow_name, node, FOREACH_ITEMS_FILE)
+    return _task_file_key(options, flow_name, node, layout.FOREACH_ITEMS_FILE)

@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..model import Node
+from flowdrop.model.graph import Node
 
 HISTORY_EVENT_LIMIT = 25_000  # Step Functions: events in one Standard execution's history
 # What the estimate may use of it; the rest is a margin for events we do not

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .options import BackendSettings
+from flowdrop.compiler.options import BackendSettings
 
 RESOURCE = "arn:aws:states:::lambda:invoke"
 

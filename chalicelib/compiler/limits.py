@@ -12,7 +12,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import CompileError
+from flowdrop.errors import CompileError
+from flowdrop.model.state_names import step_of
 
 MAX_DEFINITION_BYTES = 1_048_576  # Step Functions: 1 MiB of UTF-8
 MAX_STATE_NAME = 80  # Step Functions: state names are 1-80 characters
@@ -41,18 +42,13 @@ def _states(machine: dict[str, Any], depth: int = 0) -> Iterator[tuple[str, dict
                 yield from _states(state[key], depth + 1)
 
 
-def _step_of(state_name: str) -> str:
-    # State names are a step name plus our own '-...' and '@...' suffixes.
-    return re.split(r"[-@]", state_name, maxsplit=1)[0]
-
-
 def check_limits(asl: dict[str, Any]) -> None:
     """Raise CompileError listing every Step Functions limit the definition breaks."""
     problems: list[str] = []
     seen: set[str] = set()
     deepest = 0
     for name, _state, depth in _states(asl):
-        where = f"state '{name}' (step '{_step_of(name)}')"
+        where = f"state '{name}' (step '{step_of(name)}')"
         if not name or len(name) > MAX_STATE_NAME:
             problems.append(f"{where}: the name is {len(name)} characters; Step Functions allows 1 to "
                             f"{MAX_STATE_NAME}. Give the step a shorter name.")

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..model import INLINE_FOREACH_LIMIT, Decorator
-
-BACKEND_KINDS = ("batch", "lambda", "worker")
+from flowdrop.model.backends import BACKENDS, DEFAULT_BACKEND
+from flowdrop.model.decorators import Decorator
+from flowdrop.model.task import INLINE_FOREACH_LIMIT
 
 
 @dataclass(frozen=True)
 class BackendSettings:
     """The compute backend that runs tasks, and its addresses (all from deploy settings)."""
 
-    kind: str = "batch"  # "batch" | "lambda" | "worker"
+    kind: str = DEFAULT_BACKEND  # one of model.backends.BACKENDS
     # batch: the job definition holds the image and the command (the task runner)
     job_queue: str = "flowdrop-default"
     job_definition: str = "flowdrop-task"
@@ -50,8 +50,8 @@ class CompileOptions:
 def option_problems(options: CompileOptions) -> list[str]:
     """Every reason these options cannot compile, as messages naming the option."""
     problems = []
-    if options.backend.kind not in BACKEND_KINDS:
-        problems.append(f"backend {options.backend.kind!r} is unknown; use one of {', '.join(BACKEND_KINDS)}")
+    if options.backend.kind not in BACKENDS:
+        problems.append(f"backend {options.backend.kind!r} is unknown; use one of {', '.join(BACKENDS)}")
     if options.max_workers < 1:
         # moto reads MaxConcurrency 0 as one thread per item and AWS as "no
         # limit": neither is what --max-workers means.

@@ -21,18 +21,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model import Graph
-from .options import CompileOptions
-
-# State names of our own contain '-', which a step name (a Python
-# identifier) never does, so they cannot collide with a step.
-CHECK_PARAMETERS = "parameters-check"
-DEFAULT_PARAMETERS = "parameters-default"
-ENCODE_PARAMETERS = "parameters-encode"
-START_RUN = "run-start"
+from flowdrop.compiler.options import CompileOptions
+from flowdrop.model.graph import Graph
+from flowdrop.model.runs import RUN_ID_PREFIX
+from flowdrop.model.state_names import CHECK_PARAMETERS, DEFAULT_PARAMETERS, ENCODE_PARAMETERS, START_RUN
 
 # Where each piece of the payload comes from at run time.
-RUN_ID = "States.Format('sfn-{}', $$.Execution.Name)"
+RUN_ID = f"States.Format('{RUN_ID_PREFIX}{{}}', $$.Execution.Name)"
 RETRY_COUNT = "$$.State.RetryCount"
 
 

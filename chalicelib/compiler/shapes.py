@@ -16,12 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..model import Graph, Node, effective_decorators, timeout_seconds
-from . import batch, lambda_, worker
-from .history import STATE_EVENTS, ForeachBudget, foreach_budgets, task_events
-from .options import CompileOptions
-from .payload import iteration_selector, payload_template
-
+from flowdrop.compiler import batch, lambda_, worker
+from flowdrop.compiler.history import STATE_EVENTS, ForeachBudget, foreach_budgets, task_events
+from flowdrop.compiler.options import CompileOptions
+from flowdrop.compiler.payload import iteration_selector, payload_template
+from flowdrop.model import state_names as sn
+from flowdrop.model.decorators import effective_decorators, timeout_seconds
+from flowdrop.model.graph import Graph, Node
+from flowdrop.model.state_names import state_name
 
 # The `-catch` Task only records the failure, so when it fails the cause is
 # the infrastructure (a worker or Batch host lost, a throttled API): retry it
@@ -112,16 +114,16 @@ def chain(c: Compilation, first: str, stop: str | None, scope: Scope) -> dict[st
 def step_states(c: Compilation, node: Node, next_step: str | None, scope: Scope) -> dict[str, dict[str, Any]]:
     """A step's Task (and -catch Task), then its fan-out when it splits."""
     if node.foreach_param is not None:
-        after_task = f"{node.name}-output" if c.backend_kind(node) == "batch" else f"{node.name}-foreach"
+        after_task = state_name(node.name, sn.OUTPUT) if c.backend_kind(node) == "batch" else state_name(node.name, sn.FOREACH)
         fan_out = foreach_states(c, node, scope)
     elif node.is_split:
-        after_task = f"{node.name}-branches"
+        after_task = state_name(node.name, sn.BRANCHES)
         fan_out = parallel_states(c, node, scope)
     else:
         after_task, fan_out = next_step, {}
     states = {scope.name(node.name): task_state(c, node, "run", after_task, scope)}
     if "catch" in c.decorators[node.name]:
-        states[scope.name(f"{node.name}-catch")] = task_state(c, node, "catch", after_task, scope)
+        states[scope.name(state_name(node.name, sn.CATCH))] = task_state(c, node, "catch", after_task, scope)
     states.update(fan_out)
     return states
 
@@ -143,7 +145,7 @@ def task_state(c: Compilation, node: Node, mode: str, next_base: str | None, sco
     if timeout:
         state["TimeoutSeconds"] = timeout
     if mode == "run":
-        state.update(error_handling(decorators, scope.name(f"{node.name}-catch")))
+        state.update(error_handling(decorators, scope.name(state_name(node.name, sn.CATCH))))
     else:
         state["Retry"] = catch_retry()
     state.update(transition(next_base, scope))
@@ -181,7 +183,7 @@ def parallel_states(c: Compilation, node: Node, scope: Scope) -> dict[str, dict[
     join = node.matching_join
     body = Scope(scope.suffix, in_body=True)
     return {
-        scope.name(f"{node.name}-branches"): {
+        scope.name(state_name(node.name, sn.BRANCHES)): {
             "Type": "Parallel",
             "Branches": [
                 {"StartAt": body.name(out), "States": chain(c, out, join, body)} for out in node.out_funcs
@@ -206,12 +208,12 @@ def foreach_states(c: Compilation, node: Node, scope: Scope) -> dict[str, dict[s
     thresholds for the foreach steps nested in them.
     """
     step, join = node.name, node.matching_join
-    choice, inline, wide = (scope.name(f"{step}-{part}") for part in ("foreach", "map", "map-wide"))
+    choice, inline, wide = (scope.name(state_name(step, part)) for part in (sn.FOREACH, sn.MAP, sn.MAP_WIDE))
     states: dict[str, dict[str, Any]] = {}
     inline_entry = inline
     if c.backend_kind(node) == "batch":
-        states[scope.name(f"{step}-output")] = batch.fetch_output_state(c.options, c.graph.flow_name, node, choice)
-        inline_entry = scope.name(f"{step}-indices")
+        states[scope.name(state_name(step, sn.OUTPUT))] = batch.fetch_output_state(c.options, c.graph.flow_name, node, choice)
+        inline_entry = scope.name(state_name(step, sn.INDICES))
         states[inline_entry] = batch.inline_indices_state(inline)
         reader = batch.items_reader_parameters(c.options, c.graph.flow_name, node)
     else:
@@ -224,7 +226,7 @@ def foreach_states(c: Compilation, node: Node, scope: Scope) -> dict[str, dict[s
     }
     first = node.out_funcs[0]
     inline_body = Scope(scope.suffix, in_body=True)
-    wide_body = Scope(f"{scope.suffix}@{step}", in_body=True)
+    wide_body = Scope(sn.copy_suffix(scope.suffix, step), in_body=True)
     common = {
         "ItemSelector": iteration_selector(node.foreach_depth),
         # Never 0: moto reads it as one thread per item, AWS as unlimited.

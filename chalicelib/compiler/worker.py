@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .options import BackendSettings
+from flowdrop.compiler.options import BackendSettings
 
 RESOURCE = "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
 

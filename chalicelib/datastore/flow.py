@@ -1,26 +1,9 @@
 """Where a flow's artifacts, run metadata, task attempts and logs live.
 
-Owns: the key layout below and the JSON/pickle encoding of what is stored.
-Does not own: deciding what to store (runtime/), reading it back the
+Owns: a flow's slice of a Storage and the JSON/pickle encoding of what is
+stored, in the key layout of model/layout.py (the compiler reads the same
+keys). Does not own: deciding what to store (runtime/), reading it back the
 Metaflow way (client.py), or bytes on disk or in S3 (the Storage backends).
-
-Layout, relative to the Storage root (a folder or s3://bucket/prefix):
-
-  <Flow>/data/<sha[:2]>/<sha>                       artifact blobs: pickled values,
-                                                     content-addressed (sha256 of the
-                                                     bytes), written once
-  <Flow>/runs/<run_id>/run.json                     run metadata (whoever starts the run)
-  <Flow>/runs/<run_id>/status.json                  final run status (a run ending locally)
-  <Flow>/runs/<run_id>/<step>/<task_id>/attempt-<n>.json          per-attempt metadata
-  <Flow>/runs/<run_id>/<step>/<task_id>/attempt-<n>.stdout|.stderr logs
-  <Flow>/runs/<run_id>/<step>/<task_id>/done.json   the successful (or @catch-recorded)
-                                                     attempt: {"attempt": n, ...}
-  <Flow>/runs/<run_id>/<step>/<task_id>/foreach-items.json  [{"index": 0}, ...] from a
-                                                     foreach task (a Distributed Map's
-                                                     ItemReader reads it on S3)
-
-Every write goes to a key of its own (attempts are never overwritten), so
-tasks running at once, on one machine or many, never contend for a key.
 """
 
 from __future__ import annotations
@@ -31,24 +14,14 @@ import pickle
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..errors import DatastoreError
-from .storage import Storage
+from flowdrop.datastore.storage import Storage
+from flowdrop.errors import DatastoreError
+from flowdrop.model import layout
 
 # Protocol 4 is readable by every Python this project supports and gives
 # the same bytes for the same value, so identical artifacts share one blob.
 PICKLE_PROTOCOL = 4
 
-RUN_FILE = "run.json"
-STATUS_FILE = "status.json"
-DONE_FILE = "done.json"
-FOREACH_ITEMS_FILE = "foreach-items.json"
-_ATTEMPT_PREFIX = "attempt-"
-
-
-def _check_name(kind: str, value: str) -> str:
-    if not value or "/" in value or value in (".", ".."):
-        raise DatastoreError(f"invalid {kind} '{value}': it becomes part of a datastore key")
-    return value
 
 
 class FlowDatastore:
@@ -56,28 +29,24 @@ class FlowDatastore:
 
     def __init__(self, storage: Storage, flow_name: str):
         self.storage = storage
-        self.flow_name = _check_name("flow name", flow_name)
+        self.flow_name = layout.check_name("flow name", flow_name)
 
     def __repr__(self) -> str:
         return f"FlowDatastore({self.storage.url!r}, {self.flow_name!r})"
 
-    # --- keys -----------------------------------------------------------
+    # --- keys (model/layout.py) -----------------------------------------
 
     def _blob_key(self, sha: str) -> str:
-        if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
-            raise DatastoreError(f"{self.flow_name}: '{sha}' is not an artifact sha256")
-        return f"{self.flow_name}/data/{sha[:2]}/{sha}"
+        return layout.blob_key(self.flow_name, sha)
 
     def _run_key(self, run_id: str, name: str = "") -> str:
-        base = f"{self.flow_name}/runs/{_check_name('run id', run_id)}"
-        return f"{base}/{name}" if name else base
+        return layout.run_key(self.flow_name, run_id, name)
 
     def _step_key(self, run_id: str, step: str) -> str:
-        return self._run_key(run_id, _check_name("step name", step))
+        return layout.step_key(self.flow_name, run_id, step)
 
     def _task_key(self, run_id: str, step: str, task_id: str, name: str = "") -> str:
-        base = f"{self._step_key(run_id, step)}/{_check_name('task id', task_id)}"
-        return f"{base}/{name}" if name else base
+        return layout.task_key(self.flow_name, run_id, step, task_id, name)
 
     # --- JSON -----------------------------------------------------------
 
@@ -139,24 +108,24 @@ class FlowDatastore:
 
     def write_run(self, run_id: str, meta: Mapping[str, Any]) -> None:
         """Write the run's run.json."""
-        self._write_json(self._run_key(run_id, RUN_FILE), dict(meta))
+        self._write_json(self._run_key(run_id, layout.RUN_FILE), dict(meta))
 
     def ensure_run(self, run_id: str, meta: Mapping[str, Any]) -> bool:
         """Write run.json unless it exists; True when this call wrote it."""
-        key = self._run_key(run_id, RUN_FILE)
+        key = self._run_key(run_id, layout.RUN_FILE)
         return self.storage.put_if_absent(key, self._encode_json(key, dict(meta)))
 
     def read_run(self, run_id: str) -> dict | None:
         """The run's run.json, or None."""
-        return self._read_json(self._run_key(run_id, RUN_FILE))
+        return self._read_json(self._run_key(run_id, layout.RUN_FILE))
 
     def write_run_status(self, run_id: str, status: Mapping[str, Any]) -> None:
         """Write the run's final status.json."""
-        self._write_json(self._run_key(run_id, STATUS_FILE), dict(status))
+        self._write_json(self._run_key(run_id, layout.STATUS_FILE), dict(status))
 
     def read_run_status(self, run_id: str) -> dict | None:
         """The run's status.json, or None while it runs (or when it ran in Step Functions)."""
-        return self._read_json(self._run_key(run_id, STATUS_FILE))
+        return self._read_json(self._run_key(run_id, layout.STATUS_FILE))
 
     def list_runs(self) -> list[str]:
         """Run ids, newest first by run.json "created", then by id (descending)."""
@@ -171,7 +140,7 @@ class FlowDatastore:
     def list_steps(self, run_id: str) -> list[str]:
         """Names of the steps of a run that have at least one task, sorted."""
         names = self.storage.list_children(self._run_key(run_id))
-        return [n for n in names if n not in (RUN_FILE, STATUS_FILE)]
+        return [n for n in names if n not in (layout.RUN_FILE, layout.STATUS_FILE)]
 
     def list_tasks(self, run_id: str, step: str) -> list[str]:
         """Task ids of a step, sorted."""
@@ -183,8 +152,8 @@ class FlowDatastore:
         """Attempt numbers with metadata recorded, ascending."""
         attempts = []
         for name in self.storage.list_children(self._task_key(run_id, step, task_id)):
-            number = name[len(_ATTEMPT_PREFIX) : -len(".json")]
-            if name.startswith(_ATTEMPT_PREFIX) and name.endswith(".json") and number.isdigit():
+            number = name[len(layout.ATTEMPT_PREFIX) : -len(".json")]
+            if name.startswith(layout.ATTEMPT_PREFIX) and name.endswith(".json") and number.isdigit():
                 attempts.append(int(number))
         return sorted(attempts)
 
@@ -204,28 +173,28 @@ class FlowDatastore:
         """
         attempt = max(0, int(first))
         while True:
-            key = self._task_key(run_id, step, task_id, f"{_ATTEMPT_PREFIX}{attempt}.json")
+            key = self._task_key(run_id, step, task_id, f"{layout.ATTEMPT_PREFIX}{attempt}.json")
             if self.storage.put_if_absent(key, self._encode_json(key, {**meta, "attempt": attempt})):
                 return attempt
             attempt += 1
 
     def write_attempt(self, run_id: str, step: str, task_id: str, attempt: int, meta: Mapping[str, Any]) -> None:
         """Write (or update) one attempt's metadata."""
-        self._write_json(self._task_key(run_id, step, task_id, f"{_ATTEMPT_PREFIX}{int(attempt)}.json"), dict(meta))
+        self._write_json(self._task_key(run_id, step, task_id, f"{layout.ATTEMPT_PREFIX}{int(attempt)}.json"), dict(meta))
 
     def read_attempt(self, run_id: str, step: str, task_id: str, attempt: int) -> dict | None:
         """One attempt's metadata, or None."""
-        return self._read_json(self._task_key(run_id, step, task_id, f"{_ATTEMPT_PREFIX}{int(attempt)}.json"))
+        return self._read_json(self._task_key(run_id, step, task_id, f"{layout.ATTEMPT_PREFIX}{int(attempt)}.json"))
 
     def mark_done(
         self, run_id: str, step: str, task_id: str, attempt: int, extra: Mapping[str, Any] | None = None
     ) -> None:
         """Record `attempt` as the task's outcome that later steps read."""
-        self._write_json(self._task_key(run_id, step, task_id, DONE_FILE), {**(extra or {}), "attempt": int(attempt)})
+        self._write_json(self._task_key(run_id, step, task_id, layout.DONE_FILE), {**(extra or {}), "attempt": int(attempt)})
 
     def read_done(self, run_id: str, step: str, task_id: str) -> dict | None:
         """done.json merged over that attempt's metadata (so it has "artifacts"), or None."""
-        done = self._read_json(self._task_key(run_id, step, task_id, DONE_FILE))
+        done = self._read_json(self._task_key(run_id, step, task_id, layout.DONE_FILE))
         if done is None:
             return None
         attempt = self.read_attempt(run_id, step, task_id, int(done["attempt"])) or {}
@@ -235,7 +204,7 @@ class FlowDatastore:
 
     def save_logs(self, run_id: str, step: str, task_id: str, attempt: int, stdout: bytes, stderr: bytes) -> None:
         """Store one attempt's captured stdout and stderr."""
-        base = f"{_ATTEMPT_PREFIX}{int(attempt)}"
+        base = f"{layout.ATTEMPT_PREFIX}{int(attempt)}"
         self.storage.put(self._task_key(run_id, step, task_id, f"{base}.stdout"), stdout)
         self.storage.put(self._task_key(run_id, step, task_id, f"{base}.stderr"), stderr)
 
@@ -246,7 +215,7 @@ class FlowDatastore:
             if not attempts:
                 return b"", b""
             attempt = attempts[-1]
-        base = f"{_ATTEMPT_PREFIX}{int(attempt)}"
+        base = f"{layout.ATTEMPT_PREFIX}{int(attempt)}"
         logs = []
         for stream in ("stdout", "stderr"):
             key = self._task_key(run_id, step, task_id, f"{base}.{stream}")
@@ -255,7 +224,7 @@ class FlowDatastore:
 
     def write_foreach_items(self, run_id: str, step: str, task_id: str, count: int) -> dict[str, str] | None:
         """Write the foreach item list [{"index": i}, ...]; returns its S3 location (None in a folder)."""
-        key = self._task_key(run_id, step, task_id, FOREACH_ITEMS_FILE)
+        key = self._task_key(run_id, step, task_id, layout.FOREACH_ITEMS_FILE)
         self.storage.put(key, json.dumps([{"index": i} for i in range(int(count))]).encode())
         return self.storage.location(key)
 

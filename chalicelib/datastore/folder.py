@@ -11,8 +11,8 @@ import os
 import uuid
 from pathlib import Path
 
-from ..errors import DatastoreError
-from .storage import MissingKey, Storage, check_key, check_prefix
+from flowdrop.datastore.storage import Storage, check_key, check_prefix
+from flowdrop.errors import DatastoreError, MissingKey
 
 # Temporary files live next to their target until renamed; listings skip them.
 _TEMP_MARK = ".tmp-"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import DatastoreError
-from .storage import MissingKey, Storage, check_key, check_prefix
+from flowdrop.datastore.storage import Storage, check_key, check_prefix
+from flowdrop.errors import DatastoreError, MissingKey
 
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
 # 412: the object exists (If-None-Match: *). 409: another conditional write

@@ -1,30 +1,20 @@
 """The byte key-value interface every datastore backend implements.
 
-Owns: the Storage contract (keys are '/'-separated relative paths), key
-validation, MissingKey, and open_storage, which turns a datastore URL into
-a backend. Does not own: what the keys mean (flow.py) or how bytes reach a
-disk or a bucket (folder.py, s3.py).
+Owns: the Storage contract (keys are '/'-separated relative paths) and key
+validation. Does not own: what the keys mean (model/layout.py, flow.py), how
+bytes reach a disk or a bucket (folder.py, s3.py) or which backend a URL
+means (backends.py).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import DatastoreError
+from flowdrop.errors import DatastoreError
 
 if TYPE_CHECKING:
-    from ..aws import AwsConfig
-
-
-class MissingKey(DatastoreError):
-    """A key that was read does not exist; the message names the datastore URL and the key."""
-
-    def __init__(self, url: str, key: str):
-        self.url = url
-        self.key = key
-        super().__init__(f"{url}: no such key '{key}'")
+    pass
 
 
 def check_key(key: str) -> str:
@@ -82,24 +72,3 @@ class Storage(ABC):
         return f"{type(self).__name__}({self.url!r})"
 
 
-def open_storage(url: str, aws: AwsConfig | None = None) -> Storage:
-    """The backend for a datastore URL: a folder path, file://..., or s3://bucket/prefix."""
-    from .folder import FolderStorage
-    from .s3 import S3Storage
-
-    if url.startswith("s3://"):
-        bucket, _, prefix = url[len("s3://") :].partition("/")
-        if not bucket:
-            raise DatastoreError(f"datastore URL '{url}' names no bucket: expected s3://bucket/prefix")
-        if aws is None:
-            from ..aws import AwsConfig
-
-            aws = AwsConfig.from_env()
-        return S3Storage(aws.client("s3"), bucket, prefix)
-    if url.startswith("file://"):
-        url = url[len("file://") :]
-    elif "://" in url:
-        raise DatastoreError(f"datastore URL '{url}': unknown scheme; use a folder path, file:// or s3://")
-    if not url:
-        raise DatastoreError("empty datastore URL: use a folder path, file:// or s3://bucket/prefix")
-    return FolderStorage(Path(url).expanduser().resolve())

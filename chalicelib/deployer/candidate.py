@@ -24,15 +24,17 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .. import package as packages
-from ..compiler import CompileOptions, compile_flow, definition_json
-from ..cron import Schedule, schedule_from_attributes
-from ..errors import DecoratorError, FlowError, PackageError
-from ..graph import parse_flow
-from ..manifest import Manifest
-from ..model import FOREACH, Decorator, Graph, parse_with_spec
-from . import names
-from .settings import DeployerSettings
+from flowdrop.codepackage.archive import CODE_PREFIX, read_package
+from flowdrop.codepackage.manifest import Manifest
+from flowdrop.codepackage.snapshot import code_sha256
+from flowdrop.compiler import CompileOptions, compile_flow, definition_json
+from flowdrop.deployer.settings import DeployerSettings
+from flowdrop.errors import DecoratorError, FlowError, PackageError
+from flowdrop.graph import parse_flow
+from flowdrop.model import names
+from flowdrop.model.decorators import Decorator, parse_with_spec
+from flowdrop.model.graph import FOREACH, Graph
+from flowdrop.model.schedule import Schedule, schedule_from_attributes
 
 # Fields that do not change what runs: the path the uploader parsed from and docstrings.
 _IGNORED_GRAPH_FIELDS = ("file", "doc")
@@ -73,7 +75,7 @@ def check_package(bucket: str, key: str, data: bytes, settings: DeployerSettings
                   uploaded: datetime) -> Candidate:
     """Validate a dropped package that reached S3 at `uploaded`; raises a FlowdropError naming what is wrong."""
     machine, sha = names.parse_package_key(settings.package_prefix, key)
-    package = packages.read_package(data, settings.package_limits)
+    package = read_package(data, settings.package_limits)
     manifest = Manifest.from_dict(package.manifest)
     _check_identity(manifest, package.files, machine, sha)
     _check_created(manifest, uploaded)
@@ -147,7 +149,7 @@ def _check_identity(manifest: Manifest, files: Mapping[str, bytes], machine: str
     if manifest.state_machine_name != machine:
         problems.append(f"manifest.json: state_machine_name {manifest.state_machine_name!r} disagrees with the "
                         f"package key's folder {machine!r}")
-    actual = packages.code_sha256(files)
+    actual = code_sha256(files)
     if actual != sha:
         problems.append(f"package: the files hash to {actual}, but the key names {sha}; "
                         "the key must be packages/<state machine>/<code sha256>.tar.gz")
@@ -188,7 +190,7 @@ def _flow_source(manifest: Manifest, files: Mapping[str, bytes]) -> str:
     raw = files.get(manifest.flow_file)
     if raw is None:
         raise PackageError(f"manifest.json: flow_file {manifest.flow_file!r} is not in the package "
-                           f"(entry {packages.CODE_PREFIX + manifest.flow_file!r} missing)")
+                           f"(entry {CODE_PREFIX + manifest.flow_file!r} missing)")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as err:

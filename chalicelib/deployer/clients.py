@@ -13,8 +13,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..aws import AwsConfig
-from ..errors import DeployError
+from flowdrop.aws import AwsConfig
+from flowdrop.errors import DeployError
 
 # What an AWS call can raise: a service error or a transport/parameter error.
 AWS_ERRORS = (ClientError, BotoCoreError)

@@ -2,7 +2,7 @@
 
 Owns: deploy_package, the service behind the deploy Lambda: it reads the
 object (size first), validates it into a Candidate (candidate.py), plans
-the calls against what is live (plan.py), runs them and writes the
+the calls against what is live (plan.py), runs them (publish.py) and writes the
 deployment record. Does not own: SQS batches and idempotency (sqs_events.py).
 
 Error policy: a package that is wrong (PackageError, FlowError,
@@ -25,14 +25,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..errors import CompileError, DecoratorError, FlowError, PackageError, ParameterError
-from ..package import read_package
-from . import names
-from .candidate import Candidate, check_package
-from .clients import AWS_ERRORS, Clients, aws_error, error_code
-from .plan import DefinitionRejectedError, execute_plan, plan_deployment, read_live
-from .records import ACCEPTED, DUPLICATE, FAILED, SUPERSEDED, DeploymentRecord, DeploymentStore, Release, timestamp
-from .settings import DeployerSettings
+from flowdrop.codepackage.archive import read_package
+from flowdrop.deployer.candidate import Candidate, check_package
+from flowdrop.deployer.clients import AWS_ERRORS, Clients, aws_error, error_code
+from flowdrop.deployer.plan import plan_deployment
+from flowdrop.deployer.publish import execute_plan, read_live
+from flowdrop.deployer.records import DeploymentRecord, Release, timestamp
+from flowdrop.deployer.settings import DeployerSettings
+from flowdrop.deployer.store import DeploymentStore
+from flowdrop.errors import (
+    CompileError,
+    DecoratorError,
+    DefinitionRejectedError,
+    FlowError,
+    PackageError,
+    ParameterError,
+)
+from flowdrop.model import names
+from flowdrop.model.deployments import ACCEPTED, DUPLICATE, FAILED, SUPERSEDED
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ and the two operator actions that change production besides a package drop:
 rollback (the alias back to an earlier recorded version, schedule included,
 recorded as a ROLLBACK record) and delete_flow (rule, alias and state machine
 removed; records kept). Both plan their calls with plan.py and execute them.
-Does not own: runs (trigger.py) or deployments (deploy.py).
+Does not own: runs (trigger.py, runs.py) or deployments (deploy.py).
 """
 
 from __future__ import annotations
@@ -13,13 +13,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..cron import Schedule, next_fire_times
-from . import names
-from .clients import Clients
-from .plan import execute_plan, plan_removal, plan_rollback, read_live
-from .records import ROLLBACK, DeploymentRecord, DeploymentStore, Release, timestamp
-from .settings import DeployerSettings
-from .trigger import FlowNotFoundError, RequestError, machine_arn, production_release
+from flowdrop.deployer.clients import Clients
+from flowdrop.deployer.plan import plan_removal, plan_rollback
+from flowdrop.deployer.publish import execute_plan, read_live
+from flowdrop.deployer.records import DeploymentRecord, Release, timestamp
+from flowdrop.deployer.settings import DeployerSettings
+from flowdrop.deployer.store import DeploymentStore
+from flowdrop.deployer.trigger import machine_arn, production_release
+from flowdrop.errors import FlowNotFoundError, RequestError
+from flowdrop.model import names
+from flowdrop.model.deployments import ROLLBACK
+from flowdrop.model.schedule import Schedule, next_fire_times
 
 NEXT_FIRE_TIMES = 3
 

@@ -1,34 +1,20 @@
-"""Deployment records and the production pointer, and their DynamoDB table.
+"""Deployment records and the production pointer, as data.
 
 Owns: the DeploymentRecord (what happened to one package: ACCEPTED, FAILED,
 SUPERSEDED, DUPLICATE; a rollback is recorded as ROLLBACK), the Release
-(a published version and what triggering or rolling back to it needs), and
-DeploymentStore, the only code that reads or writes the deployments table.
-Does not own: deciding what to record (deploy.py, flows.py).
-
-Table layout (key: `flow` = state machine name, `sk`):
-  production            the Release behind the `production` alias, plus
-                        `newest_uploaded`, the newest upload time (S3's
-                        LastModified) ever accepted: a late, older package
-                        never moves the alias. The server's time, not the
-                        manifest's `created`, which the uploader's clock wrote.
-  version#000007        the Release published as version 7
-  deployment#<sha256>   the latest record for that code (what the uploader polls)
-  history#<time>#<sha>  every record, kept forever (also rollbacks)
+(a published version and what triggering or rolling back to it needs) and
+Production (the release behind the alias). Does not own: the table they
+are kept in (store.py) or deciding what to record (deploy.py, flows.py).
+Pure.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
 from typing import Any
 
-from .clients import AWS_ERRORS, aws_error, error_code
-
-ACCEPTED, FAILED, SUPERSEDED, DUPLICATE, ROLLBACK = "ACCEPTED", "FAILED", "SUPERSEDED", "DUPLICATE", "ROLLBACK"
-STATUSES = (ACCEPTED, FAILED, SUPERSEDED, DUPLICATE, ROLLBACK)
 PRODUCTION = "production"
 
 
@@ -103,151 +89,3 @@ def timestamp(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _production(item: Mapping[str, Any]) -> Production:
-    newest = item.get("newest_uploaded") or {"S": ""}  # "" sorts before every time: a pointer from before uploads
-    return Production(Release.from_dict(json.loads(item["data"]["S"])), newest["S"])
-
-
-def _version_key(version: int) -> str:
-    return f"version#{version:06d}"
-
-
-class DeploymentStore:
-    """The deployments table, through a boto3 DynamoDB client."""
-
-    def __init__(self, client: Any, table: str):
-        self._client = client
-        self._table = table
-
-    # -- records ---------------------------------------------------------------
-
-    def put_record(self, record: DeploymentRecord) -> None:
-        """Write `record` as the latest for its code and into the history."""
-        data = json.dumps(record.to_dict(), sort_keys=True)
-        item = {"flow": {"S": record.flow}, "data": {"S": data}, "status": {"S": record.status}}
-        self._call("PutItem", self._client.put_item, TableName=self._table,
-                   Item={**item, "sk": {"S": f"deployment#{record.code_sha256}"}})
-        history = f"history#{record.deployed_at}#{record.code_sha256}"
-        self._call("PutItem", self._client.put_item, TableName=self._table, Item={**item, "sk": {"S": history}})
-
-    def get_record(self, flow: str, sha: str) -> DeploymentRecord | None:
-        """The latest record for code `sha` of `flow`, if any."""
-        data = self._get(flow, f"deployment#{sha}")
-        return DeploymentRecord.from_dict(data) if data is not None else None
-
-    def history(self, flow: str) -> list[DeploymentRecord]:
-        """Every record of `flow`, oldest first."""
-        return [DeploymentRecord.from_dict(d) for d in self._query(flow, "history#")]
-
-    # -- releases --------------------------------------------------------------
-
-    def put_release(self, release: Release) -> None:
-        """Remember a published version (rollback needs its ARN: moto cannot list versions)."""
-        item = {"flow": {"S": release.flow}, "sk": {"S": _version_key(release.version)},
-                "data": {"S": json.dumps(release.to_dict(), sort_keys=True)}}
-        self._call("PutItem", self._client.put_item, TableName=self._table, Item=item)
-
-    def get_release(self, flow: str, version: int) -> Release | None:
-        """The release published as `version`, if recorded."""
-        data = self._get(flow, _version_key(version))
-        return Release.from_dict(data) if data is not None else None
-
-    def releases(self, flow: str) -> list[Release]:
-        """Every recorded version of `flow`, oldest first."""
-        return [Release.from_dict(d) for d in self._query(flow, "version#")]
-
-    # -- production pointer ----------------------------------------------------
-
-    def production(self, flow: str) -> Production | None:
-        """The production pointer of `flow` (strongly consistent), or None."""
-        response = self._call("GetItem", self._client.get_item, TableName=self._table, ConsistentRead=True,
-                              Key={"flow": {"S": flow}, "sk": {"S": PRODUCTION}})
-        item = response.get("Item")
-        if not item:
-            return None
-        return _production(item)
-
-    def claim_production(self, release: Release) -> bool:
-        """Point production at `release` unless a newer package was accepted meanwhile; False if one was.
-
-        The condition makes "never move backwards" hold when two deploys of
-        one flow race in two Lambda containers.
-        """
-        item = self._production_item(release, release.uploaded)
-        try:
-            # A pointer written before upload times were kept has no newest_uploaded: any upload may claim it.
-            self._client.put_item(
-                TableName=self._table, Item=item,
-                ConditionExpression="attribute_not_exists(sk) OR attribute_not_exists(newest_uploaded) "
-                                    "OR newest_uploaded <= :uploaded",
-                ExpressionAttributeValues={":uploaded": {"S": release.uploaded}},
-            )
-        except AWS_ERRORS as err:
-            if error_code(err) == "ConditionalCheckFailedException":
-                return False
-            raise aws_error("DynamoDB", "PutItem", f"table {self._table!r}", err) from err
-        return True
-
-    def restore_production(self, release: Release, newest_uploaded: str) -> None:
-        """Point production at an earlier release (rollback), keeping the newest accepted upload time."""
-        self._call("PutItem", self._client.put_item, TableName=self._table,
-                   Item=self._production_item(release, newest_uploaded))
-
-    def clear_production(self, flow: str) -> None:
-        """Forget the production pointer (the flow was deleted; records stay)."""
-        self._call("DeleteItem", self._client.delete_item, TableName=self._table,
-                   Key={"flow": {"S": flow}, "sk": {"S": PRODUCTION}})
-
-    def productions(self) -> list[Production]:
-        """Every flow's production pointer, by flow name."""
-        out: list[Production] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "FilterExpression": "sk = :sk",
-            "ExpressionAttributeValues": {":sk": {"S": PRODUCTION}},
-        }
-        while True:
-            response = self._call("Scan", self._client.scan, **kwargs)
-            for item in response.get("Items", []):
-                out.append(_production(item))
-            if "LastEvaluatedKey" not in response:
-                return sorted(out, key=lambda p: p.release.flow)
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-    # -- plumbing --------------------------------------------------------------
-
-    def _production_item(self, release: Release, newest_uploaded: str) -> dict[str, Any]:
-        return {
-            "flow": {"S": release.flow},
-            "sk": {"S": PRODUCTION},
-            "version": {"N": str(release.version)},
-            "newest_uploaded": {"S": newest_uploaded},
-            "data": {"S": json.dumps(release.to_dict(), sort_keys=True)},
-        }
-
-    def _get(self, flow: str, sk: str) -> dict[str, Any] | None:
-        response = self._call("GetItem", self._client.get_item, TableName=self._table, ConsistentRead=True,
-                              Key={"flow": {"S": flow}, "sk": {"S": sk}})
-        item = response.get("Item")
-        return json.loads(item["data"]["S"]) if item else None
-
-    def _query(self, flow: str, prefix: str) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "flow = :flow AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":flow": {"S": flow}, ":prefix": {"S": prefix}},
-            "ConsistentRead": True,
-        }
-        while True:
-            response = self._call("Query", self._client.query, **kwargs)
-            out += [json.loads(item["data"]["S"]) for item in response.get("Items", [])]
-            if "LastEvaluatedKey" not in response:
-                return out
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-    def _call(self, operation: str, method: Any, **kwargs: Any) -> Any:
-        try:
-            return method(**kwargs)
-        except AWS_ERRORS as err:
-            raise aws_error("DynamoDB", operation, f"table {self._table!r}", err) from err

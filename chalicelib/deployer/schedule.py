@@ -7,7 +7,7 @@ clock may add `"time"`. The tick is that time, else the latest fire time of
 the flow's schedule at or before now, else now rounded down to the minute.
 The execution name is derived from the tick (`sched-20261125T1000Z`), so
 EventBridge's at-least-once delivery (and Lambda's async retries) start one
-run per tick. Does not own: the rules themselves (plan.py).
+run per tick. Does not own: the rules themselves (plan.py, publish.py).
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..cron import Schedule, fire_times_between
-from ..errors import TriggerError
-from . import names
-from .clients import Clients
-from .records import DeploymentStore
-from .settings import DeployerSettings
-from .trigger import RunStarted, machine_arn, production_release, start_execution
+from flowdrop.deployer.clients import Clients
+from flowdrop.deployer.settings import DeployerSettings
+from flowdrop.deployer.store import DeploymentStore
+from flowdrop.deployer.trigger import RunStarted, machine_arn, production_release, start_execution
+from flowdrop.errors import TriggerError
+from flowdrop.model import names
+from flowdrop.model.schedule import Schedule, fire_times_between
 
 DEFAULT_INPUT = json.dumps({"Parameters": "{}"})
 # Windows searched, smallest first, for the latest fire time before now: a

@@ -28,10 +28,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..aws import AwsConfig
-from ..compiler.options import BACKEND_KINDS, BackendSettings
-from ..errors import ConfigError
-from ..package import PackageLimits
+from flowdrop.aws import AwsConfig
+from flowdrop.codepackage.archive import PackageLimits
+from flowdrop.compiler.options import BackendSettings
+from flowdrop.errors import ConfigError
+from flowdrop.model.backends import BACKENDS, DEFAULT_BACKEND
 
 _REQUIRED = {
     "bucket": "FLOWDROP_BUCKET",
@@ -86,12 +87,12 @@ class DeployerSettings:
         missing = [var for var in _REQUIRED.values() if not env.get(var)]
         if missing:
             raise ConfigError(f"the deployer is not configured: set {', '.join(missing)}")
-        kind = env.get("FLOWDROP_BACKEND") or "batch"
+        kind = env.get("FLOWDROP_BACKEND") or DEFAULT_BACKEND
         allowed = tuple(k.strip() for k in (env.get("FLOWDROP_ALLOWED_BACKENDS") or kind).split(",") if k.strip())
-        unknown = [k for k in (kind, *allowed) if k not in BACKEND_KINDS]
+        unknown = [k for k in (kind, *allowed) if k not in BACKENDS]
         if unknown:
             raise ConfigError(f"FLOWDROP_BACKEND / FLOWDROP_ALLOWED_BACKENDS: unknown backend(s) {', '.join(unknown)}; "
-                              f"use {', '.join(BACKEND_KINDS)}")
+                              f"use {', '.join(BACKENDS)}")
         defaults = BackendSettings()
         backend = BackendSettings(
             kind=kind,

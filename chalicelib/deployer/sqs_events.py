@@ -23,9 +23,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
-from .clients import Clients
-from .deploy import deploy_package
-from .settings import DeployerSettings
+from flowdrop.deployer.clients import Clients
+from flowdrop.deployer.deploy import deploy_package
+from flowdrop.deployer.settings import DeployerSettings
 
 logger = logging.getLogger(__name__)
 

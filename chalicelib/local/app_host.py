@@ -1,7 +1,7 @@
-"""app.py hosted in this process: its HTTP routes on loopback, its handlers callable directly.
+"""The deployer's app hosted in this process: its HTTP routes on loopback, its handlers callable directly.
 
-Owns: loading app.py (the very module Lambda runs) as a fresh module once the
-deployer's environment is set, serving its routes with Chalice's local
+Owns: loading flowdrop.deployer.app (the very module Lambda runs, through
+the root app.py) as a fresh module once the deployer's environment is set, serving its routes with Chalice's local
 server (the custom authorizer runs as API Gateway would run it) in a
 thread, Lambda contexts for the handlers, and the stack's own control
 routes under `/_local/` (not part of the deployed API; same bearer token):
@@ -24,8 +24,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ..deployer import auth
-from ..errors import ConfigError, FlowdropError
+from flowdrop.deployer import auth
+from flowdrop.errors import ConfigError, FlowdropError
 
 log = logging.getLogger(__name__)
 _counter = itertools.count(1)
@@ -35,18 +35,16 @@ Control = Callable[[str, dict[str, Any]], Any]  # (action, body) -> JSON-able an
 
 
 def app_file() -> Path:
-    """app.py of this checkout (flowdrop is installed editable from it; app.py sits next to chalicelib/)."""
-    import flowdrop
-
-    candidate = Path(flowdrop.__file__).resolve().parent.parent / "app.py"
-    if not candidate.is_file():
-        raise ConfigError(f"the embedded stack needs app.py next to flowdrop's source, not found at {candidate}; "
-                          "install flowdrop from its source tree (pip install -e '.[local]')")
-    return candidate
+    """The deployer's Chalice app module (flowdrop/deployer/app.py), found without importing it."""
+    spec = importlib.util.find_spec("flowdrop.deployer.app")
+    if spec is None or spec.origin is None:
+        raise ConfigError("the embedded stack needs flowdrop's deployer: install flowdrop with its service "
+                          "extras (pip install 'flowdrop[local]')")
+    return Path(spec.origin)
 
 
 def load_app(path: Path | None = None) -> ModuleType:
-    """app.py as a new module object (its settings and client caches are this stack's alone)."""
+    """The deployer's app as a new module object (its settings and client caches are this stack's alone)."""
     path = path or app_file()
     name = f"flowdrop_local_app_{next(_counter)}"
     spec = importlib.util.spec_from_file_location(name, path)

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from ..cron import Schedule, fire_times_between
-from ..deployer import names
-from ..errors import FlowdropError
-from .loop import RepeatingThread
+from flowdrop.errors import FlowdropError, ScheduleNotFoundError
+from flowdrop.local.loop import RepeatingThread
+from flowdrop.model import names
+from flowdrop.model.schedule import Schedule, fire_times_between
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +38,6 @@ MAX_FIRES_PER_TICK = 10
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-class ScheduleNotFoundError(FlowdropError, LookupError):
-    """The flow has no enabled schedule rule."""
 
 
 @dataclass(frozen=True)

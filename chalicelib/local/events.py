@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .loop import RepeatingThread
+from flowdrop.local.loop import RepeatingThread
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ..errors import PackageError
-from ..model import TaskPayload
-from ..package import extract_package
+from flowdrop.codepackage.archive import extract_package
+from flowdrop.errors import PackageError
+from flowdrop.model.task import TaskPayload
 
 _EXTRACTED = ".extracted"  # written last: a folder without it is a half-done extraction
 

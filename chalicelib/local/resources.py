@@ -5,7 +5,7 @@ Owns: the names of the local stage's resources (the same patterns as
 dead-letter queue, deployment and idempotency tables, the Step Functions
 role, the scheduled function's ARN) plus the worker backend's task queue,
 creating them, and the deployer environment (deployer/settings.py's
-variables) pointing at them. Does not own: moto itself (moto_server.py) or
+variables) pointing at them. Does not own: moto itself (moto/server.py) or
 the stand-ins that consume the queues (events.py, workers.py).
 """
 
@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..aws import AwsConfig
+from flowdrop.aws import AwsConfig
 
 STAGE = "local"
 ACCOUNT = "123456789012"  # moto's default account

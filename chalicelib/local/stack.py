@@ -27,16 +27,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ..aws import AwsConfig
-from ..config import ClientConfig, write_config
-from ..errors import FlowdropError
-from .app_host import LocalApi, lambda_context, load_app
-from .clock import ScheduleClock, utc_now
-from .events import SqsEventSource
-from .moto_server import MotoServer, free_port, start_moto_server
-from .packages import PackageCache
-from .resources import StackNames, StackResources, create_resources
-from .worker import TaskWorker
+from flowdrop.aws import AwsConfig
+from flowdrop.config import ClientConfig, write_config
+from flowdrop.errors import FlowdropError
+from flowdrop.local.app_host import LocalApi, lambda_context, load_app
+from flowdrop.local.clock import ScheduleClock, utc_now
+from flowdrop.local.events import SqsEventSource
+from flowdrop.local.moto.server import MotoServer, free_port, start_moto_server
+from flowdrop.local.packages import PackageCache
+from flowdrop.local.resources import StackNames, StackResources, create_resources
+from flowdrop.local.worker import TaskWorker
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..model import TaskPayload
-from .loop import RepeatingThread
+from flowdrop.local.loop import RepeatingThread
+from flowdrop.model.task import TaskPayload
 
 log = logging.getLogger(__name__)
 
@@ -168,14 +168,14 @@ class TaskWorker:
         """The runner's argument list for one task."""
         if self._task_command is not None:
             return self._task_command(flow_file, payload, output_file)
-        from ..runtime import task_command
+        from flowdrop.runtime import task_command
 
         return task_command(flow_file, payload, output_file, python=self.python)
 
     def _launch(self, flow_file: Path, payload: TaskPayload, output_file: Path, stderr: Any) -> Any:
         if self.launcher == "fork":
-            from ..runtime.entry import run_task_from_file
-            from ..runtime.forked import fork_task
+            from flowdrop.runtime.entry import run_task_from_file
+            from flowdrop.runtime.forked import fork_task
 
             def run_in_child(task_payload: TaskPayload) -> dict:
                 # The child gets the environment a subprocess would have had.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..model import TaskPayload
+from flowdrop.model.task import TaskPayload
 
 
 def task_command(

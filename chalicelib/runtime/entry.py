@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import flowspec
-from ..errors import FlowdropError
-from ..model import Decorator, TaskPayload, parse_with_spec
+from flowdrop import flowspec
+from flowdrop.errors import FlowdropError
+from flowdrop.model.decorators import Decorator, parse_with_spec
+from flowdrop.model.runs import is_production_run
+from flowdrop.model.task import TaskPayload
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class PackageContext:
 
     def tags_for(self, run_id: str) -> tuple[str, ...]:
         """Production runs carry their deployment's namespace tag, as in Metaflow."""
-        if run_id.startswith("sfn-") and self.state_machine_name:
+        if is_production_run(run_id) and self.state_machine_name:
             return (f"production:{self.state_machine_name}",)
         return ()
 
@@ -48,13 +50,14 @@ def load_package_context(flow_file: Path) -> PackageContext:
     for folder in (flow_file.parent, *flow_file.parents):
         manifest = folder / "manifest.json"
         if manifest.is_file():
+            from flowdrop.codepackage.manifest import Manifest  # only tasks run from a package pay for it
+
             try:
-                data = json.loads(manifest.read_text())
-            except (OSError, json.JSONDecodeError) as err:
+                found = Manifest.from_dict(json.loads(manifest.read_text()))
+            except (OSError, json.JSONDecodeError, FlowdropError) as err:
                 raise FlowdropError(f"{manifest}: unreadable manifest: {err}") from err
-            options = data.get("options") or {}
-            return PackageContext(dict(data.get("deploy_time_values") or {}),
-                                  tuple(options.get("with_decorators") or ()), data.get("state_machine_name"))
+            return PackageContext(dict(found.deploy_time_values), tuple(found.options.get("with_decorators") or ()),
+                                  found.state_machine_name)
         if (folder / "code").is_dir() or folder == folder.parent:
             break
     return PackageContext({})
@@ -86,10 +89,10 @@ def load_flow_module(flow_file: Path) -> types.ModuleType:
 
 def run_task_from_file(flow_file: Path, payload: TaskPayload, datastore_root: str | None = None) -> dict[str, Any]:
     """Run one task of the flow in `flow_file` in this process; returns its task_output."""
-    from ..config import load_config
-    from ..datastore import FlowDatastore, open_storage
-    from ..graph import parse_flow_file
-    from .task import TaskSetup, run_task
+    from flowdrop.config import load_config
+    from flowdrop.datastore import FlowDatastore, open_storage
+    from flowdrop.graph import parse_flow_file
+    from flowdrop.runtime.task import TaskSetup, run_task
 
     config = load_config()
     graph = parse_flow_file(flow_file)

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from ..model import TaskPayload
+from flowdrop.model.task import TaskPayload
 
 
 class ForkedTask:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..errors import TaskError
-from ..model import Graph, task_id_for
+from flowdrop.errors import TaskError
+from flowdrop.model.graph import Graph
+from flowdrop.model.task import task_id_for
 
 
 def foreach_step_closed_by(graph: Graph, join: str) -> str | None:

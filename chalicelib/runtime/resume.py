@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..datastore import FlowDatastore
-from ..errors import FlowdropError
-from ..model import Graph, indices_of
+from flowdrop.datastore import FlowDatastore
+from flowdrop.errors import FlowdropError
+from flowdrop.model.graph import Graph
+from flowdrop.model.task import indices_of
 
 TaskKey = tuple[str, tuple[int, ...]]
 

@@ -24,12 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..datastore import FlowDatastore
-from ..model import Decorator, Graph, TaskPayload, effective_decorators, task_id_for, timeout_seconds
-from . import task_command
-from .forked import fork_task
-from .inputs import foreach_step_closed_by
-from .task import now_iso
+from flowdrop.datastore import FlowDatastore
+from flowdrop.model.decorators import Decorator, effective_decorators, timeout_seconds
+from flowdrop.model.graph import Graph
+from flowdrop.model.task import TaskPayload, task_id_for
+from flowdrop.runtime import task_command
+from flowdrop.runtime.forked import fork_task
+from flowdrop.runtime.inputs import foreach_step_closed_by
+from flowdrop.runtime.task import now_iso
 
 TaskKey = tuple[str, tuple[int, ...]]  # (step, foreach indices)
 

@@ -23,13 +23,18 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ..current import current, user_name
-from ..datastore import FlowDatastore
-from ..errors import TaskError
-from ..flowspec import ArtifactView, FlowSpec, ForeachFrame, Inputs, StepFailure
-from ..model import Decorator, Graph, TaskPayload, effective_decorators, task_output, timeout_seconds
-from ..parameters import evaluate_deploy_time_parameters, parse_parameters_input, resolve_parameters
-from .inputs import input_tasks
+from flowdrop.config import user_name
+from flowdrop.current import current
+from flowdrop.datastore import FlowDatastore
+from flowdrop.errors import TaskError
+from flowdrop.flowspec import ArtifactView, FlowSpec, ForeachFrame, Inputs, StepFailure
+from flowdrop.model.decorators import Decorator, effective_decorators, timeout_seconds
+from flowdrop.model.graph import Graph
+from flowdrop.model.parameters import parse_parameters_input, resolve_parameters
+from flowdrop.model.runs import run_record
+from flowdrop.model.task import TaskPayload, task_output
+from flowdrop.parameters import evaluate_deploy_time_parameters
+from flowdrop.runtime.inputs import input_tasks
 
 
 def now_iso() -> str:
@@ -162,16 +167,9 @@ def _prepare_flow(setup: TaskSetup, payload: TaskPayload, user: str) -> tuple[Fl
         params = _parameter_values(setup, payload, user)
         for attr, value in params.items():
             flow.__dict__[attr] = value
-        run_meta = {
-            "flow_name": graph.flow_name,
-            "run_id": payload.run_id,
-            "created": now_iso(),
-            "user": user,
-            "tags": sorted({f"user:{user}", *setup.tags}),
-            "parameters": {spec.name: params[spec.attribute] for spec in graph.parameters},
-            "origin_run_id": setup.origin_run_id,
-            "production": payload.run_id.startswith("sfn-"),
-        }
+        run_meta = run_record(graph.flow_name, payload.run_id, created=now_iso(), user=user, tags=setup.tags,
+                              parameters={spec.name: params[spec.attribute] for spec in graph.parameters},
+                              origin_run_id=setup.origin_run_id)
         ds.ensure_run(payload.run_id, _jsonable(run_meta))
         return flow, extra
     stacks = [[ForeachFrame(**f) for f in done.get("foreach_stack", [])] for _, _, done in inputs]

@@ -1,0 +1,169 @@
+"""`flowdrop demo` (what `make demo` runs): the seed's story, end to end, on the embedded stack.
+
+Owns: the story and what it prints. It starts a stack in a fresh folder,
+deploys the seed's ParameterFlow with `python parameter_flow.py --with retry
+step-functions create` (package dropped in S3, deployed by the deploy
+handler), triggers it over the API with alpha=0.5 and shows its steps and
+artifacts through the client API; deploys HourlyFlow and fires its rule;
+deploys DebugFlow, whose step `b` fails in production, and resumes that run
+locally with `python debug_flow.py resume --origin-run-id sfn-...` once
+"fixed" (FIX_DEBUG_FLOW=1). Exit code 0 only if every part worked. The
+helpers it shares with tests and benches live in flowdrop.testing.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from flowdrop.cli.operations import fire_schedule, run_artifacts, task_logs
+from flowdrop.errors import DemoError, FlowdropError
+from flowdrop.local.stack import EmbeddedStack, StackOptions
+from flowdrop.testing import client_env, deploy_flow, examples_dir, run_command, wait_for_run
+
+
+@contextmanager
+def phase(console: Any, title: str) -> Iterator[None]:
+    """A spinner with elapsed time while a part runs; a check mark (or cross) and its duration after."""
+    began = time.monotonic()
+    done = threading.Event()
+    with console.status(title) as status:
+        def tick() -> None:
+            while not done.wait(0.2):
+                status.update(f"{title} [dim]({time.monotonic() - began:.1f}s)[/dim]")
+
+        ticker = threading.Thread(target=tick, daemon=True)
+        ticker.start()
+        try:
+            yield
+        except BaseException:
+            done.set()
+            ticker.join()
+            console.print(f"[red]✗[/red] {title} [dim]({time.monotonic() - began:.1f}s)[/dim]")
+            raise
+        done.set()
+        ticker.join()
+    console.print(f"[green]✓[/green] {title} [dim]({time.monotonic() - began:.1f}s)[/dim]")
+
+
+def _show_run(console: Any, flow: str, answer: Mapping[str, Any]) -> None:
+    style = "green" if answer.get("status") == "SUCCEEDED" else "red"
+    console.print(f"    run [bold]{flow}/{answer.get('run_id')}[/bold]: [{style}]{answer.get('status')}[/{style}]")
+    for step, state in (answer.get("steps") or {}).items():
+        mark = {"SUCCEEDED": "[green]✓[/green]", "FAILED": "[red]✗[/red]"}.get(state, "[yellow]…[/yellow]")
+        console.print(f"      {mark} {step:<10} {state}")
+
+
+def _run_id_in(output: str) -> str:
+    found = re.search(r"\b(sfn-[A-Za-z0-9_-]+)", output)
+    if not found:
+        raise DemoError(f"no run id (sfn-...) in the trigger's output:\n{output[-2000:]}")
+    return found.group(1)
+
+
+def run_demo(state_dir: Path | None, console: Any) -> int:
+    """The whole demo; the process exit code."""
+    keep = state_dir is not None
+    state_dir = Path(state_dir or tempfile.mkdtemp(prefix="flowdrop-demo-")).resolve()
+    began = time.monotonic()
+    console.print("[bold]flowdrop demo[/bold]: the seed's story on the embedded stack (moto as AWS, no account)")
+    stack = EmbeddedStack(StackOptions(state_dir=state_dir, max_tasks=4))
+    try:
+        with phase(console, "Starting the embedded stack (moto, deployer API, SQS event source, clock, workers)"):
+            stack.start()
+        console.print(f"    API {stack.api.url if stack.api else '?'}, AWS endpoint {stack.aws.endpoint_url if stack.aws else '?'}")
+        story(stack, console)
+    except (FlowdropError, OSError) as err:
+        console.print(f"\n[bold red]The demo failed:[/bold red] {err}", markup=True, highlight=False)
+        console.print(f"The stack's logs: {stack.logs_dir} (moto.log, stack.log); state kept in {state_dir}")
+        return 1
+    except KeyboardInterrupt:
+        console.print("\nInterrupted.")
+        return 130
+    finally:
+        stack.stop()
+    console.print(f"\n[bold green]Demo complete[/bold green] in {time.monotonic() - began:.0f}s: deployed by upload, "
+                  "triggered over the API, scheduled, failed in production and resumed locally.")
+    if not keep:
+        shutil.rmtree(state_dir, ignore_errors=True)
+    return 0
+
+
+def story(stack: EmbeddedStack, console: Any) -> None:
+    """The seed's steps against a running stack (DemoError at the first that fails)."""
+    from flowdrop.cli.api_client import ApiClient
+
+    assert stack.config is not None
+    api = ApiClient.from_config(stack.config)
+    examples = examples_dir()
+    work = stack.state_dir / "work"
+    work.mkdir(exist_ok=True)
+    env = client_env(stack, FLOWDROP_DATASTORE=str(work / ".flowdrop"))
+
+    # 1. The seed's ParameterFlow: deployed by dropping its package into S3.
+    with phase(console, "python parameter_flow.py --with retry step-functions create"):
+        output = deploy_flow(stack, examples / "parameter_flow.py", "--with", "retry", cwd=work)
+    version = api.get_flow("ParameterFlow").get("production_version")
+    console.print(f"    S3 upload -> SQS -> deploy handler: ParameterFlow version {version} is behind 'production'")
+    with phase(console, "python parameter_flow.py step-functions trigger --alpha 0.5"):
+        run_id = _run_id_in(run_command([sys.executable, str(examples / "parameter_flow.py"), "step-functions",
+                                         "trigger", "--alpha", "0.5"], env, work))
+    with phase(console, f"Waiting for ParameterFlow/{run_id}"):
+        answer = wait_for_run(api, "ParameterFlow", run_id)
+    _show_run(console, "ParameterFlow", answer)
+    if answer.get("status") != "SUCCEEDED":
+        raise DemoError(f"ParameterFlow/{run_id} ended {answer.get('status')}: {answer.get('cause') or ''}")
+    artifacts = run_artifacts(stack.config, "ParameterFlow", run_id)
+    for step, values in artifacts.items():
+        console.print(f"      Run('ParameterFlow/{run_id}')['{step}'].task.data: {values}")
+    if artifacts.get("end", {}).get("alpha") != 0.5:
+        raise DemoError(f"ParameterFlow/{run_id}: expected alpha == 0.5 in the end step, got {artifacts}")
+
+    # 2. @schedule(hourly=True): an EventBridge rule; fire it now instead of waiting for the hour.
+    with phase(console, "python hourly_flow.py step-functions create"):
+        output = deploy_flow(stack, examples / "hourly_flow.py", cwd=work)
+    for line in output.splitlines():
+        if line.startswith(("Schedule:", "  next runs:")):
+            console.print(f"    {line.strip()}")
+    with phase(console, "flowdrop schedule fire HourlyFlow (the clock invokes the scheduled handler)"):
+        firings = fire_schedule(stack.config, "HourlyFlow")
+        if not firings or firings[0].get("error"):
+            raise DemoError(f"firing HourlyFlow's rule failed: {firings}")
+        scheduled_run = str((firings[0].get("result") or {}).get("run_id"))
+        answer = wait_for_run(api, "HourlyFlow", scheduled_run)
+    _show_run(console, "HourlyFlow", answer)
+    if answer.get("status") != "SUCCEEDED":
+        raise DemoError(f"HourlyFlow/{scheduled_run} ended {answer.get('status')}: {answer.get('cause') or ''}")
+    for pathspec, stdout, _ in task_logs(stack.config, "HourlyFlow", scheduled_run, "start"):
+        console.print(f"      {pathspec} printed: {stdout.strip()}")
+
+    # 3. The seed's debugging story: a step fails in production; fix it and resume locally.
+    with phase(console, "python debug_flow.py step-functions create"):
+        deploy_flow(stack, examples / "debug_flow.py", cwd=work)
+    with phase(console, "A production run of DebugFlow (step b fails)"):
+        started = api.trigger("DebugFlow", {})
+        failed_run = str(started["run_id"])
+        answer = wait_for_run(api, "DebugFlow", failed_run)
+    _show_run(console, "DebugFlow", answer)
+    if answer.get("status") != "FAILED" or (answer.get("steps") or {}).get("b") != "FAILED":
+        raise DemoError(f"DebugFlow/{failed_run} should fail in step b; it ended {answer.get('status')} "
+                        f"with steps {answer.get('steps')}")
+    for pathspec, _, stderr in task_logs(stack.config, "DebugFlow", failed_run, "b"):
+        last = [line for line in stderr.strip().splitlines() if line.strip()][-1:]
+        console.print(f"      {pathspec} stderr: {last[0].strip() if last else '(empty)'}")
+    with phase(console, f"FIX_DEBUG_FLOW=1 python debug_flow.py resume --origin-run-id {failed_run}"):
+        output = run_command([sys.executable, str(examples / "debug_flow.py"), "resume", "--origin-run-id",
+                              failed_run], {**env, "FIX_DEBUG_FLOW": "1"}, work)
+    shown = [line for line in output.splitlines() if "total is" in line or "Resuming" in line or "Done" in line]
+    for line in shown[-4:]:
+        console.print(f"    {line.strip()}")
+    if "total is 3" not in output:
+        raise DemoError(f"the resumed DebugFlow did not print 'total is 3':\n{output[-2000:]}")

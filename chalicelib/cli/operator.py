@@ -1,0 +1,309 @@
+"""`flowdrop ...`: the operator's command line, against any deployer (embedded or on AWS).
+
+Owns: `up` (the embedded stack, local/stack.py), `demo` (demo.py) and
+the operator commands, which read the client config once and call the
+deployer's HTTPS API (api_client.py) or the client API for task logs:
+`flows`, `runs FLOW`, `status RUN`, `logs RUN [STEP]`, `trigger FLOW
+--param k=v`, `rollback FLOW --to VERSION`, `schedule fire FLOW`. Errors are
+messages and a non-zero exit code, never tracebacks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+
+from flowdrop.cli.exits import fail, messages_not_tracebacks
+from flowdrop.config import ClientConfig, default_config_path, load_config
+from flowdrop.errors import FlowdropError, ParameterError
+from flowdrop.model.runs import RUN_STATUSES
+
+STATUS_STYLE = {"SUCCEEDED": "green", "RUNNING": "yellow", "FAILED": "red", "TIMED_OUT": "red", "ABORTED": "red"}
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+
+
+def _api(config: ClientConfig) -> Any:
+    from flowdrop.cli.api_client import ApiClient
+
+    return ApiClient.from_config(config)
+
+
+def split_run(run: str, flow: str | None) -> tuple[str, str]:
+    """(flow, run id) of `FLOW/sfn-...`, or of `sfn-...` with --flow."""
+    if "/" in run:
+        named, _, run_id = run.partition("/")
+        if flow and flow != named:
+            raise FlowdropError(f"run {run!r} names flow {named!r} but --flow says {flow!r}")
+        flow = named
+    else:
+        run_id = run
+    if not flow or not run_id:
+        raise FlowdropError(f"which flow is run {run!r} of? Write FLOW/{run_id or 'sfn-...'} or add --flow FLOW")
+    return flow, run_id
+
+
+@click.group(help="flowdrop: flows in production on AWS Step Functions with an S3 upload.")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    ctx.ensure_object(dict)
+
+
+def _config(ctx: click.Context) -> ClientConfig:
+    """The client config, read once per command."""
+    if "config" not in ctx.obj:
+        with messages_not_tracebacks():
+            ctx.obj["config"] = load_config()
+    return ctx.obj["config"]
+
+
+# -- the embedded stack --------------------------------------------------------------------------
+
+
+def _up_config_path(state_dir: Path, state_dir_given: bool) -> tuple[Path, bool]:
+    """Where `up` writes the client config, and whether the user must export FLOWDROP_CONFIG to find it."""
+    if os.environ.get("FLOWDROP_CONFIG"):
+        return Path(os.environ["FLOWDROP_CONFIG"]), False
+    default = default_config_path()
+    if not state_dir_given:
+        try:
+            existing = json.loads(default.read_text()) if default.is_file() else {}
+        except (OSError, json.JSONDecodeError):
+            existing = {}
+        # Never overwrite a config that points at a real deployment on AWS.
+        if not (isinstance(existing, dict) and existing.get("api_url") and not existing.get("aws_endpoint")):
+            return default, False
+    return state_dir / "config.json", True
+
+
+@cli.command(help="Start the embedded stack on 127.0.0.1 (moto as AWS, the deployer, a clock and workers).")
+@click.option("--port", type=int, default=None, help="Port of the deployer's API (default: a free one).")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Logs, extracted packages and config (default: ~/.flowdrop/embedded).")
+@click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True, help="Tasks run at once.")
+@click.option("--heartbeat-seconds", type=click.IntRange(2, 3600), default=300, show_default=True,
+              help="A task whose worker stops heartbeating fails after this long (and is retried per @retry); "
+                   "it also bounds a task's wait in the queue.")
+def up(port: int | None, state_dir: Path | None, workers: int, heartbeat_seconds: int) -> None:
+    from flowdrop.local.stack import EmbeddedStack, StackOptions
+
+    given = state_dir is not None
+    state_dir = (state_dir or Path.home() / ".flowdrop" / "embedded").expanduser().resolve()
+    config_path, needs_export = _up_config_path(state_dir, given)
+    console = _console()
+    stack = EmbeddedStack(StackOptions(state_dir=state_dir, port=port, config_path=config_path, max_tasks=workers,
+                                       heartbeat_seconds=heartbeat_seconds))
+    with messages_not_tracebacks():
+        with console.status("Starting the embedded stack..."):
+            stack.start()
+    # SIGTERM (a service manager, `kill`) stops as cleanly as Ctrl-C: moto must not outlive us.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        _print_stack(console, stack, needs_export)
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        console.print("Stopping...")
+    finally:
+        stack.stop()
+    console.print("[green]Stopped[/green]: workers, clock, event source, API and moto.")
+
+
+def _print_stack(console: Any, stack: Any, needs_export: bool) -> None:
+    info = stack.describe()
+    console.print(f"[bold green]flowdrop embedded stack up[/bold green] in {stack.started_in:.1f}s (Ctrl-C stops it)")
+    rows = [("API (Chalice routes)", info["api_url"]), ("AWS endpoint (moto)", info["aws_endpoint"]),
+            ("packages bucket", f"s3://{info['bucket']}/packages/ -> {info['deploy_queue']}"),
+            ("deploy dead letters", info["dead_letter_queue"]), ("worker queue", info["task_queue"]),
+            ("workers", str(info["workers"])), ("schedule clock", "EventBridge rules flowdrop-*"),
+            ("client config", info["config"]), ("logs", info["logs"])]
+    for label, value in rows:
+        console.print(f"  {label:<22} {value}")
+    if needs_export:
+        console.print(f"\nUse it from another shell:\n  export FLOWDROP_CONFIG={info['config']}")
+    console.print("\nThen: python flow.py step-functions create; python flow.py step-functions trigger; flowdrop flows")
+
+
+@cli.command(help="Start the embedded stack and walk through the seed's story; exit 0 if it all worked.")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the demo's stack keeps logs (default: a fresh temporary folder).")
+def demo(state_dir: Path | None) -> None:
+    from flowdrop.cli.demo import run_demo
+
+    raise SystemExit(run_demo(state_dir, _console()))
+
+
+# -- operator commands ---------------------------------------------------------------------------
+
+
+@cli.command(help="List the flows in production.")
+@click.pass_context
+def flows(ctx: click.Context) -> None:
+    with messages_not_tracebacks():
+        answer = _api(_config(ctx)).list_flows().get("flows") or []
+    if not answer:
+        click.echo("No flows deployed.")
+    for flow in answer:
+        schedule = flow.get("schedule") or "-"
+        click.echo(f"{flow.get('flow', '?'):<40} version {flow.get('version', '?'):<4} schedule {schedule:<22} "
+                   f"deployed {flow.get('deployed_at') or '?'} by {flow.get('user') or '?'}")
+
+
+@cli.command(help="List a flow's production runs, newest first.")
+@click.argument("flow")
+@click.option("--status", type=click.Choice(RUN_STATUSES,
+                                            case_sensitive=False), default=None)
+@click.pass_context
+def runs(ctx: click.Context, flow: str, status: str | None) -> None:
+    from flowdrop.cli.step_functions import run_lines
+
+    with messages_not_tracebacks():
+        answer = _api(_config(ctx)).list_runs(flow, status.upper() if status else None).get("runs") or []
+    if not answer:
+        click.echo(f"No {status.lower() + ' ' if status else ''}runs of {flow}.")
+    for line in run_lines(answer):
+        click.echo(line)
+
+
+@cli.command(help="A run's status and each step's state: RUN is FLOW/sfn-... (or sfn-... with --flow).")
+@click.argument("run")
+@click.option("--flow", default=None, help="The flow, when RUN is a bare run id.")
+@click.pass_context
+def status(ctx: click.Context, run: str, flow: str | None) -> None:
+    with messages_not_tracebacks():
+        flow, run_id = split_run(run, flow)
+        answer = _api(_config(ctx)).get_run(flow, run_id)
+    console = _console()
+    state = str(answer.get("status"))
+    console.print(f"{flow}/{answer.get('run_id', run_id)}  [{STATUS_STYLE.get(state, 'white')}]{state}[/]  "
+                  f"started {answer.get('start_date') or '?'}"
+                  + (f", stopped {answer['stop_date']}" if answer.get("stop_date") else ""))
+    for step, step_state in (answer.get("steps") or {}).items():
+        console.print(f"  {step:<24} [{STATUS_STYLE.get(step_state, 'white')}]{step_state}[/]")
+    if answer.get("partial"):
+        reasons = "; ".join(str(r) for r in answer.get("partial_reasons") or []) or "not every foreach item was read"
+        console.print(f"  (steps inside distributed foreach maps are partly inferred: {reasons})", markup=False)
+    for key in ("error", "cause"):
+        if answer.get(key):
+            console.print(f"  {key}: {str(answer[key])[:2000]}", markup=False)
+
+
+@cli.command(help="Task stdout and stderr of a production run, from its datastore (all steps, or STEP).")
+@click.argument("run")
+@click.argument("step", required=False)
+@click.option("--flow", default=None, help="The flow, when RUN is a bare run id.")
+@click.pass_context
+def logs(ctx: click.Context, run: str, step: str | None, flow: str | None) -> None:
+    from flowdrop.cli.operations import task_logs
+
+    with messages_not_tracebacks():
+        flow, run_id = split_run(run, flow)
+        found = task_logs(_config(ctx), flow, run_id, step)
+    if not found:
+        click.echo(f"No tasks of {flow}/{run_id}{'/' + step if step else ''} in the datastore yet.")
+    for pathspec, stdout, stderr in found:
+        click.secho(f"== {pathspec}", bold=True)
+        for name, text in (("stdout", stdout), ("stderr", stderr)):
+            if text:
+                click.echo(f"-- {name}")
+                click.echo(text.rstrip("\n"))
+
+
+def _parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
+    given: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{pair!r}: expected NAME=VALUE", param_hint="--param")
+        given[name] = value
+    return given
+
+
+def typed_parameters(declared: list[Mapping[str, Any]], given: Mapping[str, str]) -> dict[str, Any]:
+    """The given strings converted to the deployed parameters' types.
+
+    A value that does not convert, or an unknown name, is sent as given: the
+    API checks the whole request and lists every problem at once.
+    """
+    from flowdrop.model.parameters import ParameterSpec, resolve_parameters
+
+    types = {p["name"]: p.get("type") or "str" for p in declared if isinstance(p, Mapping) and p.get("name")}
+    values: dict[str, Any] = {}
+    for name, raw in given.items():
+        values[name] = raw
+        if name in types:
+            try:
+                spec = ParameterSpec(name=name, attribute=name, type=types[name])
+                values[name] = resolve_parameters([spec], {name: raw})[name]
+            except ParameterError:
+                pass
+    return values
+
+
+@cli.command(help="Start a production run: flowdrop trigger FLOW --param alpha=0.5 ...")
+@click.argument("flow")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="A flow parameter (repeatable).")
+@click.option("--idempotency-key", default=None, help="The same key starts at most one run.")
+@click.pass_context
+def trigger(ctx: click.Context, flow: str, params: tuple[str, ...], idempotency_key: str | None) -> None:
+    given = _parse_params(params)
+    with messages_not_tracebacks():
+        api = _api(_config(ctx))
+        declared = api.get_flow(flow).get("parameters") or [] if given else []
+        answer = api.trigger(flow, typed_parameters(declared, given), idempotency_key)
+    click.echo(f"Started {flow}/{answer.get('run_id')}" + ("" if answer.get("started", True) else
+                                                          " (already started with this idempotency key)"))
+    click.echo(f"Follow it: flowdrop status {flow}/{answer.get('run_id')}")
+
+
+@cli.command(help="Point a flow's production alias back at an earlier version.")
+@click.argument("flow")
+@click.option("--to", "version", type=click.IntRange(1), required=True, help="The version to make production.")
+@click.pass_context
+def rollback(ctx: click.Context, flow: str, version: int) -> None:
+    with messages_not_tracebacks():
+        answer = _api(_config(ctx)).rollback(flow, version)
+    click.echo(answer.get("message") or f"{flow}: production is version {answer.get('version', version)}")
+
+
+@cli.group(help="Schedules of deployed flows.")
+def schedule() -> None:
+    pass
+
+
+@schedule.command(name="fire", help="Fire a flow's schedule rule now: one scheduled run for this minute.")
+@click.argument("flow")
+@click.pass_context
+def schedule_fire(ctx: click.Context, flow: str) -> None:
+    from flowdrop.cli.operations import fire_schedule
+
+    with messages_not_tracebacks():
+        firings = fire_schedule(_config(ctx), flow)
+    for firing in firings:
+        if firing.get("error"):
+            fail(f"{flow}: the scheduled handler failed: {firing['error']}")
+        result = firing.get("result") or {}
+        how = "started" if result.get("started", True) else "already started for this tick"
+        click.echo(f"Fired {firing.get('rule')} for {firing.get('time')}: {flow}/{result.get('run_id')} ({how})")
+
+
+def main() -> None:
+    """The `flowdrop` console script."""
+    cli(prog_name="flowdrop")
+
+
+if __name__ == "__main__":
+    main()

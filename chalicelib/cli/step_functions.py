@@ -1,0 +1,375 @@
+"""`python flow.py step-functions ...`: deploy, trigger and inspect production.
+
+Owns: the step-functions subcommands of the flow CLI and what they print.
+`create --only-json` compiles locally and prints the state machine (no AWS
+access); `create` hands the flow to the uploader (S3, then the deployment
+record through the API); `trigger`, `list-runs` and `delete` call the
+deployer's HTTPS API. Does not own: packaging (uploader.py), HTTP
+(api_client.py) or anything that runs server side.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from flowdrop.cli.exits import messages_not_tracebacks
+from flowdrop.errors import FlowdropError, ParameterError
+from flowdrop.model.backends import BACKENDS, DEFAULT_BACKEND
+from flowdrop.model.graph import Graph
+from flowdrop.model.runs import RUN_STATUSES
+
+if TYPE_CHECKING:
+    from flowdrop.cli.uploader import PreparedDeployment
+
+# `list-runs --running`, `--timed-out`...: one flag per execution status.
+STATUS_FLAGS = {status.lower(): status for status in RUN_STATUSES}
+# Options of `trigger` itself; a flow parameter may not take these names.
+_TRIGGER_OWN = ("name", "branch", "production", "idempotency_key", "help")
+
+
+
+
+def _target_options(func: Callable) -> Callable:
+    func = click.option("--production", is_flag=True, help="@project flows: the production branch.")(func)
+    func = click.option("--branch", default=None, help="@project flows: deploy to branch test.BRANCH "
+                        "(with --production: prod.BRANCH).")(func)
+    return click.option("--name", default=None, help="State machine name (default: the flow name).")(func)
+
+
+def _target(ctx: click.Context, name: str | None, branch: str | None, production: bool) -> Any:
+    """The deployment target of a subcommand; --name may also come from the group, as in Metaflow."""
+    from flowdrop.cli.uploader import deployment_target
+    from flowdrop.config import user_name
+
+    group_name = ctx.parent.params.get("name") if ctx.parent is not None else None
+    if name and group_name and name != group_name:
+        raise click.UsageError(f"--name given twice with different values ({group_name!r}, {name!r})")
+    return deployment_target(ctx.obj.graph, user_name(), name or group_name, branch, production)
+
+
+class _FlowParameterCommand(click.Command):
+    """A command that also takes one `--<param>` option per flow parameter (read from ctx.obj.graph)."""
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        graph = getattr(ctx.obj, "graph", None)
+        extra = _parameter_options(graph) if graph is not None else []
+        return [*extra, *super().get_params(ctx)]
+
+
+def _parameter_options(graph: Graph) -> list[click.Option]:
+    options = []
+    for spec in graph.parameters:
+        if spec.name.replace("-", "_") in _TRIGGER_OWN:
+            continue  # reported when the command runs: the option would be ambiguous
+        default = "the deployment-time value" if spec.deploy_time else repr(spec.default)
+        help_text = f"{spec.help or ''} [{spec.type}; default: {default}]".strip()
+        options.append(click.Option([f"--{spec.name}", f"param__{spec.name}"], type=str, default=None, help=help_text))
+    return options
+
+
+def add_step_functions_commands(cli: click.Group) -> None:
+    """Attach the `step-functions` group to a flow's CLI."""
+
+    @cli.group(name="step-functions", help="Deploy the flow to AWS Step Functions and run it there.")
+    @click.option("--name", default=None, help="State machine name (default: the flow name).")
+    def step_functions(name: str | None) -> None:
+        pass
+
+    @step_functions.command(help="Deploy the flow: package it, drop it in S3, wait until it is in production.")
+    @_target_options
+    @click.option("--max-workers", default=100, show_default=True, help="Concurrent tasks per foreach.")
+    @click.option("--workflow-timeout", type=int, default=None, help="Whole-run timeout in seconds.")
+    @click.option("--tag", "tags", multiple=True, help="Tag every production run (repeatable).")
+    @click.option("--backend", type=click.Choice(BACKENDS), default=None,
+                  help="Where tasks run (default: the config's backend, else batch).")
+    @click.option("--package-suffixes", default=".py", show_default=True,
+                  help="Comma-separated suffixes of the files to package.")
+    @click.option("--no-wait", is_flag=True, help="Upload and return; do not wait for the deployer.")
+    @click.option("--wait-timeout", type=float, default=120.0, show_default=True,
+                  help="Seconds to wait for the deployment record.")
+    @click.option("--only-json", is_flag=True, help="Print the state machine definition and stop; no AWS access.")
+    @click.pass_context
+    def create(ctx: click.Context, name: str | None, branch: str | None, production: bool, max_workers: int,
+               workflow_timeout: int | None, tags: tuple[str, ...], backend: str | None, package_suffixes: str,
+               no_wait: bool, wait_timeout: float, only_json: bool) -> None:
+        from flowdrop.cli.uploader import DeployOptions
+
+        obj = ctx.obj
+        if max_workers < 1:
+            raise click.BadParameter("must be 1 or more", param_hint="--max-workers")
+        if workflow_timeout is not None and workflow_timeout < 1:
+            raise click.BadParameter("must be 1 second or more", param_hint="--workflow-timeout")
+        suffixes = tuple(s.strip() for s in package_suffixes.split(",") if s.strip())
+        with messages_not_tracebacks():
+            target = _target(ctx, name, branch, production)
+            # The config has no backend key yet on older installs; the embedded stack writes one.
+            kind = backend or getattr(obj.config, "backend", None) or DEFAULT_BACKEND
+            options = DeployOptions(name=name, branch=branch, production=production, max_workers=max_workers,
+                                    workflow_timeout=workflow_timeout, with_specs=tuple(obj.with_specs),
+                                    tags=tags, backend=kind, suffixes=suffixes or (".py",))
+            if only_json:
+                click.echo(_definition_json(obj, target.state_machine_name, options))
+                return
+            raise SystemExit(_create(obj, options, wait=not no_wait, wait_timeout=wait_timeout))
+
+    @step_functions.command(cls=_FlowParameterCommand,
+                            help="Start a run of the production version; flow parameters as --<name> VALUE.")
+    @_target_options
+    @click.option("--idempotency-key", default=None, help="The same key starts at most one run.")
+    @click.pass_context
+    def trigger(ctx: click.Context, name: str | None, branch: str | None, production: bool,
+                idempotency_key: str | None, **given: Any) -> None:
+        from flowdrop.cli.api_client import ApiClient
+
+        with messages_not_tracebacks():
+            graph = ctx.obj.graph
+            target = _target(ctx, name, branch, production)
+            parameters = trigger_parameters(graph, {k[len("param__"):]: v for k, v in given.items() if v is not None})
+            answer = ApiClient.from_config(ctx.obj.config).trigger(target.state_machine_name, parameters,
+                                                                   idempotency_key)
+            click.echo(f"Workflow {target.state_machine_name} triggered on AWS Step Functions "
+                       f"(run-id {answer.get('run_id')}).")
+            if answer.get("status_url"):
+                click.echo(f"Status: {answer['status_url']}")
+
+    @step_functions.command(name="list-runs", help="List the production runs of the flow.")
+    @_target_options
+    @click.option("--running", is_flag=True, help="Only running runs.")
+    @click.option("--succeeded", is_flag=True, help="Only succeeded runs.")
+    @click.option("--failed", is_flag=True, help="Only failed runs.")
+    @click.option("--timed-out", is_flag=True, help="Only timed-out runs.")
+    @click.option("--aborted", is_flag=True, help="Only aborted runs.")
+    @click.pass_context
+    def list_runs(ctx: click.Context, name: str | None, branch: str | None, production: bool, **flags: bool) -> None:
+        from flowdrop.cli.api_client import ApiClient
+
+        wanted = [status for flag, status in STATUS_FLAGS.items() if flags.get(flag)]
+        with messages_not_tracebacks():
+            target = _target(ctx, name, branch, production)
+            api = ApiClient.from_config(ctx.obj.config)
+            answer = api.list_runs(target.state_machine_name, wanted[0] if len(wanted) == 1 else None)
+            runs = [r for r in answer.get("runs") or [] if not wanted or r.get("status") in wanted]
+            if not runs:
+                which = " or ".join(s.lower() for s in wanted) + " " if wanted else ""
+                click.echo(f"No {which}runs of {target.state_machine_name}.")
+            for line in run_lines(runs):
+                click.echo(line)
+
+    @step_functions.command(help="Remove the flow from production: state machine, alias and schedule.")
+    @_target_options
+    @click.pass_context
+    def delete(ctx: click.Context, name: str | None, branch: str | None, production: bool) -> None:
+        from flowdrop.cli.api_client import ApiClient
+
+        with messages_not_tracebacks():
+            target = _target(ctx, name, branch, production)
+            ApiClient.from_config(ctx.obj.config).delete_flow(target.state_machine_name)
+            click.echo(f"Deleted {target.state_machine_name} from AWS Step Functions: its state machine, "
+                       "alias and schedule are gone; deployment records and run artifacts are kept.")
+
+
+# -- the commands' work ------------------------------------------------------------------------
+
+
+def _definition_json(obj: Any, state_machine_name: str, options: Any) -> str:
+    from flowdrop.compiler import BackendSettings, CompileOptions, compile_flow
+
+    # Where production keeps artifacts and queues tasks is the deployer's to
+    # say; a preview without a configured stack shows placeholders instead.
+    config = obj.config
+    placeholders = []
+    root = config.production_datastore or (f"s3://{config.bucket}/data" if config.bucket else None)
+    if root is None:
+        root = "s3://BUCKET/data"
+        placeholders.append(f"datastore {root}")
+    queue_url = None
+    if options.backend == "worker":
+        queue_url = "https://sqs.REGION.amazonaws.com/ACCOUNT/flowdrop-tasks"
+        placeholders.append(f"worker queue {queue_url}")
+    compiled = compile_flow(obj.graph, CompileOptions(
+        state_machine_name=state_machine_name,
+        max_workers=options.max_workers,
+        workflow_timeout=options.workflow_timeout,
+        with_decorators=tuple(obj.with_decorators),
+        backend=BackendSettings(kind=options.backend, worker_queue_url=queue_url),
+        datastore_root=root,
+    ))
+    if placeholders:
+        click.echo("Preview with placeholders (no deployer configured): " + "; ".join(placeholders), err=True)
+    return json.dumps(compiled, indent=2, sort_keys=True)
+
+
+def _create(obj: Any, options: Any, *, wait: bool, wait_timeout: float) -> int:
+    """Package, upload and (unless told not to) wait; the exit code."""
+    from rich.console import Console
+
+    from flowdrop.cli.api_client import ApiClient
+    from flowdrop.cli.uploader import deploy, prepare_deployment
+    from flowdrop.config import user_name
+
+    config = obj.config
+    config.require("bucket")
+    api = ApiClient.from_config(config) if wait else None  # fail before uploading, not after
+    console = Console(stderr=True, highlight=False)
+    now = datetime.now(timezone.utc)
+    prepared = prepare_deployment(obj.flow_cls, obj.flow_file, obj.graph, options, user_name(), now)
+    manifest = prepared.manifest
+    console.print(f"Deploying {manifest.state_machine_name} to AWS Step Functions: {len(prepared.files)} files "
+                  f"(flowdrop {manifest.sdk_version} included), code sha256 {manifest.code_sha256[:12]}...")
+    result = deploy(prepared, config.aws.client("s3"), str(config.bucket), api, console, wait_timeout)
+    if not wait:
+        click.echo(f"Uploaded {result.url}; not waiting for the deployer (--no-wait).")
+        return 0
+    outcome = deployment_outcome(result.record, prepared, obj.graph, obj.flow_file.name, config.api_url, now,
+                                 result.waited)
+    for line in outcome.lines:
+        click.echo(line)
+    if outcome.error:
+        click.secho(outcome.error, fg="red", err=True)
+    return outcome.exit_code
+
+
+def trigger_parameters(graph: Graph, given: Mapping[str, str]) -> dict[str, Any]:
+    """The trigger body's parameters: the given CLI strings, converted and checked like `run` does."""
+    from flowdrop.model.parameters import resolve_parameters
+
+    clashing = [spec.name for spec in graph.parameters if spec.name.replace("-", "_") in _TRIGGER_OWN]
+    if clashing:
+        raise ParameterError([f"parameter {n!r} has the name of a trigger option; trigger it through the API "
+                              "(POST /flows/<flow>/runs) instead" for n in clashing])
+    # Deploy-time and required values are the deployed flow's business: only
+    # what was given is checked here (the API checks again, against the
+    # deployed manifest).
+    specs = [spec for spec in graph.parameters if spec.name in given]
+    values = resolve_parameters(specs, given, label=lambda name: f"--{name}")
+    return {name: values[name] for name in given}
+
+
+def run_lines(runs: list[Mapping[str, Any]]) -> list[str]:
+    """One line per run: run id, status, start and stop times."""
+    lines = []
+    for run in runs:
+        started = run.get("start_date") or run.get("started") or ""
+        stopped = run.get("stop_date") or run.get("stopped") or ""
+        line = f"{run.get('run_id', '?'):<48} {str(run.get('status', '?')):<10} started {started}"
+        lines.append(line + (f", stopped {stopped}" if stopped else ""))
+    return lines
+
+
+# -- what create prints about the deployment record ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to print about a deployment, and the exit code."""
+
+    lines: tuple[str, ...]
+    exit_code: int = 0
+    error: str | None = None  # printed to stderr, in red
+
+
+def deployment_outcome(record: Mapping[str, Any] | None, prepared: PreparedDeployment, graph: Graph,
+                       flow_file_name: str, api_url: str | None, now: datetime, waited: float) -> Outcome:
+    """The report on a deployment record (None: none final within `waited` seconds)."""
+    from flowdrop.cli.uploader import EXIT_FAILED, EXIT_TIMEOUT, DeployTarget
+    from flowdrop.model.names import DEPLOY_QUEUE
+
+    manifest = prepared.manifest
+    name = manifest.state_machine_name
+    if record is None:
+        return Outcome((), EXIT_TIMEOUT, error=(
+            f"No deployment record for this upload of {name} after {waited:.0f} s; the package is at "
+            f"{prepared.key}. Check that the deployer runs (`flowdrop up` for the embedded stack; on AWS, the "
+            f"deploy Lambda's CloudWatch logs), that the bucket notification reaches the deploy queue "
+            f"({DEPLOY_QUEUE}, {DEPLOY_QUEUE}-<stage> on AWS) and whether the message landed in its dead-letter "
+            "queue. Wait longer with --wait-timeout."))
+    status, message = record.get("status"), str(record.get("message") or "")
+    version = record.get("version")
+    if status == "FAILED":
+        return Outcome((), EXIT_FAILED, error=f"Deployment of {name} FAILED; production is unchanged.\n{message}".rstrip())
+    if status == "ACCEPTED":
+        lines = [f"State machine {name} for flow {manifest.flow_name} pushed to AWS Step Functions successfully.",
+                 f"Version {version} is live behind the alias 'production'."]
+    elif status == "DUPLICATE":
+        lines = [f"This code is already deployed as {name} version {version}; nothing changed."]
+    else:  # SUPERSEDED: published, but a newer package holds the alias
+        lines = [f"{name} version {version} was published, but 'production' stays on a newer package. {message}".rstrip()]
+    for key in ("version_arn", "alias_arn"):
+        if record.get(key):
+            lines.append(f"  {key.replace('_', ' ')}: {record[key]}")
+    lines += _schedule_lines(record, manifest, now)
+    lines.append("Trigger a run:")
+    lines += trigger_examples(graph, flow_file_name, DeployTarget(name, manifest.project, manifest.branch), api_url)
+    return Outcome(tuple(lines))
+
+
+def _schedule_lines(record: Mapping[str, Any], manifest: Any, now: datetime) -> list[str]:
+    from flowdrop.model.schedule import Schedule, next_fire_times
+
+    expression = record.get("schedule") or (manifest.schedule or {}).get("expression")
+    if isinstance(expression, Mapping):
+        expression = expression.get("expression")
+    if not expression:
+        return ["Schedule: none; runs start only when triggered."]
+    zone = (manifest.schedule or {}).get("timezone")
+    times = record.get("next_fire_times")
+    if not times:
+        try:
+            times = [t.isoformat() for t in next_fire_times(Schedule(expression, zone), now, 3)]
+        except FlowdropError:
+            times = []
+    lines = [f"Schedule: {expression} ({zone or 'UTC'})"]
+    if times:
+        lines.append("  next runs: " + ", ".join(str(t) for t in times))
+    return lines
+
+
+def example_values(graph: Graph) -> dict[str, Any]:
+    """Values for trigger examples: literal defaults, or a placeholder for a required parameter."""
+    values: dict[str, Any] = {}
+    for spec in graph.parameters:
+        if spec.has_default and not spec.deploy_time and spec.default is not None:
+            values[spec.name] = spec.default
+        elif spec.required:
+            values[spec.name] = f"<{spec.name}>"
+    return values
+
+
+def _cli_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def trigger_examples(graph: Graph, flow_file_name: str, target: Any, api_url: str | None) -> list[str]:
+    """A `python flow.py step-functions trigger ...` line and, with an API URL, the same as `curl`."""
+    from flowdrop.cli.api_client import ApiClient
+
+    values = example_values(graph)
+    where = ""
+    if target.branch:
+        kind, _, rest = target.branch.partition(".")
+        if kind == "prod":
+            where = " --production" + (f" --branch {shlex.quote(rest)}" if rest else "")
+        elif kind == "test":
+            where = f" --branch {shlex.quote(rest)}"
+    elif target.state_machine_name != graph.flow_name:
+        where = f" --name {shlex.quote(target.state_machine_name)}"
+    options = "".join(f" --{name} {shlex.quote(_cli_text(value))}" for name, value in values.items())
+    lines = [f"  python {flow_file_name} step-functions trigger{where}{options}"]
+    if api_url:
+        url = ApiClient(api_url).url(f"/flows/{target.state_machine_name}/runs")
+        body = json.dumps({"parameters": values}, sort_keys=True)
+        lines += [f"  curl -X POST {shlex.quote(url)} \\",
+                  '    -H "Authorization: Bearer $FLOWDROP_API_TOKEN" -H "Content-Type: application/json" \\',
+                  f"    -d {shlex.quote(body)}"]
+    return lines

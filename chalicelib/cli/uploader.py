@@ -1,0 +1,299 @@
+"""The uploader behind `python flow.py step-functions create`: package, drop in S3, wait.
+
+Owns, in three layers:
+  * pure: where a flow deploys (state machine name, @project branch), the
+    manifest, the package key, and the words printed about a deployment
+    record;
+  * the user's side effects we mean to have: evaluating deploy-time
+    parameters NOW, on the user's machine (the deployer never runs user
+    code), and snapshotting the flow's directory plus flowdrop's own source;
+  * I/O: the S3 upload (one PUT, so one ObjectCreated event) and polling
+    the deployment record through the API, with rich progress on stderr.
+Does not own: what goes into a tarball (codepackage/), the manifest's schema
+(codepackage/manifest.py), or anything the deployer does with the package.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+from flowdrop.codepackage.archive import PackageLimits, build_package
+from flowdrop.codepackage.manifest import MANIFEST_VERSION, Manifest
+from flowdrop.codepackage.snapshot import code_sha256, snapshot
+from flowdrop.decorators import project_info
+from flowdrop.errors import ConfigError, DeployError
+from flowdrop.model import names
+from flowdrop.model.deployments import FINAL_STATUSES
+from flowdrop.model.graph import Graph
+from flowdrop.model.schedule import Schedule, schedule_from_attributes
+from flowdrop.parameters import evaluate_deploy_time_parameters
+
+PACKAGES_PREFIX = "packages/"
+SDK_DIR = "flowdrop"  # where flowdrop's own source sits inside code/
+DEFAULT_WAIT_SECONDS = 120.0
+EXIT_FAILED, EXIT_TIMEOUT = 1, 3
+# One PUT up to S3's single-object limit: a multipart upload emits two
+# ObjectCreated events (EMULATOR.md), and packages are capped far below this.
+_SINGLE_PUT_LIMIT = 5 * 2**30
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    """The `step-functions create` flags that shape a deployment."""
+
+    name: str | None = None
+    branch: str | None = None
+    production: bool = False
+    max_workers: int = 100
+    workflow_timeout: int | None = None
+    with_specs: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    backend: str = "batch"
+    suffixes: tuple[str, ...] = (".py",)
+
+
+@dataclass(frozen=True)
+class DeployTarget:
+    """Where a flow deploys: its state machine name and, for @project flows, project and branch."""
+
+    state_machine_name: str
+    project: str | None = None
+    branch: str | None = None
+
+
+@dataclass(frozen=True)
+class PreparedDeployment:
+    """A package ready to upload: its manifest, files, tarball bytes and S3 key."""
+
+    manifest: Manifest
+    files: Mapping[str, bytes]
+    data: bytes
+    key: str
+
+    @property
+    def code_sha256(self) -> str:
+        """The package's content hash (its name in S3)."""
+        return self.manifest.code_sha256
+
+
+# -- pure -------------------------------------------------------------------------------
+
+
+def deployment_target(graph: Graph, user: str, name: str | None = None, branch: str | None = None,
+                      production: bool = False) -> DeployTarget:
+    """The state machine a flow deploys to: its name, `--name`, or `<project>.<branch>.<Flow>`."""
+    project = graph.flow_decorator("project")
+    if project is None:
+        if branch or production:
+            raise ConfigError(f"{graph.flow_name}: --branch and --production need @project(name=...) on the flow")
+        return DeployTarget(name or graph.flow_name)
+    if name:
+        # Metaflow's rule: a project's names come from its branch, so that
+        # user, test and production deployments never collide.
+        raise ConfigError(f"{graph.flow_name}: --name cannot be used with @project; use --branch or --production")
+    info = project_info(str(project.attributes["name"]), graph.flow_name, user, branch, production)
+    return DeployTarget(info.project_flow_name, info.project_name, info.branch_name)
+
+
+def package_key(state_machine_name: str, sha256: str) -> str:
+    """`packages/<state machine name>/<sha256>.tar.gz`: where the deployer expects a package."""
+    return names.package_key(PACKAGES_PREFIX, state_machine_name, sha256)
+
+
+def flow_schedule(graph: Graph) -> Schedule | None:
+    """The flow's @schedule as an EventBridge schedule (a bare @schedule is daily), or None."""
+    deco = graph.flow_decorator("schedule")
+    return schedule_from_attributes(dict(deco.attributes)) if deco is not None else None
+
+
+def build_manifest(graph: Graph, flow_class: str, flow_file: str, target: DeployTarget, options: DeployOptions,
+                   deploy_values: Mapping[str, Any], user: str, now: datetime, sha256: str,
+                   sdk_version: str) -> Manifest:
+    """The validated manifest of one deployment; PackageError lists every problem."""
+    schedule = flow_schedule(graph)
+    parameters = []
+    for spec in graph.parameters:
+        entry = spec.to_dict()
+        if spec.deploy_time:
+            entry["value"] = deploy_values[spec.name]
+        parameters.append(entry)
+    data = {
+        "version": MANIFEST_VERSION,
+        "flow_name": graph.flow_name,
+        "flow_class": flow_class,
+        "flow_file": flow_file,
+        "state_machine_name": target.state_machine_name,
+        # The path inside the package, not this machine's: the deployer
+        # re-parses code/<flow_file> and compares.
+        "graph": replace(graph, file=flow_file).to_dict(),
+        "parameters": parameters,
+        "deploy_time_values": dict(deploy_values),
+        "decorators": {d.name: dict(d.attributes) for d in graph.flow_decorators},
+        "schedule": schedule.to_dict() if schedule else None,
+        "project": target.project,
+        "branch": target.branch,
+        "options": {
+            "max_workers": options.max_workers,
+            "workflow_timeout": options.workflow_timeout,
+            "with_decorators": list(options.with_specs),
+            "tags": list(options.tags),
+            "backend": options.backend,
+        },
+        "user": user,
+        "created": now.astimezone(timezone.utc).isoformat(timespec="seconds"),
+        "code_sha256": sha256,
+        "sdk_version": sdk_version,
+    }
+    return Manifest.from_dict(data)
+
+
+# -- running the user's deploy-time functions and reading their directory --------------------
+
+
+def sdk_files(package_dir: Path | None = None) -> dict[str, bytes]:
+    """flowdrop's own .py files under `flowdrop/`, so tasks run the SDK that deployed them."""
+    if package_dir is None:
+        package_dir = Path(__file__).resolve().parent.parent  # flowdrop/cli/uploader.py -> flowdrop/
+    files = {}
+    for path in sorted(package_dir.rglob("*.py")):
+        relative = path.relative_to(package_dir)
+        if "__pycache__" in relative.parts or path.is_symlink():
+            continue
+        files[f"{SDK_DIR}/{relative.as_posix()}"] = path.read_bytes()
+    return files
+
+
+def prepare_deployment(flow_cls: type, flow_file: Path, graph: Graph, options: DeployOptions, user: str,
+                       now: datetime, limits: PackageLimits = PackageLimits()) -> PreparedDeployment:
+    """Everything up to the upload: target, deploy-time values, snapshot, manifest, tarball."""
+    from flowdrop.model.version import __version__
+
+    target = deployment_target(graph, user, options.name, options.branch, options.production)
+    values = evaluate_deploy_time_parameters(flow_cls, graph, user)
+    flow_file = Path(flow_file)
+    files = snapshot(flow_file.parent, options.suffixes, limits, extra=sdk_files())
+    sha = code_sha256(files)
+    manifest = build_manifest(graph, flow_cls.__name__, flow_file.name, target, options, values, user, now, sha,
+                              __version__)
+    data = build_package(manifest.to_dict(), files)
+    return PreparedDeployment(manifest, files, data, package_key(target.state_machine_name, sha))
+
+
+# -- I/O: S3 and the API ---------------------------------------------------------------
+
+
+def upload_package(s3: Any, bucket: str, prepared: PreparedDeployment,
+                   on_progress: Callable[[int], None] | None = None) -> str:
+    """PUT the package at its key; returns its s3:// URL. DeployError says what to check."""
+    from boto3.exceptions import S3UploadFailedError
+    from boto3.s3.transfer import TransferConfig
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    url = f"s3://{bucket}/{prepared.key}"
+    extra = {
+        "ContentType": "application/gzip",
+        "Metadata": {"flowdrop-code-sha256": prepared.code_sha256, "flowdrop-user": prepared.manifest.user},
+    }
+    config = TransferConfig(multipart_threshold=_SINGLE_PUT_LIMIT, use_threads=False)
+    try:
+        s3.upload_fileobj(io.BytesIO(prepared.data), bucket, prepared.key, ExtraArgs=extra, Callback=on_progress,
+                          Config=config)
+    except (ClientError, S3UploadFailedError) as err:
+        cause = err if isinstance(err, ClientError) else err.__context__
+        code = cause.response.get("Error", {}).get("Code", "") if isinstance(cause, ClientError) else ""
+        if code == "NoSuchBucket":
+            raise DeployError(f"cannot upload {url}: bucket {bucket!r} does not exist. Check bucket "
+                              "(or $FLOWDROP_BUCKET) in the flowdrop config, or start the stack with `flowdrop up`.") from err
+        if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            raise DeployError(f"cannot upload {url}: access denied ({code}). Your AWS credentials need "
+                              f"s3:PutObject on arn:aws:s3:::{bucket}/{PACKAGES_PREFIX}*.") from err
+        raise DeployError(f"cannot upload {url}: S3 PutObject failed: {cause or err}") from err
+    except BotoCoreError as err:
+        raise DeployError(f"cannot upload {url}: {err}. Check aws_endpoint and region in the flowdrop config "
+                          "and your AWS credentials.") from err
+    return url
+
+
+class DeploymentSource(Protocol):
+    """What waiting needs from the API: the deployment record, or None until it exists."""
+
+    def get_deployment(self, flow: str, code_sha256: str) -> dict[str, Any] | None: ...
+
+
+def is_final_record(record: Mapping[str, Any] | None, created: str | None) -> bool:
+    """True when `record` is the deployer's last word on THIS upload.
+
+    The record under a sha is the latest for that code: after redeploying the
+    same code it first shows the earlier upload's outcome. The manifest's
+    `created` time, echoed in the record, tells them apart.
+    """
+    if record is None or record.get("status") not in FINAL_STATUSES:
+        return False
+    return created is None or record.get("created") in (None, created)
+
+
+def wait_for_deployment(api: DeploymentSource, flow: str, sha256: str, timeout: float = DEFAULT_WAIT_SECONDS, *,
+                        created: str | None = None, interval: float = 1.0, clock: Callable[[], float] = time.monotonic,
+                        sleep: Callable[[float], None] = time.sleep,
+                        on_poll: Callable[[float, dict[str, Any] | None], None] | None = None) -> dict[str, Any] | None:
+    """Poll until this upload's record (matched by `created`) is final; None after `timeout` seconds."""
+    start = clock()
+    while True:
+        record = api.get_deployment(flow, sha256)
+        elapsed = clock() - start
+        if on_poll is not None:
+            on_poll(elapsed, record)
+        if is_final_record(record, created):
+            return record
+        if elapsed >= timeout:
+            return None
+        sleep(min(interval, max(timeout - elapsed, 0.0)))
+
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    """What happened: the package's URL and the final record (None: not waited for, or timed out)."""
+
+    url: str
+    record: dict[str, Any] | None
+    waited: float = 0.0
+
+
+def deploy(prepared: PreparedDeployment, s3: Any, bucket: str, api: DeploymentSource | None, console: Any,
+           wait_timeout: float = DEFAULT_WAIT_SECONDS, *, clock: Callable[[], float] = time.monotonic,
+           sleep: Callable[[float], None] = time.sleep) -> DeployResult:
+    """Upload with a byte progress bar, then (with `api`) wait for the record under a spinner; both on `console`."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    size = len(prepared.data)
+    columns = (TextColumn("Uploading"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("package", total=size)
+        url = upload_package(s3, bucket, prepared, on_progress=lambda n: progress.advance(task, n))
+    console.print(f"Uploaded {size:,} bytes to {url}", highlight=False, soft_wrap=True)
+    if api is None:
+        return DeployResult(url, None)
+    name = prepared.manifest.state_machine_name
+    waited = 0.0
+    with console.status(f"Waiting for the deployer to publish {name}...") as status:
+
+        def show(elapsed: float, record: dict[str, Any] | None) -> None:
+            nonlocal waited
+            waited = elapsed
+            seen = ""
+            if record is not None and not is_final_record(record, prepared.manifest.created):
+                seen = f" (last upload of this code: {record.get('status')})"
+            status.update(f"Waiting for the deployer to publish {name}... {elapsed:.0f} s{seen}")
+
+        record = wait_for_deployment(api, name, prepared.code_sha256, wait_timeout, created=prepared.manifest.created,
+                                     clock=clock, sleep=sleep, on_poll=show)
+    if record is not None:
+        console.print(f"Deployer answered {record.get('status')} after {waited:.0f} s", highlight=False, soft_wrap=True)
+    return DeployResult(url, record, waited)

@@ -1,0 +1,205 @@
+"""Reading production runs: the runs of a flow and one run's status, step by step.
+
+Owns: list_runs and run_status (per-step states read from the execution
+history and from the histories of its Distributed Map child executions,
+which AWS keeps apart, at most MAX_CHILD_HISTORIES of them). Does not own:
+starting runs (trigger.py) or interpreting histories (step_states.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowdrop.deployer.clients import AWS_ERRORS, Clients, aws_error, error_code
+from flowdrop.deployer.settings import DeployerSettings
+from flowdrop.deployer.step_states import ChildHistory, UnreadChildren, body_steps, map_runs_started, step_states
+from flowdrop.deployer.trigger import machine_arn
+from flowdrop.errors import FlowNotFoundError
+from flowdrop.model import names
+from flowdrop.model import runs as run_ids
+
+# A Distributed Map can run millions of child executions, one history each:
+# run_status reads at most this many child histories and infers the rest from
+# the map runs' counts, saying the step view is partial.
+MAX_CHILD_HISTORIES = 200
+
+
+def list_runs(flow: str, clients: Clients, settings: DeployerSettings, status: str | None = None,
+              limit: int = 100) -> list[dict[str, Any]]:
+    """The newest runs of `flow` (listed under its base state machine), newest first."""
+    arn = machine_arn(settings, flow)
+    kwargs: dict[str, Any] = {"stateMachineArn": arn, "maxResults": min(limit, 1000)}
+    if status:
+        kwargs["statusFilter"] = status
+    try:
+        executions = clients.sfn.list_executions(**kwargs).get("executions", [])
+    except AWS_ERRORS as err:
+        if error_code(err) == "StateMachineDoesNotExist":
+            raise FlowNotFoundError(f"flow {flow!r} is not deployed") from err
+        raise aws_error("Step Functions", "ListExecutions", arn, err) from err
+    runs = [_run_summary(e) for e in executions]
+    return sorted(runs, key=lambda r: r["start_date"], reverse=True)[:limit]
+
+
+def run_status(flow: str, run: str, clients: Clients, settings: DeployerSettings,
+               max_child_histories: int = MAX_CHILD_HISTORIES, with_steps: bool = True) -> dict[str, Any]:
+    """A run's status and each step's state, its Distributed Map child executions included.
+
+    `with_steps=False` answers from DescribeExecution alone: what a client
+    polling for the end wants, without reading a history of thousands of
+    events each time.
+    """
+    name = run_ids.execution_name_of(run)
+    arn = names.execution_arn(machine_arn(settings, flow), name)
+    try:
+        execution = clients.sfn.describe_execution(executionArn=arn)
+        events = _history(clients, arn) if with_steps else []
+    except AWS_ERRORS as err:
+        if error_code(err) in ("ExecutionDoesNotExist", "StateMachineDoesNotExist"):
+            raise FlowNotFoundError(f"flow {flow!r} has no run {run_ids.run_id(name)!r}") from err
+        raise aws_error("Step Functions", "DescribeExecution", arn, err) from err
+    if not with_steps:
+        out = _run_summary(execution)
+        for key in ("error", "cause"):
+            if execution.get(key):
+                out[key] = execution[key]
+        return out
+    fan_out = _read_fan_out(clients, arn, events, max_child_histories)
+    out = _run_summary(execution)
+    out["steps"] = step_states(events, execution["status"], fan_out.children, fan_out.unread)
+    out["partial"] = bool(fan_out.problems) or any(any(u.counts.values()) for u in fan_out.unread)
+    if fan_out.map_runs:
+        out["map_runs"] = fan_out.map_runs
+        out["child_histories_read"] = len(fan_out.children)
+    if fan_out.problems:
+        out["partial_reasons"] = fan_out.problems
+    out["input"] = execution.get("input")
+    for key in ("error", "cause"):
+        if execution.get(key):
+            out[key] = execution[key]
+    return out
+
+
+def _history(clients: Clients, arn: str) -> list[dict[str, Any]]:
+    return list(_pages(clients.sfn.get_execution_history, "events", executionArn=arn, maxResults=1000))
+
+
+def _pages(call: Any, key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """The `key` items of every page of a paginated call, fetched only as they are consumed."""
+    while True:
+        page = call(**kwargs)
+        yield from page.get(key, [])
+        if not page.get("nextToken"):
+            return
+        kwargs["nextToken"] = page["nextToken"]
+
+
+# DescribeMapRun's executionCounts keys -> execution status, worst first: under
+# the cap, the histories read are the ones that can name a failed step.
+_CHILD_COUNTS = (("failed", "FAILED"), ("timedOut", "TIMED_OUT"), ("aborted", "ABORTED"),
+                 ("running", "RUNNING"), ("pending", "PENDING"), ("succeeded", "SUCCEEDED"))
+
+
+@dataclass
+class _FanOut:
+    children: list[ChildHistory] = field(default_factory=list)
+    unread: list[UnreadChildren] = field(default_factory=list)
+    map_runs: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _read_fan_out(clients: Clients, arn: str, events: list[dict[str, Any]], limit: int) -> _FanOut:
+    """The map runs of `arn` and of its children, breadth first, reading at most `limit` child histories.
+
+    Never fails the status request: an AWS error (moto 5.2.5 answers
+    ListExecutions by mapRunArn with HTTP 500) leaves the rest unread, inferred
+    from DescribeMapRun's counts and named in `problems`.
+    """
+    out, queue, seen, definition = _FanOut(), [(arn, events)], set(), None
+    while queue:
+        parent, parent_events = queue.pop(0)
+        started = map_runs_started(parent_events)  # no Distributed Map entered: no call
+        for run_arn in _map_run_arns(clients, parent, started, out.problems) if started else ():
+            run = _sfn_call(clients.sfn.describe_map_run, out.problems, mapRunArn=run_arn) or {}
+            counts = {status: int(run.get("executionCounts", {}).get(key, 0)) for key, status in _CHILD_COUNTS}
+            statuses: list[str | None] = [s for s in counts if counts[s] and s != "PENDING"] if run else [None]
+            read: Counter[str] = Counter()
+            try:
+                for item in _children(clients, run_arn, statuses, limit - len(out.children)):
+                    if item["executionArn"] not in seen:
+                        seen.add(item["executionArn"])
+                        history = _history(clients, item["executionArn"])
+                        out.children.append(ChildHistory(item["status"], history))
+                        read[item["status"]] += 1
+                        queue.append((item["executionArn"], history))
+            except AWS_ERRORS as err:
+                out.problems.append(f"{_failure(err)} for {run_arn}: the steps of its unread children "
+                                    "are inferred from its counts")
+                limit = len(out.children)  # the same error would repeat for every map run
+            left = {status: max(0, n - read[status]) for status, n in counts.items()}
+            if any(left.values()):
+                if definition is None:
+                    answer = _sfn_call(clients.sfn.describe_state_machine_for_execution, out.problems,
+                                       executionArn=arn)
+                    definition = json.loads(answer["definition"]) if answer else {}
+                out.unread.append(UnreadChildren(body_steps(definition, started.get(run_arn, "")), left,
+                                                 run.get("startDate")))
+            out.map_runs.append({"map_run_arn": run_arn, "state": started.get(run_arn), "status": run.get("status"),
+                                 "executions": dict(run.get("executionCounts", {})),
+                                 "histories_read": sum(read.values())})
+    return out
+
+
+def _children(clients: Clients, run_arn: str, statuses: list[str | None], limit: int) -> Iterator[dict[str, Any]]:
+    """Up to `limit` child executions of a map run, listed status by status (None: all at once)."""
+    for status in statuses if limit > 0 else ():
+        for item in _pages(clients.sfn.list_executions, "executions", mapRunArn=run_arn, maxResults=min(limit, 1000),
+                           **({"statusFilter": status} if status else {})):
+            yield item
+            limit -= 1
+            if limit <= 0:
+                return
+
+
+def _map_run_arns(clients: Clients, arn: str, started: Mapping[str, str], problems: list[str]) -> list[str]:
+    """ListMapRuns of an execution, plus any its history names that the listing missed."""
+    try:
+        arns = [r["mapRunArn"] for r in _pages(clients.sfn.list_map_runs, "mapRuns", executionArn=arn,
+                                               maxResults=1000)]
+    except AWS_ERRORS as err:
+        problems.append(f"{_failure(err)} for {arn}")
+        arns = []
+    return arns + [a for a in started if a not in arns]
+
+
+def _sfn_call(call: Any, problems: list[str], **kwargs: Any) -> Any:
+    """call(**kwargs), or None with the failure added to `problems`."""
+    try:
+        return call(**kwargs)
+    except AWS_ERRORS as err:
+        problems.append(f"{_failure(err)} for {next(iter(kwargs.values()))}")
+        return None
+
+
+def _failure(err: BaseException) -> str:
+    # The operation and code only: moto's HTTP 500 message is a whole HTML page.
+    return f"{getattr(err, 'operation_name', 'Step Functions')} failed ({error_code(err) or type(err).__name__})"
+
+
+def _run_summary(execution: Mapping[str, Any]) -> dict[str, Any]:
+    name = str(execution["name"])
+    return {
+        "run_id": run_ids.run_id(name),
+        "execution_arn": execution["executionArn"],
+        "status": execution["status"],
+        "start_date": _iso(execution.get("startDate")),
+        "stop_date": _iso(execution.get("stopDate")),
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None and hasattr(value, "isoformat") else value

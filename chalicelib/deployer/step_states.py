@@ -1,0 +1,154 @@
+"""Per-step states of a run, read from Step Functions execution histories.
+
+Owns: step_states (step -> RUNNING | SUCCEEDED | FAILED | ABORTED over an
+execution's history and its Distributed Map children's, read or only
+counted) and body_steps (the steps a Map state's iterations run), reading
+step names back with model/state_names.py's grammar. Does not own: calling
+AWS (runs.py). Pure.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flowdrop.model.state_names import task_step
+
+
+@dataclass(frozen=True)
+class ChildHistory:
+    """One Distributed Map child execution: its status and its history events."""
+
+    status: str
+    events: Sequence[Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class UnreadChildren:
+    """One map run's children whose histories were not read: status -> how many, and the steps each runs."""
+
+    steps: tuple[str, ...]
+    counts: Mapping[str, int]
+    started: Any = None  # the map run's start, to place its steps among the others
+
+
+
+
+_TASK_FAILURES = ("TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed")
+
+
+# How one step's states in many executions combine: the first one present wins.
+_PRECEDENCE = ("RUNNING", "FAILED", "ABORTED", "SUCCEEDED")
+
+
+def step_states(events: Sequence[Mapping[str, Any]], execution_status: str,
+                children: Sequence[ChildHistory] = (), unread: Sequence[UnreadChildren] = ()) -> dict[str, str]:
+    """Step name -> RUNNING | SUCCEEDED | FAILED | ABORTED, over the execution's and its children's histories.
+
+    A step's Task state is named after the step (a distributed-map body's
+    copies add '@<foreach>'); our own states hold a '-' and are skipped. In
+    one history, a step entered as often as it exited (every foreach
+    iteration) SUCCEEDED. One still inside a state is RUNNING while that
+    execution runs; once it ended, the step FAILED if one of its tasks
+    failed, else it was ABORTED (a sibling failed and Step Functions stopped
+    it). Across histories a step is RUNNING while any runs it, else FAILED if
+    any failed it, else ABORTED if any, else SUCCEEDED. Children not read
+    count by status: a succeeded child ran every step of its map's body (an
+    empty foreach is an error), a running or pending one keeps them RUNNING;
+    which step a failed one failed is unknown (run_status marks it partial).
+    """
+    states: dict[str, list[str]] = {}
+    first: dict[str, Any] = {}
+
+    def add(step: str, state: str, when: Any) -> None:
+        states.setdefault(step, []).append(state)
+        if first.get(step) is None or (when is not None and when < first[step]):
+            first[step] = when
+
+    for history, status in [(events, execution_status), *((c.events, c.status) for c in children)]:
+        for step, (state, when) in _history_states(history, status).items():
+            add(step, state, when)
+    for group in unread:
+        inferred = [state for state, statuses in (("SUCCEEDED", ("SUCCEEDED",)), ("RUNNING", ("RUNNING", "PENDING")))
+                    if any(group.counts.get(s) for s in statuses)]
+        for step in group.steps:
+            for state in inferred:
+                add(step, state, group.started)
+    order = list(states)
+    if all(first[step] is not None for step in order):  # AWS stamps every event: order by first entry
+        order.sort(key=lambda step: first[step])
+    return {step: min(states[step], key=_PRECEDENCE.index) for step in order}
+
+
+def _history_states(events: Sequence[Mapping[str, Any]], execution_status: str) -> dict[str, tuple[str, Any]]:
+    """Step -> (state, when first entered) in one execution's history."""
+    entered: Counter[str] = Counter()
+    exited: Counter[str] = Counter()
+    when: dict[str, Any] = {}
+    by_id = {event.get("id"): event for event in events if event.get("id") is not None}
+    failed: set[str] = set()
+    for event in events:
+        kind = str(event.get("type", ""))
+        if kind.endswith("StateEntered"):
+            step = task_step(event.get("stateEnteredEventDetails", {}).get("name", ""))
+            if step:
+                entered[step] += 1
+                when.setdefault(step, event.get("timestamp"))
+        elif kind.endswith("StateExited"):
+            step = task_step(event.get("stateExitedEventDetails", {}).get("name", ""))
+            if step:
+                exited[step] += 1
+        elif kind in _TASK_FAILURES:
+            step = task_step(_entered_state(event, by_id) or "")
+            if step:
+                failed.add(step)
+    return {step: ("SUCCEEDED" if exited[step] >= entered[step]
+                   else "RUNNING" if execution_status == "RUNNING" else "FAILED" if step in failed else "ABORTED",
+                   when[step])
+            for step in when}
+
+
+def body_steps(definition: Mapping[str, Any], map_state: str) -> tuple[str, ...]:
+    """The steps the iterations of Map state `map_state` run, nested maps included, in the order they run."""
+    for name, state in _states_in_order(definition):
+        if name == map_state:
+            steps = (task_step(inner) for inner, _ in _states_in_order(state.get("ItemProcessor") or {}))
+            return tuple(dict.fromkeys(step for step in steps if step))
+    return ()
+
+
+def _states_in_order(machine: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Every state from StartAt along its transitions, Map and Parallel bodies inline (keys are sorted)."""
+    states, queue, seen = machine.get("States", {}), [machine.get("StartAt")], set()
+    while queue:
+        name = queue.pop(0)
+        if name in seen or name not in states:
+            continue
+        seen.add(name)
+        state = states[name]
+        yield name, state
+        for body in [*state.get("Branches", ()), state.get("ItemProcessor") or {}]:
+            yield from _states_in_order(body)
+        queue += [state.get("Next"), state.get("Default"),
+                  *(rule.get("Next") for rule in [*state.get("Choices", ()), *state.get("Catch", ())])]
+
+
+def map_runs_started(events: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Map run ARN -> the Map state that started it, from MapRunStarted events."""
+    by_id = {event.get("id"): event for event in events if event.get("id") is not None}
+    return {str(event["mapRunStartedEventDetails"]["mapRunArn"]): _entered_state(event, by_id) or ""
+            for event in events if event.get("type") == "MapRunStarted"}
+
+
+def _entered_state(event: Mapping[str, Any], by_id: Mapping[Any, Mapping[str, Any]]) -> str | None:
+    """The state an event belongs to: follow previousEventId back to its StateEntered."""
+    seen = 0
+    current = by_id.get(event.get("previousEventId"))
+    while current is not None and seen < 50:
+        if str(current.get("type", "")).endswith("StateEntered"):
+            return str(current.get("stateEnteredEventDetails", {}).get("name", ""))
+        current = by_id.get(current.get("previousEventId"))
+        seen += 1
+    return None

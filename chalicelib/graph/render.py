@@ -1,0 +1,55 @@
+"""A graph's text form, for `python flow.py show`.
+
+Owns: rendering a validated Graph for people. Does not own: parsing (parse.py).
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+from flowdrop.model.decorators import Decorator
+from flowdrop.model.graph import FOREACH, JOIN, Graph
+from flowdrop.model.parameters import ParameterSpec
+
+
+def _decorator_text(deco: Decorator) -> str:
+    if not deco.attributes:
+        return f"@{deco.name}"
+    args = ", ".join(f"{key}={value!r}" for key, value in deco.attributes.items())
+    return f"@{deco.name}({args})"
+
+
+def _parameter_text(param: ParameterSpec) -> str:
+    if param.deploy_time:
+        default = "default computed at deploy time"
+    elif param.has_default:
+        default = f"default {param.default!r}"
+    else:
+        default = "no default"
+    text = f"{param.name} ({param.type}, {'required, ' if param.required else ''}{default})"
+    return f"{text}: {param.help}" if param.help else text
+
+
+def _indented(text: str, prefix: str = "    ") -> list[str]:
+    return textwrap.indent(text, prefix).splitlines()
+
+
+def render_graph(graph: Graph) -> str:
+    """The text `python flow.py show` prints: the flow, its parameters, then each step in order."""
+    lines = [graph.flow_name]
+    lines += [_decorator_text(deco) for deco in graph.flow_decorators]
+    if graph.doc:
+        lines += [""] + _indented(graph.doc)
+    if graph.parameters:
+        lines += ["", "Parameters"] + ["    " + _parameter_text(p) for p in graph.parameters]
+    for node in graph.nodes:
+        header = f"Step {node.name}" + (" (join)" if node.type == JOIN else "")
+        lines += ["", header]
+        lines += _indented(node.doc) if node.doc else ["    ?"]
+        lines += ["    " + _decorator_text(deco) for deco in node.decorators]
+        if node.out_funcs:
+            arrow = "    => " + ", ".join(node.out_funcs)
+            if node.type == FOREACH:
+                arrow += f" (foreach over '{node.foreach_param}')"
+            lines.append(arrow)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,66 @@
+"""Two fixes to moto 5.2.5's Step Functions for long-running callback tasks (the worker backend).
+
+Owns: two patches, applied in the moto server process (by local/moto/main.py).
+
+1. A task with HeartbeatSeconds but no TimeoutSeconds times out after 60 s
+   in moto (execute_state.py:125-126, "the default value of TimeoutSeconds
+   is 60"); on AWS the default is 99999999 s, so a task (or its wait in the
+   worker queue) may take as long as it needs while it heartbeats. Here the
+   default is AWS's.
+
+2. A retried callback task gets a fresh task token. In moto, a Task state's token is made once per state entry (`_eval_body` of
+stepfunctions/parser/asl/component/state/exec/state_task/service/
+state_task_service_callback.py:315-325) while Retry re-runs only
+`_eval_execution` (execute_state.py:252-275). The retried attempt therefore
+reuses the first token and its callback endpoint, whose outcome is still the
+first attempt's failure and whose event is already set
+(`interrupt_all`, line 222): the retry "fails" again as soon as its worker
+heartbeats (or at once without HeartbeatSeconds), and heartbeats for it are
+refused. On AWS every attempt gets a new token. Here, each attempt after
+the first gets a new token and endpoint before its Parameters (which read
+`$$.Task.Token`) are evaluated.
+Does not own: the other Step Functions fixes (local/moto/compat.py).
+
+Canaries: tests/test_local_moto_callbacks.py fails once stock moto fixes
+either, so that patch can be deleted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import Timeout, TimeoutSeconds
+from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+    StateTaskService,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+    StateTaskServiceCallback,
+)
+
+ORIGINAL_FROM_STATE_PROPS = ExecutionState.from_state_props
+
+
+def from_state_props(self: Any, state_props: Any) -> None:
+    """ExecutionState.from_state_props, with AWS's default TimeoutSeconds next to HeartbeatSeconds."""
+    ORIGINAL_FROM_STATE_PROPS(self, state_props)
+    if state_props.get(Timeout) is None and getattr(self, "heartbeat", None) is not None:
+        self.timeout = TimeoutSeconds(timeout_seconds=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS, is_default=True)
+
+
+def eval_execution(self: Any, env: Any) -> None:
+    """StateTaskService._eval_execution, with a fresh token for each retried attempt of a callback task."""
+    if self._is_integration_pattern() and self.resource.condition == ResourceCondition.WaitForTaskToken:
+        task = env.states.context_object.context_object_data.get("Task") or {}
+        endpoint = env.callback_pool_manager.get(task.get("Token")) if task.get("Token") else None
+        # A used endpoint: this is a retry (the first attempt's endpoint is fresh).
+        if endpoint is not None and (endpoint.get_outcome() is not None or endpoint._notify_event.is_set()):
+            env.callback_pool_manager.add(env.states.context_object.update_task_token())
+    StateTaskService._eval_execution(self, env)
+
+
+def apply_patches() -> None:
+    """Apply both fixes in this process; calling it again changes nothing."""
+    ExecutionState.from_state_props = from_state_props
+    StateTaskServiceCallback._eval_execution = eval_execution

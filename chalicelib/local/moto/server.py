@@ -1,0 +1,98 @@
+"""Start and stop a moto server: the embedded stack's AWS endpoint.
+
+Owns: launching moto's server (patched by local/moto/compat.py, through
+local/moto/main.py) on loopback, waiting until it answers, and
+switching on the settings the embedded stack needs before anything is
+created (shared/EMULATOR.md: the Step Functions execution flag and Lambda's
+use_docker flag each switch to a separate store, so they go first).
+Does not own: creating the stack's resources (local/stack.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+
+from flowdrop.errors import FlowdropError
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class MotoServer:
+    """A running moto server process on 127.0.0.1."""
+
+    port: int
+    process: subprocess.Popen = field(repr=False)
+
+    @property
+    def endpoint_url(self) -> str:
+        """The URL boto3 clients use as endpoint_url."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        """Terminate the server and wait for it."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _moto_command(port: int) -> list[str]:
+    # moto's own server, but with the Step Functions fixes of compat.py
+    # applied in its process (they patch moto's classes, so they must run
+    # where the backends live).
+    return [sys.executable, "-m", "flowdrop.local.moto.main", "-H", "127.0.0.1", "-p", str(port)]
+
+
+def _post_json(url: str, body: dict) -> None:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
+
+
+def start_moto_server(port: int | None = None, timeout: float = 30.0, log_path: str | None = None) -> MotoServer:
+    """Start moto in server mode with Step Functions executing state machines."""
+    port = port or free_port()
+    env = dict(os.environ)
+    # moto's Step Functions interpreter calls back into the server (SQS,
+    # Lambda, ...) through MOTO_PORT; without it the callbacks go to port 5000.
+    env["MOTO_PORT"] = str(port)
+    env.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    env.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    process = subprocess.Popen(_moto_command(port), env=env, stdout=out, stderr=subprocess.STDOUT)
+    server = MotoServer(port=port, process=process)
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise FlowdropError(f"moto server exited with code {process.returncode} while starting on port {port}")
+        try:
+            with urllib.request.urlopen(f"{server.endpoint_url}/moto-api/", timeout=2):
+                break
+        except OSError:
+            if time.monotonic() > deadline:
+                server.stop()
+                raise FlowdropError(f"moto server did not answer on port {port} within {timeout:.0f}s") from None
+            time.sleep(0.1)
+    _post_json(
+        f"{server.endpoint_url}/moto-api/config",
+        {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}},
+    )
+    return server

@@ -1,0 +1,165 @@
+"""The flow graph as data: node types, Node and Graph, and their JSON form.
+
+Owns: the frozen shapes that the graph parser produces and the runtime,
+compiler, packager and deployer consume (the manifest carries a graph).
+Does not own: parsing (graph/), parameters (parameters.py here) or
+decorators (decorators.py here). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flowdrop.model.decorators import Decorator
+from flowdrop.model.parameters import ParameterSpec
+
+# Node types, as Metaflow names them. A step's type says how it is entered
+# (join) or left (split, foreach); `start` and `end` are the two ends.
+START, LINEAR, SPLIT, FOREACH, JOIN, END = "start", "linear", "split", "foreach", "join", "end"
+NODE_TYPES = (START, LINEAR, SPLIT, FOREACH, JOIN, END)
+
+# Attributes of FlowSpec itself, never artifacts: what a step's `self.x`
+# cannot be (the parser refuses them, the runtime never stores them).
+FLOWSPEC_ATTRIBUTES = frozenset({"next", "merge_artifacts", "input", "index", "foreach_stack", "name", "script_name"})
+
+
+@dataclass(frozen=True)
+class Node:
+    """One step of a flow.
+
+    `split_parents` lists the split and foreach steps enclosing this one,
+    outermost first; `matching_join` is set on split and foreach steps.
+    `foreach_depth` counts the foreach steps among the split parents: it is
+    the number of indices in this step's task ids.
+    """
+
+    name: str
+    type: str
+    out_funcs: tuple[str, ...] = ()
+    in_funcs: tuple[str, ...] = ()
+    foreach_param: str | None = None
+    is_join: bool = False
+    decorators: tuple[Decorator, ...] = ()
+    lineno: int = 0
+    split_parents: tuple[str, ...] = ()
+    matching_join: str | None = None
+    foreach_depth: int = 0
+    doc: str | None = None
+
+    def decorator(self, name: str) -> Decorator | None:
+        """The decorator called `name` on this step, if any."""
+        for deco in self.decorators:
+            if deco.name == name:
+                return deco
+        return None
+
+    @property
+    def is_split(self) -> bool:
+        """True when the step fans out (a branch or a foreach)."""
+        return self.foreach_param is not None or len(self.out_funcs) > 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "name": self.name,
+            "type": self.type,
+            "out_funcs": list(self.out_funcs),
+            "in_funcs": list(self.in_funcs),
+            "foreach_param": self.foreach_param,
+            "is_join": self.is_join,
+            "decorators": [d.to_dict() for d in self.decorators],
+            "lineno": self.lineno,
+            "split_parents": list(self.split_parents),
+            "matching_join": self.matching_join,
+            "foreach_depth": self.foreach_depth,
+            "doc": self.doc,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Node:
+        """Inverse of to_dict."""
+        return cls(
+            name=data["name"],
+            type=data["type"],
+            out_funcs=tuple(data.get("out_funcs", ())),
+            in_funcs=tuple(data.get("in_funcs", ())),
+            foreach_param=data.get("foreach_param"),
+            is_join=bool(data.get("is_join", False)),
+            decorators=tuple(Decorator.from_dict(d) for d in data.get("decorators", ())),
+            lineno=int(data.get("lineno", 0)),
+            split_parents=tuple(data.get("split_parents", ())),
+            matching_join=data.get("matching_join"),
+            foreach_depth=int(data.get("foreach_depth", 0)),
+            doc=data.get("doc"),
+        )
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A validated flow: its steps in topological order, parameters and flow decorators."""
+
+    flow_name: str
+    file: str
+    nodes: tuple[Node, ...]
+    parameters: tuple[ParameterSpec, ...] = ()
+    flow_decorators: tuple[Decorator, ...] = ()
+    lineno: int = 0
+    doc: str | None = None
+
+    def __getitem__(self, name: str) -> Node:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(name)
+
+    def __contains__(self, name: object) -> bool:
+        return any(node.name == name for node in self.nodes)
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def flow_decorator(self, name: str) -> Decorator | None:
+        """The flow-level decorator called `name` (schedule, project), if any."""
+        for deco in self.flow_decorators:
+            if deco.name == name:
+                return deco
+        return None
+
+    def parameter(self, name: str) -> ParameterSpec | None:
+        """The parameter called `name`, if any."""
+        for param in self.parameters:
+            if param.name == name:
+                return param
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form, as carried in the manifest."""
+        return {
+            "flow_name": self.flow_name,
+            "file": self.file,
+            "lineno": self.lineno,
+            "doc": self.doc,
+            "nodes": [n.to_dict() for n in self.nodes],
+            "parameters": [p.to_dict() for p in self.parameters],
+            "flow_decorators": [d.to_dict() for d in self.flow_decorators],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Graph:
+        """Inverse of to_dict."""
+        return cls(
+            flow_name=data["flow_name"],
+            file=data["file"],
+            lineno=int(data.get("lineno", 0)),
+            doc=data.get("doc"),
+            nodes=tuple(Node.from_dict(n) for n in data["nodes"]),
+            parameters=tuple(ParameterSpec.from_dict(p) for p in data.get("parameters", ())),
+            flow_decorators=tuple(Decorator.from_dict(d) for d in data.get("flow_decorators", ())),
+        )
+
+

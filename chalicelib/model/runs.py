@@ -1,0 +1,49 @@
+"""Runs as data: run ids, the statuses a run goes through, and the run record.
+
+Owns: the `sfn-` prefix of production run ids (run id = `sfn-<execution
+name>`, as in Metaflow), Step Functions' execution statuses and which are
+final, and run.json, the record whoever starts a run writes. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+RUN_ID_PREFIX = "sfn-"
+
+# Step Functions' execution statuses, which every run view speaks.
+RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED = "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"
+RUN_STATUSES = (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED)
+TERMINAL_STATUSES = (SUCCEEDED, FAILED, TIMED_OUT, ABORTED)
+
+
+
+def run_id(execution_name: str) -> str:
+    """The Metaflow-style run id of an execution: `sfn-<execution name>`."""
+    return RUN_ID_PREFIX + execution_name
+
+
+def execution_name_of(run: str) -> str:
+    """Inverse of run_id; accepts a bare execution name too."""
+    return run[len(RUN_ID_PREFIX):] if run.startswith(RUN_ID_PREFIX) else run
+
+
+def is_production_run(run: str) -> bool:
+    """True for a run Step Functions started (`sfn-...`)."""
+    return run.startswith(RUN_ID_PREFIX)
+
+
+def run_record(flow_name: str, run: str, *, created: str, user: str, tags: Iterable[str] = (),
+               parameters: Mapping[str, Any] | None = None, origin_run_id: str | None = None) -> dict[str, Any]:
+    """run.json: who started the run and when, its tags (`user:<name>` among them), parameters and origin."""
+    return {
+        "flow_name": flow_name,
+        "run_id": run,
+        "created": created,
+        "user": user,
+        "tags": sorted({f"user:{user}", *tags}),
+        "parameters": dict(parameters or {}),
+        "origin_run_id": origin_run_id,
+        "production": is_production_run(run),
+    }

@@ -1,0 +1,107 @@
+"""One task as data: its deterministic id, the payload every backend hands the runner, its output.
+
+Owns: task ids (step plus foreach indices), TaskPayload and what a task
+returns to Step Functions. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+def task_id_for(step: str, indices: tuple[int, ...] | list[int] = ()) -> str:
+    """The deterministic task id of `step` at the given foreach indices.
+
+    `start` -> "start"; the third item of foreach step `fit` -> "fit-2";
+    nested foreach -> "inner-3-1". Locally and in Step Functions alike, so a
+    join can name its inputs without a side table.
+    """
+    return step + "".join(f"-{int(i)}" for i in indices)
+
+
+def indices_of(task_id: str) -> tuple[int, ...]:
+    """The foreach indices encoded in a task id made by task_id_for."""
+    # Step names are Python identifiers, so every '-' separates an index.
+    return tuple(int(part) for part in task_id.split("-")[1:])
+
+
+# Task modes: "run" executes the step; "catch" runs after a step's final
+# failure under @catch and records that failure so the flow goes on.
+TASK_MODES = ("run", "catch")
+
+
+@dataclass(frozen=True)
+class TaskPayload:
+    """What every compute backend hands the task runner: one task to run.
+
+    The same shape travels in a Batch job's environment, a task Lambda's
+    event and a worker queue's message. Everything that is the same for
+    every task of a deployment (package, datastore) comes from the
+    deployment, and run identity from the execution (`sfn-<name>`).
+    `parameters` is the JSON string of the execution input's `Parameters`
+    key exactly as the seed shows it ("{}" or None: every default).
+    """
+
+    flow_name: str
+    step: str
+    run_id: str
+    indices: tuple[int, ...] = ()
+    parameters: str | None = None
+    mode: str = "run"
+    retry_count: int = 0
+    code_package: str | None = None
+    datastore_root: str | None = None
+
+    @property
+    def task_id(self) -> str:
+        """The deterministic task id of this task."""
+        return task_id_for(self.step, self.indices)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "flow_name": self.flow_name,
+            "step": self.step,
+            "run_id": self.run_id,
+            "indices": list(self.indices),
+            "parameters": self.parameters,
+            "mode": self.mode,
+            "retry_count": self.retry_count,
+            "code_package": self.code_package,
+            "datastore_root": self.datastore_root,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TaskPayload:
+        """Inverse of to_dict."""
+        return cls(
+            flow_name=str(data["flow_name"]),
+            step=str(data["step"]),
+            run_id=str(data["run_id"]),
+            indices=tuple(int(i) for i in data.get("indices") or ()),
+            parameters=data.get("parameters"),
+            mode=str(data.get("mode", "run")),
+            retry_count=int(data.get("retry_count") or 0),
+            code_package=data.get("code_package"),
+            datastore_root=data.get("datastore_root"),
+        )
+
+
+# A foreach task's output tells Step Functions how many items to fan out to.
+# Up to this many indices travel inline in the state output (an INLINE Map
+# over them); past it only the count and an S3 location of the items do,
+# for a DISTRIBUTED Map (keeping well under the 256 KB payload limit).
+INLINE_FOREACH_LIMIT = 1000
+
+
+def task_output(task_id: str, foreach_count: int | None = None, items_location: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The JSON a task returns to Step Functions (SendTaskSuccess output, Lambda result)."""
+    out: dict[str, Any] = {"task_id": task_id}
+    if foreach_count is not None:
+        out["foreach_count"] = foreach_count
+        out["foreach_indices"] = list(range(foreach_count)) if foreach_count <= INLINE_FOREACH_LIMIT else []
+        if items_location is not None:
+            out["foreach_items"] = dict(items_location)
+    return out
