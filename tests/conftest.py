@@ -2,6 +2,11 @@
 
 AWS is a real moto server over HTTP, started once per test session (per
 xdist worker); tests make uniquely named resources on it.
+
+Tests live in unit/ (pure parts), functional/ (against moto, Chalice's test
+client, subprocesses of one component) and e2e/ (whole flows as a user runs
+them); what they share is in the package tests.helpers, imported as
+`from tests.helpers.<module> import ...`.
 """
 
 from __future__ import annotations
@@ -12,6 +17,9 @@ import pytest
 
 from flowdrop.aws import AwsConfig
 from flowdrop.local.moto.server import start_moto_server
+
+# The helpers hold asserts (and the tests every datastore backend runs): let pytest explain their failures too.
+pytest.register_assert_rewrite("tests.helpers")
 
 
 @pytest.fixture(scope="session")

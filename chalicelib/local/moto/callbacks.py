@@ -21,7 +21,7 @@ the first gets a new token and endpoint before its Parameters (which read
 `$$.Task.Token`) are evaluated.
 Does not own: the other Step Functions fixes (local/moto/compat.py).
 
-Canaries: tests/test_local_moto_callbacks.py fails once stock moto fixes
+Canaries: tests/functional/test_local_moto_callbacks.py fails once stock moto fixes
 either, so that patch can be deleted.
 """
 

@@ -10,7 +10,7 @@ Does not own: starting the server (local/moto/main.py, local/moto/server.py),
 or any other emulator gap (shared/EMULATOR.md).
 
 Line numbers below are `site-packages/moto/` of moto 5.2.5. Each fix has a
-canary test (tests/test_moto_compat.py) that fails once stock moto handles
+canary test (tests/functional/test_moto_compat.py) that fails once stock moto handles
 the case itself, so the fix can be deleted.
 """
 

@@ -22,7 +22,7 @@ from flowdrop.codepackage.snapshot import code_sha256
 from flowdrop.deployer.deploy import deploy_package
 from flowdrop.deployer.sqs_events import handle_package_batch
 from flowdrop.graph import find_flow_class_names
-from tests.deployer_fixtures import (
+from tests.helpers.deployer import (
     EXAMPLES,
     INVALID_FLOWS,
     T0,

@@ -23,7 +23,7 @@ from flowdrop.deployer.settings import DeployerSettings
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 MERGE_TEMPLATE = ROOT / ".chalice" / "resources.json"
 # What the Lambda Python runtime already has: the bundle must bring the rest.

@@ -16,7 +16,7 @@ import pytest
 from chalice.test import Client
 
 import app as deployer_app
-from tests.deployer_fixtures import (
+from tests.helpers.deployer import (
     API_TOKEN,
     EXAMPLES,
     T0,
@@ -342,12 +342,3 @@ def test_import_makes_no_clients_and_reads_no_settings():
             "print(app.settings.cache_info().currsize, app.clients.cache_info().currsize, "
             "'flowdrop.deployer.sqs_events' in sys.modules, 'aws_lambda_powertools' in sys.modules)")
     assert run_python(code, ROOT, FLOWDROP_BUCKET="") == "0 0 False False"
-
-
-def test_deployer_info_logs_are_not_muted_by_chalice():
-    import logging
-
-
-    library = logging.getLogger("flowdrop.deployer.deploy")
-    assert library.isEnabledFor(logging.INFO)
-    assert logging.getLogger("flowdrop").propagate

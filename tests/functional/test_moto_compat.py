@@ -4,6 +4,7 @@ Everything here runs against the session's moto server over HTTP (started
 through local/moto/main.py, so with local/moto/compat.py's fixes), except
 the canaries, which check that stock moto still lacks what the fixes add:
 when one fails, moto has caught up and the matching fix should go.
+How an alias picks its version, on its own: tests/unit/test_moto_compat.py.
 """
 
 from __future__ import annotations
@@ -154,16 +155,6 @@ def test_weighted_alias_routes_each_name_as_choose_version_arn_predicts(versione
 
     assert ran == {name: moto_compat.choose_version_arn(routes, f"{alias}\n{name}") for name in names}
     assert set(ran.values()) == {v1, v2}
-
-
-def test_choose_version_arn_follows_the_weights():
-    routes = [{"stateMachineVersionArn": "a", "weight": 90}, {"stateMachineVersionArn": "b", "weight": 10}]
-
-    picks = [moto_compat.choose_version_arn(routes, f"seed-{i}") for i in range(2000)]
-
-    assert 1700 < picks.count("a") < 1900
-    assert picks[:50] == [moto_compat.choose_version_arn(routes, f"seed-{i}") for i in range(50)]
-    assert moto_compat.choose_version_arn([{"stateMachineVersionArn": "only", "weight": 100}], "x") == "only"
 
 
 def test_list_state_machine_versions_newest_first(versioned):

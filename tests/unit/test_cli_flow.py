@@ -8,10 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from flowdrop.cli.flow import build_cli
+from tests.helpers.runtime import load_flow
 
-from .test_uploader import load_flow
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest.fixture

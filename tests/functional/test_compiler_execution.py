@@ -11,60 +11,15 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from flowdrop.compiler import BackendSettings, CompileOptions, compile_flow, definition_json  # noqa: E402
+from flowdrop.compiler import CompileOptions  # noqa: E402
 from flowdrop.compiler.shapes import Compilation  # noqa: E402
-from flowdrop.datastore import open_storage  # noqa: E402
 from flowdrop.datastore.flow import FlowDatastore  # noqa: E402
 from flowdrop.local.worker import TaskWorker  # noqa: E402
 from flowdrop.model.task import TaskPayload  # noqa: E402
-from tests.conftest_compiler import EXAMPLES, ROLE_ARN, example_graph, run_to_end
-
-FLOW_FILES = {example_graph(p.stem).flow_name: p for p in sorted(EXAMPLES.glob("*_flow.py"))
-              if p.stem in ("linear_flow", "branch_flow", "foreach_flow", "nested_foreach_flow",
-                            "decorated_flow", "parameter_flow")}
-
-
-def resolve_flow_file(payload: TaskPayload) -> Path:
-    return FLOW_FILES[payload.flow_name]
-
-
-@pytest.fixture(scope="module")
-def stack(aws, moto_server):
-    """A bucket, the worker queue and a running TaskWorker on the session's moto server."""
-    import uuid
-
-    name = "x" + uuid.uuid4().hex[:10]
-    s3, sqs, sfn = aws.client("s3"), aws.client("sqs"), aws.client("stepfunctions")
-    s3.create_bucket(Bucket=name)
-    queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    env = {"FLOWDROP_AWS_ENDPOINT": moto_server.endpoint_url, "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": aws.region}
-    worker = TaskWorker(aws.client("sqs"), aws.client("stepfunctions"), queue_url, resolve_flow_file,
-                        max_tasks=8, heartbeat_interval=2.0, env=env)
-    worker.start()
-    yield {"sfn": sfn, "aws": aws, "queue_url": queue_url, "root": f"s3://{name}/data", "name": name}
-    worker.stop(timeout=10)
-
-
-def execute(stack, flow: str, execution_input: dict, timeout: float = 60.0, run: str = "run-1",
-            **overrides) -> tuple[dict, FlowDatastore, str]:
-    """Compile `flow` (with CompileOptions `overrides`), run it as execution `run`; the run must succeed."""
-    graph = example_graph(flow)
-    options = CompileOptions(state_machine_name=graph.flow_name, datastore_root=stack["root"],
-                             backend=BackendSettings(kind="worker", worker_queue_url=stack["queue_url"],
-                                                     heartbeat_seconds=30), **overrides)
-    sfn = stack["sfn"]
-    arn = sfn.create_state_machine(name=f"{stack['name']}-{flow}-{run}", roleArn=ROLE_ARN,
-                                   definition=definition_json(compile_flow(graph, options)))["stateMachineArn"]
-    result = run_to_end(sfn, arn, run, execution_input, timeout=timeout)
-    assert result["status"] == "SUCCEEDED", (result.get("error"), result.get("cause"))
-    assert isinstance(json.loads(result["output"]), dict)
-    datastore = FlowDatastore(open_storage(stack["root"], stack["aws"]), graph.flow_name)
-    return result, datastore, f"sfn-{run}"
+from tests.helpers.compiler import example_graph, execute, stack  # noqa: F401  (stack: the module's moto fixture)
 
 
 def history(stack, result: dict) -> list[dict]:

@@ -1,88 +1,17 @@
-"""The Metaflow-style read API over runs written straight into a FlowDatastore."""
+"""The Metaflow-style read API over runs written straight into a FlowDatastore in a folder.
+
+Production runs in S3 on the session's moto server: tests/functional/test_client_moto.py;
+runs made by `python flow.py run`: tests/e2e/test_client_local_run.py.
+"""
 
 from __future__ import annotations
-
-from collections.abc import Mapping
-from typing import Any
 
 import pytest
 
 from flowdrop.client import Flow, Run, Step, Task, default_namespace, get_namespace, namespace, set_datastore
-from flowdrop.datastore import FlowDatastore, FolderStorage, open_storage
+from flowdrop.datastore import FlowDatastore, FolderStorage
 from flowdrop.errors import MissingObjectError, NamespaceMismatchError
-from tests.runtime_helpers import EXAMPLES, run_flow
-
-FLOW = "TrainFlow"
-
-
-@pytest.fixture(autouse=True)
-def isolated_client(tmp_path, monkeypatch):
-    """No config file, user alice, a fresh folder datastore; module state reset afterwards."""
-    for var in ["FLOWDROP_DATASTORE", "FLOWDROP_PRODUCTION_DATASTORE", "FLOWDROP_AWS_ENDPOINT"]:
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("FLOWDROP_CONFIG", str(tmp_path / "no-config.json"))
-    monkeypatch.setenv("USER", "alice")
-    monkeypatch.chdir(tmp_path)
-    set_datastore(None)
-    default_namespace()
-    yield
-    set_datastore(None)
-    default_namespace()
-
-
-@pytest.fixture
-def ds(tmp_path) -> FlowDatastore:
-    return FlowDatastore(FolderStorage(tmp_path / ".flowdrop"), FLOW)
-
-
-def add_task(
-    ds: FlowDatastore,
-    run_id: str,
-    step: str,
-    task_id: str,
-    artifacts: Mapping[str, Any],
-    *,
-    failures: int = 0,
-    succeed: bool = True,
-    started: str = "2026-05-01T10:00:00+00:00",
-) -> None:
-    """Record `failures` failed attempts, then a successful one (unless succeed=False)."""
-    for attempt in range(failures):
-        meta = {"status": "failed", "attempt": attempt, "started": started, "finished": started,
-                "exception": f"ValueError: try {attempt}", "artifacts": {}}
-        ds.write_attempt(run_id, step, task_id, attempt, meta)
-        ds.save_logs(run_id, step, task_id, attempt, b"", f"Traceback {attempt}\n".encode())
-    if not succeed:
-        return
-    shas = ds.save_artifacts(artifacts)
-    meta = {"status": "succeeded", "attempt": failures, "started": started,
-            "finished": "2026-05-01T10:05:00+00:00", "artifacts": shas, "input_paths": []}
-    ds.write_attempt(run_id, step, task_id, failures, meta)
-    ds.save_logs(run_id, step, task_id, failures, f"hello from {task_id}\n".encode(), b"")
-    ds.mark_done(run_id, step, task_id, failures)
-
-
-def make_run(
-    ds: FlowDatastore,
-    run_id: str,
-    created: str,
-    *,
-    tags: tuple[str, ...] = ("user:alice",),
-    end: bool = True,
-    x: Any = None,
-) -> None:
-    """A start -> end run; without `end` its end step failed and status.json says so."""
-    ds.write_run(run_id, {"flow_name": ds.flow_name, "run_id": run_id, "created": created, "user": "alice",
-                          "tags": list(tags), "parameters": {"alpha": 0.5}, "origin_run_id": None,
-                          "production": False})
-    add_task(ds, run_id, "start", "start", {"alpha": 0.5}, started=created)
-    end_started = created.replace("T09:", "T10:")
-    if end:
-        add_task(ds, run_id, "end", "end", {"x": x, "alpha": 0.5}, started=end_started)
-    else:
-        add_task(ds, run_id, "end", "end", {}, failures=1, succeed=False, started=end_started)
-        ds.write_run_status(run_id, {"status": "failed", "finished": created, "failed_step": "end"})
-
+from tests.helpers.client import FLOW, add_task, ds, isolated_client, make_run  # noqa: F401  (fixtures)
 
 @pytest.fixture
 def three_runs(ds) -> FlowDatastore:
@@ -241,33 +170,6 @@ def test_set_datastore_takes_a_url_or_a_storage(tmp_path, ds):
     assert Flow(FLOW).latest_run.data.x == "default"
 
 
-def test_production_runs_are_found_in_the_production_datastore(ds, aws, unique_name, monkeypatch, tmp_path):
-    aws.client("s3").create_bucket(Bucket=unique_name)
-    monkeypatch.setenv("FLOWDROP_PRODUCTION_DATASTORE", f"s3://{unique_name}/flowdrop")
-    monkeypatch.setenv("FLOWDROP_AWS_ENDPOINT", aws.endpoint_url)
-    monkeypatch.setenv("FLOWDROP_DATASTORE", str(tmp_path / ".flowdrop"))
-    set_datastore(None)  # re-read the config
-    prod = FlowDatastore(open_storage(f"s3://{unique_name}/flowdrop", aws), FLOW)
-    make_run(prod, "sfn-abc", "2026-06-01T09:00:00+00:00", x="from s3", tags=("production:tok", "user:alice"))
-    make_run(ds, "1", "2026-05-01T09:00:00+00:00", x="local")
-
-    run = Run(f"{FLOW}/sfn-abc")
-    assert run.data.x == "from s3"
-    assert run["end"].task.stdout == "hello from end\n"
-    assert Task(f"{FLOW}/sfn-abc/end/end").data.x == "from s3"
-    assert [r.id for r in Flow(FLOW)] == ["sfn-abc", "1"]
-    namespace("production:tok")
-    assert Flow(FLOW).latest_run.id == "sfn-abc"
-
-    make_run(FlowDatastore(prod.storage, "OnlyInProduction"), "sfn-1", "2026-06-01T09:00:00+00:00",
-             tags=("production:tok",))
-    assert Flow("OnlyInProduction").latest_successful_run.id == "sfn-1"
-
-    set_datastore(str(tmp_path / ".flowdrop"), production=None)
-    with pytest.raises(MissingObjectError, match=f"Run\\('{FLOW}/sfn-abc'\\)"):
-        Run(f"{FLOW}/sfn-abc")
-
-
 def test_default_namespace_falls_back_to_getpass(monkeypatch):
     import getpass
 
@@ -275,17 +177,3 @@ def test_default_namespace_falls_back_to_getpass(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(getpass, "getuser", lambda: "carol")
     assert default_namespace() == "user:carol"
-
-
-def test_flowdrop_user_names_the_default_namespace_as_it_names_the_runs(tmp_path, monkeypatch):
-    # One rule for who the user is (FLOWDROP_USER, then USER): the runs a
-    # user makes carry user:<them>, and their default namespace finds them.
-    monkeypatch.setenv("USER", "login-name")
-    monkeypatch.setenv("FLOWDROP_USER", "ada")
-    store = tmp_path / ".flowdrop"
-    proc = run_flow(EXAMPLES / "linear_flow.py", "run", datastore=store, env={"USER": "login-name", "FLOWDROP_USER": "ada"})
-    assert proc.returncode == 0, proc.stderr
-    set_datastore(str(store), production=None)
-    assert default_namespace() == "user:ada"
-    run = Flow("LinearFlow").latest_run
-    assert run is not None and "user:ada" in run.tags

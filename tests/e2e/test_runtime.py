@@ -10,8 +10,8 @@ import pytest
 from flowdrop import client
 from flowdrop.codepackage.archive import extract_package
 from flowdrop.datastore import FlowDatastore, open_storage
-from tests.deployer_fixtures import flow_package
-from tests.runtime_helpers import EXAMPLES, TEST_FLOWS, run_flow
+from tests.helpers.deployer import flow_package
+from tests.helpers.runtime import EXAMPLES, TEST_FLOWS, run_flow
 
 pytestmark = pytest.mark.slow
 

@@ -1,25 +1,19 @@
-"""The Storage backends (folder, and S3 on the session's moto server) and FlowDatastore over them."""
+"""What every Storage backend must do, and FlowDatastore over it: test functions the backends' test modules share.
+
+Not collected here (no test_ prefix on the file): tests/unit/test_datastore.py
+(the folder backend) and tests/functional/test_datastore_s3.py (S3 on the
+session's moto server) each import these functions and `flow_ds`, and define
+the `storage` fixture they run against, so each test runs once per backend.
+"""
 
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 
-from flowdrop.datastore import FlowDatastore, FolderStorage, S3Storage, Storage, open_storage
+from flowdrop.datastore import FlowDatastore, FolderStorage, S3Storage
 from flowdrop.errors import DatastoreError, MissingKey
-
-
-@pytest.fixture(params=["folder", "s3"])
-def storage(request, tmp_path) -> Storage:
-    if request.param == "folder":
-        return FolderStorage(tmp_path / "store")
-    aws = request.getfixturevalue("aws")
-    bucket = request.getfixturevalue("unique_name")
-    client = aws.client("s3")
-    client.create_bucket(Bucket=bucket)
-    return S3Storage(client, bucket, "root/prefix")
 
 
 @pytest.fixture
@@ -96,46 +90,6 @@ def test_location(storage):
     else:
         assert storage.location("a/b") is None
         assert storage.url.startswith("file:///")
-
-
-def test_folder_put_leaves_no_temp_files_and_concurrent_put_if_absent_has_one_winner(tmp_path):
-    storage = FolderStorage(tmp_path)
-    wins: dict[int, bool] = {}
-
-    def write(i: int) -> None:
-        wins[i] = storage.put_if_absent("race/key", str(i).encode())
-
-    threads = [threading.Thread(target=write, args=(i,)) for i in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    winners = [i for i, won in wins.items() if won]
-    assert len(winners) == 1
-    assert storage.get("race/key") == str(winners[0]).encode()
-    assert sorted(p.name for p in (tmp_path / "race").iterdir()) == ["key"]
-
-
-def test_open_storage(tmp_path, monkeypatch, aws, unique_name):
-    monkeypatch.chdir(tmp_path)
-    relative = open_storage(".flowdrop")
-    assert isinstance(relative, FolderStorage) and relative.root == tmp_path / ".flowdrop"
-    assert open_storage(f"file://{tmp_path}/x").root == tmp_path / "x"
-    aws.client("s3").create_bucket(Bucket=unique_name)
-    s3 = open_storage(f"s3://{unique_name}/some/prefix/", aws)
-    assert isinstance(s3, S3Storage) and (s3.bucket, s3.prefix) == (unique_name, "some/prefix")
-    s3.put("k", b"v")
-    assert aws.client("s3").get_object(Bucket=unique_name, Key="some/prefix/k")["Body"].read() == b"v"
-    with pytest.raises(DatastoreError, match="unknown scheme"):
-        open_storage("gs://bucket/x")
-    with pytest.raises(DatastoreError, match="names no bucket"):
-        open_storage("s3:///x", aws)
-
-
-def test_s3_errors_name_the_operation_and_bucket(aws, unique_name):
-    storage = S3Storage(aws.client("s3"), unique_name)  # the bucket was never created
-    with pytest.raises(DatastoreError, match=f"PutObject s3://{unique_name}/k"):
-        storage.put("k", b"v")
 
 
 # --- FlowDatastore ---------------------------------------------------------------

@@ -33,12 +33,13 @@ from flowdrop.deployer.settings import DeployerSettings
 from flowdrop.deployer.store import DeploymentStore
 from flowdrop.graph import parse_flow
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 INVALID_FLOWS = ROOT / "tests" / "flows" / "invalid"
 API_TOKEN = "s3cr3t-token"
 SCHEDULED_ARN = "arn:aws:lambda:us-east-1:123456789012:function:flowdrop-scheduled"
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
+SHA = "a" * 64
 
 
 @dataclass(frozen=True)
@@ -254,3 +255,7 @@ def tar_entry(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfi
 def created_at(moment: datetime) -> str:
     """A manifest's `created` for `moment`, as the uploader writes it."""
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def notification(key: str, event: str = "ObjectCreated:Put", etag: str = "e1") -> dict:
+    return {"eventName": event, "s3": {"bucket": {"name": "b"}, "object": {"key": key, "eTag": etag}}}

@@ -1,101 +1,20 @@
-"""`python flow.py step-functions ...` in-process with click's CliRunner.
+"""`python flow.py step-functions ...` in-process with click's CliRunner, without AWS.
 
-S3 is the session's moto server; the deployer's HTTP API is a stub server
-on loopback that records each request and answers from a table, so the
-real ApiClient (urllib) is exercised end to end.
+The deployer's HTTP API is a stub server on loopback that records each
+request and answers from a table, so the real ApiClient (urllib) is
+exercised end to end. `create` uploading to S3 on the session's moto
+server: tests/functional/test_cli_step_functions_moto.py.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 from flowdrop.cli.api_client import ApiClient
-from flowdrop.cli.flow import build_cli
-from flowdrop.codepackage.archive import read_package
 from flowdrop.errors import ApiError
-
-from .test_uploader import load_flow
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-def load_cli(flow_file: Path):
-    cls, graph, _module = load_flow(flow_file)
-    return build_cli(cls, flow_file, graph)
-
-
-@pytest.fixture(scope="module")
-def parameter_cli():
-    return load_cli(EXAMPLES / "parameter_flow.py")
-
-
-class StubApi:
-    """A loopback HTTP server answering `routes[(method, path)]` = (status, body); records requests."""
-
-    def __init__(self):
-        self.routes: dict[tuple[str, str], list[tuple[int, Any]]] = {}
-        self.requests: list[dict[str, Any]] = []
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length)) if length else None
-                stub.requests.append({"method": self.command, "path": self.path, "body": body,
-                                      "authorization": self.headers.get("Authorization")})
-                answers = stub.routes.get((self.command, self.path)) or [(404, {"error": "no such route"})]
-                status, payload = answers.pop(0) if len(answers) > 1 else answers[0]
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_DELETE = _answer
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/api"
-
-    def answer(self, method: str, path: str, *answers: tuple[int, Any]) -> None:
-        self.routes[(method, "/api" + path)] = list(answers)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def api():
-    stub = StubApi()
-    yield stub
-    stub.close()
-
-
-@pytest.fixture
-def env(tmp_path) -> dict[str, str]:
-    """No config file, nothing configured: every test says what it needs."""
-    return {"FLOWDROP_CONFIG": str(tmp_path / "absent.json"), "FLOWDROP_USER": "alice", "FLOWDROP_BUCKET": "",
-            "FLOWDROP_API_URL": "", "FLOWDROP_API_TOKEN": "", "FLOWDROP_AWS_ENDPOINT": ""}
-
-
-def invoke(cli, args: list[str], env: dict[str, str]):
-    return CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
+from tests.helpers.cli import EXAMPLES, api, env, invoke, load_cli, parameter_cli  # noqa: F401  (fixtures)
 
 
 # -- create --only-json ----------------------------------------------------------------------
@@ -134,66 +53,6 @@ def test_create_without_a_bucket_is_a_message(parameter_cli, env):
     result = invoke(parameter_cli, ["step-functions", "create", "--no-wait"], env)
     assert result.exit_code == 1
     assert "missing bucket (or $FLOWDROP_BUCKET)" in result.stderr and "Traceback" not in result.output
-
-
-def test_create_no_wait_uploads_the_package(parameter_cli, env, aws, unique_name):
-    aws.client("s3").create_bucket(Bucket=unique_name)
-    env.update(FLOWDROP_BUCKET=unique_name, FLOWDROP_AWS_ENDPOINT=aws.endpoint_url)
-    result = invoke(parameter_cli, ["--with", "retry", "step-functions", "create", "--no-wait", "--tag", "nightly",
-                                    "--max-workers", "500"], env)
-    assert result.exit_code == 0, result.output
-    keys = [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=unique_name)["Contents"]]
-    assert len(keys) == 1 and keys[0].startswith("packages/ParameterFlow/") and keys[0].endswith(".tar.gz")
-    assert f"Uploaded s3://{unique_name}/{keys[0]}; not waiting" in result.stdout
-    manifest = read_package(aws.client("s3").get_object(Bucket=unique_name, Key=keys[0])["Body"].read()).manifest
-    assert manifest["options"] == {"max_workers": 500, "workflow_timeout": None, "with_decorators": ["retry"],
-                                   "tags": ["nightly"], "backend": "batch"}
-    assert manifest["user"] == "alice"
-
-
-def test_create_waiting_without_an_api_fails_before_uploading(parameter_cli, env, aws, unique_name):
-    aws.client("s3").create_bucket(Bucket=unique_name)
-    env.update(FLOWDROP_BUCKET=unique_name, FLOWDROP_AWS_ENDPOINT=aws.endpoint_url)
-    result = invoke(parameter_cli, ["step-functions", "create"], env)
-    assert result.exit_code == 1 and "missing api_url (or $FLOWDROP_API_URL)" in result.stderr
-    assert "Contents" not in aws.client("s3").list_objects_v2(Bucket=unique_name)
-
-
-def _deployment_path(aws, bucket: str) -> str:
-    key = aws.client("s3").list_objects_v2(Bucket=bucket)["Contents"][0]["Key"]
-    flow, sha = key[len("packages/"):-len(".tar.gz")].split("/")
-    return f"/flows/{flow}/deployments/{sha}"
-
-
-def test_create_waits_for_the_record_and_prints_how_to_trigger(parameter_cli, env, aws, unique_name, api):
-    aws.client("s3").create_bucket(Bucket=unique_name)
-    env.update(FLOWDROP_BUCKET=unique_name, FLOWDROP_AWS_ENDPOINT=aws.endpoint_url, FLOWDROP_API_URL=api.url,
-               FLOWDROP_API_TOKEN="s3cret")
-    # The same code always has the same sha: learn it from a --no-wait upload first.
-    assert invoke(parameter_cli, ["step-functions", "create", "--no-wait"], env).exit_code == 0
-    path = _deployment_path(aws, unique_name)
-    api.answer("GET", path, (404, {"error": "not yet"}),
-               (200, {"status": "ACCEPTED", "version": 2, "flow": "ParameterFlow", "schedule": None}))
-    result = invoke(parameter_cli, ["step-functions", "create", "--wait-timeout", "30"], env)
-    assert result.exit_code == 0, result.output
-    assert "Version 2 is live behind the alias 'production'." in result.stdout
-    assert "Schedule: none" in result.stdout
-    assert "python parameter_flow.py step-functions trigger --alpha 0.01" in result.stdout
-    assert f"curl -X POST {api.url}/flows/ParameterFlow/runs" in result.stdout
-    polls = [r for r in api.requests if r["path"] == "/api" + path]
-    assert len(polls) == 2 and polls[0]["authorization"] == "Bearer s3cret"
-
-
-def test_create_exits_non_zero_with_the_deployers_message_on_failure(parameter_cli, env, aws, unique_name, api):
-    aws.client("s3").create_bucket(Bucket=unique_name)
-    env.update(FLOWDROP_BUCKET=unique_name, FLOWDROP_AWS_ENDPOINT=aws.endpoint_url, FLOWDROP_API_URL=api.url)
-    assert invoke(parameter_cli, ["step-functions", "create", "--no-wait"], env).exit_code == 0
-    message = "parameter_flow.py:12: step 'start': the backend 'batch' is not allowed here"
-    api.answer("GET", _deployment_path(aws, unique_name), (200, {"status": "FAILED", "message": message}))
-    result = invoke(parameter_cli, ["step-functions", "create"], env)
-    assert result.exit_code == 1
-    assert "Deployment of ParameterFlow FAILED; production is unchanged." in result.stderr
-    assert message in result.stderr
 
 
 # -- trigger ------------------------------------------------------------------------------------

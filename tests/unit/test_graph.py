@@ -18,9 +18,9 @@ from flowdrop.model.decorators import Decorator
 from flowdrop.model.graph import Graph
 from flowdrop.model.parameters import ParameterSpec
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
-INVALID = sorted((Path(__file__).parent / "flows" / "invalid").glob("*.py"))
+INVALID = sorted((ROOT / "tests" / "flows" / "invalid").glob("*.py"))
 
 
 def example(name: str) -> Graph:

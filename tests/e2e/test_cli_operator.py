@@ -13,8 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from flowdrop.cli.api_client import ApiClient
-from flowdrop.cli.operator import cli, split_run, typed_parameters
-from flowdrop.errors import FlowdropError
+from flowdrop.cli.operator import cli
 from flowdrop.local.stack import EmbeddedStack, StackOptions
 from flowdrop.testing import deploy_flow, examples_dir, wait_for_run
 
@@ -126,13 +125,3 @@ def test_errors_are_messages_with_a_non_zero_exit(flowdrop, stack, tmp_path):
     assert unknown.exit_code == 1 and "sfn-nope" in unknown.output
     result = CliRunner().invoke(cli, ["flows"], env={"FLOWDROP_CONFIG": str(tmp_path / "none.json")})
     assert result.exit_code == 1 and "not configured" in result.output and "Traceback" not in result.output
-
-
-def test_split_run_and_typed_parameters():
-    assert split_run("F/sfn-1", None) == ("F", "sfn-1")
-    assert split_run("sfn-1", "F") == ("F", "sfn-1")
-    with pytest.raises(FlowdropError, match="--flow says"):
-        split_run("F/sfn-1", "G")
-    declared = [{"name": "alpha", "type": "float"}, {"name": "n", "type": "int"}, {"name": "on", "type": "bool"}]
-    assert typed_parameters(declared, {"alpha": "0.5", "n": "3", "on": "true", "x": "y"}) == {
-        "alpha": 0.5, "n": 3, "on": True, "x": "y"}

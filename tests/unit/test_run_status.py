@@ -4,8 +4,9 @@ A wide or nested foreach runs its body in child executions that AWS keeps
 out of the parent's history. The pure fold (step_states over the parent's
 and the children's events, plus map-run counts for children not read) is
 tested on literal events; the AWS calls of run_status on a fake Step
-Functions client shaped like AWS (moto cannot list a map run's children);
-and one compiled nested_foreach_flow end to end on the moto server.
+Functions client shaped like AWS (moto cannot list a map run's children).
+One compiled nested_foreach_flow end to end on the moto server:
+tests/functional/test_run_status_moto.py.
 """
 
 from __future__ import annotations
@@ -14,20 +15,16 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import pytest
 from botocore.exceptions import ClientError
 
 from flowdrop.deployer.clients import Clients  # noqa: E402
 from flowdrop.deployer.runs import run_status
 from flowdrop.deployer.settings import DeployerSettings  # noqa: E402
 from flowdrop.deployer.step_states import ChildHistory, UnreadChildren, body_steps, step_states
-from tests.conftest_compiler import ROLE_ARN
-from tests.test_compiler_execution import execute, stack  # noqa: E402,F401  (stack: the module's moto fixture)
+from tests.helpers.compiler import NESTED_FOREACH_STEPS as STEPS
+from tests.helpers.compiler import ROLE_ARN
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
-STEPS = ["start", "row", "cell", "join_cols", "join_rows", "end"]
-
-
 def history(*events: tuple[str, str | None], start: int = 0) -> list[dict[str, Any]]:
     """Events from (type, state name or None) pairs, each linked to the one before and one second apart."""
     out = []
@@ -242,25 +239,3 @@ def test_run_status_follows_map_runs_of_child_executions():
     assert [(r["state"], r["histories_read"]) for r in answer["map_runs"]] == [("start-map-wide", 1),
                                                                                ("row-map-wide@start", 1)]
     assert answer["partial"] is False
-
-
-# -- end to end on moto ---------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_run_status_of_a_nested_foreach_shows_the_distributed_body(stack):  # noqa: F811
-    result, _, run = execute(stack, "nested_foreach_flow", {"Parameters": "{}"}, run="status-1")
-    flow = result["stateMachineArn"].rsplit(":", 1)[1]
-    settings = DeployerSettings(bucket=stack["name"], deployments_table="d", idempotency_table="i",
-                                state_machine_role_arn=ROLE_ARN, scheduled_function_arn="f", aws=stack["aws"])
-    answer = run_status(flow, run, Clients.from_config(stack["aws"]), settings)
-    assert answer["status"] == "SUCCEEDED"
-    assert answer["steps"] == dict.fromkeys(STEPS, "SUCCEEDED")
-    assert list(answer["steps"]) == STEPS
-    (map_run,) = answer["map_runs"]
-    assert map_run["state"] == "start-map-wide" and map_run["executions"]["succeeded"] == 4
-    # moto 5.2.5 keeps no child executions and answers ListExecutions by mapRunArn
-    # with HTTP 500 (shared/EMULATOR.md): the body's states come from the map
-    # run's counts, and the answer says so. Fails once moto lists children.
-    assert answer["partial"] is True and map_run["histories_read"] == 0
-    assert "ListExecutions" in " ".join(answer["partial_reasons"])
