@@ -2,7 +2,7 @@
 
 Owns: resolving a TaskPayload to the flow file inside its code package
 (`s3://bucket/packages/<machine>/<sha256>.tar.gz`): download, safe
-extraction with package.extract_package into `<root>/<machine>/<sha256>/`,
+extraction into `<root>/<machine>/<sha256>/code/` with its manifest.json beside it,
 cached for every later task. (Not per sha alone: flows uploaded from one
 folder share their code sha256 but not their manifest.) On AWS the Batch job or the task Lambda does the
 same from the same payload. Does not own: running the task (worker.py).
@@ -10,13 +10,14 @@ same from the same payload. Does not own: running the task (worker.py).
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
-from flowdrop.codepackage.archive import extract_package
+from flowdrop.codepackage.archive import MANIFEST_NAME, extract_package
 from flowdrop.errors import PackageError
 from flowdrop.model.task import TaskPayload
 
@@ -53,7 +54,10 @@ class PackageCache:
             folder.parent.mkdir(parents=True, exist_ok=True)
             staging = Path(tempfile.mkdtemp(prefix=f".{sha[:12]}-", dir=folder.parent))
             try:
-                package = extract_package(data, staging)
+                # As a Batch job lays its package out: code/ beside manifest.json, where the
+                # task runner reads the deploy-time values, --with decorators and deployment name.
+                package = extract_package(data, staging / "code")
+                (staging / MANIFEST_NAME).write_text(json.dumps(package.manifest, sort_keys=True))
                 (staging / _EXTRACTED).write_text(str(package.manifest.get("flow_file", "")))
                 if folder.exists():
                     shutil.rmtree(folder)
@@ -61,6 +65,6 @@ class PackageCache:
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
         flow_file = (folder / _EXTRACTED).read_text().strip()
-        if not flow_file or not (folder / flow_file).is_file():
+        if not flow_file or not (folder / "code" / flow_file).is_file():
             raise PackageError(f"{url}: the manifest's flow_file {flow_file!r} is not in the package")
-        return folder / flow_file
+        return folder / "code" / flow_file

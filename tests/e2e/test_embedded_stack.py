@@ -254,3 +254,47 @@ def _alive(pid: int) -> bool:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-v"]))
+
+
+DEPLOY_TIME_FLOW = '''import os
+
+from flowdrop import FlowSpec, Parameter, step
+
+
+def where_evaluated(context):
+    return os.environ.get("DEPLOY_MARK", "evaluated when the run started")
+
+
+class DeployTimeFlow(FlowSpec):
+    mark = Parameter("mark", default=where_evaluated)
+
+    @step
+    def start(self):
+        self.seen = self.mark
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    DeployTimeFlow()
+'''
+
+
+def test_tasks_read_their_package_manifest_deploy_time_values_and_production_namespace(stack, api, tmp_path):
+    # The seed's semantics: a deploy-time default is computed once, by the
+    # uploader, and every production task reads it from the package's
+    # manifest (not recomputed in the worker, whose environment differs).
+    from flowdrop.client import Run
+    from flowdrop.testing import client_env, run_command
+
+    (tmp_path / "deploy_time_flow.py").write_text(DEPLOY_TIME_FLOW)
+    run_command([sys.executable, "deploy_time_flow.py", "step-functions", "create"],
+                client_env(stack, DEPLOY_MARK="computed at deploy time"), tmp_path)
+    run_id = api.trigger("DeployTimeFlow", {})["run_id"]
+    finished(api, "DeployTimeFlow", run_id)
+    assert task_data(stack, "DeployTimeFlow", run_id, "start").seen == "computed at deploy time"
+    production_client(stack.config)
+    assert "production:DeployTimeFlow" in Run(f"DeployTimeFlow/{run_id}").tags
