@@ -33,11 +33,12 @@ from typing import Any
 
 from chalice import AuthResponse, Chalice, IAMAuthorizer, Response
 
-from flowdrop.deployer import auth, flows, runs, schedule, trigger
+from flowdrop.deployer import auth, flows, requests, runs, schedule, trigger
 from flowdrop.deployer.clients import Clients
 from flowdrop.deployer.settings import DeployerSettings
 from flowdrop.errors import FlowdropError, http_answer
 from flowdrop.model import names
+from flowdrop.model.runs import RUN_STATUSES
 from flowdrop.model.version import __version__
 
 # configure_logs=False: Chalice would give the "flowdrop" logger, parent of
@@ -92,7 +93,8 @@ def health() -> dict[str, Any]:
 def start_run(flow: str) -> Response:
     request = app.current_request
     return answer(lambda: trigger.trigger_run(
-        flow, trigger.TriggerRequest.from_body(request.json_body, request.headers.get("idempotency-key")),
+        flow, trigger.TriggerRequest.from_body(requests.json_body(request.raw_body),
+                                               request.headers.get("idempotency-key")),
         clients(), settings()).to_dict(), status=202)
 
 
@@ -113,8 +115,9 @@ def get_deployment(flow: str, sha: str) -> Response:
 
 @app.route("/flows/{flow}/runs", methods=["GET"], authorizer=AUTHORIZER)
 def list_runs(flow: str) -> Response:
-    status = (app.current_request.query_params or {}).get("status")
-    return answer(lambda: {"runs": runs.list_runs(flow, clients(), settings(), status)})
+    query = app.current_request.query_params or {}
+    return answer(lambda: {"runs": runs.list_runs(flow, clients(), settings(),
+                                                  requests.choice("status", query.get("status"), RUN_STATUSES))})
 
 
 @app.route("/flows/{flow}/runs/{run_id}", methods=["GET"], authorizer=AUTHORIZER)
@@ -125,9 +128,12 @@ def run_status(flow: str, run_id: str) -> Response:
 
 @app.route("/flows/{flow}/rollback", methods=["POST"], authorizer=AUTHORIZER)
 def rollback(flow: str) -> Response:
-    body = app.current_request.json_body
-    version = body.get("version") if isinstance(body, dict) else None
-    return answer(lambda: flows.rollback(flow, version, clients(), settings(), now()).to_dict())
+    def call() -> dict[str, Any]:
+        body = requests.json_body(app.current_request.raw_body)
+        version = body.get("version") if isinstance(body, dict) else None
+        return flows.rollback(flow, version, clients(), settings(), now()).to_dict()
+
+    return answer(call)
 
 
 @app.route("/flows/{flow}", methods=["DELETE"], authorizer=AUTHORIZER)

@@ -9,6 +9,7 @@ at the top) or running deploy-time functions (also there).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -83,31 +84,43 @@ def convert_value(spec: ParameterSpec, raw: Any) -> Any:
             try:
                 return json.loads(raw)
             except json.JSONDecodeError as err:
-                raise ValueError(f"{raw!r} is not valid JSON ({err.msg})") from err
+                raise ValueError(f"{_shown(raw)} is not valid JSON ({err.msg})") from err
         return raw
     if kind == "bool":
         if isinstance(raw, bool):
             return raw
         if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
             return raw.strip().lower() in _TRUE
-        raise ValueError(f"{raw!r} is not a boolean (use true or false)")
+        raise ValueError(f"{_shown(raw)} is not a boolean (use true or false)")
     if kind == "int":
         if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
-            raise ValueError(f"{raw!r} is not an integer")
+            raise ValueError(f"{_shown(raw)} is not an integer")
         try:
             return int(raw)
         except (TypeError, ValueError):
-            raise ValueError(f"{raw!r} is not an integer") from None
+            raise ValueError(f"{_shown(raw)} is not an integer") from None
     if kind == "float":
         if isinstance(raw, bool):
-            raise ValueError(f"{raw!r} is not a number")
+            raise ValueError(f"{_shown(raw)} is not a number")
         try:
-            return float(raw)
-        except (TypeError, ValueError):
-            raise ValueError(f"{raw!r} is not a number") from None
+            value = float(raw)
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(f"{_shown(raw)} is not a number") from None
+        if not math.isfinite(value):  # JSON has no inf or NaN: the run's input could not carry it
+            raise ValueError(f"{_shown(raw)} is not a finite number")
+        return value
     if isinstance(raw, (dict, list)):
-        raise ValueError(f"{raw!r} is not a string")
+        raise ValueError(f"{_shown(raw)} is not a string")
     return str(raw)
+
+
+def _shown(value: Any) -> str:
+    """repr of a given value, cut short: an error never echoes a whole (maybe huge) input."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's digit limit for str()
+        return f"<{type(value).__name__}>"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def resolve_parameters(

@@ -342,3 +342,57 @@ def test_import_makes_no_clients_and_reads_no_settings():
             "print(app.settings.cache_info().currsize, app.clients.cache_info().currsize, "
             "'flowdrop.deployer.sqs_events' in sys.modules, 'aws_lambda_powertools' in sys.modules)")
     assert run_python(code, ROOT, FLOWDROP_BUCKET="") == "0 0 False False"
+
+
+def raw_post(client: Client, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+    response = client.http.post(path, headers=headers, body=body)
+    return response.status_code, response.json_body
+
+
+def test_a_body_without_content_type_is_read_as_json_and_bad_json_is_400(deployed, stack):
+    pf = stack.machine("ParameterFlow")
+    bare = {"Authorization": AUTH["Authorization"]}
+    status, answer = raw_post(deployed, f"/flows/{pf}/runs", b'{"parameters": {"alpha": 0.5}}', bare)
+    assert status == 202, answer
+    execution = stack.clients.sfn.describe_execution(executionArn=answer["execution_arn"])
+    assert json.loads(execution["input"]) == {"Parameters": "{\"alpha\": 0.5}"}
+    status, answer = raw_post(deployed, f"/flows/{pf}/runs", b"this is not json", bare)
+    assert status == 400 and answer["error"] == "the body is not JSON", answer
+    assert "this is not json" in answer["problems"][0]
+
+
+@pytest.mark.parametrize("number", ["1e309", "NaN", "Infinity", "-Infinity"])
+def test_numbers_json_cannot_carry_are_refused_and_start_nothing(deployed, stack, number):
+    pf = stack.machine("ParameterFlow")
+    body = ('{"parameters": {"alpha": %s}}' % number).encode()
+    status, answer = raw_post(deployed, f"/flows/{pf}/runs", body, AUTH)
+    assert status == 400 and "number" in answer["error"], answer
+    status, answer = post(deployed, f"/flows/{pf}/runs", {"parameters": {"alpha": number}})
+    assert status == 400 and "not a finite number" in answer["problems"][0], answer
+    arn = stack.machine_arn("ParameterFlow")
+    assert stack.clients.sfn.list_executions(stateMachineArn=arn)["executions"] == []
+
+
+def test_deeply_nested_bodies_are_400_on_trigger_and_rollback(deployed, stack):
+    pf = stack.machine("ParameterFlow")
+    nested = b"[" * 100_000 + b"]" * 100_000
+    for path in (f"/flows/{pf}/runs", f"/flows/{pf}/rollback"):
+        status, answer = raw_post(deployed, path, nested, AUTH)
+        assert status == 400 and "nested too deeply" in answer["error"], (path, answer)
+
+
+def test_an_error_never_echoes_a_huge_value(deployed, stack):
+    pf = stack.machine("ParameterFlow")
+    status, answer = post(deployed, f"/flows/{pf}/runs", {"parameters": {"alpha": "x" * 200_000}})
+    assert status == 400
+    assert len(json.dumps(answer)) < 1000, len(json.dumps(answer))
+    status, answer = raw_post(deployed, f"/flows/{pf}/runs", b"x" * (300 * 1024), AUTH)
+    assert status == 400 and "too large" in answer["error"] and len(json.dumps(answer)) < 1000
+
+
+def test_the_runs_status_filter_is_validated(deployed, stack):
+    pf = stack.machine("ParameterFlow")
+    status, answer = get(deployed, f"/flows/{pf}/runs?status=BOGUS")
+    assert status == 400 and "RUNNING" in answer["problems"][0] and "BOGUS" in answer["problems"][0], answer
+    status, answer = get(deployed, f"/flows/{pf}/runs?status=succeeded")
+    assert status == 200 and answer == {"runs": []}
