@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from moto.server import main as moto_server_main
 
+from flowdrop.local.moto.batch_jobs import apply_patches as apply_batch_patches
 from flowdrop.local.moto.callbacks import apply_patches as apply_callback_patches
 from flowdrop.local.moto.compat import apply_patches
 
@@ -18,6 +19,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run moto's server with flowdrop's Step Functions fixes."""
     apply_patches()
     apply_callback_patches()
+    apply_batch_patches()
     moto_server_main(argv)
 
 

@@ -1,0 +1,98 @@
+"""Batch jobs on the embedded AWS run their command and environment as local processes.
+
+Against the session's moto server over HTTP (patched by local/moto/batch_jobs.py
+through local/moto/main.py), plus a canary that fails once stock moto no
+longer needs Docker for a job, so the patch can go.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+import time
+import uuid
+
+from moto.batch.models import Job
+
+from flowdrop.local.moto import batch_jobs
+
+
+def _queue_and_definition(aws, command: list[str], env: dict[str, str], timeout: int | None = None) -> tuple[str, str]:
+    iam, batch = aws.client("iam"), aws.client("batch")
+    suffix = uuid.uuid4().hex[:8]
+    role = iam.create_role(
+        RoleName=f"batch-{suffix}",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+    )["Role"]["Arn"]
+    env_arn = batch.create_compute_environment(
+        computeEnvironmentName=f"ce-{suffix}", type="UNMANAGED", state="ENABLED", serviceRole=role
+    )["computeEnvironmentArn"]
+    queue = batch.create_job_queue(
+        jobQueueName=f"q-{suffix}", state="ENABLED", priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env_arn}],
+    )["jobQueueArn"]
+    extra = {"timeout": {"attemptDurationSeconds": timeout}} if timeout else {}
+    definition = batch.register_job_definition(
+        jobDefinitionName=f"jd-{suffix}", type="container",
+        containerProperties={
+            "image": "python:3.11-slim", "command": command,
+            "environment": [{"name": k, "value": v} for k, v in env.items()],
+            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "2048"}],
+        },
+        **extra,
+    )["jobDefinitionArn"]
+    return queue, definition
+
+
+def _wait(batch, job_id: str) -> dict:
+    for _ in range(300):
+        job = batch.describe_jobs(jobs=[job_id])["jobs"][0]
+        if job["status"] in ("SUCCEEDED", "FAILED"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} still {job['status']} after 15 s")
+
+
+def test_stock_moto_still_runs_batch_jobs_in_docker():
+    # Canary: when this fails, moto runs jobs without Docker and the patch can go.
+    assert "import docker" in inspect.getsource(batch_jobs.stock_run())
+    assert "exitCode" not in inspect.getsource(Job._container_details if not batch_jobs.is_applied() else batch_jobs._STOCK_CONTAINER_DETAILS)
+
+
+def test_job_runs_command_with_definition_env_and_overrides_and_logs(aws):
+    script = "import os,sys; print('A=' + os.environ['A'], 'B=' + os.environ['B'], sys.argv[1:])"
+    queue, definition = _queue_and_definition(aws, ["python", "-c", script, "x"], {"A": "def", "B": "def"})
+    batch, logs = aws.client("batch"), aws.client("logs")
+    job_id = batch.submit_job(
+        jobName="ok", jobQueue=queue, jobDefinition=definition,
+        containerOverrides={"environment": [{"name": "B", "value": "override"}]},
+    )["jobId"]
+    job = _wait(batch, job_id)
+    assert job["status"] == "SUCCEEDED", job.get("statusReason")
+    assert job["container"]["exitCode"] == 0
+    assert len(job["attempts"]) == 1 and job["attempts"][0]["container"]["exitCode"] == 0
+    stream = job["container"]["logStreamName"]
+    assert stream.endswith(job_id)
+    messages = [e["message"] for e in logs.get_log_events(logGroupName="/aws/batch/job", logStreamName=stream)["events"]]
+    assert messages == ["A=def B=override ['x']"]
+
+
+def test_failing_job_reports_exit_code_and_stderr(aws):
+    queue, definition = _queue_and_definition(aws, ["python", "-c", "import sys; sys.exit('boom')"], {})
+    batch, logs = aws.client("batch"), aws.client("logs")
+    job = _wait(batch, batch.submit_job(jobName="bad", jobQueue=queue, jobDefinition=definition)["jobId"])
+    assert job["status"] == "FAILED"
+    assert job["container"]["exitCode"] == 1
+    events = logs.get_log_events(logGroupName="/aws/batch/job", logStreamName=job["container"]["logStreamName"])
+    assert [e["message"] for e in events["events"]] == ["boom"]
+
+
+def test_attempt_duration_kills_the_process(aws):
+    queue, definition = _queue_and_definition(aws, [sys.executable, "-c", "import time; time.sleep(30)"], {}, timeout=1)
+    batch = aws.client("batch")
+    started = time.monotonic()
+    job = _wait(batch, batch.submit_job(jobName="slow", jobQueue=queue, jobDefinition=definition)["jobId"])
+    assert job["status"] == "FAILED"
+    assert job["container"]["exitCode"] != 0
+    assert time.monotonic() - started < 10
