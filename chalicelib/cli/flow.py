@@ -51,8 +51,6 @@ class FlowContext:
         return FlowDatastore(open_storage(url or self.datastore_url(), self.config.aws), self.graph.flow_name)
 
 
-
-
 def _given_parameters(graph: Graph, kwargs: dict[str, Any]) -> dict[str, Any]:
     return {spec.name: kwargs[spec.attribute] for spec in graph.parameters if kwargs.get(spec.attribute) is not None}
 

@@ -34,8 +34,6 @@ def _console() -> Any:
     return Console(highlight=False, soft_wrap=True)
 
 
-
-
 def _api(config: ClientConfig) -> Any:
     from flowdrop.cli.api_client import ApiClient
 

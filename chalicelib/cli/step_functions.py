@@ -34,8 +34,6 @@ STATUS_FLAGS = {status.lower(): status for status in RUN_STATUSES}
 _TRIGGER_OWN = ("name", "branch", "production", "idempotency_key", "help")
 
 
-
-
 def _target_options(func: Callable) -> Callable:
     func = click.option("--production", is_flag=True, help="@project flows: the production branch.")(func)
     func = click.option("--branch", default=None, help="@project flows: deploy to branch test.BRANCH "

@@ -256,7 +256,6 @@ def wait_for_deployment(api: DeploymentSource, flow: str, sha256: str, timeout: 
         sleep(min(interval, max(timeout - elapsed, 0.0)))
 
 
-
 @dataclass(frozen=True)
 class DeployResult:
     """What happened: the package's URL and the final record (None: not waited for, or timed out)."""

@@ -23,7 +23,6 @@ from flowdrop.model import layout
 PICKLE_PROTOCOL = 4
 
 
-
 class FlowDatastore:
     """One flow's slice of a Storage, in the layout described in this module."""
 

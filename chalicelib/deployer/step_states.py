@@ -34,8 +34,6 @@ class UnreadChildren:
     started: Any = None  # the map run's start, to place its steps among the others
 
 
-
-
 _TASK_FAILURES = ("TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed")
 
 

@@ -18,7 +18,6 @@ RUN_STATUSES = (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED)
 TERMINAL_STATUSES = (SUCCEEDED, FAILED, TIMED_OUT, ABORTED)
 
 
-
 def run_id(execution_name: str) -> str:
     """The Metaflow-style run id of an execution: `sfn-<execution name>`."""
     return RUN_ID_PREFIX + execution_name

@@ -322,7 +322,6 @@ def test_state_retry_count_counts_attempts(aws, unique_name):
     assert [message["Body"] for message in messages] == ["retry 1"]
 
 
-
 def test_cached_module_list_names_the_same_services():
     """The dispatcher's module list is cached by apply_patches, with the same contents.
 

@@ -275,8 +275,6 @@ def test_find_flow_class_names():
     assert find_flow_class_names("class (") == []
 
 
-
-
 def test_two_flows_need_a_class_name():
     source = "from flowdrop import FlowSpec, step\n\n" + "".join(
         f"class {name}(FlowSpec):\n{textwrap.indent(MINIMAL, '    ')}\n\n" for name in ("AFlow", "BFlow"))
