@@ -10,9 +10,3 @@
   exits.py           one way to fail a command: a message and an exit code
 """
 
-
-def main() -> None:
-    """The `flowdrop` command (imported on call: a flow's own CLI never pays for it)."""
-    from flowdrop.cli.operator import main as operator_main
-
-    operator_main()

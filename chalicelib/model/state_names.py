@@ -25,6 +25,7 @@ START_RUN = "run-start"
 
 _COPY_MARK = "@"
 _PART_MARK = "-"
+_MARKS = re.compile(f"[{re.escape(_PART_MARK)}{re.escape(_COPY_MARK)}]")
 
 
 def state_name(step: str, part: str | None = None) -> str:
@@ -39,7 +40,7 @@ def copy_suffix(suffix: str, foreach_step: str) -> str:
 
 def step_of(name: str) -> str:
     """The step a state belongs to: its name up to the first '-' or '@'."""
-    return re.split(r"[-@]", name, maxsplit=1)[0]
+    return _MARKS.split(name, maxsplit=1)[0]
 
 
 def task_step(name: str) -> str | None:
