@@ -9,12 +9,8 @@ means (backends.py).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING
 
 from flowdrop.errors import DatastoreError
-
-if TYPE_CHECKING:
-    pass
 
 
 def check_key(key: str) -> str:

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from flowdrop.errors import RequestError
+from flowdrop.model.excerpts import short_repr, short_text
 
 MAX_BODY_BYTES = 256 * 1024  # Step Functions' limit on an execution's input
 MAX_DEPTH = 32
@@ -24,8 +25,7 @@ EXCERPT = 80
 
 def excerpt(value: Any) -> str:
     """A short, printable excerpt of a value from a request, for error messages."""
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= EXCERPT else text[: EXCERPT - 3] + "..."
+    return short_text(value, EXCERPT) if isinstance(value, str) else short_repr(value, EXCERPT)
 
 
 def json_body(raw: bytes | str | None) -> Any:

@@ -12,4 +12,6 @@
   state_names.py  the grammar of state names in compiled state machines
   schedule.py     @schedule -> EventBridge expression and time zone; fire times
   cron.py         EventBridge's cron and rate grammar, checked by AWS's rules
+  excerpts.py     how untrusted input is quoted in errors (short, whatever its size)
+  version.py      flowdrop's version
 """

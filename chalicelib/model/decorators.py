@@ -7,16 +7,16 @@ decorators in force on a step. Pure: no I/O.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from flowdrop.model.graph import Node
-
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from flowdrop.model.excerpts import short_repr
+
+if TYPE_CHECKING:
+    from flowdrop.model.graph import Node
 
 
 @dataclass(frozen=True)
@@ -144,11 +144,7 @@ def _is_number(value: Any) -> bool:
 
 
 def _short_repr(value: Any) -> str:
-    try:
-        text = repr(value)
-    except ValueError:  # an int past Python's digit limit for str()
-        text = f"<{type(value).__name__}>"
-    return text if len(text) <= 40 else text[:37] + "..."
+    return short_repr(value, 40)
 
 
 def parse_with_spec(spec: str) -> Decorator:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flowdrop.errors import ParameterError
+from flowdrop.model.excerpts import short_repr
 
 # Parameter types, by the name the manifest and the trigger API use.
 PARAMETER_TYPES = ("str", "int", "float", "bool", "json")
@@ -115,12 +116,8 @@ def convert_value(spec: ParameterSpec, raw: Any) -> Any:
 
 
 def _shown(value: Any) -> str:
-    """repr of a given value, cut short: an error never echoes a whole (maybe huge) input."""
-    try:
-        text = repr(value)
-    except ValueError:  # an int past Python's digit limit for str()
-        return f"<{type(value).__name__}>"
-    return text if len(text) <= 60 else text[:57] + "..."
+    """A given value as errors quote it: an error never echoes a whole (maybe huge) input."""
+    return short_repr(value, 60)
 
 
 def resolve_parameters(
