@@ -292,12 +292,13 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
         origin_id = origin_run_id or local.list_runs()[0]
         rerun = steps_to_rerun(obj.graph, origin, origin_id, step)
         run_id = run_id or new_run_id()
-        obj.echo(f"Resuming run {origin_id} from step(s) {', '.join(n.name for n in obj.graph if n.name in rerun)}",
-                 err=False)
         cloned = clone_tasks(obj.graph, origin, origin_id, local, run_id, rerun)
+        rerunning = f"from step(s) {', '.join(n.name for n in obj.graph if n.name in rerun)}" if rerun else \
+            "from the tasks that did not succeed"
+        obj.echo(f"Resuming run {origin_id} {rerunning} ({len(cloned)} task(s) reused)", err=False)
         origin_meta = origin.read_run(origin_id) or {}
         params = origin_meta.get("parameters") or {}
-        if "start" not in rerun:
+        if ("start", ()) in cloned:
             # The start task, which records a run, is reused: record this one here.
             local.ensure_run(run_id, _resumed_run_meta(obj.graph.flow_name, run_id, origin_id, params, settings.tags))
         _run_flow(obj, run_id, json.dumps(params, sort_keys=True, default=str), settings, cloned,
