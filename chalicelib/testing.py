@@ -54,10 +54,12 @@ def run_command(args: Sequence[str], env: Mapping[str, str], cwd: Path, timeout:
     return output
 
 
-def deploy_flow(stack: EmbeddedStack, flow_file: Path, *extra: str, cwd: Path | None = None) -> str:
-    """`python FLOW_FILE [extra...] step-functions create` against the stack; its output."""
+def deploy_flow(stack: EmbeddedStack, flow_file: Path, *extra: str, cwd: Path | None = None,
+                backend: str | None = None) -> str:
+    """`python FLOW_FILE [extra...] step-functions create [--backend B]` against the stack; its output."""
     cwd = cwd or stack.state_dir
-    return run_command([sys.executable, str(flow_file), *extra, "step-functions", "create"], client_env(stack), cwd)
+    create = ["step-functions", "create", *(["--backend", backend] if backend else [])]
+    return run_command([sys.executable, str(flow_file), *extra, *create], client_env(stack), cwd)
 
 
 def wait_for_run(api: Any, flow: str, run_id: str, timeout: float = 180.0, poll: float = 0.25) -> dict[str, Any]:

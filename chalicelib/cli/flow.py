@@ -211,16 +211,19 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
     @click.option("--output-file", default=None)
     @click.option("--tag", multiple=True)
     @click.option("--origin-run-id", default=None)
+    @click.option("--retry-count", type=click.IntRange(min=0), default=0,
+                  help="Attempts of this task before this one (Step Functions' retry count).")
     @click.pass_obj
     def step(obj: FlowContext, step_name: str, run_id: str, task_id: str, parameters: str | None, mode: str,
-             output_file: str | None, tag: tuple[str, ...], origin_run_id: str | None) -> None:
+             output_file: str | None, tag: tuple[str, ...], origin_run_id: str | None, retry_count: int) -> None:
         from flowdrop.model.task import indices_of
         from flowdrop.runtime.entry import load_package_context
         from flowdrop.runtime.task import TaskSetup, run_task
 
         if not (task_id == step_name or task_id.startswith(step_name + "-")):
             fail(f"--task-id {task_id!r} does not belong to step {step_name!r} (expected {step_name}[-i-j...])", 2)
-        payload = TaskPayload(obj.graph.flow_name, step_name, run_id, indices_of(task_id), parameters, mode)
+        payload = TaskPayload(obj.graph.flow_name, step_name, run_id, indices_of(task_id), parameters, mode,
+                              retry_count)
         context = load_package_context(obj.flow_file)
         setup = TaskSetup(obj.flow_cls, obj.graph, obj.datastore(), (*context.with_decorators, *obj.with_decorators),
                           (*tag, *context.tags_for(run_id)), context.deploy_values, origin_run_id,

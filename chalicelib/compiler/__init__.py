@@ -76,7 +76,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowdrop.compiler.batch import task_payload_from_environment
 from flowdrop.compiler.limits import MAX_DEFINITION_BYTES, MAX_STATE_NAME, check_limits, definition_json
 from flowdrop.compiler.options import BackendSettings, CompileOptions, option_problems
 from flowdrop.compiler.payload import start_states
@@ -116,5 +115,4 @@ __all__ = [
     "check_limits",
     "compile_flow",
     "definition_json",
-    "task_payload_from_environment",
 ]

@@ -8,7 +8,7 @@ Owns: two patches, applied in the moto server process (by local/moto/main.py).
    worker queue) may take as long as it needs while it heartbeats. Here the
    default is AWS's.
 
-2. A retried callback task gets a fresh task token. In moto, a Task state's token is made once per state entry (`_eval_body` of
+2. A retried callback (or `.sync`) task gets a fresh task token. In moto, a Task state's token is made once per state entry (`_eval_body` of
 stepfunctions/parser/asl/component/state/exec/state_task/service/
 state_task_service_callback.py:315-325) while Retry re-runs only
 `_eval_execution` (execute_state.py:252-275). The retried attempt therefore
@@ -40,6 +40,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 )
 
 ORIGINAL_FROM_STATE_PROPS = ExecutionState.from_state_props
+_WAITING_CONDITIONS = (ResourceCondition.WaitForTaskToken, ResourceCondition.Sync, ResourceCondition.Sync2)
 
 
 def from_state_props(self: Any, state_props: Any) -> None:
@@ -51,7 +52,10 @@ def from_state_props(self: Any, state_props: Any) -> None:
 
 def eval_execution(self: Any, env: Any) -> None:
     """StateTaskService._eval_execution, with a fresh token for each retried attempt of a callback task."""
-    if self._is_integration_pattern() and self.resource.condition == ResourceCondition.WaitForTaskToken:
+    # `.sync` tasks (the batch backend's submitJob.sync) wait on the same
+    # endpoint as callbacks do (state_task_service_callback.py:160-163), so a
+    # retried Batch job "times out" at once without a fresh one too.
+    if self._is_integration_pattern() and self.resource.condition in _WAITING_CONDITIONS:
         task = env.states.context_object.context_object_data.get("Task") or {}
         endpoint = env.callback_pool_manager.get(task.get("Token")) if task.get("Token") else None
         # A used endpoint: this is a retry (the first attempt's endpoint is fresh).
