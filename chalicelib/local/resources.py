@@ -13,7 +13,9 @@ the stand-ins that consume the queues (events.py, workers.py).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import zipfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +83,14 @@ class StackNames:
         return f"flowdrop-task-{self.stage}"
 
     @property
+    def task_function(self) -> str:
+        return f"flowdrop-{self.stage}-task"
+
+    @property
+    def task_function_role(self) -> str:
+        return f"flowdrop-{self.stage}-TaskFunctionRole"
+
+    @property
     def scheduled_function_arn(self) -> str:
         return f"arn:aws:lambda:{self.region}:{self.account}:function:flowdrop-{self.stage}-scheduled"
 
@@ -97,6 +107,7 @@ class StackResources:
     role_arn: str
     job_queue_arn: str
     job_definition_arn: str
+    task_function_arn: str
 
     def deployer_env(self, aws: AwsConfig, api_token: str, heartbeat_seconds: int) -> dict[str, str]:
         """The deployer's environment (deployer/settings.py) for this stack: Batch by default, S3 datastore."""
@@ -111,9 +122,10 @@ class StackResources:
             # As on AWS: Batch unless a deployment asks for another backend.
             # moto's Batch jobs run as local processes here (moto/batch_jobs.py).
             "FLOWDROP_BACKEND": "batch",
-            "FLOWDROP_ALLOWED_BACKENDS": "batch,worker",
+            "FLOWDROP_ALLOWED_BACKENDS": "batch,lambda,worker",
             "FLOWDROP_BATCH_JOB_QUEUE": self.job_queue_arn,
             "FLOWDROP_BATCH_JOB_DEFINITION": self.job_definition_arn,
+            "FLOWDROP_TASK_FUNCTION": self.task_function_arn,
             "FLOWDROP_WORKER_QUEUE_URL": self.task_queue_url,
             "FLOWDROP_HEARTBEAT_SECONDS": str(heartbeat_seconds),
             "FLOWDROP_DATASTORE_ROOT": f"s3://{names.bucket}/data",
@@ -161,7 +173,8 @@ def create_resources(aws: AwsConfig, names: StackNames, deploy_visibility_second
     role_arn = iam.create_role(RoleName=names.state_machine_role,
                                AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     job_queue_arn, job_definition_arn = _create_batch(aws, names)
-    return StackResources(names, queue_url, queue_arn, dlq_url, task_url, role_arn, job_queue_arn, job_definition_arn)
+    return StackResources(names, queue_url, queue_arn, dlq_url, task_url, role_arn, job_queue_arn, job_definition_arn,
+                          _create_task_function(aws, names))
 
 
 def task_job_environment(aws: AwsConfig) -> dict[str, str]:
@@ -172,6 +185,28 @@ def task_job_environment(aws: AwsConfig) -> dict[str, str]:
         env.update({"AWS_ENDPOINT_URL": aws.endpoint_url, "FLOWDROP_AWS_ENDPOINT": aws.endpoint_url,
                     "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
     return env
+
+
+# The task Lambda's settings as the template gives them (Lambda's longest timeout).
+TASK_FUNCTION_TIMEOUT, TASK_FUNCTION_MEMORY = 900, 2048
+TASK_FUNCTION_HANDLER = "flowdrop.runtime.lambda_task.handler"
+
+
+def _create_task_function(aws: AwsConfig, names: StackNames) -> str:
+    """The lambda backend's task function. Its zip holds only a marker: flowdrop and boto3 come
+    from this machine's Python, as the function's bundle (flowdrop, boto3, click) gives them on AWS."""
+    iam, lam = aws.client("iam"), aws.client("lambda")
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName=names.task_function_role, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("FLOWDROP_TASK_FUNCTION", "flowdrop's task Lambda on the embedded stack\n")
+    return lam.create_function(
+        FunctionName=names.task_function, Runtime="python3.12", Role=role, Handler=TASK_FUNCTION_HANDLER,
+        Code={"ZipFile": code.getvalue()}, Timeout=TASK_FUNCTION_TIMEOUT, MemorySize=TASK_FUNCTION_MEMORY,
+        Environment={"Variables": task_job_environment(aws)},
+    )["FunctionArn"]
 
 
 def _create_batch(aws: AwsConfig, names: StackNames) -> tuple[str, str]:

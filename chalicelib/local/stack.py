@@ -34,7 +34,7 @@ from flowdrop.local.app_host import LocalApi, lambda_context, load_app
 from flowdrop.local.clock import ScheduleClock, utc_now
 from flowdrop.local.events import SqsEventSource
 from flowdrop.local.moto.server import MotoServer, free_port, start_moto_server
-from flowdrop.local.packages import PackageCache
+from flowdrop.runtime.packages import PackageCache
 from flowdrop.local.resources import StackNames, StackResources, create_resources
 from flowdrop.local.worker import TaskWorker
 

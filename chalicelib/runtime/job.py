@@ -20,16 +20,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from flowdrop.errors import FlowdropError
-from flowdrop.model.task import TaskPayload, payload_from_batch_environment
-
-
-def step_command(flow_file: Path, payload: TaskPayload) -> list[str]:
-    """The argv of `python flow.py step ...` for one task (argv[0] is the flow file)."""
-    argv = [str(flow_file), "step", payload.step, "--run-id", payload.run_id, "--task-id", payload.task_id,
-            "--mode", payload.mode, "--retry-count", str(payload.retry_count)]
-    if payload.parameters is not None:
-        argv += ["--parameters", payload.parameters]
-    return argv
+from flowdrop.model.task import payload_from_batch_environment
+from flowdrop.runtime import task_command
 
 
 def package_flow_file(code_dir: Path) -> Path:
@@ -54,9 +46,7 @@ def main(env: Mapping[str, str] | None = None) -> int:
     except FlowdropError as err:
         print(f"flowdrop task: {err}", file=sys.stderr)
         return 2
-    if payload.datastore_root:
-        os.environ["FLOWDROP_DATASTORE"] = payload.datastore_root
-    sys.argv = step_command(flow_file, payload)
+    sys.argv = task_command(flow_file, payload)[1:]  # as `python flow.py step ...` sees it
     sys.path.insert(0, str(flow_file.parent))
     try:
         runpy.run_path(str(flow_file), run_name="__main__")

@@ -1,4 +1,5 @@
-"""The batch backend end to end on the embedded stack: tasks are Batch jobs that moto runs as local processes.
+"""The batch and lambda backends end to end on the embedded stack: tasks are Batch jobs and Lambda
+invokes that moto runs as local processes.
 
 One stack for the module whose deployer sends a foreach wider than 3 items
 to a Distributed Map, so a 4x3 nested foreach runs its outer level
@@ -35,8 +36,9 @@ def api(stack) -> ApiClient:
     return ApiClient.from_config(stack.config)
 
 
-def run_flow(stack, api, flow_file, flow: str, parameters: dict | None = None) -> tuple[str, dict]:
-    output = deploy_flow(stack, flow_file)
+def run_flow(stack, api, flow_file, flow: str, parameters: dict | None = None,
+             backend: str | None = None) -> tuple[str, dict]:
+    output = deploy_flow(stack, flow_file, backend=backend)
     assert f"State machine {flow} for flow {flow} pushed" in output, output
     run_id = api.trigger(flow, parameters or {})["run_id"]
     return run_id, wait_for_run(api, flow, run_id, timeout=240)
@@ -109,7 +111,8 @@ def test_a_batch_task_runs_the_job_definitions_command_with_the_sdk_from_its_cod
     start = Run(f"ProbeFlow/{run_id}")["start"].task
     data = start.data
     # ...which ran the flow's own `step` command from the extracted package, with its flowdrop, not this checkout's.
-    assert data.argv[:4] == ["step", "start", "--run-id", run_id]
+    step_at = data.argv.index("step")
+    assert data.argv[step_at:step_at + 4] == ["step", "start", "--run-id", run_id]
     assert data.sdk_file.endswith("/code/flowdrop/__init__.py") and "flowdrop-task-" in data.sdk_file
     # The task's identity came from the container overrides the compiled state machine set.
     submitted = {e["name"]: e["value"] for e in job["container"]["environment"]}
@@ -167,3 +170,32 @@ def test_timeout_stops_a_batch_task_and_catch_lets_the_run_go_on(stack, api, tmp
     assert sorted(modes) == ["catch", "run"]  # the step's job, then the catch fallback's
     job = modes["run"]
     assert job["timeout"] == {"attemptDurationSeconds": 60}  # Batch ends the job Step Functions gave up on
+
+
+@pytest.mark.parametrize("flow_file, flow", [("linear_flow.py", "LinearFlow"), ("branch_flow.py", "BranchFlow"),
+                                             ("nested_foreach_flow.py", "NestedForeachFlow"),
+                                             ("decorated_flow.py", "DecoratedFlow")])
+def test_the_lambda_backend_runs_each_graph_shape(stack, api, flow_file, flow):
+    from flowdrop.client import Run
+
+    parameters = {"base": 5} if flow == "LinearFlow" else {}
+    run_id, answer = run_flow(stack, api, examples_dir() / flow_file, flow, parameters, backend="lambda")
+    assert answer["status"] == "SUCCEEDED", (answer.get("error"), answer.get("cause"), answer.get("steps"))
+    production_client(stack.config)
+    run = Run(f"{flow}/{run_id}")
+    end = run["end"].task.data
+    if flow == "LinearFlow":
+        assert (end.trail, end.value) == (["start", "double", "increment", "end"], 11)
+    elif flow == "BranchFlow":
+        join = run["join"].task.data
+        assert (join.a, join.b, join.c, join.total_score) == (1, 2, 3, 60)
+    elif flow == "NestedForeachFlow":
+        assert run["join_rows"].task.data.total == sum(i * 10 + j for i in range(4) for j in range(3))
+    else:  # @retry with two failures, then @catch of a ZeroDivisionError
+        assert run["flaky"].task.data.attempts == 3
+        assert "ZeroDivisionError" in str(end.risky_failure)
+    # Every task was one invoke of the task function, logged as Lambda logs.
+    logs = stack.aws.client("logs")
+    group = f"/aws/lambda/{stack.names.task_function}"
+    streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    assert streams and all(s["logStreamName"].count("/") == 3 for s in streams)
