@@ -16,6 +16,7 @@ Environment:
   FLOWDROP_ALLOWED_BACKENDS       backends a manifest may ask for (comma-separated; default: FLOWDROP_BACKEND)
   FLOWDROP_BATCH_JOB_QUEUE, FLOWDROP_BATCH_JOB_DEFINITION, FLOWDROP_TASK_FUNCTION,
   FLOWDROP_WORKER_QUEUE_URL, FLOWDROP_HEARTBEAT_SECONDS   the backends' addresses
+  FLOWDROP_TASK_FUNCTION_MEMORY   the task function's MemorySize in MB (default 2048)
   FLOWDROP_DATASTORE_ROOT         where tasks keep artifacts (default s3://<bucket>/data)
   FLOWDROP_API_TOKEN_HASHES       sha256 hex digests of accepted API tokens (comma-separated)
   FLOWDROP_MAX_PACKAGE_BYTES      largest package object accepted (default: package limits)
@@ -103,6 +104,7 @@ class DeployerSettings:
             job_queue=env.get("FLOWDROP_BATCH_JOB_QUEUE") or defaults.job_queue,
             job_definition=env.get("FLOWDROP_BATCH_JOB_DEFINITION") or defaults.job_definition,
             task_function=env.get("FLOWDROP_TASK_FUNCTION") or defaults.task_function,
+            task_function_memory=_int(env, "FLOWDROP_TASK_FUNCTION_MEMORY", defaults.task_function_memory),
             worker_queue_url=env.get("FLOWDROP_WORKER_QUEUE_URL") or None,
             heartbeat_seconds=_int(env, "FLOWDROP_HEARTBEAT_SECONDS", defaults.heartbeat_seconds),
         )

@@ -126,6 +126,7 @@ class StackResources:
             "FLOWDROP_BATCH_JOB_QUEUE": self.job_queue_arn,
             "FLOWDROP_BATCH_JOB_DEFINITION": self.job_definition_arn,
             "FLOWDROP_TASK_FUNCTION": self.task_function_arn,
+            "FLOWDROP_TASK_FUNCTION_MEMORY": str(TASK_FUNCTION_MEMORY),
             "FLOWDROP_WORKER_QUEUE_URL": self.task_queue_url,
             "FLOWDROP_HEARTBEAT_SECONDS": str(heartbeat_seconds),
             "FLOWDROP_DATASTORE_ROOT": f"s3://{names.bucket}/data",
@@ -187,8 +188,9 @@ def task_job_environment(aws: AwsConfig) -> dict[str, str]:
     return env
 
 
-# The task Lambda's settings as the template gives them (Lambda's longest timeout).
-TASK_FUNCTION_TIMEOUT, TASK_FUNCTION_MEMORY = 900, 2048
+# The task Lambda's settings: Lambda's longest timeout and largest memory (a
+# local process has no memory limit; steps asking for more are still refused).
+TASK_FUNCTION_TIMEOUT, TASK_FUNCTION_MEMORY = 900, 10240
 TASK_FUNCTION_HANDLER = "flowdrop.runtime.lambda_task.handler"
 
 
