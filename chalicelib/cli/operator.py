@@ -298,6 +298,35 @@ def schedule_fire(ctx: click.Context, flow: str) -> None:
         click.echo(f"Fired {firing.get('rule')} for {firing.get('time')}: {flow}/{result.get('run_id')} ({how})")
 
 
+@cli.group(help="The deployer installed on AWS (see the README: Installing the deployer on AWS).")
+def aws() -> None:
+    pass
+
+
+@aws.command(name="config", help="Write the client config of the deployer stack STACK from its outputs.")
+@click.option("--stack", required=True, help="The CloudFormation stack (e.g. flowdrop-dev).")
+@click.option("--region", default=None, help="Its region (default: AWS_REGION, else us-east-1).")
+@click.option("--api-token", envvar="FLOWDROP_API_TOKEN", default=None,
+              help="The dev stage's API token (default: $FLOWDROP_API_TOKEN; the prod stage signs requests).")
+@click.option("--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write it (default: $FLOWDROP_CONFIG, else ~/.flowdrop/config.json).")
+def aws_config(stack: str, region: str | None, api_token: str | None, output: Path | None) -> None:
+    from flowdrop.aws import AwsConfig
+    from flowdrop.cli.aws_install import config_from_outputs, stack_outputs
+    from flowdrop.config import write_config
+
+    aws_config_ = AwsConfig.from_env()
+    if region:
+        aws_config_ = AwsConfig(region=region, endpoint_url=aws_config_.endpoint_url)
+    with messages_not_tracebacks():
+        outputs = stack_outputs(aws_config_.client("cloudformation"), stack)
+        config = config_from_outputs(stack, outputs, aws_config_.region, api_token)
+    path = output or default_config_path()
+    write_config(path, config)
+    click.echo(f"Wrote {path}: API {config.api_url}, bucket {config.bucket}, "
+               f"production datastore {config.production_datastore}")
+
+
 def main() -> None:
     """The `flowdrop` console script."""
     cli(prog_name="flowdrop")

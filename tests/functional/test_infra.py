@@ -302,3 +302,10 @@ def test_the_task_lambda_runs_user_code_with_its_own_narrow_role(packaged):
     invoke = next(s for s in statements(sfn) if s["Sid"] == "RunTasksOnLambda")
     assert invoke["Resource"][0] == {
         "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:flowdrop-${Stage}-task"}
+
+
+def test_the_stack_outputs_what_flowdrop_aws_config_reads(packaged):
+    from flowdrop.cli.aws_install import REQUIRED_OUTPUTS
+
+    for _, template in packaged.values():
+        assert set(REQUIRED_OUTPUTS) <= set(template["Outputs"])
