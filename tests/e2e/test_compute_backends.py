@@ -154,16 +154,24 @@ if __name__ == "__main__":
 '''
 
 
-def test_timeout_stops_a_batch_task_and_catch_lets_the_run_go_on(stack, api, tmp_path):
-    (tmp_path / "stuck_flow.py").write_text(textwrap.dedent(TIMEOUT_FLOW))
-    run_id, answer = run_flow(stack, api, tmp_path / "stuck_flow.py", "StuckFlow")
+@pytest.mark.parametrize("backend", ["batch", "lambda"])
+def test_timeout_stops_a_task_and_catch_lets_the_run_go_on(stack, api, tmp_path, backend):
+    from flowdrop.client import Run
+
+    flow = f"Stuck{backend.title()}Flow"
+    (tmp_path / "stuck_flow.py").write_text(textwrap.dedent(TIMEOUT_FLOW).replace("StuckFlow", flow))
+    run_id, answer = run_flow(stack, api, tmp_path / "stuck_flow.py", flow, backend=backend)
     assert answer["status"] == "SUCCEEDED", (answer.get("error"), answer.get("cause"))
-    timed_out = [e for e in history(stack, "StuckFlow", run_id) if e["type"] == "TaskTimedOut"]
+    timed_out = [e for e in history(stack, flow, run_id) if e["type"] == "TaskTimedOut"]
     assert len(timed_out) == 1
+    production_client(stack.config)
+    assert "Timeout" in Run(f"{flow}/{run_id}")["end"].task.data.caught
+    if backend == "lambda":
+        return
     batch = stack.aws.client("batch")
     jobs = [s for status in ("RUNNING", "SUCCEEDED", "FAILED")
             for s in batch.list_jobs(jobQueue=stack.resources.job_queue_arn, jobStatus=status)["jobSummaryList"]
-            if s["jobName"] == "StuckFlow-stuck"]
+            if s["jobName"] == f"{flow}-stuck"]
     described = batch.describe_jobs(jobs=[j["jobId"] for j in jobs])["jobs"]
     modes = {{e["name"]: e["value"] for e in job["container"]["environment"]}["FLOWDROP_MODE"]: job
              for job in described}

@@ -221,7 +221,7 @@ if __name__ == "__main__":
 '''
 
 
-@pytest.mark.parametrize("backend", ["batch", "worker"])
+@pytest.mark.parametrize("backend", ["batch", "lambda", "worker"])
 def test_a_task_killed_mid_run_is_retried_and_the_run_succeeds(stack, api, tmp_path, backend):
     pid_file = tmp_path / "slow.pid"
     flow_dir = tmp_path / "killable"
