@@ -230,7 +230,8 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
             flow, extra = _prepare_flow(setup, payload, user)
             meta.update(extra)
             if payload.mode == "catch":
-                _record_caught_failure(setup, payload, flow, decorators.get("catch", {}), attempt)
+                limit = timeout_seconds(decorators["timeout"]) if "timeout" in decorators else None
+                _record_caught_failure(setup, payload, flow, decorators.get("catch", {}), attempt, limit)
             else:
                 if (decorators.get("catch") or {}).get("var"):
                     # As in Metaflow: the @catch artifact exists, None, when the step succeeds.
@@ -300,7 +301,8 @@ def _count_items(flow: FlowSpec, name: str, step: str, mode: str) -> int:
 
 
 def _record_caught_failure(
-    setup: TaskSetup, payload: TaskPayload, flow: FlowSpec, catch: Mapping[str, Any], attempt: int
+    setup: TaskSetup, payload: TaskPayload, flow: FlowSpec, catch: Mapping[str, Any], attempt: int,
+    timeout: int | None = None,
 ) -> None:
     ds = setup.datastore
     # Only the step's own attempts count: a retried catch fallback leaves
@@ -309,10 +311,19 @@ def _record_caught_failure(
                for a in ds.list_attempts(payload.run_id, payload.step, payload.task_id) if a < attempt]
     runs = [meta for meta in earlier if meta.get("mode", "run") == "run"]
     last = next((meta for meta in reversed(runs) if meta.get("status") == "failed"), {})
+    # No failure recorded but an attempt left running: Step Functions stopped
+    # waiting for it (its @timeout passed, or its host was lost) before it ended.
+    stopped = not last and any(meta.get("status") == "running" for meta in runs)
+    if stopped and timeout:
+        default_type, default_message = "TimeoutException", f"the step did not finish within its @timeout ({timeout} s)"
+    elif stopped:
+        default_type, default_message = "TaskLost", "the step's task stopped answering before it finished"
+    else:
+        default_type, default_message = "UnknownError", "the step failed with no recorded exception"
     failure = StepFailure(
         step=payload.step,
-        exception_type=last.get("exception_type", "UnknownError"),
-        message=last.get("exception_message", "the step failed with no recorded exception"),
+        exception_type=last.get("exception_type", default_type),
+        message=last.get("exception_message", default_message),
         traceback=last.get("exception", ""),
         attempts=len(runs),
     )
