@@ -160,16 +160,21 @@ def flows(ctx: click.Context) -> None:
                    f"deployed {flow.get('deployed_at') or '?'} by {flow.get('user') or '?'}")
 
 
-@cli.command(help="List a flow's production runs, newest first.")
+@cli.command(help="List a flow's production runs, newest first (the newest 100 unless --all).")
 @click.argument("flow")
 @click.option("--status", type=click.Choice(RUN_STATUSES,
                                             case_sensitive=False), default=None)
+@click.option("--all", "every", is_flag=True, help="Every run, page after page.")
 @click.pass_context
-def runs(ctx: click.Context, flow: str, status: str | None) -> None:
+def runs(ctx: click.Context, flow: str, status: str | None, every: bool) -> None:
     from flowdrop.cli.step_functions import run_lines
 
     with messages_not_tracebacks():
-        answer = _api(_config(ctx)).list_runs(flow, status.upper() if status else None).get("runs") or []
+        api, wanted = _api(_config(ctx)), status.upper() if status else None
+        page = {} if every else api.list_runs(flow, wanted)
+        answer = list(api.iter_runs(flow, wanted)) if every else page.get("runs") or []
+        if page.get("next_token"):
+            click.echo(f"(the newest {len(answer)}; --all lists every run)", err=True)
     if not answer:
         click.echo(f"No {status.lower() + ' ' if status else ''}runs of {flow}.")
     for line in run_lines(answer):

@@ -152,8 +152,9 @@ def add_step_functions_commands(cli: click.Group) -> None:
         with messages_not_tracebacks():
             target = _target(ctx, name, branch, production)
             api = ApiClient.from_config(ctx.obj.config)
-            answer = api.list_runs(target.state_machine_name, wanted[0] if len(wanted) == 1 else None)
-            runs = [r for r in answer.get("runs") or [] if not wanted or r.get("status") in wanted]
+            # Every page: one status is filtered by Step Functions, several here.
+            listed = api.iter_runs(target.state_machine_name, wanted[0] if len(wanted) == 1 else None)
+            runs = [r for r in listed if not wanted or r.get("status") in wanted]
             if not runs:
                 which = " or ".join(s.lower() for s in wanted) + " " if wanted else ""
                 click.echo(f"No {which}runs of {target.state_machine_name}.")

@@ -10,7 +10,7 @@ once per container, on first use (not at import: cold starts stay short).
   GET    /flows                           {"flows": [...]}
   GET    /flows/{flow}                    versions, production, parameters, schedule, next fire times
   GET    /flows/{flow}/deployments/{sha}  the deployment record (404 until written)
-  GET    /flows/{flow}/runs[?status=S]    {"runs": [...]}
+  GET    /flows/{flow}/runs[?status=S&limit=N&next_token=T]  {"runs": [...], "next_token"?: T}
   GET    /flows/{flow}/runs/{run_id}      status and per-step states (?steps=false: status only)
   POST   /flows/{flow}/rollback           {"version": N}
   DELETE /flows/{flow}                    state machine, alias and rule removed; records kept
@@ -116,8 +116,14 @@ def get_deployment(flow: str, sha: str) -> Response:
 @app.route("/flows/{flow}/runs", methods=["GET"], authorizer=AUTHORIZER)
 def list_runs(flow: str) -> Response:
     query = app.current_request.query_params or {}
-    return answer(lambda: {"runs": runs.list_runs(flow, clients(), settings(),
-                                                  requests.choice("status", query.get("status"), RUN_STATUSES))})
+
+    def page() -> dict:
+        status = requests.choice("status", query.get("status"), RUN_STATUSES)
+        limit = requests.bounded_int("limit", query.get("limit"), 1, runs.MAX_RUNS_PAGE, default=100)
+        found, token = runs.list_runs(flow, clients(), settings(), status, limit, query.get("next_token") or None)
+        return {"runs": found, **({"next_token": token} if token else {})}
+
+    return answer(page)
 
 
 @app.route("/flows/{flow}/runs/{run_id}", methods=["GET"], authorizer=AUTHORIZER)

@@ -18,7 +18,7 @@ from flowdrop.deployer.clients import AWS_ERRORS, Clients, aws_error, error_code
 from flowdrop.deployer.settings import DeployerSettings
 from flowdrop.deployer.step_states import ChildHistory, UnreadChildren, body_steps, map_runs_started, step_states
 from flowdrop.deployer.trigger import machine_arn
-from flowdrop.errors import FlowNotFoundError
+from flowdrop.errors import FlowNotFoundError, RequestError
 from flowdrop.model import names
 from flowdrop.model import runs as run_ids
 
@@ -28,21 +28,31 @@ from flowdrop.model import runs as run_ids
 MAX_CHILD_HISTORIES = 200
 
 
+MAX_RUNS_PAGE = 1000  # ListExecutions' own page limit
+
+
 def list_runs(flow: str, clients: Clients, settings: DeployerSettings, status: str | None = None,
-              limit: int = 100) -> list[dict[str, Any]]:
-    """The newest runs of `flow` (listed under its base state machine), newest first."""
+              limit: int = 100, next_token: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of `flow`'s runs (listed under its base state machine), newest first, and the
+    token of the next page (None on the last). Step Functions pages newest first too."""
     arn = machine_arn(settings, flow)
-    kwargs: dict[str, Any] = {"stateMachineArn": arn, "maxResults": min(limit, 1000)}
+    kwargs: dict[str, Any] = {"stateMachineArn": arn, "maxResults": max(1, min(limit, MAX_RUNS_PAGE))}
     if status:
         kwargs["statusFilter"] = status
+    if next_token:
+        kwargs["nextToken"] = next_token
     try:
-        executions = clients.sfn.list_executions(**kwargs).get("executions", [])
+        page = clients.sfn.list_executions(**kwargs)
     except AWS_ERRORS as err:
         if error_code(err) == "StateMachineDoesNotExist":
             raise FlowNotFoundError(f"flow {flow!r} is not deployed") from err
+        if error_code(err) in ("InvalidToken", "ValidationException"):
+            raise RequestError("query parameter next_token is invalid",
+                               ("next_token: not a token this API returned for this flow and status "
+                                "(tokens expire after 24 hours)",)) from err
         raise aws_error("Step Functions", "ListExecutions", arn, err) from err
-    runs = [_run_summary(e) for e in executions]
-    return sorted(runs, key=lambda r: r["start_date"], reverse=True)[:limit]
+    runs = [_run_summary(e) for e in page.get("executions", [])]
+    return sorted(runs, key=lambda r: r["start_date"], reverse=True), page.get("nextToken") or None
 
 
 def run_status(flow: str, run: str, clients: Clients, settings: DeployerSettings,
