@@ -19,7 +19,7 @@ from flowdrop.deployer.settings import DeployerSettings
 from flowdrop.deployer.step_states import ChildHistory, UnreadChildren, body_steps, map_runs_started, step_states
 from flowdrop.deployer.trigger import machine_arn
 from flowdrop.errors import FlowNotFoundError, RequestError
-from flowdrop.model import names
+from flowdrop.model import layout, names, state_names
 from flowdrop.model import runs as run_ids
 
 # A Distributed Map can run millions of child executions, one history each:
@@ -80,7 +80,8 @@ def run_status(flow: str, run: str, clients: Clients, settings: DeployerSettings
         return out
     fan_out = _read_fan_out(clients, arn, events, max_child_histories)
     out = _run_summary(execution)
-    out["steps"] = step_states(events, execution["status"], fan_out.children, fan_out.unread)
+    out["steps"] = _with_datastore(clients, events, step_states(events, execution["status"], fan_out.children,
+                                                                fan_out.unread))
     out["partial"] = bool(fan_out.problems) or any(any(u.counts.values()) for u in fan_out.unread)
     if fan_out.map_runs:
         out["map_runs"] = fan_out.map_runs
@@ -91,6 +92,43 @@ def run_status(flow: str, run: str, clients: Clients, settings: DeployerSettings
     for key in ("error", "cause"):
         if execution.get(key):
             out[key] = execution[key]
+    return out
+
+
+def _run_context(events: list[dict[str, Any]]) -> Mapping[str, Any]:
+    """The run-wide payload ($.run: flow_name, run_id, datastore_root, ...) the run-start state made."""
+    for event in events:
+        details = event.get("stateExitedEventDetails") or {}
+        if details.get("name") == state_names.START_RUN:
+            try:
+                return json.loads(details.get("output") or "{}").get("run") or {}
+            except (ValueError, AttributeError):
+                return {}
+    return {}
+
+
+def _with_datastore(clients: Clients, events: list[dict[str, Any]], states: dict[str, str]) -> dict[str, str]:
+    """Step states, with what the datastore knows better: a step outside any foreach whose task
+    succeeded (its done.json says so) SUCCEEDED, even when Step Functions stopped its branch
+    (ABORTED) or failed its task as the branch was cancelled (a sibling failed as it ended).
+    A step whose failure @catch recorded stays FAILED."""
+    run = _run_context(events)
+    root = str(run.get("datastore_root") or "")
+    if not root.startswith("s3://") or not run.get("flow_name") or not run.get("run_id"):
+        return states
+    bucket, _, prefix = root[len("s3://"):].partition("/")
+    out = dict(states)
+    for step, state in states.items():
+        if state not in ("ABORTED", "FAILED") or not step.isidentifier():
+            continue
+        key = layout.task_key(str(run["flow_name"]), str(run["run_id"]), step, step, layout.DONE_FILE)
+        try:
+            body = clients.s3.get_object(Bucket=bucket, Key=f"{prefix.strip('/')}/{key}" if prefix.strip("/") else key)
+            done = json.loads(body["Body"].read())
+        except (*AWS_ERRORS, ValueError):
+            continue  # not finished, inside a foreach (other task ids), or unreadable: Step Functions' word stands
+        if done.get("status") == "succeeded":
+            out[step] = "SUCCEEDED"
     return out
 
 

@@ -260,7 +260,8 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
                             f"{type(exc).__name__}: {exc}") from exc
     ds.write_attempt(run_id, step, task_id, attempt, _jsonable(meta))
     ds.save_logs(run_id, step, task_id, attempt, out.buffer_copy.getvalue().encode(), err.buffer_copy.getvalue().encode())
-    ds.mark_done(run_id, step, task_id, attempt, {"foreach_count": meta.get("foreach_count")})
+    # The status says "succeeded" or "caught": the run's status reader trusts the first over a stopped branch.
+    ds.mark_done(run_id, step, task_id, attempt, {"foreach_count": meta.get("foreach_count"), "status": meta["status"]})
     current._clear()
     return task_output(task_id, meta.get("foreach_count"), location)
 

@@ -326,3 +326,61 @@ def test_tasks_read_their_package_manifest_deploy_time_values_and_production_nam
     assert task_data(stack, "DeployTimeFlow", run_id, "start").seen == "computed at deploy time"
     production_client(stack.config)
     assert "production:DeployTimeFlow" in Run(f"DeployTimeFlow/{run_id}").tags
+
+
+STOPPED_BRANCH_FLOW = '''
+import time
+
+from flowdrop import FlowSpec, step
+
+
+class StoppedBranch{backend}Flow(FlowSpec):
+
+    @step
+    def start(self):
+        self.next(self.quick, self.broken, self.slow)
+
+    @step
+    def quick(self):
+        time.sleep(1.5)  # still running when `broken` fails and Step Functions stops the branches
+        self.next(self.join)
+
+    @step
+    def broken(self):
+        raise ValueError("broken on purpose")
+        self.next(self.join)
+
+    @step
+    def slow(self):
+        time.sleep(60)
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    StoppedBranch{backend}Flow()
+'''
+
+
+# Not the worker backend: its worker stops a task whose heartbeat Step Functions refuses, so there
+# the stopped step really never finishes.
+@pytest.mark.parametrize("backend", ["batch", "lambda"])
+def test_a_step_that_finished_after_its_branch_was_stopped_shows_succeeded(stack, api, tmp_path, backend):
+    flow = f"StoppedBranch{backend.title()}Flow"
+    (tmp_path / "stopped_flow.py").write_text(textwrap.dedent(STOPPED_BRANCH_FLOW.format(backend=backend.title())))
+    deploy_flow(stack, tmp_path / "stopped_flow.py", backend=backend)
+    run_id = api.trigger(flow, {})["run_id"]
+    assert wait_for_run(api, flow, run_id, timeout=90)["status"] == "FAILED"
+    deadline = time.monotonic() + 30
+    while (steps := api.get_run(flow, run_id)["steps"])["quick"] != "SUCCEEDED" and time.monotonic() < deadline:
+        time.sleep(0.5)  # `quick` ends about 1.5 s after it started, whatever Step Functions did
+    assert steps["start"] == "SUCCEEDED" and steps["quick"] == "SUCCEEDED"
+    assert steps["broken"] == "FAILED"
+    assert steps["slow"] in ("ABORTED", "FAILED")  # stopped mid-sleep: never finished
