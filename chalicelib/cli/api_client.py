@@ -103,6 +103,11 @@ class ApiClient:
         query = "" if steps else "?steps=false"
         return self.request("GET", f"/flows/{_quote(flow)}/runs/{_quote(run_id)}{query}")
 
+    def terminate(self, flow: str, run_id: str, reason: str | None = None, user: str | None = None) -> dict[str, Any]:
+        """POST /flows/{flow}/runs/{run_id}/terminate: stop a running run (it ends ABORTED)."""
+        body = {k: v for k, v in (("reason", reason), ("user", user)) if v}
+        return self.request("POST", f"/flows/{_quote(flow)}/runs/{_quote(run_id)}/terminate", body)
+
     def rollback(self, flow: str, version: int) -> dict[str, Any]:
         """POST /flows/{flow}/rollback: point `production` at an earlier version."""
         return self.request("POST", f"/flows/{_quote(flow)}/rollback", {"version": int(version)})

@@ -12,6 +12,7 @@ once per container, on first use (not at import: cold starts stay short).
   GET    /flows/{flow}/deployments/{sha}  the deployment record (404 until written)
   GET    /flows/{flow}/runs[?status=S&limit=N&next_token=T]  {"runs": [...], "next_token"?: T}
   GET    /flows/{flow}/runs/{run_id}      status and per-step states (?steps=false: status only)
+  POST   /flows/{flow}/runs/{run_id}/terminate  [{"reason": "..."}]: 200 ABORTED; 404; 409 already ended
   POST   /flows/{flow}/rollback           {"version": N}
   DELETE /flows/{flow}                    state machine, alias and rule removed; records kept
   SQS    deploy                           package notifications (partial batch response)
@@ -130,6 +131,20 @@ def list_runs(flow: str) -> Response:
 def run_status(flow: str, run_id: str) -> Response:
     steps = (app.current_request.query_params or {}).get("steps", "true").lower() != "false"
     return answer(lambda: runs.run_status(flow, run_id, clients(), settings(), with_steps=steps))
+
+
+@app.route("/flows/{flow}/runs/{run_id}/terminate", methods=["POST"], authorizer=AUTHORIZER)
+def terminate_run(flow: str, run_id: str) -> Response:
+    def call() -> dict[str, Any]:
+        request = app.current_request
+        body = requests.json_body(request.raw_body) if request.raw_body else {}
+        body = body if isinstance(body, dict) else {}
+        # IAM (prod) names the caller; with a token, the client says who it is.
+        identity = ((request.context or {}).get("identity") or {}).get("userArn")
+        user = identity or (body.get("user") if isinstance(body.get("user"), str) else None)
+        return runs.terminate_run(flow, run_id, clients(), settings(), user, body.get("reason"))
+
+    return answer(call)
 
 
 @app.route("/flows/{flow}/rollback", methods=["POST"], authorizer=AUTHORIZER)

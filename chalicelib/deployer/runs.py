@@ -18,7 +18,7 @@ from flowdrop.deployer.clients import AWS_ERRORS, Clients, aws_error, error_code
 from flowdrop.deployer.settings import DeployerSettings
 from flowdrop.deployer.step_states import ChildHistory, UnreadChildren, body_steps, map_runs_started, step_states
 from flowdrop.deployer.trigger import machine_arn
-from flowdrop.errors import FlowNotFoundError, RequestError
+from flowdrop.errors import FlowNotFoundError, RequestError, RunEndedError
 from flowdrop.model import layout, names, state_names
 from flowdrop.model import runs as run_ids
 
@@ -53,6 +53,33 @@ def list_runs(flow: str, clients: Clients, settings: DeployerSettings, status: s
         raise aws_error("Step Functions", "ListExecutions", arn, err) from err
     runs = [_run_summary(e) for e in page.get("executions", [])]
     return sorted(runs, key=lambda r: r["start_date"], reverse=True), page.get("nextToken") or None
+
+
+TERMINATED_ERROR = "flowdrop.Terminated"
+MAX_REASON_CHARS = 500
+
+
+def terminate_run(flow: str, run: str, clients: Clients, settings: DeployerSettings, user: str | None,
+                  reason: Any = None) -> dict[str, Any]:
+    """Stop a running production run (StopExecution): it ends ABORTED, its running tasks are stopped.
+
+    RunEndedError (409) when it already ended; FlowNotFoundError (404) for an unknown flow or run.
+    """
+    if reason is not None and not isinstance(reason, str):
+        raise RequestError("the terminate request is invalid", (f"reason must be a string, got {type(reason).__name__}",))
+    name = run_ids.execution_name_of(run)
+    arn = names.execution_arn(machine_arn(settings, flow), name)
+    cause = f"terminated by {user or 'an API caller'}" + (f": {reason[:MAX_REASON_CHARS]}" if reason else "")
+    try:
+        status = clients.sfn.describe_execution(executionArn=arn)["status"]
+        if status != "RUNNING":
+            raise RunEndedError(f"run {run_ids.run_id(name)} of {flow} already ended: {status}")
+        clients.sfn.stop_execution(executionArn=arn, error=TERMINATED_ERROR, cause=cause)
+    except AWS_ERRORS as err:
+        if error_code(err) in ("ExecutionDoesNotExist", "StateMachineDoesNotExist"):
+            raise FlowNotFoundError(f"flow {flow!r} has no run {run_ids.run_id(name)!r}") from err
+        raise aws_error("Step Functions", "StopExecution", arn, err) from err
+    return {"run_id": run_ids.run_id(name), "status": "ABORTED", "cause": cause}
 
 
 def run_status(flow: str, run: str, clients: Clients, settings: DeployerSettings,

@@ -207,3 +207,65 @@ def test_the_lambda_backend_runs_each_graph_shape(stack, api, flow_file, flow):
     group = f"/aws/lambda/{stack.names.task_function}"
     streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
     assert streams and all(s["logStreamName"].count("/") == 3 for s in streams)
+
+
+SLEEPY_FLOW = '''
+import time
+
+from flowdrop import FlowSpec, step
+
+
+class Sleepy{backend}Flow(FlowSpec):
+
+    @step
+    def start(self):
+        print("started", flush=True)
+        time.sleep(120)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    Sleepy{backend}Flow()
+'''
+
+
+@pytest.mark.parametrize("backend", ["batch", "worker"])
+def test_terminate_stops_a_running_run_and_its_task(stack, api, tmp_path, backend):
+    import subprocess
+    import sys
+    import time
+
+    from flowdrop.testing import client_env
+
+    flow = f"Sleepy{backend.title()}Flow"
+    flow_file = tmp_path / "sleepy_flow.py"
+    flow_file.write_text(textwrap.dedent(SLEEPY_FLOW.format(backend=backend.title())))
+    deploy_flow(stack, flow_file, backend=backend)
+    run_id = api.trigger(flow, {})["run_id"]
+    deadline = time.monotonic() + 60
+    while api.get_run(flow, run_id)["steps"].get("start") != "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.3)
+    time.sleep(2)  # the task itself is under way
+    done = subprocess.run([sys.executable, str(flow_file), "step-functions", "terminate", run_id, "--reason", "no more"],
+                          env=client_env(stack, FLOWDROP_USER="ada"), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"Terminated {flow}/{run_id}: it ends ABORTED (terminated by ada: no more)" in done.stdout
+    answer = wait_for_run(api, flow, run_id, timeout=30)
+    assert answer["status"] == "ABORTED" and answer["steps"]["start"] in ("ABORTED", "FAILED")
+    again = subprocess.run([sys.executable, str(flow_file), "step-functions", "terminate", run_id],
+                           env=client_env(stack), capture_output=True, text=True, timeout=60)
+    assert again.returncode != 0 and "already ended: ABORTED" in again.stdout + again.stderr
+    if backend == "batch":  # the job is stopped too, not left sleeping for two minutes
+        batch = stack.aws.client("batch")
+        deadline = time.monotonic() + 20
+        while True:
+            jobs = [j for status in ("RUNNING", "SUCCEEDED", "FAILED") for j in batch.list_jobs(
+                jobQueue=stack.resources.job_queue_arn, jobStatus=status)["jobSummaryList"] if j["jobName"] == f"{flow}-start"]
+            if [j["status"] for j in jobs] == ["FAILED"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert [j["status"] for j in jobs] == ["FAILED"]

@@ -21,6 +21,9 @@ foreach path reads the task's done.json with `aws-sdk:s3:getObject`, whose
 `Body` moto hands to the state machine as an unread botocore stream
 (state_task_service_aws_sdk.py:128 never normalises the response), so
 `States.StringToJson($.Body)` fails; AWS gives the body as a string.
+And a `.sync` Batch task whose execution is stopped leaves its job running in
+moto (the wait loop just ends, state_task_service_callback.py:141); AWS
+terminates the job. Here it is terminated too.
 Does not own: creating queues and definitions (local/resources.py).
 
 The image is not used: the command runs with this machine's Python on PATH.
@@ -55,6 +58,8 @@ _STOCK_RUN = Job.run
 _STOCK_CONTAINER_DETAILS = Job._container_details
 _STOCK_NORMALISE = (StateTaskServiceBatch._normalise_parameters, StateTaskServiceBatch._normalise_response)
 _STOCK_SDK_NORMALISE = StateTaskServiceAwsSdk._normalise_response
+_STOCK_BUILD_SYNC = StateTaskServiceBatch._build_sync_resolver
+_STOCK_EVAL_SYNC = StateTaskServiceBatch._eval_sync
 _BATCH_MODEL = None
 # How often a `.sync` task asks Batch whether its job ended (moto: 0.5 s,
 # state_task_service_callback.py:49, paid at the end of every task).
@@ -84,6 +89,39 @@ def apply_patches() -> None:
     StateTaskServiceBatch._normalise_response = _normalise_response  # type: ignore[method-assign]
     StateTaskServiceAwsSdk._normalise_response = _read_streams  # type: ignore[method-assign]
     state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = SYNC_POLL_SECONDS
+    StateTaskServiceBatch._build_sync_resolver = _build_sync_resolver  # type: ignore[method-assign]
+    StateTaskServiceBatch._eval_sync = _eval_sync  # type: ignore[method-assign]
+
+
+def _build_sync_resolver(self: StateTaskServiceBatch, env: Any, resource_runtime_part: Any,
+                         normalised_parameters: dict, state_credentials: Any) -> Any:
+    job_id = env.stack[-1].get("JobId") if env.stack and isinstance(env.stack[-1], dict) else None
+    resolve = _STOCK_BUILD_SYNC(self, env=env, resource_runtime_part=resource_runtime_part,
+                                normalised_parameters=normalised_parameters, state_credentials=state_credentials)
+
+    def resolver() -> Any:
+        return resolve()
+
+    resolver.job_id = job_id  # type: ignore[attr-defined]
+    resolver.region = resource_runtime_part.region  # type: ignore[attr-defined]
+    return resolver
+
+
+def _eval_sync(self: StateTaskServiceBatch, env: Any, timeout_seconds: Any, callback_endpoint: Any,
+               heartbeat_endpoint: Any, sync_resolver: Any) -> Any:
+    try:
+        return _STOCK_EVAL_SYNC(self, env=env, timeout_seconds=timeout_seconds, callback_endpoint=callback_endpoint,
+                                heartbeat_endpoint=heartbeat_endpoint, sync_resolver=sync_resolver)
+    finally:
+        job_id = getattr(sync_resolver, "job_id", None)
+        if job_id and not env.is_running():  # the execution was stopped while its job ran
+            from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+
+            try:
+                boto_client_for(region=sync_resolver.region, service="batch").terminate_job(
+                    jobId=job_id, reason="Step Functions execution stopped")
+            except Exception:  # noqa: BLE001 - the job may have ended meanwhile
+                pass
 
 
 def _read_streams(self: StateTaskServiceAwsSdk, response: Any, boto_service_name: str | None = None,
