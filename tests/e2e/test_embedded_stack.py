@@ -384,3 +384,29 @@ def test_a_step_that_finished_after_its_branch_was_stopped_shows_succeeded(stack
     assert steps["start"] == "SUCCEEDED" and steps["quick"] == "SUCCEEDED"
     assert steps["broken"] == "FAILED"
     assert steps["slow"] in ("ABORTED", "FAILED")  # stopped mid-sleep: never finished
+
+
+def test_the_python_deployer_api_creates_triggers_lists_and_deletes(stack, api):
+    from flowdrop import DeployedFlow, Deployer
+    from flowdrop.errors import ApiError, FlowNotFoundError
+    from flowdrop.testing import client_env
+
+    deployer = Deployer(EXAMPLES / "parameter_flow.py", config=stack.config, env=client_env(stack))
+    deployed = deployer.step_functions(name="PyApiParameterFlow").create(max_workers=5, backend="worker",
+                                                                        tags=["api", "python"])
+    assert deployed.name == "PyApiParameterFlow" and deployed.production_version == 1
+    run = deployed.trigger(alpha=0.25)
+    assert run.run_id.startswith("sfn-")
+    assert run.wait_for_completion(timeout=120, poll=0.25) == "SUCCEEDED"
+    assert run.steps == {"start": "SUCCEEDED", "end": "SUCCEEDED"}
+    assert run.run["start"].task.data.alpha == 0.25
+    assert [r.run_id for r in deployed.list_runs()] == [run.run_id]
+    again = DeployedFlow.from_deployment("PyApiParameterFlow", config=stack.config)
+    assert again.production_version == 1
+    assert "PyApiParameterFlow" in [f.name for f in Deployer.list_deployed_flows(config=stack.config)]
+    with pytest.raises(ApiError) as bad:
+        deployed.trigger(alpha="lots")
+    assert "alpha" in str(bad.value)
+    deployed.delete()
+    with pytest.raises((ApiError, FlowNotFoundError)):
+        DeployedFlow.from_deployment("PyApiParameterFlow", config=stack.config)
