@@ -27,9 +27,7 @@ from flowdrop.model.runs import TERMINAL_STATUSES
 
 def examples_dir() -> Path:
     """The example flows of this checkout (examples/ beside chalicelib/; a wheel has none)."""
-    import flowdrop
-
-    folder = Path(flowdrop.__file__).resolve().parent.parent / "examples"
+    folder = Path(__file__).resolve().parent.parent / "examples"  # flowdrop/testing.py -> the checkout
     if not folder.is_dir():
         raise DemoError(f"the example flows are not installed: no {folder}. They ship with flowdrop's source "
                         "tree: run the demo from a checkout (make demo).")
