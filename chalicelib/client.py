@@ -26,12 +26,13 @@ NamespaceMismatchError. namespace(None) sees every run.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
 from flowdrop.datastore import FlowDatastore, Storage, open_storage
-from flowdrop.errors import MissingObjectError, NamespaceMismatchError
+from flowdrop.errors import MissingObjectError, NamespaceMismatchError, TaggingError
+from flowdrop.model.tags import is_system_tag, tag_problems, tag_set_problems
 from flowdrop.model.task import indices_of
 
 END_STEP = "end"
@@ -212,6 +213,68 @@ class Run:
     def tags(self) -> frozenset[str]:
         """Every tag of the run, system tags (user:..., production:...) included."""
         return frozenset(self._meta.get("tags") or ())
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        """The tags flowdrop wrote: user:<name>, production:<token>, runtime:dev."""
+        if "system_tags" in self._meta:
+            return frozenset(self._meta["system_tags"])
+        return frozenset(t for t in self.tags if is_system_tag(t))
+
+    @property
+    def user_tags(self) -> frozenset[str]:
+        """The tags people gave (--tag, add_tag)."""
+        if "user_tags" in self._meta:
+            return frozenset(self._meta["user_tags"])
+        return self.tags - self.system_tags
+
+    def add_tag(self, tag: str | Iterable[str]) -> None:
+        """Add a user tag (a system tag of the same text is left as it is)."""
+        self.replace_tags([], [tag] if isinstance(tag, (str, bytes)) else tag)
+
+    def add_tags(self, tags: Iterable[str]) -> None:
+        """Add user tags."""
+        self.replace_tags([], tags)
+
+    def remove_tag(self, tag: str | Iterable[str]) -> None:
+        """Remove a user tag; removing a system tag is an error, an absent one a no-op."""
+        self.replace_tags([tag] if isinstance(tag, (str, bytes)) else tag, [])
+
+    def remove_tags(self, tags: Iterable[str]) -> None:
+        """Remove user tags."""
+        self.replace_tags(tags, [])
+
+    def replace_tag(self, tag_to_remove: str | Iterable[str], tag_to_add: str | Iterable[str]) -> None:
+        """Remove a tag and add one, in one change; removal first."""
+        self.replace_tags([tag_to_remove] if isinstance(tag_to_remove, (str, bytes)) else tag_to_remove,
+                          [tag_to_add] if isinstance(tag_to_add, (str, bytes)) else tag_to_add)
+
+    def replace_tags(self, tags_to_remove: Iterable[str], tags_to_add: Iterable[str]) -> None:
+        """Remove tags and add tags in one change of run.json, as Metaflow validates them."""
+        if isinstance(tags_to_remove, (str, bytes)) or isinstance(tags_to_add, (str, bytes)):
+            raise TaggingError("replace_tags takes lists of tags, not a string")
+        remove, add = list(tags_to_remove), list(tags_to_add)
+        if not remove and not add:
+            raise TaggingError("Must add or remove at least one tag")
+        problems = [f"{tag!r}: {p}" for tag in (*add, *remove) for p in tag_problems(tag)]
+        if problems:
+            raise TaggingError(f"Run('{self.pathspec}'): " + "; ".join(problems))
+        remove = [t.decode() if isinstance(t, bytes) else t for t in remove]
+        add = [t.decode() if isinstance(t, bytes) else t for t in add]
+        meta = self._ds.read_run(self.id) or dict(self._meta)
+        current = {**meta, "tags": meta.get("tags") or []}
+        system = set(current.get("system_tags") or [t for t in current["tags"] if is_system_tag(t)])
+        user = set(current.get("user_tags") or [t for t in current["tags"] if t not in system])
+        system_removed = sorted(set(remove) & system)
+        if system_removed:
+            raise TaggingError(f"Run('{self.pathspec}'): cannot remove system tag(s) {', '.join(system_removed)}")
+        new_user = (user - set(remove)) | (set(add) - system)
+        problems = tag_set_problems(new_user, existing=user)
+        if problems:
+            raise TaggingError(f"Run('{self.pathspec}'): " + "; ".join(problems))
+        current.update(system_tags=sorted(system), user_tags=sorted(new_user), tags=sorted(system | new_user))
+        self._ds.write_run(self.id, current)
+        self._meta = current
 
     @property
     def created_at(self) -> datetime | None:
@@ -430,10 +493,27 @@ class Task:
         """Captured stderr of the done (else latest) attempt."""
         return self._logs()[1]
 
-    def _logs(self) -> tuple[str, str]:
-        attempt = self._outcome().get("attempt")
+    def _logs(self, attempt: int | None = None) -> tuple[str, str]:
+        if attempt is None:
+            attempt = self._outcome().get("attempt")
         out, err = self._ds.load_logs(*self._where, None if attempt is None else int(attempt))
         return out.decode(errors="replace"), err.decode(errors="replace")
+
+    def _log_text(self, stream: str, attempt: int | None = None) -> str:
+        """One stream ("stdout" or "stderr") of `attempt` (default: the done, else latest, attempt)."""
+        out, err = self._logs(attempt)
+        return out if stream == "stdout" else err
+
+    def __iter__(self) -> Iterator[DataArtifact]:
+        return iter(self.artifacts)
+
+    def __getitem__(self, name: str) -> DataArtifact:
+        if name not in self.data._shas:
+            raise KeyError(f"Task('{self.pathspec}') has no artifact '{name}'")
+        return DataArtifact(self, name, self.data._shas[name])
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.data._shas
 
     @property
     def artifacts(self) -> TaskArtifacts:
@@ -514,3 +594,30 @@ class TaskArtifacts:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+class Metaflow:
+    """Every flow with runs in the datastores read: Metaflow().flows, iteration, `in`."""
+
+    @property
+    def flows(self) -> list[Flow]:
+        """Every flow, sorted by name."""
+        return list(self)
+
+    def _names(self) -> list[str]:
+        names: set[str] = set()
+        for storage in _storages():
+            names.update(n for n in storage.list_children("") if storage.list_children(f"{n}/runs"))
+        return sorted(names)
+
+    def __iter__(self) -> Iterator[Flow]:
+        return (Flow(name) for name in self._names())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    def __getitem__(self, name: str) -> Flow:
+        return Flow(name)
+
+    def __repr__(self) -> str:
+        return "Metaflow()"

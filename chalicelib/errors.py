@@ -1,5 +1,9 @@
 """Every error flowdrop raises on purpose, in one module, each with the HTTP status the API answers.
 
+Each is also a Metaflow exception (exception.py): FlowdropError is a
+MetaflowException, and the client's and merge_artifacts' errors are the
+Metaflow classes code written for Metaflow catches.
+
 Every error a user can see derives from FlowdropError and carries a message
 that names what is wrong, where, and what to do. Entry points print the
 message and exit non-zero; they never show a traceback for these. The HTTP
@@ -14,11 +18,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from flowdrop.exception import (
+    MetaflowException,
+    MetaflowNamespaceMismatch,
+    MetaflowNotFound,
+    MetaflowTaggingError,
+    MissingInMergeArtifactsException,
+    UnhandledInMergeArtifactsException,
+)
 
-class FlowdropError(Exception):
-    """Root of every error flowdrop raises on purpose."""
+
+class FlowdropError(MetaflowException):
+    """Root of every error flowdrop raises on purpose; a MetaflowException, so Metaflow code catches it."""
 
     http_status = 500  # our fault, said plainly
+
+    def __init__(self, message: str = ""):
+        # Not super(): a child that is also a Metaflow class (NamespaceMismatchError)
+        # would get the message as that class's own first argument.
+        MetaflowException.__init__(self, message)
 
 
 class FlowError(FlowdropError):
@@ -84,7 +102,7 @@ class MissingKey(DatastoreError):
         super().__init__(f"{url}: no such key '{key}'")
 
 
-class MissingObjectError(FlowdropError):
+class MissingObjectError(FlowdropError, MetaflowNotFound):
     """A flow, run, step or task does not exist; the message names its pathspec."""
 
     def __init__(self, kind: str, pathspec: str, where: str, problem: str = "does not exist in"):
@@ -92,7 +110,7 @@ class MissingObjectError(FlowdropError):
         super().__init__(f"{kind}('{pathspec}') {problem} {where}")
 
 
-class NamespaceMismatchError(FlowdropError):
+class NamespaceMismatchError(FlowdropError, MetaflowNamespaceMismatch):
     """A run exists but is outside the current namespace."""
 
     def __init__(self, pathspec: str, current: str, tags: frozenset[str]):
@@ -144,7 +162,27 @@ class DefinitionRejectedError(CompileError):
 
 
 class MergeArtifactsError(FlowdropError):
-    """merge_artifacts found values it cannot merge."""
+    """merge_artifacts was called wrongly, or found values it cannot merge."""
+
+
+class MissingInMergeArtifactsError(MergeArtifactsError, MissingInMergeArtifactsException):
+    """merge_artifacts(include=...) named artifacts that no input has; `artifact_names` lists them."""
+
+    def __init__(self, message: str, names: Iterable[str]):
+        super().__init__(message)
+        self.artifact_names = list(names)
+
+
+class UnhandledInMergeArtifactsError(MergeArtifactsError, UnhandledInMergeArtifactsException):
+    """merge_artifacts found artifacts whose values differ across inputs; `artifact_names` lists them."""
+
+    def __init__(self, message: str, names: Iterable[str]):
+        super().__init__(message)
+        self.artifact_names = list(names)
+
+
+class TaggingError(FlowdropError, MetaflowTaggingError):
+    """A tag is invalid, or a change of a run's tags is not allowed (removing a system tag)."""
 
 
 class ScheduleNotFoundError(FlowdropError, LookupError):

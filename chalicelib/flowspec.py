@@ -15,7 +15,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flowdrop.errors import FlowdropError, MergeArtifactsError
+from flowdrop.errors import (
+    FlowdropError,
+    MergeArtifactsError,
+    MissingInMergeArtifactsError,
+    UnhandledInMergeArtifactsError,
+)
+from flowdrop.exception import MetaflowExceptionWrapper
 from flowdrop.model.graph import FLOWSPEC_ATTRIBUTES
 
 if TYPE_CHECKING:
@@ -26,18 +32,8 @@ if TYPE_CHECKING:
 CLI_DEFERRED = False
 
 
-@dataclass(frozen=True)
-class StepFailure:
-    """What @catch stores in its `var` artifact: the step's final exception."""
-
-    step: str
-    exception_type: str
-    message: str
-    traceback: str
-    attempts: int
-
-    def __str__(self) -> str:
-        return f"{self.exception_type}: {self.message}"
+# What @catch stores in its `var` artifact (Metaflow's MetaflowExceptionWrapper).
+StepFailure = MetaflowExceptionWrapper
 
 
 @dataclass(frozen=True)
@@ -223,7 +219,8 @@ class FlowSpec:
         if include:
             missing = sorted(set(include) - set(candidates))
             if missing:
-                raise MergeArtifactsError(f"step '{step}': merge_artifacts include names artifacts no input has: {', '.join(missing)}")
+                raise MissingInMergeArtifactsError(
+                    f"step '{step}': merge_artifacts include names artifacts no input has: {', '.join(missing)}", missing)
             names = set(include)
         else:
             names = set(candidates) - exclude_set
@@ -237,7 +234,6 @@ class FlowSpec:
             else:
                 self._inherited[name] = next(iter(shas))
         if conflicts:
-            raise MergeArtifactsError(
+            raise UnhandledInMergeArtifactsError(
                 f"step '{step}': inputs disagree on artifact(s) {', '.join(conflicts)}; "
-                "set them in the join before merge_artifacts, or pass exclude=[...]"
-            )
+                "set them in the join before merge_artifacts, or pass exclude=[...]", conflicts)

@@ -42,14 +42,21 @@ def _target_options(func: Callable) -> Callable:
 
 
 def _target(ctx: click.Context, name: str | None, branch: str | None, production: bool) -> Any:
-    """The deployment target of a subcommand; --name may also come from the group, as in Metaflow."""
+    """The deployment target of a subcommand; --name, --branch and --production may come from the groups above."""
     from flowdrop.cli.uploader import deployment_target
     from flowdrop.config import user_name
+
+    branch, production = _branch(ctx, branch, production)
 
     group_name = ctx.parent.params.get("name") if ctx.parent is not None else None
     if name and group_name and name != group_name:
         raise click.UsageError(f"--name given twice with different values ({group_name!r}, {name!r})")
     return deployment_target(ctx.obj.graph, user_name(), name or group_name, branch, production)
+
+
+def _branch(ctx: click.Context, branch: str | None, production: bool) -> tuple[str | None, bool]:
+    """(--branch, --production) of the subcommand, else the flow command's top-level ones (as Metaflow takes them)."""
+    return branch or getattr(ctx.obj, "branch", None), production or bool(getattr(ctx.obj, "production", False))
 
 
 class _FlowParameterCommand(click.Command):
@@ -107,6 +114,7 @@ def add_step_functions_commands(cli: click.Group) -> None:
         suffixes = tuple(s.strip() for s in package_suffixes.split(",") if s.strip())
         with messages_not_tracebacks():
             target = _target(ctx, name, branch, production)
+            branch, production = _branch(ctx, branch, production)
             # The config has no backend key yet on older installs; the embedded stack writes one.
             kind = backend or getattr(obj.config, "backend", None) or DEFAULT_BACKEND
             options = DeployOptions(name=name, branch=branch, production=production, max_workers=max_workers,

@@ -6,6 +6,6 @@ class's steps, decorators and parameters, lint.py checks the structure
 """
 
 from flowdrop.graph.parse import find_flow_class_names, parse_flow, parse_flow_file
-from flowdrop.graph.render import render_graph
+from flowdrop.graph.render import render_dot, render_graph
 
-__all__ = ["find_flow_class_names", "parse_flow", "parse_flow_file", "render_graph"]
+__all__ = ["find_flow_class_names", "parse_flow", "parse_flow_file", "render_dot", "render_graph"]

@@ -1,6 +1,6 @@
-"""A graph's text form, for `python flow.py show`.
+"""A graph's text and Graphviz forms, for `python flow.py show` and `output-dot`.
 
-Owns: rendering a validated Graph for people. Does not own: parsing (parse.py).
+Owns: rendering a validated Graph for people and for `dot`. Does not own: parsing (parse.py).
 """
 
 from __future__ import annotations
@@ -52,4 +52,21 @@ def render_graph(graph: Graph) -> str:
             if node.type == FOREACH:
                 arrow += f" (foreach over '{node.foreach_param}')"
             lines.append(arrow)
+    return "\n".join(lines) + "\n"
+
+
+def _dot_id(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render_dot(graph: Graph) -> str:
+    """The graph in Graphviz dot: one box per step (its type beside its name), one edge per transition."""
+    lines = [f"digraph {_dot_id(graph.flow_name)} {{", "    rankdir=TB;", "    node [shape=box, style=rounded];"]
+    for node in graph.nodes:
+        lines.append(f"    {_dot_id(node.name)} [label={_dot_id(f'{node.name} ({node.type})')}];")
+    for node in graph.nodes:
+        for child in node.out_funcs:
+            style = f" [label={_dot_id('foreach ' + node.foreach_param)}]" if node.type == FOREACH else ""
+            lines.append(f"    {_dot_id(node.name)} -> {_dot_id(child)}{style};")
+    lines.append("}")
     return "\n".join(lines) + "\n"

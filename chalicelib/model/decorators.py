@@ -50,6 +50,25 @@ DECORATOR_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
 }
 
 
+# Step decorators a flow may carry: flowdrop's own, and Metaflow's others,
+# which are accepted and ignored (a Metaflow flow runs unchanged). `--with`
+# names outside this list are typing mistakes and are refused.
+STEP_DECORATOR_NAMES: tuple[str, ...] = tuple(sorted({
+    *DECORATOR_DEFAULTS, "secrets", "parallel", "kubernetes", "card", "pypi", "conda", "pytorch_parallel",
+}))
+
+
+def unknown_step_decorator(name: str) -> str | None:
+    """None for a known step decorator; else a message naming the closest known ones."""
+    if name in STEP_DECORATOR_NAMES:
+        return None
+    import difflib
+
+    close = difflib.get_close_matches(name, STEP_DECORATOR_NAMES, n=2)
+    hint = f" Did you mean {' or '.join(close)}?" if close else ""
+    return f"no step decorator named {name!r}.{hint} Known: {', '.join(STEP_DECORATOR_NAMES)}."
+
+
 # Step Functions caps TimeoutSeconds (a Task's @timeout, a whole run's
 # workflow_timeout) and a Retry's IntervalSeconds at 99,999,999 seconds.
 MAX_SFN_SECONDS = 99_999_999

@@ -22,6 +22,8 @@ def task_command(
     with_specs: tuple[str, ...] = (),
     tags: tuple[str, ...] = (),
     origin_run_id: str | None = None,
+    namespace: str | None = None,
+    max_log_size: int | None = None,
 ) -> list[str]:
     """The argument list that runs one task through the task runner."""
     args = [python or sys.executable, str(flow_file)]
@@ -29,7 +31,7 @@ def task_command(
         args += ["--with", spec]
     root = datastore_root or payload.datastore_root
     if root:
-        args += ["--datastore", root]
+        args += ["--datastore-root", root]
     args += ["step", payload.step, "--run-id", payload.run_id, "--task-id", payload.task_id]
     if payload.parameters is not None:
         args += ["--parameters", payload.parameters]
@@ -43,6 +45,10 @@ def task_command(
         args += ["--tag", tag]
     if origin_run_id:
         args += ["--origin-run-id", origin_run_id]
+    if namespace is not None:
+        args += ["--namespace", namespace]
+    if max_log_size is not None:
+        args += ["--max-log-size", str(max_log_size)]
     return args
 
 

@@ -5,7 +5,7 @@ runner (`python flow.py step ...`) in a subprocess, at most `max_workers`
 at once, prefixing their live output, retrying per @retry, running the
 @catch fallback after a final failure, killing tasks past their @timeout
 (the runner enforces it too; this is the backstop), and the run's final
-status. Tasks cloned by `resume` count as finished without running.
+status; a foreach wider than --max-num-splits fails the run. Tasks cloned by `resume` count as finished without running.
 Production never uses this: Step Functions is the scheduler there.
 """
 
@@ -50,6 +50,10 @@ class RunOptions:
     # How tasks start: "fork" (the scheduler's own process, forked: fast) or
     # "subprocess" (`python flow.py step ...`, as workers and Batch do).
     launcher: str = "fork"
+    # As Metaflow's `run --max-num-splits`: a foreach wider than this fails the run.
+    max_num_splits: int = 100
+    max_log_size: int = 10  # MB of each task's stdout and stderr kept
+    namespace: str | None = None  # the client API's namespace inside tasks ("" for every namespace)
 
 
 @dataclass
@@ -154,7 +158,8 @@ class LocalScheduler:
         else:
             args = task_command(self.flow_file, payload, output_file, self.options.datastore_root,
                                 with_specs=self.options.with_specs, tags=self.options.tags,
-                                origin_run_id=self.options.origin_run_id)
+                                origin_run_id=self.options.origin_run_id, namespace=self.options.namespace,
+                                max_log_size=self.options.max_log_size)
             env = dict(os.environ, PYTHONUNBUFFERED="1")
             process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         decorators = effective_decorators(self.graph[step], self.options.with_decorators)
@@ -245,6 +250,9 @@ class LocalScheduler:
         step, indices = key
         if code == 0 and running.output_file.is_file():
             output = json.loads(running.output_file.read_text())
+            too_wide = self._too_wide(step, output)
+            if too_wide:
+                return key, too_wide
             self._done[key] = output
             for successor in self._successors(key, output):
                 self._push(successor)
@@ -268,6 +276,13 @@ class LocalScheduler:
             self._push(key, "catch")
             return None
         return key, self._error_text(key) or f"the task exited with code {code}"
+
+    def _too_wide(self, step: str, output: Mapping[str, Any]) -> str | None:
+        count = int(output.get("foreach_count") or 0)
+        if self.graph[step].foreach_param is None or count <= self.options.max_num_splits:
+            return None
+        return (f"the foreach in step '{step}' made {count} splits, more than the maximum of "
+                f"{self.options.max_num_splits}; raise it with --max-num-splits")
 
     def _error_text(self, key: TaskKey) -> str | None:
         step, indices = key

@@ -27,13 +27,15 @@ from flowdrop.config import user_name
 from flowdrop.current import current
 from flowdrop.datastore import FlowDatastore
 from flowdrop.errors import TaskError
-from flowdrop.flowspec import ArtifactView, FlowSpec, ForeachFrame, Inputs, StepFailure
+from flowdrop.exception import MetaflowExceptionWrapper, dotted_type
+from flowdrop.flowspec import ArtifactView, FlowSpec, ForeachFrame, Inputs
 from flowdrop.model.decorators import Decorator, effective_decorators, timeout_seconds
 from flowdrop.model.graph import Graph
 from flowdrop.model.parameters import parse_parameters_input, resolve_parameters
 from flowdrop.model.runs import run_record
 from flowdrop.model.task import TaskPayload, task_output
 from flowdrop.parameters import evaluate_deploy_time_parameters
+from flowdrop.plugins.timeout_decorator import TimeoutException
 from flowdrop.runtime.inputs import input_tasks
 
 
@@ -42,8 +44,8 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
-class StepTimeout(Exception):
-    """Raised inside a step when its @timeout runs out."""
+# Raised inside a step when its @timeout runs out (Metaflow's name and module).
+StepTimeout = TimeoutException
 
 
 @dataclass
@@ -58,6 +60,16 @@ class TaskSetup:
     deploy_values: Mapping[str, Any] = field(default_factory=dict)
     origin_run_id: str | None = None
     deployment_name: str | None = None  # the state machine's name, for production runs
+    max_log_size: int = 10 * 1024 * 1024  # bytes of stdout and of stderr kept (Metaflow's --max-log-size)
+
+
+def _log_bytes(text: str, limit: int) -> bytes:
+    """A captured stream as stored: past `limit` bytes the head is cut (the tail says how the task ended), with a note."""
+    data = text.encode(errors="replace")
+    if len(data) <= limit:
+        return data
+    note = f"[flowdrop: output truncated: {len(data) - limit} of {len(data)} bytes not kept (--max-log-size)]\n"
+    return note.encode() + data[len(data) - limit:]
 
 
 def _project_fields(graph: Graph, deployment_name: str | None, user: str) -> dict[str, Any]:
@@ -251,15 +263,17 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
             text = "".join(traceback.format_exception(exc))
             print(text, file=sys.stderr, end="")
             meta.update(status="failed", finished=now_iso(), exception=text,
-                        exception_type=type(exc).__name__, exception_message=str(exc))
+                        exception_type=type(exc).__name__, exception_class=dotted_type(exc),
+                        exception_message=str(exc))
             ds.write_attempt(run_id, step, task_id, attempt, _jsonable(meta))
-            ds.save_logs(run_id, step, task_id, attempt, out.buffer_copy.getvalue().encode(),
-                         err.buffer_copy.getvalue().encode())
+            ds.save_logs(run_id, step, task_id, attempt, _log_bytes(out.buffer_copy.getvalue(), setup.max_log_size),
+                         _log_bytes(err.buffer_copy.getvalue(), setup.max_log_size))
             current._clear()
             raise TaskError(f"step '{step}' (task {task_id}, attempt {attempt}) failed: "
                             f"{type(exc).__name__}: {exc}") from exc
     ds.write_attempt(run_id, step, task_id, attempt, _jsonable(meta))
-    ds.save_logs(run_id, step, task_id, attempt, out.buffer_copy.getvalue().encode(), err.buffer_copy.getvalue().encode())
+    ds.save_logs(run_id, step, task_id, attempt, _log_bytes(out.buffer_copy.getvalue(), setup.max_log_size),
+                 _log_bytes(err.buffer_copy.getvalue(), setup.max_log_size))
     # The status says "succeeded" or "caught": the run's status reader trusts the first over a stopped branch.
     ds.mark_done(run_id, step, task_id, attempt, {"foreach_count": meta.get("foreach_count"), "status": meta["status"]})
     current._clear()
@@ -316,19 +330,23 @@ def _record_caught_failure(
     # waiting for it (its @timeout passed, or its host was lost) before it ended.
     stopped = not last and any(meta.get("status") == "running" for meta in runs)
     if stopped and timeout:
-        default_type, default_message = "TimeoutException", f"the step did not finish within its @timeout ({timeout} s)"
+        default_type = "flowdrop.plugins.timeout_decorator.TimeoutException"
+        default_message = f"the step did not finish within its @timeout ({timeout} s)"
     elif stopped:
-        default_type, default_message = "TaskLost", "the step's task stopped answering before it finished"
+        default_type, default_message = "flowdrop.exception.TaskLost", "the step's task stopped answering before it ended"
     else:
-        default_type, default_message = "UnknownError", "the step failed with no recorded exception"
-    failure = StepFailure(
+        default_type, default_message = "builtins.Exception", "the step failed with no recorded exception"
+    # As Metaflow's @catch: the var holds the exception's dotted type, its text and the stack trace.
+    failure = MetaflowExceptionWrapper(
+        type=last.get("exception_class") or (f"builtins.{last['exception_type']}" if last.get("exception_type")
+                                             else default_type),
+        exception=last.get("exception_message", default_message),
+        stacktrace=last.get("exception") or None,
         step=payload.step,
-        exception_type=last.get("exception_type", default_type),
-        message=last.get("exception_message", default_message),
-        traceback=last.get("exception", ""),
         attempts=len(runs),
     )
     if catch.get("print_exception", True):
-        print(f"@catch: step '{payload.step}' failed after {len(runs)} attempt(s): {failure}", file=sys.stderr)
+        print(f"@catch: step '{payload.step}' failed after {len(runs)} attempt(s): {failure.type}: "
+              f"{failure.exception}", file=sys.stderr)
     if catch.get("var"):
         flow.__dict__[catch["var"]] = failure

@@ -41,9 +41,65 @@ def test_with_catch_is_refused_on_a_flow_with_a_foreach(env):
     assert "--with 'catch': @catch is not supported in foreach split steps, and this flow has start" in result.stderr
 
 
-def test_with_accepts_good_and_unknown_decorators(env):
-    # Metaflow flows are run with `--with kubernetes` and the like; flowdrop ignores what it does not know.
+def test_with_accepts_good_and_metaflow_decorators(env):
+    # Metaflow flows are run with `--with kubernetes` and the like; flowdrop accepts and ignores Metaflow's others.
     result = invoke("foreach_flow.py", ["--with", "retry:times=2", "--with", "kubernetes:cpu=4",
                                         "--with", "timeout:minutes=5", "show"], env)
     assert result.exit_code == 0, result.output
     assert "Step start" in result.stdout
+
+
+def test_with_refuses_a_mistyped_decorator_listing_the_known_ones(env):
+    result = invoke("foreach_flow.py", ["--with", "retyr", "--with", "retry", "show"], env)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("--with 'retyr': no step decorator named 'retyr'. Did you mean retry? Known: ")
+    assert "catch, conda, environment" in result.stderr and "Step start" not in result.stdout
+
+
+def test_run_with_is_checked_too(env, tmp_path):
+    result = invoke("linear_flow.py", ["--datastore-root", str(tmp_path), "run", "--with", "tiemout"], env)
+    assert result.exit_code == 2 and "no step decorator named 'tiemout'. Did you mean timeout?" in result.stderr
+
+
+def test_output_dot_is_graphviz(env):
+    result = invoke("foreach_flow.py", ["--quiet", "output-dot"], env)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        'digraph "ForeachFlow" {', "    rankdir=TB;", "    node [shape=box, style=rounded];",
+        '    "start" [label="start (foreach)"];', '    "square" [label="square (linear)"];',
+        '    "join" [label="join (join)"];', '    "end" [label="end (end)"];',
+        '    "start" -> "square" [label="foreach items"];', '    "square" -> "join";', '    "join" -> "end";', "}",
+    ]
+
+
+def test_no_command_checks_the_flow_as_metaflow_does(env):
+    result = invoke("linear_flow.py", [], env)
+    assert result.exit_code == 0, result.output
+    assert "The graph looks good!" in result.stderr and "Pyflakes is happy!" in result.stderr
+
+
+def test_datastore_location_and_root_together_are_refused(env, tmp_path):
+    result = invoke("linear_flow.py", ["--datastore", str(tmp_path), "--datastore-root", str(tmp_path), "show"], env)
+    assert result.exit_code == 2 and "give one of them" in result.stderr
+
+
+def test_branch_and_production_at_top_level_reach_step_functions(env, monkeypatch):
+    import click
+
+    from flowdrop.cli.flow import FlowContext
+    from flowdrop.cli.step_functions import _target
+    from flowdrop.config import load_config
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    flow = Path(__file__).resolve().parents[1] / "flows" / "project_flow.py"
+    cls, graph, _module = load_flow(flow)
+    cli = build_cli(cls, flow, graph)
+    obj = FlowContext(cls, flow, graph, load_config())
+    obj.branch, obj.production = "feature", True  # python project_flow.py --branch feature --production ...
+    group = click.Context(cli, obj=obj)
+    create = click.Context(cli.commands["step-functions"].commands["create"], parent=group, obj=obj)
+    assert _target(create, None, None, False).state_machine_name == "demo.prod.feature.ProjectFlow"
+    assert _target(create, None, "other", False).state_machine_name == "demo.prod.other.ProjectFlow"
+    obj.branch, obj.production = None, False
+    assert _target(create, None, None, False).state_machine_name == "demo.user.alice.ProjectFlow"

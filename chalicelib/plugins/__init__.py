@@ -1,0 +1,1 @@
+"""Names Metaflow code reaches under `metaflow.plugins`, kept where Metaflow keeps them (e.g. TimeoutException)."""
