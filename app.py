@@ -33,5 +33,13 @@ def _import_flowdrop() -> Any:
 flowdrop = _import_flowdrop()
 
 from flowdrop.deployer.app import app, clients, deploy, scheduled, settings, token_authorizer  # noqa: E402
+from flowdrop.runtime.lambda_task import handler as run_task  # noqa: E402
 
-__all__ = ["app", "clients", "deploy", "flowdrop", "scheduled", "settings", "token_authorizer"]
+
+@app.lambda_function(name="task")
+def task(event: dict, context: Any) -> dict:
+    """The lambda backend's task runner (its own role, without the deployer's rights: the template's TaskFunctionRole)."""
+    return run_task(event, context)
+
+
+__all__ = ["app", "clients", "deploy", "flowdrop", "scheduled", "settings", "task", "token_authorizer"]

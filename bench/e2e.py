@@ -6,9 +6,12 @@ Prints:
                         published, alias moved), over several uploads of changed code;
   trigger-to-first-task from POST /flows/ParameterFlow/runs to the first task's start as
                         recorded by the task runner in the datastore;
-  100-way foreach       wall time of foreach_flow.py with width=100, trigger to SUCCEEDED.
+  N-way foreach         wall time of foreach_flow.py with width=N, trigger to SUCCEEDED,
+                        next to the same flow run locally (`python foreach_flow.py run`) in
+                        the same process run: the ratio is the figure that counts.
+Trigger and foreach rows are printed for each backend asked (--backends worker,batch).
 
-Usage: python bench/e2e.py [--uploads 5] [--triggers 5] [--width 100] [--workers 4]
+Usage: python bench/e2e.py [--uploads 5] [--triggers 5] [--width 100] [--workers 4] [--backends worker,batch]
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ def load_flow_class(flow_file: Path, class_name: str) -> type:
     return getattr(module, class_name)
 
 
-def upload_to_production(stack: EmbeddedStack, api: ApiClient, count: int) -> list[float]:
+def upload_to_production(stack: EmbeddedStack, api: ApiClient, count: int, backend: str = "worker") -> list[float]:
     """Seconds from PutObject returning to an ACCEPTED record, for `count` uploads of changed code."""
     s3 = stack.aws.client("s3")
     latencies = []
@@ -47,10 +50,10 @@ def upload_to_production(stack: EmbeddedStack, api: ApiClient, count: int) -> li
         flow_file = Path(tmp) / "parameter_flow.py"
         source = (examples_dir() / "parameter_flow.py").read_text()
         for i in range(count):
-            flow_file.write_text(source + f"\n# bench upload {i}\n")  # new code: a new sha, a new version
+            flow_file.write_text(source + f"\n# bench upload {backend} {i}\n")  # new code: a new sha and version
             graph = parse_flow(flow_file.read_text(), flow_file.name)
             flow_cls = load_flow_class(flow_file, graph.flow_name)
-            prepared = prepare_deployment(flow_cls, flow_file, graph, DeployOptions(backend="worker"), "bench",
+            prepared = prepare_deployment(flow_cls, flow_file, graph, DeployOptions(backend=backend), "bench",
                                           datetime.now(timezone.utc))
             s3.put_object(Bucket=stack.names.bucket, Key=prepared.key, Body=prepared.data)
             began = time.monotonic()
@@ -97,11 +100,24 @@ def trigger_to_first_task(stack: EmbeddedStack, api: ApiClient, count: int) -> t
     return to_first, to_end
 
 
-def foreach_wall_time(stack: EmbeddedStack, api: ApiClient, width: int) -> float:
+def local_foreach_wall_time(width: int) -> float:
+    """Seconds of `python foreach_flow.py run --width N` on this machine (the local runtime)."""
+    import os
+    import subprocess
+
+    with tempfile.TemporaryDirectory(prefix="flowdrop-bench-local-") as tmp:
+        env = dict(os.environ, FLOWDROP_CONFIG=str(Path(tmp) / "none.json"))
+        began = time.monotonic()
+        subprocess.run([sys.executable, str(examples_dir() / "foreach_flow.py"), "--datastore", str(Path(tmp) / "ds"),
+                        "run", "--width", str(width)], env=env, cwd=tmp, check=True, capture_output=True)
+        return time.monotonic() - began
+
+
+def foreach_wall_time(stack: EmbeddedStack, api: ApiClient, width: int, backend: str = "worker") -> float:
     """Seconds from trigger to SUCCEEDED of foreach_flow.py with `width` items."""
     from flowdrop.testing import deploy_flow
 
-    deploy_flow(stack, examples_dir() / "foreach_flow.py")
+    deploy_flow(stack, examples_dir() / "foreach_flow.py", backend=backend)
     began = time.monotonic()
     run_id = api.trigger("ForeachFlow", {"width": width})["run_id"]
     answer = wait_for_run(api, "ForeachFlow", run_id, timeout=1800, poll=0.2)  # polls the cheap status
@@ -121,22 +137,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--triggers", type=int, default=5)
     parser.add_argument("--width", type=int, default=100)
     parser.add_argument("--workers", type=int, default=4, help="tasks the worker pool runs at once")
+    parser.add_argument("--backends", default="worker,batch", help="comma-separated: worker, batch, lambda")
     args = parser.parse_args(argv)
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     state = Path(tempfile.mkdtemp(prefix="flowdrop-bench-stack-"))
     began = time.monotonic()
     try:
         with EmbeddedStack(StackOptions(state_dir=state, max_tasks=args.workers)) as stack:
             print(f"embedded stack up in {time.monotonic() - began:.1f}s ({args.workers} workers)", flush=True)
             api = ApiClient.from_config(stack.config)
-            uploads = upload_to_production(stack, api, args.uploads)
-            print(f"upload-to-production:   {summary(uploads)}", flush=True)
-            first, end = trigger_to_first_task(stack, api, args.triggers)
-            print(f"trigger-to-first-task:  {summary(first)}", flush=True)
-            print(f"trigger-to-SUCCEEDED:   {summary(end)}  (2-step ParameterFlow)", flush=True)
-            wall = foreach_wall_time(stack, api, args.width)
-            print(f"{args.width}-way foreach run:   {wall:.1f}s wall, trigger to SUCCEEDED "
-                  f"({args.width + 3} tasks, {(args.width + 3) / wall:.1f} tasks/s on {args.workers} workers)",
-                  flush=True)
+            local = local_foreach_wall_time(args.width)
+            print(f"{args.width}-way foreach, local runtime: {local:.2f}s wall (the yardstick)", flush=True)
+            for backend in backends:
+                print(f"-- backend {backend}", flush=True)
+                uploads = upload_to_production(stack, api, args.uploads, backend)
+                print(f"upload-to-production:   {summary(uploads)}", flush=True)
+                first, end = trigger_to_first_task(stack, api, args.triggers)
+                print(f"trigger-to-first-task:  {summary(first)}", flush=True)
+                print(f"trigger-to-SUCCEEDED:   {summary(end)}  (2-step ParameterFlow)", flush=True)
+                wall = foreach_wall_time(stack, api, args.width, backend)
+                print(f"{args.width}-way foreach run:   {wall:.1f}s wall, trigger to SUCCEEDED "
+                      f"({args.width + 3} tasks, {(args.width + 3) / wall:.1f} tasks/s), "
+                      f"{wall / local:.1f}x the local runtime", flush=True)
     finally:
         shutil.rmtree(state, ignore_errors=True)
     return 0

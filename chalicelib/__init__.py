@@ -18,6 +18,10 @@ def __getattr__(name: str):
         from flowdrop import client
 
         return getattr(client, name)
+    if name in ("Deployer", "DeployedFlow", "TriggeredRun"):
+        from flowdrop.cli import python_api  # the laptop's side: only code that deploys loads it
+
+        return getattr(python_api, name)
     raise AttributeError(f"module 'flowdrop' has no attribute {name!r}")
 
 
@@ -26,4 +30,5 @@ __all__ = [
     "FlowSpec", "Parameter", "JSONType", "current", "step", "retry", "catch", "timeout", "resources",
     "batch", "environment", "schedule", "project", "StepFailure",
     "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace", "default_namespace",
+    "Deployer", "DeployedFlow", "TriggeredRun",
 ]

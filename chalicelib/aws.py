@@ -8,11 +8,17 @@ clients as arguments, so the embedded stack and AWS differ only here.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 DEFAULT_REGION = "us-east-1"
+# Clients come from boto3's default session, shared by the process: a fresh
+# session per client reloads the service models each time (about 100 ms per
+# client, paid by every Batch and Lambda task). Sessions are not thread-safe
+# for making clients, so that happens under a lock; clients themselves are.
+_SESSION_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -51,4 +57,7 @@ class AwsConfig:
         elif self.access_key_id:
             kwargs["aws_access_key_id"] = self.access_key_id
             kwargs["aws_secret_access_key"] = self.secret_access_key
-        return boto3.session.Session().client(service, **kwargs)
+        with _SESSION_LOCK:
+            if boto3.DEFAULT_SESSION is None:
+                boto3.setup_default_session()
+            return boto3.DEFAULT_SESSION.client(service, **kwargs)

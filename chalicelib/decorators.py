@@ -10,7 +10,9 @@ never imports user code, sees the same thing.
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,16 +32,41 @@ def step(func: Callable) -> Callable:
     return func
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def definition_error(message: str) -> DecoratorError:
+    """A DecoratorError naming where the flow's source wrote it: the first frame outside flowdrop.
+
+    Decorators run while the flow file's class body executes, before any
+    flowdrop command could print the error, so the location makes it read
+    like the graph's own errors (file:line: ...). And when that file is the
+    script being run (`python flow.py ...`, not a module a test or the task
+    runner loads), the message is printed and the process exits 1 right
+    here: a user sees one line, not a traceback through flowdrop.
+    """
+    frame = sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR + os.sep):
+        frame = frame.f_back
+    where = f"{frame.f_code.co_filename}:{frame.f_lineno}: " if frame is not None else ""
+    flowspec = sys.modules.get("flowdrop.flowspec")
+    if (frame is not None and frame.f_globals.get("__name__") == "__main__"
+            and not getattr(flowspec, "CLI_DEFERRED", False)):
+        print(where + message, file=sys.stderr)
+        raise SystemExit(1)
+    return DecoratorError(where + message)
+
+
 def _step_decorator(name: str, func: Callable | None, attributes: dict[str, Any]) -> Any:
     # The same check the static graph, the manifest and `--with` use, so a
     # bad argument fails here with a message, not later with a TypeError.
     problems = decorator_problems(Decorator(name, attributes))
     if problems:
-        raise DecoratorError("; ".join(problems))
+        raise definition_error("; ".join(problems))
 
     def apply(f: Callable) -> Callable:
         if not getattr(f, "_flowdrop_step", False):
-            raise DecoratorError(f"@{name} on {getattr(f, '__name__', f)!r}: put @{name} above @step")
+            raise definition_error(f"@{name} on {getattr(f, '__name__', f)!r}: put @{name} above @step")
         getattr(f, STEP_DECORATORS_ATTR).append(Decorator(name, attributes))
         return f
 
@@ -110,7 +137,10 @@ def schedule(
     given = {"hourly": hourly, "daily": daily, "weekly": weekly, "cron": cron, "timezone": timezone}
     # Only what the user wrote, exactly as the static graph reads it from source.
     attributes = {k: v for k, v in given.items() if v is not None}
-    schedule_from_attributes(attributes)  # raises DecoratorError naming the bad field
+    try:
+        schedule_from_attributes(attributes)
+    except DecoratorError as err:  # names the bad field; say where it is written
+        raise definition_error(str(err)) from None
     decorate = _flow_decorator("schedule", attributes)
     return decorate(cls) if cls is not None else decorate
 
@@ -121,7 +151,7 @@ _PROJECT_NAME = re.compile(r"^[a-z0-9_]{1,128}$")
 def project(cls: type | None = None, *, name: str) -> Any:
     """Group flows of one project; deployments get per-user, test or prod branches."""
     if not _PROJECT_NAME.match(name or ""):
-        raise DecoratorError(f"@project: name must be lowercase letters, digits and underscores, got {name!r}")
+        raise definition_error(f"@project: name must be lowercase letters, digits and underscores, got {name!r}")
     decorate = _flow_decorator("project", {"name": name})
     return decorate(cls) if cls is not None else decorate
 

@@ -148,6 +148,12 @@ class FlowNotFoundError(TriggerError):
     http_status = 404
 
 
+class RunEndedError(TriggerError):
+    """The run asked to change has already ended: HTTP 409."""
+
+    http_status = 409
+
+
 class RequestError(TriggerError):
     """A request is malformed or its values are wrong: HTTP 400, with every problem."""
 

@@ -27,9 +27,7 @@ from flowdrop.model.runs import TERMINAL_STATUSES
 
 def examples_dir() -> Path:
     """The example flows of this checkout (examples/ beside chalicelib/; a wheel has none)."""
-    import flowdrop
-
-    folder = Path(flowdrop.__file__).resolve().parent.parent / "examples"
+    folder = Path(__file__).resolve().parent.parent / "examples"  # flowdrop/testing.py -> the checkout
     if not folder.is_dir():
         raise DemoError(f"the example flows are not installed: no {folder}. They ship with flowdrop's source "
                         "tree: run the demo from a checkout (make demo).")
@@ -54,10 +52,12 @@ def run_command(args: Sequence[str], env: Mapping[str, str], cwd: Path, timeout:
     return output
 
 
-def deploy_flow(stack: EmbeddedStack, flow_file: Path, *extra: str, cwd: Path | None = None) -> str:
-    """`python FLOW_FILE [extra...] step-functions create` against the stack; its output."""
+def deploy_flow(stack: EmbeddedStack, flow_file: Path, *extra: str, cwd: Path | None = None,
+                backend: str | None = None) -> str:
+    """`python FLOW_FILE [extra...] step-functions create [--backend B]` against the stack; its output."""
     cwd = cwd or stack.state_dir
-    return run_command([sys.executable, str(flow_file), *extra, "step-functions", "create"], client_env(stack), cwd)
+    create = ["step-functions", "create", *(["--backend", backend] if backend else [])]
+    return run_command([sys.executable, str(flow_file), *extra, *create], client_env(stack), cwd)
 
 
 def wait_for_run(api: Any, flow: str, run_id: str, timeout: float = 180.0, poll: float = 0.25) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import socket
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from flowdrop.config import ClientConfig
@@ -81,14 +81,32 @@ class ApiClient:
             body["idempotency_key"] = idempotency_key
         return self.request("POST", f"/flows/{_quote(flow)}/runs", body)
 
-    def list_runs(self, flow: str, status: str | None = None) -> dict[str, Any]:
-        """GET /flows/{flow}/runs, optionally only runs in `status` (RUNNING, SUCCEEDED, FAILED)."""
-        return self.request("GET", f"/flows/{_quote(flow)}/runs", query={"status": status} if status else None)
+    def list_runs(self, flow: str, status: str | None = None, limit: int | None = None,
+                  next_token: str | None = None) -> dict[str, Any]:
+        """GET /flows/{flow}/runs: one page, newest first, optionally only runs in `status`
+        (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED); `next_token` in the answer when there are more."""
+        query = {k: str(v) for k, v in (("status", status), ("limit", limit), ("next_token", next_token)) if v}
+        return self.request("GET", f"/flows/{_quote(flow)}/runs", query=query or None)
+
+    def iter_runs(self, flow: str, status: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every run of `flow` (in `status`), newest first, page after page."""
+        token: str | None = None
+        while True:
+            page = self.list_runs(flow, status, next_token=token)
+            yield from page.get("runs") or []
+            token = page.get("next_token")
+            if not token:
+                return
 
     def get_run(self, flow: str, run_id: str, steps: bool = True) -> dict[str, Any]:
         """GET /flows/{flow}/runs/{run_id}: status and per-step states (steps=False: status only, cheap)."""
         query = "" if steps else "?steps=false"
         return self.request("GET", f"/flows/{_quote(flow)}/runs/{_quote(run_id)}{query}")
+
+    def terminate(self, flow: str, run_id: str, reason: str | None = None, user: str | None = None) -> dict[str, Any]:
+        """POST /flows/{flow}/runs/{run_id}/terminate: stop a running run (it ends ABORTED)."""
+        body = {k: v for k, v in (("reason", reason), ("user", user)) if v}
+        return self.request("POST", f"/flows/{_quote(flow)}/runs/{_quote(run_id)}/terminate", body)
 
     def rollback(self, flow: str, version: int) -> dict[str, Any]:
         """POST /flows/{flow}/rollback: point `production` at an earlier version."""

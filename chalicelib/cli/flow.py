@@ -335,12 +335,14 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
     @click.option("--output-file", default=None)
     @click.option("--tag", multiple=True)
     @click.option("--origin-run-id", default=None)
+    @click.option("--retry-count", type=click.IntRange(min=0), default=0,
+                  help="Attempts of this task before this one (Step Functions' retry count).")
     @click.option("--namespace", "user_namespace", default=None)
     @click.option("--max-log-size", default=10, help="MB of stdout and stderr kept.")
     @click.pass_obj
     def step(obj: FlowContext, step_name: str, run_id: str, task_id: str, parameters: str | None, mode: str,
-             output_file: str | None, tag: tuple[str, ...], origin_run_id: str | None, user_namespace: str | None,
-             max_log_size: int) -> None:
+             output_file: str | None, tag: tuple[str, ...], origin_run_id: str | None, retry_count: int,
+             user_namespace: str | None, max_log_size: int) -> None:
         from flowdrop.model.task import indices_of
         from flowdrop.runtime.entry import load_package_context
         from flowdrop.runtime.task import TaskSetup, run_task
@@ -351,7 +353,8 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
             from flowdrop.client import namespace
 
             namespace(user_namespace or None)
-        payload = TaskPayload(obj.graph.flow_name, step_name, run_id, indices_of(task_id), parameters, mode)
+        payload = TaskPayload(obj.graph.flow_name, step_name, run_id, indices_of(task_id), parameters, mode,
+                              retry_count)
         context = load_package_context(obj.flow_file)
         setup = TaskSetup(obj.flow_cls, obj.graph, obj.datastore(), (*context.with_decorators, *obj.with_decorators),
                           (*tag, *context.tags_for(run_id)), context.deploy_values, origin_run_id,

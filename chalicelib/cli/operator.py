@@ -160,16 +160,21 @@ def flows(ctx: click.Context) -> None:
                    f"deployed {flow.get('deployed_at') or '?'} by {flow.get('user') or '?'}")
 
 
-@cli.command(help="List a flow's production runs, newest first.")
+@cli.command(help="List a flow's production runs, newest first (the newest 100 unless --all).")
 @click.argument("flow")
 @click.option("--status", type=click.Choice(RUN_STATUSES,
                                             case_sensitive=False), default=None)
+@click.option("--all", "every", is_flag=True, help="Every run, page after page.")
 @click.pass_context
-def runs(ctx: click.Context, flow: str, status: str | None) -> None:
+def runs(ctx: click.Context, flow: str, status: str | None, every: bool) -> None:
     from flowdrop.cli.step_functions import run_lines
 
     with messages_not_tracebacks():
-        answer = _api(_config(ctx)).list_runs(flow, status.upper() if status else None).get("runs") or []
+        api, wanted = _api(_config(ctx)), status.upper() if status else None
+        page = {} if every else api.list_runs(flow, wanted)
+        answer = list(api.iter_runs(flow, wanted)) if every else page.get("runs") or []
+        if page.get("next_token"):
+            click.echo(f"(the newest {len(answer)}; --all lists every run)", err=True)
     if not answer:
         click.echo(f"No {status.lower() + ' ' if status else ''}runs of {flow}.")
     for line in run_lines(answer):
@@ -296,6 +301,35 @@ def schedule_fire(ctx: click.Context, flow: str) -> None:
         result = firing.get("result") or {}
         how = "started" if result.get("started", True) else "already started for this tick"
         click.echo(f"Fired {firing.get('rule')} for {firing.get('time')}: {flow}/{result.get('run_id')} ({how})")
+
+
+@cli.group(help="The deployer installed on AWS (see the README: Installing the deployer on AWS).")
+def aws() -> None:
+    pass
+
+
+@aws.command(name="config", help="Write the client config of the deployer stack STACK from its outputs.")
+@click.option("--stack", required=True, help="The CloudFormation stack (e.g. flowdrop-dev).")
+@click.option("--region", default=None, help="Its region (default: AWS_REGION, else us-east-1).")
+@click.option("--api-token", envvar="FLOWDROP_API_TOKEN", default=None,
+              help="The dev stage's API token (default: $FLOWDROP_API_TOKEN; the prod stage signs requests).")
+@click.option("--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write it (default: $FLOWDROP_CONFIG, else ~/.flowdrop/config.json).")
+def aws_config(stack: str, region: str | None, api_token: str | None, output: Path | None) -> None:
+    from flowdrop.aws import AwsConfig
+    from flowdrop.cli.aws_install import config_from_outputs, stack_outputs
+    from flowdrop.config import write_config
+
+    aws_config_ = AwsConfig.from_env()
+    if region:
+        aws_config_ = AwsConfig(region=region, endpoint_url=aws_config_.endpoint_url)
+    with messages_not_tracebacks():
+        outputs = stack_outputs(aws_config_.client("cloudformation"), stack)
+        config = config_from_outputs(stack, outputs, aws_config_.region, api_token)
+    path = output or default_config_path()
+    write_config(path, config)
+    click.echo(f"Wrote {path}: API {config.api_url}, bucket {config.bucket}, "
+               f"production datastore {config.production_datastore}")
 
 
 def main() -> None:

@@ -145,6 +145,23 @@ def add_step_functions_commands(cli: click.Group) -> None:
             if answer.get("status_url"):
                 click.echo(f"Status: {answer['status_url']}")
 
+    @step_functions.command(help="Stop a running production run: python flow.py step-functions terminate sfn-...")
+    @click.argument("run_id")
+    @click.option("--reason", default=None, help="Why, kept with the run (its cause).")
+    @_target_options
+    @click.pass_context
+    def terminate(ctx: click.Context, run_id: str, reason: str | None, name: str | None, branch: str | None,
+                  production: bool) -> None:
+        from flowdrop.cli.api_client import ApiClient
+        from flowdrop.config import user_name
+
+        with messages_not_tracebacks():
+            target = _target(ctx, name, branch, production)
+            answer = ApiClient.from_config(ctx.obj.config).terminate(target.state_machine_name, run_id, reason,
+                                                                     user_name())
+            click.echo(f"Terminated {target.state_machine_name}/{answer.get('run_id')}: it ends "
+                       f"{answer.get('status')} ({answer.get('cause')}).")
+
     @step_functions.command(name="list-runs", help="List the production runs of the flow.")
     @_target_options
     @click.option("--running", is_flag=True, help="Only running runs.")
@@ -160,8 +177,9 @@ def add_step_functions_commands(cli: click.Group) -> None:
         with messages_not_tracebacks():
             target = _target(ctx, name, branch, production)
             api = ApiClient.from_config(ctx.obj.config)
-            answer = api.list_runs(target.state_machine_name, wanted[0] if len(wanted) == 1 else None)
-            runs = [r for r in answer.get("runs") or [] if not wanted or r.get("status") in wanted]
+            # Every page: one status is filtered by Step Functions, several here.
+            listed = api.iter_runs(target.state_machine_name, wanted[0] if len(wanted) == 1 else None)
+            runs = [r for r in listed if not wanted or r.get("status") in wanted]
             if not runs:
                 which = " or ".join(s.lower() for s in wanted) + " " if wanted else ""
                 click.echo(f"No {which}runs of {target.state_machine_name}.")

@@ -76,7 +76,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowdrop.compiler.batch import task_payload_from_environment
+from flowdrop.compiler.lambda_ import resource_problems
 from flowdrop.compiler.limits import MAX_DEFINITION_BYTES, MAX_STATE_NAME, check_limits, definition_json
 from flowdrop.compiler.options import BackendSettings, CompileOptions, option_problems
 from flowdrop.compiler.payload import start_states
@@ -94,6 +94,10 @@ def compile_flow(graph: Graph, options: CompileOptions) -> dict[str, Any]:
     if problems:
         raise CompileError(problems)
     compilation = Compilation.of(graph, options)
+    problems = [problem for node in graph.nodes if compilation.backend_kind(node) == "lambda"
+                for problem in resource_problems(node.name, compilation.decorators[node.name], options.backend)]
+    if problems:
+        raise CompileError(problems)
     states = start_states(graph, options, "start")
     states.update(chain(compilation, "start", None, Scope()))
     asl: dict[str, Any] = {
@@ -116,5 +120,4 @@ __all__ = [
     "check_limits",
     "compile_flow",
     "definition_json",
-    "task_payload_from_environment",
 ]

@@ -1,17 +1,15 @@
 """The batch backend: each task is an AWS Batch job, awaited with submitJob.sync.
 
 Owns: the SubmitJob fields (queue, job definition, resources, the task's
-identity as environment variables), the inverse that the job's entry point
-uses to rebuild the TaskPayload, and how a foreach step's fan-out is read
+identity as the environment variables model/task.py names), and how a foreach step's fan-out is read
 back from the datastore (a Batch job cannot return a value to Step
 Functions: submitJob.sync yields the job description, not the task output).
-Does not own: the job definition (image, command, common environment) or the
+Does not own: the job definition (image, command, common environment: job.py) or the
 datastore layout itself (datastore/flow.py; the two keys used here follow it).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,18 +18,10 @@ from flowdrop.compiler.payload import RETRY_COUNT
 from flowdrop.errors import CompileError
 from flowdrop.model import layout
 from flowdrop.model.graph import Node
-from flowdrop.model.task import TaskPayload
+from flowdrop.model.task import ENV_INDICES, ENV_MODE, ENV_RETRY_COUNT, ENV_RUN, ENV_STEP
 
 RESOURCE = "arn:aws:states:::batch:submitJob.sync"
 GET_OBJECT = "arn:aws:states:::aws-sdk:s3:getObject"
-
-# The payload travels as five variables rather than one JSON document: ASL
-# can only serialize state data (States.JsonToString takes a path), and the
-# run-wide part already is state data ($.run, see payload.py). States.Format
-# could build one document, but needs escaped braces, which moto's
-# interpreter does not understand (it would make the definition untestable).
-ENV_RUN, ENV_INDICES, ENV_STEP, ENV_MODE, ENV_RETRY_COUNT = (
-    "FLOWDROP_RUN", "FLOWDROP_INDICES", "FLOWDROP_STEP", "FLOWDROP_MODE", "FLOWDROP_RETRY_COUNT")
 
 def resource_requirements(decorators: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
     """Batch ResourceRequirements from @resources and @batch (the larger of the two wins, as in Metaflow)."""
@@ -51,9 +41,14 @@ def _number(value: float) -> str:
     return str(int(value)) if value == int(value) else str(value)
 
 
+# Batch refuses an attempt duration under 60 s; a shorter @timeout is still
+# exact in Step Functions (the Task's TimeoutSeconds), Batch then ends the job.
+MIN_ATTEMPT_SECONDS = 60
+
+
 def task_fields(flow_name: str, step: str, mode: str, decorators: Mapping[str, Mapping[str, Any]],
-                backend: BackendSettings) -> dict[str, Any]:
-    """Resource and SubmitJob Parameters of a task run as a Batch job."""
+                backend: BackendSettings, timeout: int | None = None) -> dict[str, Any]:
+    """Resource and SubmitJob Parameters of a task run as a Batch job (killed by Batch after `timeout`)."""
     overrides: dict[str, Any] = {
         "Environment": [
             {"Name": ENV_RUN, "Value.$": "States.JsonToString($.run)"},
@@ -67,30 +62,22 @@ def task_fields(flow_name: str, step: str, mode: str, decorators: Mapping[str, M
     if requirements:
         overrides["ResourceRequirements"] = requirements
     queue = (decorators.get("batch") or {}).get("queue") or backend.job_queue
+    parameters: dict[str, Any] = {
+        # Job names allow letters, digits, '-' and '_': flow and step names qualify.
+        "JobName": f"{flow_name}-{step}"[:128],
+        "JobQueue": queue,
+        "JobDefinition": backend.job_definition,
+        "ContainerOverrides": overrides,
+    }
+    if timeout:
+        # Without it a task Step Functions gave up on would run on, holding its instance.
+        parameters["Timeout"] = {"AttemptDurationSeconds": max(MIN_ATTEMPT_SECONDS, int(timeout))}
     return {
         "Resource": RESOURCE,
-        "Parameters": {
-            # Job names allow letters, digits, '-' and '_': flow and step names qualify.
-            "JobName": f"{flow_name}-{step}"[:128],
-            "JobQueue": queue,
-            "JobDefinition": backend.job_definition,
-            "ContainerOverrides": overrides,
-        },
+        "Parameters": parameters,
         # The job description is large and nobody reads it.
         "ResultPath": None,
     }
-
-
-def task_payload_from_environment(env: Mapping[str, str]) -> TaskPayload:
-    """Rebuild the TaskPayload inside a Batch job from the variables task_fields sets."""
-    run = json.loads(env[ENV_RUN])
-    return TaskPayload.from_dict({
-        **run,
-        "indices": json.loads(env[ENV_INDICES]),
-        "step": env[ENV_STEP],
-        "mode": env.get(ENV_MODE, "run"),
-        "retry_count": int(env.get(ENV_RETRY_COUNT) or 0),
-    })
 
 
 def split_datastore_root(options: CompileOptions, step: str) -> tuple[str, str]:

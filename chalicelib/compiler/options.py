@@ -24,6 +24,7 @@ class BackendSettings:
     job_definition: str = "flowdrop-task"
     # lambda: the task-runner function, by name or ARN
     task_function: str = "flowdrop-task-runner"
+    task_function_memory: int = 2048  # MB, the function's MemorySize: the most a step's @resources may ask
     # worker: the queue the embedded stack's workers long-poll
     worker_queue_url: str | None = None
     heartbeat_seconds: int = 60

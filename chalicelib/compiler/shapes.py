@@ -136,7 +136,7 @@ def task_state(c: Compilation, node: Node, mode: str, next_base: str | None, sco
     backend = c.options.backend
     match c.backend_kind(node):
         case "batch":
-            fields = batch.task_fields(c.graph.flow_name, node.name, mode, decorators, backend)
+            fields = batch.task_fields(c.graph.flow_name, node.name, mode, decorators, backend, timeout)
         case "lambda":
             fields = lambda_.task_fields(payload, backend)
         case _:

@@ -10,8 +10,9 @@ once per container, on first use (not at import: cold starts stay short).
   GET    /flows                           {"flows": [...]}
   GET    /flows/{flow}                    versions, production, parameters, schedule, next fire times
   GET    /flows/{flow}/deployments/{sha}  the deployment record (404 until written)
-  GET    /flows/{flow}/runs[?status=S]    {"runs": [...]}
+  GET    /flows/{flow}/runs[?status=S&limit=N&next_token=T]  {"runs": [...], "next_token"?: T}
   GET    /flows/{flow}/runs/{run_id}      status and per-step states (?steps=false: status only)
+  POST   /flows/{flow}/runs/{run_id}/terminate  [{"reason": "..."}]: 200 ABORTED; 404; 409 already ended
   POST   /flows/{flow}/rollback           {"version": N}
   DELETE /flows/{flow}                    state machine, alias and rule removed; records kept
   SQS    deploy                           package notifications (partial batch response)
@@ -116,14 +117,34 @@ def get_deployment(flow: str, sha: str) -> Response:
 @app.route("/flows/{flow}/runs", methods=["GET"], authorizer=AUTHORIZER)
 def list_runs(flow: str) -> Response:
     query = app.current_request.query_params or {}
-    return answer(lambda: {"runs": runs.list_runs(flow, clients(), settings(),
-                                                  requests.choice("status", query.get("status"), RUN_STATUSES))})
+
+    def page() -> dict:
+        status = requests.choice("status", query.get("status"), RUN_STATUSES)
+        limit = requests.bounded_int("limit", query.get("limit"), 1, runs.MAX_RUNS_PAGE, default=100)
+        found, token = runs.list_runs(flow, clients(), settings(), status, limit, query.get("next_token") or None)
+        return {"runs": found, **({"next_token": token} if token else {})}
+
+    return answer(page)
 
 
 @app.route("/flows/{flow}/runs/{run_id}", methods=["GET"], authorizer=AUTHORIZER)
 def run_status(flow: str, run_id: str) -> Response:
     steps = (app.current_request.query_params or {}).get("steps", "true").lower() != "false"
     return answer(lambda: runs.run_status(flow, run_id, clients(), settings(), with_steps=steps))
+
+
+@app.route("/flows/{flow}/runs/{run_id}/terminate", methods=["POST"], authorizer=AUTHORIZER)
+def terminate_run(flow: str, run_id: str) -> Response:
+    def call() -> dict[str, Any]:
+        request = app.current_request
+        body = requests.json_body(request.raw_body) if request.raw_body else {}
+        body = body if isinstance(body, dict) else {}
+        # IAM (prod) names the caller; with a token, the client says who it is.
+        identity = ((request.context or {}).get("identity") or {}).get("userArn")
+        user = identity or (body.get("user") if isinstance(body.get("user"), str) else None)
+        return runs.terminate_run(flow, run_id, clients(), settings(), user, body.get("reason"))
+
+    return answer(call)
 
 
 @app.route("/flows/{flow}/rollback", methods=["POST"], authorizer=AUTHORIZER)

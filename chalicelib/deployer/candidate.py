@@ -106,6 +106,7 @@ def check_package(bucket: str, key: str, data: bytes, settings: DeployerSettings
         backend=replace(settings.backend, kind=backend),
         code_package=f"s3://{bucket}/{key}",
         datastore_root=settings.datastore_root,
+        inline_foreach_limit=settings.inline_foreach_limit,
     )
     definition = definition_json(compile_flow(graph, options))
     return Candidate(bucket, key, manifest, graph, schedule, definition, backend,

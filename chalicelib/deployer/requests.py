@@ -64,6 +64,20 @@ def choice(name: str, value: str | None, allowed: Iterable[str]) -> str | None:
     return value.upper()
 
 
+def bounded_int(name: str, value: str | None, low: int, high: int, default: int) -> int:
+    """A whole-number query value from `low` to `high`; `default` when absent."""
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = None
+    if number is None or not low <= number <= high:
+        raise RequestError(f"query parameter {name} is invalid",
+                           (f"{name}={excerpt(value)!r}: use a whole number from {low} to {high}",))
+    return number
+
+
 class _NotFinite(ValueError):
     pass
 

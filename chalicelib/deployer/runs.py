@@ -18,8 +18,8 @@ from flowdrop.deployer.clients import AWS_ERRORS, Clients, aws_error, error_code
 from flowdrop.deployer.settings import DeployerSettings
 from flowdrop.deployer.step_states import ChildHistory, UnreadChildren, body_steps, map_runs_started, step_states
 from flowdrop.deployer.trigger import machine_arn
-from flowdrop.errors import FlowNotFoundError
-from flowdrop.model import names
+from flowdrop.errors import FlowNotFoundError, RequestError, RunEndedError
+from flowdrop.model import layout, names, state_names
 from flowdrop.model import runs as run_ids
 
 # A Distributed Map can run millions of child executions, one history each:
@@ -28,21 +28,58 @@ from flowdrop.model import runs as run_ids
 MAX_CHILD_HISTORIES = 200
 
 
+MAX_RUNS_PAGE = 1000  # ListExecutions' own page limit
+
+
 def list_runs(flow: str, clients: Clients, settings: DeployerSettings, status: str | None = None,
-              limit: int = 100) -> list[dict[str, Any]]:
-    """The newest runs of `flow` (listed under its base state machine), newest first."""
+              limit: int = 100, next_token: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of `flow`'s runs (listed under its base state machine), newest first, and the
+    token of the next page (None on the last). Step Functions pages newest first too."""
     arn = machine_arn(settings, flow)
-    kwargs: dict[str, Any] = {"stateMachineArn": arn, "maxResults": min(limit, 1000)}
+    kwargs: dict[str, Any] = {"stateMachineArn": arn, "maxResults": max(1, min(limit, MAX_RUNS_PAGE))}
     if status:
         kwargs["statusFilter"] = status
+    if next_token:
+        kwargs["nextToken"] = next_token
     try:
-        executions = clients.sfn.list_executions(**kwargs).get("executions", [])
+        page = clients.sfn.list_executions(**kwargs)
     except AWS_ERRORS as err:
         if error_code(err) == "StateMachineDoesNotExist":
             raise FlowNotFoundError(f"flow {flow!r} is not deployed") from err
+        if error_code(err) in ("InvalidToken", "ValidationException"):
+            raise RequestError("query parameter next_token is invalid",
+                               ("next_token: not a token this API returned for this flow and status "
+                                "(tokens expire after 24 hours)",)) from err
         raise aws_error("Step Functions", "ListExecutions", arn, err) from err
-    runs = [_run_summary(e) for e in executions]
-    return sorted(runs, key=lambda r: r["start_date"], reverse=True)[:limit]
+    runs = [_run_summary(e) for e in page.get("executions", [])]
+    return sorted(runs, key=lambda r: r["start_date"], reverse=True), page.get("nextToken") or None
+
+
+TERMINATED_ERROR = "flowdrop.Terminated"
+MAX_REASON_CHARS = 500
+
+
+def terminate_run(flow: str, run: str, clients: Clients, settings: DeployerSettings, user: str | None,
+                  reason: Any = None) -> dict[str, Any]:
+    """Stop a running production run (StopExecution): it ends ABORTED, its running tasks are stopped.
+
+    RunEndedError (409) when it already ended; FlowNotFoundError (404) for an unknown flow or run.
+    """
+    if reason is not None and not isinstance(reason, str):
+        raise RequestError("the terminate request is invalid", (f"reason must be a string, got {type(reason).__name__}",))
+    name = run_ids.execution_name_of(run)
+    arn = names.execution_arn(machine_arn(settings, flow), name)
+    cause = f"terminated by {user or 'an API caller'}" + (f": {reason[:MAX_REASON_CHARS]}" if reason else "")
+    try:
+        status = clients.sfn.describe_execution(executionArn=arn)["status"]
+        if status != "RUNNING":
+            raise RunEndedError(f"run {run_ids.run_id(name)} of {flow} already ended: {status}")
+        clients.sfn.stop_execution(executionArn=arn, error=TERMINATED_ERROR, cause=cause)
+    except AWS_ERRORS as err:
+        if error_code(err) in ("ExecutionDoesNotExist", "StateMachineDoesNotExist"):
+            raise FlowNotFoundError(f"flow {flow!r} has no run {run_ids.run_id(name)!r}") from err
+        raise aws_error("Step Functions", "StopExecution", arn, err) from err
+    return {"run_id": run_ids.run_id(name), "status": "ABORTED", "cause": cause}
 
 
 def run_status(flow: str, run: str, clients: Clients, settings: DeployerSettings,
@@ -70,7 +107,8 @@ def run_status(flow: str, run: str, clients: Clients, settings: DeployerSettings
         return out
     fan_out = _read_fan_out(clients, arn, events, max_child_histories)
     out = _run_summary(execution)
-    out["steps"] = step_states(events, execution["status"], fan_out.children, fan_out.unread)
+    out["steps"] = _with_datastore(clients, events, step_states(events, execution["status"], fan_out.children,
+                                                                fan_out.unread))
     out["partial"] = bool(fan_out.problems) or any(any(u.counts.values()) for u in fan_out.unread)
     if fan_out.map_runs:
         out["map_runs"] = fan_out.map_runs
@@ -81,6 +119,43 @@ def run_status(flow: str, run: str, clients: Clients, settings: DeployerSettings
     for key in ("error", "cause"):
         if execution.get(key):
             out[key] = execution[key]
+    return out
+
+
+def _run_context(events: list[dict[str, Any]]) -> Mapping[str, Any]:
+    """The run-wide payload ($.run: flow_name, run_id, datastore_root, ...) the run-start state made."""
+    for event in events:
+        details = event.get("stateExitedEventDetails") or {}
+        if details.get("name") == state_names.START_RUN:
+            try:
+                return json.loads(details.get("output") or "{}").get("run") or {}
+            except (ValueError, AttributeError):
+                return {}
+    return {}
+
+
+def _with_datastore(clients: Clients, events: list[dict[str, Any]], states: dict[str, str]) -> dict[str, str]:
+    """Step states, with what the datastore knows better: a step outside any foreach whose task
+    succeeded (its done.json says so) SUCCEEDED, even when Step Functions stopped its branch
+    (ABORTED) or failed its task as the branch was cancelled (a sibling failed as it ended).
+    A step whose failure @catch recorded stays FAILED."""
+    run = _run_context(events)
+    root = str(run.get("datastore_root") or "")
+    if not root.startswith("s3://") or not run.get("flow_name") or not run.get("run_id"):
+        return states
+    bucket, _, prefix = root[len("s3://"):].partition("/")
+    out = dict(states)
+    for step, state in states.items():
+        if state not in ("ABORTED", "FAILED") or not step.isidentifier():
+            continue
+        key = layout.task_key(str(run["flow_name"]), str(run["run_id"]), step, step, layout.DONE_FILE)
+        try:
+            body = clients.s3.get_object(Bucket=bucket, Key=f"{prefix.strip('/')}/{key}" if prefix.strip("/") else key)
+            done = json.loads(body["Body"].read())
+        except (*AWS_ERRORS, ValueError):
+            continue  # not finished, inside a foreach (other task ids), or unreadable: Step Functions' word stands
+        if done.get("status") == "succeeded":
+            out[step] = "SUCCEEDED"
     return out
 
 

@@ -16,9 +16,12 @@ Environment:
   FLOWDROP_ALLOWED_BACKENDS       backends a manifest may ask for (comma-separated; default: FLOWDROP_BACKEND)
   FLOWDROP_BATCH_JOB_QUEUE, FLOWDROP_BATCH_JOB_DEFINITION, FLOWDROP_TASK_FUNCTION,
   FLOWDROP_WORKER_QUEUE_URL, FLOWDROP_HEARTBEAT_SECONDS   the backends' addresses
+  FLOWDROP_TASK_FUNCTION_MEMORY   the task function's MemorySize in MB (default 2048)
   FLOWDROP_DATASTORE_ROOT         where tasks keep artifacts (default s3://<bucket>/data)
   FLOWDROP_API_TOKEN_HASHES       sha256 hex digests of accepted API tokens (comma-separated)
   FLOWDROP_MAX_PACKAGE_BYTES      largest package object accepted (default: package limits)
+  FLOWDROP_INLINE_FOREACH_LIMIT   most items a foreach runs in an inline Map before a Distributed Map
+                                  (default and maximum 1,000; 0: every foreach distributed)
   FLOWDROP_AWS_ENDPOINT, AWS_REGION   where AWS is (aws.AwsConfig)
 """
 
@@ -33,6 +36,7 @@ from flowdrop.codepackage.archive import PackageLimits
 from flowdrop.compiler.options import BackendSettings
 from flowdrop.errors import ConfigError
 from flowdrop.model.backends import BACKENDS, DEFAULT_BACKEND
+from flowdrop.model.task import INLINE_FOREACH_LIMIT
 
 _REQUIRED = {
     "bucket": "FLOWDROP_BUCKET",
@@ -60,6 +64,7 @@ class DeployerSettings:
     api_token_hashes: tuple[str, ...] = ()
     package_limits: PackageLimits = _DEFAULT_LIMITS
     max_package_bytes: int = _DEFAULT_LIMITS.max_total_bytes + _DEFAULT_LIMITS.max_manifest_bytes
+    inline_foreach_limit: int = INLINE_FOREACH_LIMIT
     aws: AwsConfig = field(default_factory=AwsConfig)
 
     def __post_init__(self) -> None:
@@ -99,6 +104,7 @@ class DeployerSettings:
             job_queue=env.get("FLOWDROP_BATCH_JOB_QUEUE") or defaults.job_queue,
             job_definition=env.get("FLOWDROP_BATCH_JOB_DEFINITION") or defaults.job_definition,
             task_function=env.get("FLOWDROP_TASK_FUNCTION") or defaults.task_function,
+            task_function_memory=_int(env, "FLOWDROP_TASK_FUNCTION_MEMORY", defaults.task_function_memory),
             worker_queue_url=env.get("FLOWDROP_WORKER_QUEUE_URL") or None,
             heartbeat_seconds=_int(env, "FLOWDROP_HEARTBEAT_SECONDS", defaults.heartbeat_seconds),
         )
@@ -115,8 +121,16 @@ class DeployerSettings:
             package_prefix=env.get("FLOWDROP_PACKAGE_PREFIX") or "packages/",
             api_token_hashes=hashes,
             max_package_bytes=_int(env, "FLOWDROP_MAX_PACKAGE_BYTES", cls.max_package_bytes),
+            inline_foreach_limit=_inline_limit(env),
             aws=AwsConfig.from_env(env),
         )
+
+
+def _inline_limit(env: Mapping[str, str]) -> int:
+    limit = _int(env, "FLOWDROP_INLINE_FOREACH_LIMIT", INLINE_FOREACH_LIMIT)
+    if not 0 <= limit <= INLINE_FOREACH_LIMIT:
+        raise ConfigError(f"FLOWDROP_INLINE_FOREACH_LIMIT must be 0 to {INLINE_FOREACH_LIMIT}, got {limit}")
+    return limit
 
 
 def _int(env: Mapping[str, str], var: str, default: int) -> int:

@@ -3,7 +3,8 @@
 Owns: the names of the local stage's resources (the same patterns as
 .chalice/resources.json with Stage=local: bucket, deploy queue and its
 dead-letter queue, deployment and idempotency tables, the Step Functions
-role, the scheduled function's ARN) plus the worker backend's task queue,
+role, the scheduled function's ARN), the batch backend's compute environment, job
+queue and task job definition, plus the worker backend's task queue,
 creating them, and the deployer environment (deployer/settings.py's
 variables) pointing at them. Does not own: moto itself (moto/server.py) or
 the stand-ins that consume the queues (events.py, workers.py).
@@ -12,11 +13,14 @@ the stand-ins that consume the queues (events.py, workers.py).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import zipfile
 from dataclasses import dataclass
 from typing import Any
 
 from flowdrop.aws import AwsConfig
+from flowdrop.compiler.job import container_properties
 
 STAGE = "local"
 ACCOUNT = "123456789012"  # moto's default account
@@ -63,6 +67,30 @@ class StackNames:
         return f"flowdrop-{self.stage}-StateMachineRole"
 
     @property
+    def batch_service_role(self) -> str:
+        return f"flowdrop-{self.stage}-BatchServiceRole"
+
+    @property
+    def compute_environment(self) -> str:
+        return f"flowdrop-{self.stage}"
+
+    @property
+    def job_queue(self) -> str:
+        return f"flowdrop-{self.stage}"
+
+    @property
+    def job_definition(self) -> str:
+        return f"flowdrop-task-{self.stage}"
+
+    @property
+    def task_function(self) -> str:
+        return f"flowdrop-{self.stage}-task"
+
+    @property
+    def task_function_role(self) -> str:
+        return f"flowdrop-{self.stage}-TaskFunctionRole"
+
+    @property
     def scheduled_function_arn(self) -> str:
         return f"arn:aws:lambda:{self.region}:{self.account}:function:flowdrop-{self.stage}-scheduled"
 
@@ -77,9 +105,12 @@ class StackResources:
     dead_letter_queue_url: str
     task_queue_url: str
     role_arn: str
+    job_queue_arn: str
+    job_definition_arn: str
+    task_function_arn: str
 
     def deployer_env(self, aws: AwsConfig, api_token: str, heartbeat_seconds: int) -> dict[str, str]:
-        """The deployer's environment (deployer/settings.py) for this stack: worker backend, S3 datastore."""
+        """The deployer's environment (deployer/settings.py) for this stack: Batch by default, S3 datastore."""
         names = self.names
         return {
             "FLOWDROP_BUCKET": names.bucket,
@@ -88,10 +119,14 @@ class StackResources:
             "FLOWDROP_IDEMPOTENCY_TABLE": names.idempotency_table,
             "FLOWDROP_STATE_MACHINE_ROLE_ARN": self.role_arn,
             "FLOWDROP_SCHEDULED_FUNCTION_ARN": names.scheduled_function_arn,
-            # moto runs neither Batch jobs nor Lambda code (EMULATOR.md):
-            # every task goes to the stack's workers, whatever a manifest asks.
-            "FLOWDROP_BACKEND": "worker",
-            "FLOWDROP_ALLOWED_BACKENDS": "worker",
+            # As on AWS: Batch unless a deployment asks for another backend.
+            # moto's Batch jobs run as local processes here (moto/batch_jobs.py).
+            "FLOWDROP_BACKEND": "batch",
+            "FLOWDROP_ALLOWED_BACKENDS": "batch,lambda,worker",
+            "FLOWDROP_BATCH_JOB_QUEUE": self.job_queue_arn,
+            "FLOWDROP_BATCH_JOB_DEFINITION": self.job_definition_arn,
+            "FLOWDROP_TASK_FUNCTION": self.task_function_arn,
+            "FLOWDROP_TASK_FUNCTION_MEMORY": str(TASK_FUNCTION_MEMORY),
             "FLOWDROP_WORKER_QUEUE_URL": self.task_queue_url,
             "FLOWDROP_HEARTBEAT_SECONDS": str(heartbeat_seconds),
             "FLOWDROP_DATASTORE_ROOT": f"s3://{names.bucket}/data",
@@ -138,7 +173,64 @@ def create_resources(aws: AwsConfig, names: StackNames, deploy_visibility_second
         "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
     role_arn = iam.create_role(RoleName=names.state_machine_role,
                                AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    return StackResources(names, queue_url, queue_arn, dlq_url, task_url, role_arn)
+    job_queue_arn, job_definition_arn = _create_batch(aws, names)
+    return StackResources(names, queue_url, queue_arn, dlq_url, task_url, role_arn, job_queue_arn, job_definition_arn,
+                          _create_task_function(aws, names))
+
+
+def task_job_environment(aws: AwsConfig) -> dict[str, str]:
+    """What the task job definition adds here to a Batch container's environment: where AWS is."""
+    env = {"AWS_DEFAULT_REGION": aws.region, "AWS_REGION": aws.region}
+    if aws.endpoint_url:
+        # boto3 reads AWS_ENDPOINT_URL itself (the bootstrap's download); flowdrop's AwsConfig its own.
+        env.update({"AWS_ENDPOINT_URL": aws.endpoint_url, "FLOWDROP_AWS_ENDPOINT": aws.endpoint_url,
+                    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+    return env
+
+
+# The task Lambda's settings: Lambda's longest timeout and largest memory (a
+# local process has no memory limit; steps asking for more are still refused).
+TASK_FUNCTION_TIMEOUT, TASK_FUNCTION_MEMORY = 900, 10240
+TASK_FUNCTION_HANDLER = "flowdrop.runtime.lambda_task.handler"
+
+
+def _create_task_function(aws: AwsConfig, names: StackNames) -> str:
+    """The lambda backend's task function. Its zip holds only a marker: flowdrop and boto3 come
+    from this machine's Python, as the function's bundle (flowdrop, boto3, click) gives them on AWS."""
+    iam, lam = aws.client("iam"), aws.client("lambda")
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName=names.task_function_role, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("FLOWDROP_TASK_FUNCTION", "flowdrop's task Lambda on the embedded stack\n")
+    return lam.create_function(
+        FunctionName=names.task_function, Runtime="python3.12", Role=role, Handler=TASK_FUNCTION_HANDLER,
+        Code={"ZipFile": code.getvalue()}, Timeout=TASK_FUNCTION_TIMEOUT, MemorySize=TASK_FUNCTION_MEMORY,
+        Environment={"Variables": task_job_environment(aws)},
+    )["FunctionArn"]
+
+
+def _create_batch(aws: AwsConfig, names: StackNames) -> tuple[str, str]:
+    """The compute environment, job queue and task job definition; returns the queue's and definition's ARNs."""
+    iam, batch = aws.client("iam"), aws.client("batch")
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "batch.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    service_role = iam.create_role(RoleName=names.batch_service_role,
+                                   AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    # UNMANAGED: moto creates no instances for it, and jobs run as local processes anyway.
+    environment = batch.create_compute_environment(
+        computeEnvironmentName=names.compute_environment, type="UNMANAGED", state="ENABLED", serviceRole=service_role,
+    )["computeEnvironmentArn"]
+    queue = batch.create_job_queue(
+        jobQueueName=names.job_queue, state="ENABLED", priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment}],
+    )["jobQueueArn"]
+    definition = batch.register_job_definition(
+        jobDefinitionName=names.job_definition, type="container",
+        containerProperties=container_properties(environment=task_job_environment(aws)),
+    )["jobDefinitionArn"]
+    return queue, definition
 
 
 def _queue_arn(sqs: Any, url: str) -> str:

@@ -34,7 +34,7 @@ from flowdrop.local.app_host import LocalApi, lambda_context, load_app
 from flowdrop.local.clock import ScheduleClock, utc_now
 from flowdrop.local.events import SqsEventSource
 from flowdrop.local.moto.server import MotoServer, free_port, start_moto_server
-from flowdrop.local.packages import PackageCache
+from flowdrop.runtime.packages import PackageCache
 from flowdrop.local.resources import StackNames, StackResources, create_resources
 from flowdrop.local.worker import TaskWorker
 
@@ -60,6 +60,9 @@ class StackOptions:
     now: Callable[[], datetime] = field(default=utc_now)  # the clock's time source (tests inject one)
     deploy_visibility_seconds: int = 60  # before a failed package notification is delivered again
     api_token: str | None = None  # None: a fresh random token
+    # The deployer's FLOWDROP_INLINE_FOREACH_LIMIT (None: its default, 1,000);
+    # tests lower it to run small foreach steps as Distributed Maps.
+    inline_foreach_limit: int | None = None
 
 
 class EmbeddedStack:
@@ -115,6 +118,8 @@ class EmbeddedStack:
         self.aws = aws = AwsConfig(endpoint_url=self.moto.endpoint_url)
         self.resources = resources = create_resources(aws, self.names, options.deploy_visibility_seconds)
         env = resources.deployer_env(aws, self.api_token, options.heartbeat_seconds)
+        if options.inline_foreach_limit is not None:
+            env["FLOWDROP_INLINE_FOREACH_LIMIT"] = str(options.inline_foreach_limit)
         # app.py reads its settings from the environment (as in Lambda), so
         # the environment is set before it is loaded and kept until stop().
         self._set_env({**env, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})

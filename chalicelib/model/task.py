@@ -1,14 +1,17 @@
 """One task as data: its deterministic id, the payload every backend hands the runner, its output.
 
-Owns: task ids (step plus foreach indices), TaskPayload and what a task
-returns to Step Functions. Pure: no I/O.
+Owns: task ids (step plus foreach indices), TaskPayload, how it travels in a
+Batch job's environment, and what a task returns to Step Functions. Pure: no I/O.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from flowdrop.errors import TaskError
 
 
 def task_id_for(step: str, indices: tuple[int, ...] | list[int] = ()) -> str:
@@ -87,6 +90,31 @@ class TaskPayload:
             code_package=data.get("code_package"),
             datastore_root=data.get("datastore_root"),
         )
+
+
+# In a Batch job the payload travels as five variables rather than one JSON document: ASL
+# can only serialize state data (States.JsonToString takes a path), and the
+# run-wide part already is state data ($.run, see payload.py). States.Format
+# could build one document, but needs escaped braces, which moto's
+# interpreter does not understand (it would make the definition untestable).
+ENV_RUN, ENV_INDICES, ENV_STEP, ENV_MODE, ENV_RETRY_COUNT = (
+    "FLOWDROP_RUN", "FLOWDROP_INDICES", "FLOWDROP_STEP", "FLOWDROP_MODE", "FLOWDROP_RETRY_COUNT")
+
+
+
+def payload_from_batch_environment(env: Mapping[str, str]) -> TaskPayload:
+    """Rebuild the TaskPayload inside a Batch job from the variables compiler/batch.py sets."""
+    missing = [name for name in (ENV_RUN, ENV_INDICES, ENV_STEP) if not env.get(name)]
+    if missing:
+        raise TaskError(f"not a flowdrop Batch task: {', '.join(missing)} not set")
+    run = json.loads(env[ENV_RUN])
+    return TaskPayload.from_dict({
+        **run,
+        "indices": json.loads(env[ENV_INDICES]),
+        "step": env[ENV_STEP],
+        "mode": env.get(ENV_MODE) or "run",
+        "retry_count": int(env.get(ENV_RETRY_COUNT) or 0),
+    })
 
 
 # A foreach task's output tells Step Functions how many items to fan out to.

@@ -37,6 +37,8 @@ def task_command(
         args += ["--parameters", payload.parameters]
     if payload.mode != "run":
         args += ["--mode", payload.mode]
+    if payload.retry_count:
+        args += ["--retry-count", str(payload.retry_count)]
     if output_file is not None:
         args += ["--output-file", str(output_file)]
     for tag in tags:

@@ -244,7 +244,8 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
             flow, extra = _prepare_flow(setup, payload, user)
             meta.update(extra)
             if payload.mode == "catch":
-                _record_caught_failure(setup, payload, flow, decorators.get("catch", {}), attempt)
+                limit = timeout_seconds(decorators["timeout"]) if "timeout" in decorators else None
+                _record_caught_failure(setup, payload, flow, decorators.get("catch", {}), attempt, limit)
             else:
                 if (decorators.get("catch") or {}).get("var"):
                     # As in Metaflow: the @catch artifact exists, None, when the step succeeds.
@@ -275,7 +276,8 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
     ds.write_attempt(run_id, step, task_id, attempt, _jsonable(meta))
     ds.save_logs(run_id, step, task_id, attempt, _log_bytes(out.buffer_copy.getvalue(), setup.max_log_size),
                  _log_bytes(err.buffer_copy.getvalue(), setup.max_log_size))
-    ds.mark_done(run_id, step, task_id, attempt, {"foreach_count": meta.get("foreach_count")})
+    # The status says "succeeded" or "caught": the run's status reader trusts the first over a stopped branch.
+    ds.mark_done(run_id, step, task_id, attempt, {"foreach_count": meta.get("foreach_count"), "status": meta["status"]})
     current._clear()
     return task_output(task_id, meta.get("foreach_count"), location)
 
@@ -316,7 +318,8 @@ def _count_items(flow: FlowSpec, name: str, step: str, mode: str) -> int:
 
 
 def _record_caught_failure(
-    setup: TaskSetup, payload: TaskPayload, flow: FlowSpec, catch: Mapping[str, Any], attempt: int
+    setup: TaskSetup, payload: TaskPayload, flow: FlowSpec, catch: Mapping[str, Any], attempt: int,
+    timeout: int | None = None,
 ) -> None:
     ds = setup.datastore
     # Only the step's own attempts count: a retried catch fallback leaves
@@ -325,10 +328,21 @@ def _record_caught_failure(
                for a in ds.list_attempts(payload.run_id, payload.step, payload.task_id) if a < attempt]
     runs = [meta for meta in earlier if meta.get("mode", "run") == "run"]
     last = next((meta for meta in reversed(runs) if meta.get("status") == "failed"), {})
+    # No failure recorded but an attempt left running: Step Functions stopped
+    # waiting for it (its @timeout passed, or its host was lost) before it ended.
+    stopped = not last and any(meta.get("status") == "running" for meta in runs)
+    if stopped and timeout:
+        default_type = "flowdrop.plugins.timeout_decorator.TimeoutException"
+        default_message = f"the step did not finish within its @timeout ({timeout} s)"
+    elif stopped:
+        default_type, default_message = "flowdrop.exception.TaskLost", "the step's task stopped answering before it ended"
+    else:
+        default_type, default_message = "builtins.Exception", "the step failed with no recorded exception"
     # As Metaflow's @catch: the var holds the exception's dotted type, its text and the stack trace.
     failure = MetaflowExceptionWrapper(
-        type=last.get("exception_class") or f"builtins.{last.get('exception_type', 'Exception')}",
-        exception=last.get("exception_message", "the step failed with no recorded exception"),
+        type=last.get("exception_class") or (f"builtins.{last['exception_type']}" if last.get("exception_type")
+                                             else default_type),
+        exception=last.get("exception_message", default_message),
         stacktrace=last.get("exception") or None,
         step=payload.step,
         attempts=len(runs),

@@ -132,6 +132,31 @@ def test_retry_decorator_retries_in_step_functions(stack, api, started_runs):
     assert end.attempts == 3 and "ZeroDivisionError" in str(end.risky_failure)
 
 
+def batch_jobs(stack, name: str) -> list[dict]:
+    """The Batch jobs named `name` (flow-step) on the stack's queue, oldest first."""
+    batch = stack.aws.client("batch")
+    ids = [job["jobId"] for status in ("SUCCEEDED", "FAILED")
+           for job in batch.list_jobs(jobQueue=stack.resources.job_queue_arn, jobStatus=status)["jobSummaryList"]
+           if job["jobName"] == name]
+    return sorted(batch.describe_jobs(jobs=ids)["jobs"] if ids else [], key=lambda job: job["createdAt"])
+
+
+def test_the_default_backend_is_batch_and_resources_reach_the_job(stack, api, started_runs):
+    """No --backend: every task was a Batch job; @resources(cpu=2, memory=4096) is the job's requirement."""
+    finished(api, "DecoratedFlow", started_runs["DecoratedFlow"])
+    finished(api, "LinearFlow", started_runs["LinearFlow"])
+    for step in ("start", "double", "increment", "end"):
+        assert [job["status"] for job in batch_jobs(stack, f"LinearFlow-{step}")] == ["SUCCEEDED"]
+    (start,) = batch_jobs(stack, "DecoratedFlow-start")
+    requirements = {r["type"]: r["value"] for r in start["container"]["resourceRequirements"]}
+    assert requirements == {"VCPU": "2", "MEMORY": "4096"}
+    (end,) = batch_jobs(stack, "DecoratedFlow-end")  # no @resources: the job definition's default
+    assert {r["type"]: r["value"] for r in end["container"]["resourceRequirements"]} == {"VCPU": "1", "MEMORY": "2048"}
+    # @retry(times=3) with two failures: three jobs, the first two FAILED with the task's exit code
+    assert [(job["status"], job["container"].get("exitCode")) for job in batch_jobs(stack, "DecoratedFlow-flaky")] \
+        == [("FAILED", 1), ("FAILED", 1), ("SUCCEEDED", 0)]
+
+
 def executions(stack, flow: str) -> list[dict]:
     sfn = stack.aws.client("stepfunctions")
     arn = f"arn:aws:states:us-east-1:123456789012:stateMachine:{flow}"
@@ -196,21 +221,24 @@ if __name__ == "__main__":
 '''
 
 
-def test_a_task_killed_mid_run_is_retried_and_the_run_succeeds(stack, api, tmp_path):
+@pytest.mark.parametrize("backend", ["batch", "lambda", "worker"])
+def test_a_task_killed_mid_run_is_retried_and_the_run_succeeds(stack, api, tmp_path, backend):
     pid_file = tmp_path / "slow.pid"
     flow_dir = tmp_path / "killable"
     flow_dir.mkdir()
-    (flow_dir / "killable_flow.py").write_text(textwrap.dedent(KILLABLE_FLOW.format(pid_file=str(pid_file))))
-    deploy_flow(stack, flow_dir / "killable_flow.py")
-    run_id = api.trigger("KillableFlow", {})["run_id"]
+    flow = f"Killable{backend.title()}Flow"
+    source = KILLABLE_FLOW.format(pid_file=str(pid_file)).replace("KillableFlow", flow)
+    (flow_dir / "killable_flow.py").write_text(textwrap.dedent(source))
+    deploy_flow(stack, flow_dir / "killable_flow.py", backend=backend)
+    run_id = api.trigger(flow, {})["run_id"]
     deadline = time.monotonic() + 60
     while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert pid_file.exists(), "the first attempt of `slow` never started"
     os.kill(int(pid_file.read_text()), signal.SIGKILL)  # the task dies mid-run, as on a lost instance
-    answer = finished(api, "KillableFlow", run_id, timeout=90)
+    answer = finished(api, flow, run_id, timeout=90)
     assert answer["steps"]["slow"] == "SUCCEEDED"
-    assert task_data(stack, "KillableFlow", run_id, "slow").attempts == 2
+    assert task_data(stack, flow, run_id, "slow").attempts == 2
 
 
 def test_a_worker_that_stops_heartbeating_times_out_and_the_task_is_retried(stack, api, tmp_path):
@@ -220,7 +248,7 @@ def test_a_worker_that_stops_heartbeating_times_out_and_the_task_is_retried(stac
     flow_dir.mkdir()
     source = KILLABLE_FLOW.format(pid_file=str(pid_file)).replace("KillableFlow", "LostWorkerFlow")
     (flow_dir / "lost_worker_flow.py").write_text(textwrap.dedent(source))
-    deploy_flow(stack, flow_dir / "lost_worker_flow.py")
+    deploy_flow(stack, flow_dir / "lost_worker_flow.py", backend="worker")
     worker = stack.worker
     real_sfn = worker.sfn
 
@@ -298,3 +326,87 @@ def test_tasks_read_their_package_manifest_deploy_time_values_and_production_nam
     assert task_data(stack, "DeployTimeFlow", run_id, "start").seen == "computed at deploy time"
     production_client(stack.config)
     assert "production:DeployTimeFlow" in Run(f"DeployTimeFlow/{run_id}").tags
+
+
+STOPPED_BRANCH_FLOW = '''
+import time
+
+from flowdrop import FlowSpec, step
+
+
+class StoppedBranch{backend}Flow(FlowSpec):
+
+    @step
+    def start(self):
+        self.next(self.quick, self.broken, self.slow)
+
+    @step
+    def quick(self):
+        time.sleep(1.5)  # still running when `broken` fails and Step Functions stops the branches
+        self.next(self.join)
+
+    @step
+    def broken(self):
+        raise ValueError("broken on purpose")
+        self.next(self.join)
+
+    @step
+    def slow(self):
+        time.sleep(60)
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    StoppedBranch{backend}Flow()
+'''
+
+
+# Not the worker backend: its worker stops a task whose heartbeat Step Functions refuses, so there
+# the stopped step really never finishes.
+@pytest.mark.parametrize("backend", ["batch", "lambda"])
+def test_a_step_that_finished_after_its_branch_was_stopped_shows_succeeded(stack, api, tmp_path, backend):
+    flow = f"StoppedBranch{backend.title()}Flow"
+    (tmp_path / "stopped_flow.py").write_text(textwrap.dedent(STOPPED_BRANCH_FLOW.format(backend=backend.title())))
+    deploy_flow(stack, tmp_path / "stopped_flow.py", backend=backend)
+    run_id = api.trigger(flow, {})["run_id"]
+    assert wait_for_run(api, flow, run_id, timeout=90)["status"] == "FAILED"
+    deadline = time.monotonic() + 30
+    while (steps := api.get_run(flow, run_id)["steps"])["quick"] != "SUCCEEDED" and time.monotonic() < deadline:
+        time.sleep(0.5)  # `quick` ends about 1.5 s after it started, whatever Step Functions did
+    assert steps["start"] == "SUCCEEDED" and steps["quick"] == "SUCCEEDED"
+    assert steps["broken"] == "FAILED"
+    assert steps["slow"] in ("ABORTED", "FAILED")  # stopped mid-sleep: never finished
+
+
+def test_the_python_deployer_api_creates_triggers_lists_and_deletes(stack, api):
+    from flowdrop import DeployedFlow, Deployer
+    from flowdrop.errors import ApiError, FlowNotFoundError
+    from flowdrop.testing import client_env
+
+    deployer = Deployer(EXAMPLES / "parameter_flow.py", config=stack.config, env=client_env(stack))
+    deployed = deployer.step_functions(name="PyApiParameterFlow").create(max_workers=5, backend="worker",
+                                                                        tags=["api", "python"])
+    assert deployed.name == "PyApiParameterFlow" and deployed.production_version == 1
+    run = deployed.trigger(alpha=0.25)
+    assert run.run_id.startswith("sfn-")
+    assert run.wait_for_completion(timeout=120, poll=0.25) == "SUCCEEDED"
+    assert run.steps == {"start": "SUCCEEDED", "end": "SUCCEEDED"}
+    assert run.run["start"].task.data.alpha == 0.25
+    assert [r.run_id for r in deployed.list_runs()] == [run.run_id]
+    again = DeployedFlow.from_deployment("PyApiParameterFlow", config=stack.config)
+    assert again.production_version == 1
+    assert "PyApiParameterFlow" in [f.name for f in Deployer.list_deployed_flows(config=stack.config)]
+    with pytest.raises(ApiError) as bad:
+        deployed.trigger(alpha="lots")
+    assert "alpha" in str(bad.value)
+    deployed.delete()
+    with pytest.raises((ApiError, FlowNotFoundError)):
+        DeployedFlow.from_deployment("PyApiParameterFlow", config=stack.config)

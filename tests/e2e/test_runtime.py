@@ -340,3 +340,27 @@ if __name__ == '__main__':
     assert "Traceback" not in proc.stderr
     given = run_flow(flow, "run", "--setting", "x", datastore=store)  # a given value skips the function
     assert given.returncode == 0, given.stderr
+
+
+BAD_DEFINITIONS = {
+    "cron": ("@schedule(cron='61 25 * * ? *')\nclass BadFlow(FlowSpec):\n", "", 4,
+             "cron '61 25 * * ? *': minutes field '61' is out of range 0-59; hours field '25' is out of range 0-23"),
+    "retry": ("class BadFlow(FlowSpec):\n", "    @retry(times='lots')\n", 5,
+              "@retry(times='lots'): times must be a whole number from 0 to 10"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_DEFINITIONS))
+@pytest.mark.parametrize("command", [["run"], ["step-functions", "create"]])
+def test_a_bad_decorator_argument_is_one_line_naming_file_and_line_not_a_traceback(tmp_path, case, command):
+    header, start_decorator, line, message = BAD_DEFINITIONS[case]
+    source = ("from flowdrop import FlowSpec, retry, schedule, step\n\n\n" + header + start_decorator
+              + "    @step\n    def start(self):\n        self.next(self.end)\n\n"
+              + "    @step\n    def end(self):\n        pass\n\n\nif __name__ == '__main__':\n    BadFlow()\n")
+    flow = tmp_path / "bad_flow.py"
+    flow.write_text(source)
+    assert source.splitlines()[line - 1].lstrip().startswith("@")  # the line named is the decorator's
+    proc = run_flow(flow, *command, datastore=tmp_path / "store")
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [f"{flow}:{line}: {message}"]

@@ -396,3 +396,26 @@ def test_the_runs_status_filter_is_validated(deployed, stack):
     assert status == 400 and "RUNNING" in answer["problems"][0] and "BOGUS" in answer["problems"][0], answer
     status, answer = get(deployed, f"/flows/{pf}/runs?status=succeeded")
     assert status == 200 and answer == {"runs": []}
+
+
+def test_the_runs_listing_pages_with_next_token(deployed, stack):
+    pf = stack.machine("ParameterFlow")
+    started = {post(deployed, f"/flows/{pf}/runs", {"parameters": {"alpha": i / 10}})[1]["run_id"] for i in range(5)}
+    assert len(started) == 5
+    seen, token, pages = [], None, 0
+    while True:
+        status, answer = get(deployed, f"/flows/{pf}/runs?limit=2" + (f"&next_token={token}" if token else ""))
+        assert status == 200, answer
+        assert len(answer["runs"]) <= 2
+        seen += [run["run_id"] for run in answer["runs"]]
+        pages += 1
+        token = answer.get("next_token")
+        if not token:
+            break
+    assert pages == 3 and len(seen) == 5 and set(seen) == started
+    status, answer = get(deployed, f"/flows/{pf}/runs?limit=0")
+    assert status == 400 and "limit='0': use a whole number from 1 to 1000" in answer["problems"][0]
+    status, answer = get(deployed, f"/flows/{pf}/runs?limit=abc")
+    assert status == 400
+    status, answer = get(deployed, f"/flows/{pf}/runs?next_token=not-a-token")
+    assert status == 400 and "next_token" in answer["problems"][0], answer

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from flowdrop.compiler import compile_flow, definition_json, task_payload_from_environment
+from flowdrop.compiler import compile_flow, definition_json
+from flowdrop.model.task import payload_from_batch_environment
 from flowdrop.compiler.payload import start_states
 from flowdrop.model.task import TaskPayload
 from flowdrop.testing import synthetic_graph
@@ -62,7 +63,7 @@ def test_batch_environment_decodes_to_the_same_payload_as_the_worker_message(aws
     assert result["status"] == "SUCCEEDED", result.get("cause")
     output = json.loads(result["output"])
     environment = {e["Name"]: e["Value"] for e in output["batch"]["Environment"]}
-    from_batch = task_payload_from_environment(environment)
+    from_batch = payload_from_batch_environment(environment)
     assert from_batch == TaskPayload.from_dict(output["worker"])
     assert from_batch == TaskPayload("NestedForeachFlow", "cell", "sfn-e", (3, 2), '{"a": 1}', "run", 0, None,
                                      "s3://b/d")

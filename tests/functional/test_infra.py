@@ -229,3 +229,83 @@ def test_bundle_is_small_and_imports_without_the_editable_install(packaged, tmp_
     assert "/flows/{flow}/runs" in found["routes"]
     print(f"\nLambda bundle: {size:,} bytes, {len(names)} files; import app: {found['seconds']:.2f} s "
           f"(process {time.perf_counter() - started:.2f} s)")
+
+
+# -- the compute backends ------------------------------------------------------------------
+
+NAME_PROPERTIES = ("BucketName", "QueueName", "TableName", "FunctionName", "JobQueueName", "JobDefinitionName",
+                   "ComputeEnvironmentName", "LogGroupName", "RoleName")
+# Actions AWS only grants on "*" (DescribeJobs and TerminateJob take job ids; ListStateMachines lists).
+STAR_RESOURCE_ACTIONS = {"batch:DescribeJobs", "batch:TerminateJob", "states:ListStateMachines"}
+
+
+def test_every_named_resource_carries_the_stage(packaged):
+    for stage, (_, template) in packaged.items():
+        named = 0
+        for logical, resource in resources(template).items():
+            for prop in NAME_PROPERTIES:
+                value = resource.get("Properties", {}).get(prop)
+                if value is None or (isinstance(value, dict) and ("Ref" in value or "Fn::GetAtt" in value)):
+                    continue  # absent, or a reference to another (named) resource
+                named += 1
+                text = value["Fn::Sub"] if isinstance(value, dict) and "Fn::Sub" in value else value
+                assert isinstance(text, str) and ("${Stage}" in text or stage in text), (stage, logical, prop, value)
+        assert named >= 15
+
+
+def test_iam_policies_are_scoped_to_the_stacks_resources(packaged):
+    for _, template in packaged.values():
+        for logical, resource in resources(template).items():
+            if resource.get("Type") != "AWS::IAM::Role" and logical != "DefaultRole":
+                continue
+            for statement in statements(resource) if "Policies" in resource.get("Properties", {}) else []:
+                acts = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+                assert not any(a == "*" or a.endswith(":*") for a in acts), (logical, statement)
+                if statement["Resource"] == "*":
+                    assert set(acts) <= STAR_RESOURCE_ACTIONS, (logical, statement)
+
+
+def test_the_task_job_definition_runs_the_bootstrap_the_embedded_stack_runs(packaged):
+    from flowdrop.compiler.job import COMMAND, DEFAULT_IMAGE
+    from flowdrop.local.resources import StackNames
+
+    template = packaged["dev"][1]
+    res = resources(template)
+    definition = res["TaskJobDefinition"]["Properties"]
+    container = definition["ContainerProperties"]
+    assert container["Command"] == list(COMMAND)  # the same command moto's stand-in runs (local/resources.py)
+    assert template["Parameters"]["TaskImage"]["Default"] == DEFAULT_IMAGE
+    assert container["JobRoleArn"] == {"Fn::GetAtt": ["BatchJobRole", "Arn"]}
+    assert definition["PlatformCapabilities"] == [{"Ref": "BatchComputeType"}]
+    assert container["LogConfiguration"]["Options"]["awslogs-group"] == {"Ref": "TaskLogGroup"}
+    assert res["TaskJobQueue"]["Properties"]["ComputeEnvironmentOrder"][0]["ComputeEnvironment"] == {
+        "Ref": "TaskComputeEnvironment"}
+    assert res["TaskComputeEnvironment"]["Properties"]["ComputeResources"]["Type"] == {"Ref": "BatchComputeType"}
+    assert template["Parameters"]["BatchComputeType"]["Default"] == "FARGATE"
+    # The names the embedded stack gives the same resources follow the template's pattern.
+    names = StackNames(stage="dev")
+    assert (names.job_queue, names.job_definition, names.task_function) == (
+        "flowdrop-dev", "flowdrop-task-dev", "flowdrop-dev-task")
+    for group in ("TaskLogGroup", "TaskFunctionLogGroup", "DeployFunctionLogGroup"):
+        assert res[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_the_task_lambda_runs_user_code_with_its_own_narrow_role(packaged):
+    res = resources(packaged["dev"][1])
+    task = res["Task"]["Properties"]
+    assert task["Handler"] == "app.task" and task["Timeout"] == 900
+    assert task["FunctionName"] == {"Fn::Sub": "flowdrop-${Stage}-task"}
+    assert task["Role"] == {"Fn::GetAtt": ["TaskFunctionRole", "Arn"]}
+    granted = actions(res["TaskFunctionRole"])
+    assert granted == {"s3:GetObject", "s3:PutObject", "s3:ListBucket", "logs:CreateLogStream", "logs:PutLogEvents"}
+    sfn = res["StateMachineRole"]
+    invoke = next(s for s in statements(sfn) if s["Sid"] == "RunTasksOnLambda")
+    assert invoke["Resource"][0] == {
+        "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:flowdrop-${Stage}-task"}
+
+
+def test_the_stack_outputs_what_flowdrop_aws_config_reads(packaged):
+    from flowdrop.cli.aws_install import REQUIRED_OUTPUTS
+
+    for _, template in packaged.values():
+        assert set(REQUIRED_OUTPUTS) <= set(template["Outputs"])

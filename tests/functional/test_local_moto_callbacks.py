@@ -7,6 +7,7 @@ that moto still reuses the token, so the patch can go once it does not.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ import time
 import pytest
 
 from flowdrop.aws import AwsConfig
+from flowdrop.local.moto import callbacks
 from flowdrop.local.moto.server import MotoServer, free_port
 
 ROLE = "arn:aws:iam::123456789012:role/flowdrop-test"
@@ -133,3 +135,10 @@ def test_canary_stock_moto_still_times_heartbeat_tasks_out_after_60_seconds(monk
     monkeypatch.setattr(ExecutionState, "from_state_props", moto_callbacks.ORIGINAL_FROM_STATE_PROPS)
     # When this fails, moto uses AWS's default: drop that patch from local/moto/callbacks.py.
     assert _task_timeout() == 60
+
+
+def test_stock_moto_still_leaves_a_stopped_execution_waiting_for_its_callbacks():
+    # Canaries: when these fail, moto wakes waiting tasks on StopExecution and keeps a stopped
+    # execution ABORTED itself, and those two patches can go.
+    assert "callback" not in inspect.getsource(callbacks.ORIGINAL_STOP)
+    assert "ProgramStopped" not in inspect.getsource(callbacks.ORIGINAL_SET_ERROR)

@@ -96,3 +96,49 @@ def test_attempt_duration_kills_the_process(aws):
     assert job["status"] == "FAILED"
     assert job["container"]["exitCode"] != 0
     assert time.monotonic() - started < 10
+
+
+def test_stock_moto_still_sends_batch_tasks_pascal_case_and_streams_sdk_bodies():
+    # Canaries: when these fail, moto normalises Batch parameters and aws-sdk
+    # responses itself, and those parts of the patch can go.
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+        StateTaskService,
+    )
+
+    parameters, response = batch_jobs.stock_normalisers()
+    assert parameters is StateTaskService._normalise_parameters
+    assert response is StateTaskService._normalise_response
+    assert batch_jobs._STOCK_SDK_NORMALISE is StateTaskService._normalise_response
+    assert inspect.getsource(StateTaskService._normalise_parameters).rstrip().endswith("pass")
+
+
+def test_a_state_machine_runs_a_batch_job_with_its_overrides_and_retries_it(aws, unique_name):
+    """submitJob.sync from moto's interpreter: PascalCase overrides reach the job; a failed job is retried."""
+    marker = f"/tmp/{unique_name}.attempted"
+    script = ("import os,sys; p=os.environ['MARKER']; first=not os.path.exists(p); open(p,'w').close(); "
+              "print('X=' + os.environ['X']); sys.exit(3 if first else 0)")
+    queue, definition = _queue_and_definition(aws, ["python", "-c", script], {"X": "definition"})
+    sfn = aws.client("stepfunctions")
+    role = aws.client("iam").create_role(RoleName=f"sfn-{unique_name}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    task = {"Type": "Task", "Resource": "arn:aws:states:::batch:submitJob.sync", "End": True, "ResultPath": "$.job",
+            "Parameters": {"JobName": "retried", "JobQueue": queue, "JobDefinition": definition,
+                           "ContainerOverrides": {"Environment": [{"Name": "X", "Value.$": "$.x"},
+                                                                  {"Name": "MARKER", "Value": marker}]}},
+            "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 1}]}
+    arn = sfn.create_state_machine(name=unique_name, roleArn=role,
+                                   definition=json.dumps({"StartAt": "T", "States": {"T": task}}))["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, name="one", input=json.dumps({"x": "override"}))
+    for _ in range(300):
+        described = sfn.describe_execution(executionArn=execution["executionArn"])
+        if described["status"] != "RUNNING":
+            break
+        time.sleep(0.1)
+    assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
+    job = json.loads(described["output"])["job"]
+    assert job["Status"] == "SUCCEEDED" and job["Container"]["ExitCode"] == 0  # Step Functions' PascalCase
+    events = sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
+    assert [e["type"] for e in events if e["type"] in ("TaskFailed", "TaskSucceeded", "TaskTimedOut")] == [
+        "TaskFailed", "TaskSucceeded"]
+    stream = job["Container"]["LogStreamName"]
+    logs = aws.client("logs").get_log_events(logGroupName="/aws/batch/job", logStreamName=stream)
+    assert [e["message"] for e in logs["events"]] == ["X=override"]

@@ -69,7 +69,8 @@ QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/flowdrop-tasks"
 
 
 def options(kind: str = "batch", **overrides) -> CompileOptions:
-    backend = BackendSettings(kind=kind, worker_queue_url=QUEUE_URL)
+    # A task function large enough for decorated_flow's @resources(memory=4096).
+    backend = BackendSettings(kind=kind, worker_queue_url=QUEUE_URL, task_function_memory=8192)
     base = dict(state_machine_name="TestFlow", backend=backend,
                 code_package="s3://flowdrop-packages/packages/Flow/0f1e.tar.gz",
                 datastore_root="s3://flowdrop-data/data")

@@ -8,6 +8,7 @@ Goldens are regenerated only with FLOWDROP_UPDATE_GOLDEN=1; review the diff like
 from __future__ import annotations
 
 import json
+import textwrap
 import os
 
 import pytest
@@ -85,6 +86,38 @@ def test_batch_decorator_adds_gpu_and_queue_and_wins_over_a_lambda_deployment():
         assert start["Parameters"]["JobQueue"] == "gpu-queue"
         assert start["Parameters"]["ContainerOverrides"]["ResourceRequirements"] == [
             {"Type": "VCPU", "Value": "1"}, {"Type": "MEMORY", "Value": "16384"}, {"Type": "GPU", "Value": "1"}]
+
+
+def test_lambda_refuses_a_gpu_or_more_memory_than_the_task_function_has_naming_the_step():
+    graph = parse_flow(textwrap.dedent('''
+        from flowdrop import FlowSpec, resources, step
+
+        class HungryFlow(FlowSpec):
+            @resources(memory=16384)
+            @step
+            def start(self):
+                self.next(self.train)
+
+            @resources(gpu=1, memory=1024)
+            @step
+            def train(self):
+                self.next(self.end)
+
+            @resources(memory=2048)
+            @step
+            def end(self):
+                pass
+    '''), "hungry_flow.py")
+    backend = BackendSettings(kind="lambda", task_function_memory=4096)
+    with pytest.raises(CompileError) as err:
+        compile_flow(graph, options("lambda", backend=backend))
+    text = str(err.value)
+    assert "step 'start': @resources(memory=16384) is more than the task function's 4096 MB" in text
+    assert "step 'train': @resources(gpu=1) cannot run on the lambda backend" in text
+    assert "'end'" not in text
+    # The same flow on Batch gets what it asks for.
+    states = all_states(compile_flow(graph, options("batch")))
+    assert {"Type": "GPU", "Value": "1"} in states["train"]["Parameters"]["ContainerOverrides"]["ResourceRequirements"]
 
 
 def test_lambda_tasks_invoke_the_runner_with_the_payload():

@@ -22,7 +22,9 @@ from flowdrop.model.decorators import DECORATOR_DEFAULTS, Decorator, decorator_p
 def test_bad_arguments_raise_a_decorator_error_not_a_type_error(make, message):
     with pytest.raises(DecoratorError) as info:
         make()
-    assert str(info.value).startswith(message), str(info.value)
+    where, _, what = str(info.value).partition(": ")
+    assert what.startswith(message), str(info.value)
+    assert where.startswith(__file__ + ":")  # the line that wrote the decorator, outside flowdrop
 
 
 def test_good_arguments_decorate_a_step():

@@ -1,6 +1,6 @@
-"""Two fixes to moto 5.2.5's Step Functions for long-running callback tasks (the worker backend).
+"""Three fixes to moto 5.2.5's Step Functions for long-running callback tasks (the worker backend).
 
-Owns: two patches, applied in the moto server process (by local/moto/main.py).
+Owns: three patches, applied in the moto server process (by local/moto/main.py).
 
 1. A task with HeartbeatSeconds but no TimeoutSeconds times out after 60 s
    in moto (execute_state.py:125-126, "the default value of TimeoutSeconds
@@ -8,7 +8,7 @@ Owns: two patches, applied in the moto server process (by local/moto/main.py).
    worker queue) may take as long as it needs while it heartbeats. Here the
    default is AWS's.
 
-2. A retried callback task gets a fresh task token. In moto, a Task state's token is made once per state entry (`_eval_body` of
+2. A retried callback (or `.sync`) task gets a fresh task token. In moto, a Task state's token is made once per state entry (`_eval_body` of
 stepfunctions/parser/asl/component/state/exec/state_task/service/
 state_task_service_callback.py:315-325) while Retry re-runs only
 `_eval_execution` (execute_state.py:252-275). The retried attempt therefore
@@ -19,6 +19,15 @@ heartbeats (or at once without HeartbeatSeconds), and heartbeats for it are
 refused. On AWS every attempt gets a new token. Here, each attempt after
 the first gets a new token and endpoint before its Parameters (which read
 `$$.Task.Token`) are evaluated.
+3. StopExecution stops an execution blocked in a callback (or `.sync`) task.
+In moto, stopping only marks the environment stopped (execution_worker.py:116-117);
+a task waiting for its token waits on its callback endpoint and never sees
+it (EMULATOR.md: "StopExecution ... does not stop an execution blocked in
+waitForTaskToken"). Here stopping also wakes every endpoint of the
+execution, so it ends ABORTED at once, as on AWS; the worker then finds its
+heartbeats refused and stops the task. The woken task's error must not turn
+the stopped execution into a FAILED one (Environment.set_error overwrites
+any state, environment.py:211-217): a stopped execution stays stopped.
 Does not own: the other Step Functions fixes (local/moto/compat.py).
 
 Canaries: tests/functional/test_local_moto_callbacks.py fails once stock moto fixes
@@ -30,6 +39,9 @@ from __future__ import annotations
 from typing import Any
 
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import Timeout, TimeoutSeconds
+from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
@@ -40,6 +52,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 )
 
 ORIGINAL_FROM_STATE_PROPS = ExecutionState.from_state_props
+ORIGINAL_STOP = ExecutionWorker.stop
+ORIGINAL_SET_ERROR = Environment.set_error
+_WAITING_CONDITIONS = (ResourceCondition.WaitForTaskToken, ResourceCondition.Sync, ResourceCondition.Sync2)
 
 
 def from_state_props(self: Any, state_props: Any) -> None:
@@ -51,7 +66,10 @@ def from_state_props(self: Any, state_props: Any) -> None:
 
 def eval_execution(self: Any, env: Any) -> None:
     """StateTaskService._eval_execution, with a fresh token for each retried attempt of a callback task."""
-    if self._is_integration_pattern() and self.resource.condition == ResourceCondition.WaitForTaskToken:
+    # `.sync` tasks (the batch backend's submitJob.sync) wait on the same
+    # endpoint as callbacks do (state_task_service_callback.py:160-163), so a
+    # retried Batch job "times out" at once without a fresh one too.
+    if self._is_integration_pattern() and self.resource.condition in _WAITING_CONDITIONS:
         task = env.states.context_object.context_object_data.get("Task") or {}
         endpoint = env.callback_pool_manager.get(task.get("Token")) if task.get("Token") else None
         # A used endpoint: this is a retry (the first attempt's endpoint is fresh).
@@ -60,7 +78,24 @@ def eval_execution(self: Any, env: Any) -> None:
     StateTaskService._eval_execution(self, env)
 
 
+def stop(self: Any, stop_date: Any, error: str | None, cause: str | None) -> None:
+    """ExecutionWorker.stop, waking every task that waits for a callback of this execution."""
+    ORIGINAL_STOP(self, stop_date=stop_date, error=error, cause=cause)
+    pool = getattr(getattr(self.env, "callback_pool_manager", None), "_pool", {})
+    for endpoint in list(pool.values()):
+        endpoint.interrupt_all()
+
+
+def set_error(self: Any, error: Any) -> None:
+    """Environment.set_error, except on a stopped execution (ABORTED is final, as on AWS)."""
+    if isinstance(self._program_state, ProgramStopped):
+        return
+    ORIGINAL_SET_ERROR(self, error)
+
+
 def apply_patches() -> None:
-    """Apply both fixes in this process; calling it again changes nothing."""
+    """Apply the fixes in this process; calling it again changes nothing."""
     ExecutionState.from_state_props = from_state_props
     StateTaskServiceCallback._eval_execution = eval_execution
+    ExecutionWorker.stop = stop
+    Environment.set_error = set_error

@@ -13,6 +13,7 @@ from moto.server import main as moto_server_main
 from flowdrop.local.moto.batch_jobs import apply_patches as apply_batch_patches
 from flowdrop.local.moto.callbacks import apply_patches as apply_callback_patches
 from flowdrop.local.moto.compat import apply_patches
+from flowdrop.local.moto.lambda_functions import apply_patches as apply_lambda_patches
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -20,6 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     apply_patches()
     apply_callback_patches()
     apply_batch_patches()
+    apply_lambda_patches()
     moto_server_main(argv)
 
 

@@ -1,11 +1,12 @@
-"""Where the embedded stack's workers find a task's flow file: its code package, extracted once.
+"""Where a task finds its flow file: its code package, extracted once per process or machine.
 
 Owns: resolving a TaskPayload to the flow file inside its code package
 (`s3://bucket/packages/<machine>/<sha256>.tar.gz`): download, safe
 extraction into `<root>/<machine>/<sha256>/code/` with its manifest.json beside it,
 cached for every later task. (Not per sha alone: flows uploaded from one
-folder share their code sha256 but not their manifest.) On AWS the Batch job or the task Lambda does the
-same from the same payload. Does not own: running the task (worker.py).
+folder share their code sha256 but not their manifest.) Used by the embedded
+stack's workers and by the task Lambda (a warm container reuses /tmp).
+Does not own: running the task.
 """
 
 from __future__ import annotations

@@ -1,0 +1,69 @@
+"""The task job definition of the batch backend: image, bootstrap command, environment.
+
+Owns: what every Batch task container runs, the same on AWS (the template's
+job definition) and on the embedded stack (local/resources.py registers it
+with moto, whose stand-in runs the command as a local process). The command
+bootstraps a stock Python image from the code package, as Metaflow's does:
+install boto3 and click only if the image lacks them, download the task's
+code package (its S3 URL is in the task's FLOWDROP_RUN variable), extract it,
+and hand over to flowdrop.runtime.job from its code/ folder, which runs the
+flow's own `python flow.py step ...` with the flowdrop that deployed it.
+Does not own: the per-task fields of SubmitJob (batch.py) or the task runner.
+Pure: data only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+DEFAULT_IMAGE = "public.ecr.aws/docker/library/python:3.12-slim"
+# What the task runner needs beyond the standard library (the flow's own
+# imports are the flow's business: an image that has them).
+TASK_REQUIREMENTS = ("boto3", "click")
+
+# One interpreter does it all (boto3 is imported once, for the download and
+# the task's datastore alike): install what the image lacks, download the
+# package with boto3 alone (flowdrop is inside it, not yet importable; the
+# endpoint comes from AWS_ENDPOINT_URL when set, as boto3 reads it itself),
+# extract it (it was checked by the deployer; the filter still refuses links
+# and absolute paths where Python has it), and run the task from code/.
+BOOTSTRAP = "\n".join([
+    "import importlib.util, io, json, os, shutil, subprocess, sys, tarfile, tempfile",
+    f"missing = [m for m in {TASK_REQUIREMENTS!r} if importlib.util.find_spec(m) is None]",
+    "if missing:",
+    "    subprocess.check_call([sys.executable, '-m', 'pip', 'install', '-qqq', '--no-cache-dir',",
+    "                           '--disable-pip-version-check', *missing])",
+    "import boto3",
+    "url = json.loads(os.environ['FLOWDROP_RUN'])['code_package']",
+    "bucket, _, key = url[len('s3://'):].partition('/')",
+    "data = boto3.client('s3').get_object(Bucket=bucket, Key=key)['Body'].read()",
+    "work = tempfile.mkdtemp(prefix='flowdrop-task-')",
+    "try:",
+    "    with tarfile.open(fileobj=io.BytesIO(data), mode='r:gz') as tar:",
+    "        tar.extractall(work, **({'filter': 'data'} if hasattr(tarfile, 'data_filter') else {}))",
+    "    os.chdir(os.path.join(work, 'code'))",
+    "    sys.path.insert(0, os.getcwd())",
+    "    from flowdrop.runtime.job import main",
+    "    code = main()",
+    "finally:",
+    "    os.chdir('/')",
+    "    shutil.rmtree(work, ignore_errors=True)",
+    "sys.exit(code)",
+])
+COMMAND = ("python", "-c", BOOTSTRAP)
+
+
+def container_properties(image: str = DEFAULT_IMAGE, environment: Mapping[str, str] | None = None,
+                         vcpus: str = "1", memory_mib: str = "2048", job_role_arn: str | None = None) -> dict[str, Any]:
+    """RegisterJobDefinition's containerProperties for the task job definition."""
+    props: dict[str, Any] = {
+        "image": image,
+        "command": list(COMMAND),
+        "environment": [{"name": k, "value": str(v)} for k, v in sorted((environment or {}).items())],
+        # The default a task gets without @resources; a step's own come as overrides.
+        "resourceRequirements": [{"type": "VCPU", "value": vcpus}, {"type": "MEMORY", "value": memory_mib}],
+    }
+    if job_role_arn:
+        props["jobRoleArn"] = job_role_arn
+    return props
