@@ -13,8 +13,8 @@ from flowdrop.parameters import JSONType, Parameter
 
 def __getattr__(name: str):
     # The client API imports the datastore; load it only when asked for.
-    if name in ("Flow", "Run", "Step", "Task", "namespace", "get_namespace", "default_namespace",
-                "set_datastore", "MissingObjectError", "NamespaceMismatchError"):
+    if name in ("Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace",
+                "default_namespace", "set_datastore", "MissingObjectError", "NamespaceMismatchError"):
         from flowdrop import client
 
         return getattr(client, name)
@@ -29,6 +29,6 @@ __all__ = [
     "__version__",
     "FlowSpec", "Parameter", "JSONType", "current", "step", "retry", "catch", "timeout", "resources",
     "batch", "environment", "schedule", "project", "StepFailure",
-    "Flow", "Run", "Step", "Task", "namespace", "get_namespace", "default_namespace",
+    "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace", "default_namespace",
     "Deployer", "DeployedFlow", "TriggeredRun",
 ]

@@ -110,6 +110,13 @@ class MissingObjectError(FlowdropError, MetaflowNotFound):
         super().__init__(f"{kind}('{pathspec}') {problem} {where}")
 
 
+class MissingChildError(MissingObjectError, KeyError):
+    """run['step'], step['task'] or flow['run'] of one that does not exist: a KeyError too, as in Metaflow."""
+
+    def __str__(self) -> str:
+        return MissingObjectError.__str__(self)
+
+
 class NamespaceMismatchError(FlowdropError, MetaflowNamespaceMismatch):
     """A run exists but is outside the current namespace."""
 

@@ -125,12 +125,15 @@ def _start_parameters(obj: FlowContext, given: dict[str, Any]) -> str:
     return json.dumps(values, sort_keys=True, default=str)
 
 
-def _parameter_options(graph: Graph) -> list[Callable]:
+def _parameter_options(graph: Graph, run: bool = False) -> list[Callable]:
     options = []
     for spec in graph.parameters:
         default_text = "computed at run start" if spec.deploy_time else repr(spec.default)
         help_text = (spec.help or "") + f" [{spec.type}; default: {default_text}]"
-        options.append(click.option(f"--{spec.name}", spec.attribute, type=str, default=None, help=help_text.strip()))
+        # As Metaflow's METAFLOW_RUN_<NAME>: a value may come from FLOWDROP_RUN_<NAME>.
+        envvar = f"FLOWDROP_RUN_{spec.name.replace('-', '_').upper()}" if run else None
+        options.append(click.option(f"--{spec.name}", spec.attribute, type=str, default=None, envvar=envvar,
+                                    help=help_text.strip()))
     return options
 
 
@@ -220,7 +223,7 @@ def _run_flow(obj: FlowContext, run_id: str, params_json: str | None, settings: 
 def _run_options(graph: Graph | None) -> list[Callable]:
     """The options of `run` and `resume`, Metaflow's names and defaults."""
     return [
-        *(_parameter_options(graph) if graph is not None else []),
+        *(_parameter_options(graph, run=True) if graph is not None else []),
         click.option("--max-workers", default=16, show_default=True, help="Run at most this many tasks at once."),
         click.option("--max-num-splits", default=100, show_default=True,
                      help="Fail a foreach wider than this (a guard against thousands of tasks by mistake)."),
@@ -250,17 +253,27 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
                   help="Add a decorator to every step, e.g. --with retry or --with retry:times=2.")
     @click.option("--pylint/--no-pylint", default=True, show_default=True,
                   help="Check the flow file with pyflakes before run, resume and check.")
+    @click.option("--environment", type=click.Choice(["local"]), default="local", show_default=True,
+                  help="Where step code finds its packages: this Python's (Metaflow's local environment).")
+    @click.option("--event-logger", default="nullSidecarLogger", hidden=True, help="Accepted for Metaflow; unused.")
+    @click.option("--monitor", default="nullSidecarMonitor", hidden=True, help="Accepted for Metaflow; unused.")
     @click.option("--branch", default=None, help="@project flows: the branch (as after step-functions create).")
     @click.option("--production", is_flag=True, help="@project flows: the production branch.")
     @click.pass_context
     def cli(ctx: click.Context, quiet: bool, metadata: str, datastore_kind: str | None, datastore_root: str | None,
-            with_specs: tuple[str, ...], pylint: bool, branch: str | None, production: bool) -> None:
+            with_specs: tuple[str, ...], pylint: bool, environment: str, event_logger: str, monitor: str,
+            branch: str | None, production: bool) -> None:
+        from flowdrop.config import user_name
+        from flowdrop.model.version import __version__
+
         obj = FlowContext(flow_cls, flow_file, graph, load_config())
         obj.quiet, obj.pylint, obj.branch, obj.production = quiet, pylint, branch, production
         obj.with_decorators = _with_decorators(graph, with_specs)
         obj.with_specs = with_specs
         obj.datastore_root = _datastore_root(obj.config, datastore_kind, datastore_root)
         ctx.obj = obj
+        # Metaflow's first line on stderr; tools reading its output skip it (`tag list --flat`).
+        obj.echo(f"flowdrop {__version__} executing {graph.flow_name} for user:{user_name()}", fg="magenta")
         if ctx.invoked_subcommand is None:
             check_flow(obj)  # as Metaflow: `python flow.py` alone checks the flow
 
@@ -292,12 +305,13 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
         origin_id = origin_run_id or local.list_runs()[0]
         rerun = steps_to_rerun(obj.graph, origin, origin_id, step)
         run_id = run_id or new_run_id()
-        obj.echo(f"Resuming run {origin_id} from step(s) {', '.join(n.name for n in obj.graph if n.name in rerun)}",
-                 err=False)
         cloned = clone_tasks(obj.graph, origin, origin_id, local, run_id, rerun)
+        rerunning = f"from step(s) {', '.join(n.name for n in obj.graph if n.name in rerun)}" if rerun else \
+            "from the tasks that did not succeed"
+        obj.echo(f"Resuming run {origin_id} {rerunning} ({len(cloned)} task(s) reused)", err=False)
         origin_meta = origin.read_run(origin_id) or {}
         params = origin_meta.get("parameters") or {}
-        if "start" not in rerun:
+        if ("start", ()) in cloned:
             # The start task, which records a run, is reused: record this one here.
             local.ensure_run(run_id, _resumed_run_meta(obj.graph.flow_name, run_id, origin_id, params, settings.tags))
         _run_flow(obj, run_id, json.dumps(params, sort_keys=True, default=str), settings, cloned,

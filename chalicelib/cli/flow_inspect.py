@@ -89,15 +89,19 @@ def add_inspect_commands(cli: click.Group) -> None:
     @click.option("--max-value-size", default=1000, show_default=True, type=int,
                   help="Show artifacts up to this many bytes of text; longer ones show their size.")
     @click.option("--include", default=None, help="Only these artifacts (comma-separated names).")
-    @click.option("--file", "out_file", default=None, help="Pickle {pathspec: {name: value}} into this file.")
+    @click.option("--file", "out_file", default=None, help="Pickle {run/step/task: {name: value}} into this file.")
+    @click.option("--private/--no-private", default=False, show_default=True,
+                  help="Show private artifacts (names starting with _) too.")
     @click.pass_obj
-    def dump(obj: Any, pathspec: str, max_value_size: int, include: str | None, out_file: str | None) -> None:
+    def dump(obj: Any, pathspec: str, max_value_size: int, include: str | None, out_file: str | None,
+             private: bool) -> None:
         wanted = {name.strip() for name in include.split(",") if name.strip()} if include else None
         everything: dict[str, dict[str, Any]] = {}
         for task in _tasks(obj, pathspec):
             values = {artifact.id: artifact.data for artifact in task
-                      if wanted is None or artifact.id in wanted}
-            everything[task.pathspec] = values
+                      if (wanted is None or artifact.id in wanted) and (private or not artifact.id.startswith("_"))}
+            # Keyed as Metaflow's dump keys them: run_id/step/task_id.
+            everything["/".join(task.path_components[1:])] = values
             if out_file is None:
                 obj.echo(f"Artifacts of {task.pathspec}:", fg="magenta")
                 shown = {}
@@ -180,9 +184,10 @@ def _add_tag_commands(cli: click.Group) -> None:
     @namespace_option
     @click.option("--all", "list_all", is_flag=True, help="Every run of the flow, in every namespace.")
     @click.option("--hide-system-tags", is_flag=True, help="Only the tags people gave.")
+    @click.option("--flat", is_flag=True, help="One tag a line (on stderr, as Metaflow prints them), no run ids.")
     @click.pass_obj
     def tag_list(obj: Any, run_id: str | None, user_namespace: str | None, list_all: bool,
-                 hide_system_tags: bool) -> None:
+                 hide_system_tags: bool, flat: bool) -> None:
         if run_id:
             runs = [_run(obj, run_id, user_namespace)]
         else:
@@ -191,5 +196,9 @@ def _add_tag_commands(cli: click.Group) -> None:
             client = _client(obj, "" if list_all else (user_namespace or f"user:{user_name()}"))
             with messages_not_tracebacks():
                 runs = list(client.Flow(obj.graph.flow_name)) if obj.graph.flow_name in client.Metaflow() else []
+        if flat:
+            for tag in sorted({t for run in runs for t in (run.user_tags if hide_system_tags else run.tags)}):
+                obj.echo(tag)
+            return
         for run in runs:
             click.echo(f"{run.id}: " + ", ".join(sorted(run.user_tags if hide_system_tags else run.tags)))

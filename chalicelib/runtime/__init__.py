@@ -26,7 +26,7 @@ def task_command(
     max_log_size: int | None = None,
 ) -> list[str]:
     """The argument list that runs one task through the task runner."""
-    args = [python or sys.executable, str(flow_file)]
+    args = [python or sys.executable, str(flow_file), "--quiet"]
     for spec in with_specs:
         args += ["--with", spec]
     root = datastore_root or payload.datastore_root

@@ -1,7 +1,7 @@
-"""resume: rerun a run from its failed step, reusing what succeeded.
+"""resume: rerun a run from its failed tasks or a named step, reusing what succeeded.
 
-Owns: choosing which steps rerun (the failed or named step and everything
-reachable from it) and cloning the origin run's other successful tasks into
+Owns: choosing which steps rerun whatever the origin did (a named step and
+everything reachable from it) and cloning the origin run's other successful tasks into
 the new run, copying artifact blobs across datastores when the origin lives
 elsewhere (a production `sfn-...` run in S3 resumed on a laptop).
 """
@@ -33,22 +33,21 @@ def descendants(graph: Graph, steps: Iterable[str]) -> set[str]:
 
 
 def steps_to_rerun(graph: Graph, origin: FlowDatastore, origin_run_id: str, step: str | None = None) -> set[str]:
-    """The named step (or every step that did not fully succeed in the origin run) and all after it."""
-    if step is not None:
-        if step not in graph:
-            raise FlowdropError(f"resume: flow {graph.flow_name!r} has no step {step!r}")
-        return descendants(graph, [step])
-    unfinished = []
-    for node in graph:
-        tasks = origin.list_tasks(origin_run_id, node.name) if node.name in origin.list_steps(origin_run_id) else []
-        if not tasks or any(origin.read_done(origin_run_id, node.name, t) is None for t in tasks):
-            unfinished.append(node.name)
-    if not unfinished:
-        raise FlowdropError(
-            f"resume: run {origin_run_id} of {graph.flow_name} succeeded entirely; name a step to rerun from "
-            "(python flow.py resume STEP)"
-        )
-    return descendants(graph, unfinished)
+    """The steps that rerun whatever the origin did: STEP and every step after it; none without STEP.
+
+    As in Metaflow: without a step, every task that succeeded in the origin
+    run is cloned and every other one runs, task by task (inside a foreach,
+    the items that failed rerun and the ones that succeeded are reused); a
+    run that succeeded entirely is cloned whole.
+    """
+    if step is None:
+        if not origin.list_steps(origin_run_id):
+            raise FlowdropError(f"resume: run {origin_run_id} of {graph.flow_name} has no tasks to resume from")
+        return set()
+    if step not in graph:
+        known = ", ".join(node.name for node in graph)
+        raise FlowdropError(f"resume: flow {graph.flow_name!r} has no step {step!r} (its steps: {known})")
+    return descendants(graph, [step])
 
 
 def clone_tasks(
@@ -75,7 +74,8 @@ def clone_tasks(
             if not same_store:
                 target.copy_artifacts_from(origin, shas)
             meta = {k: v for k, v in done.items() if k not in ("attempt",)}
-            meta.update(attempt=0, cloned_from=f"{origin_run_id}/{node.name}/{task_id}")
+            # What Metaflow records as origin-run-id / origin-task-id (Task.origin_pathspec).
+            meta.update(attempt=0, cloned_from=f"{origin_run_id}/{node.name}/{task_id}", origin_run_id=origin_run_id)
             target.write_attempt(run_id, node.name, task_id, 0, meta)
             target.mark_done(run_id, node.name, task_id, 0, {"foreach_count": done.get("foreach_count")})
             if done.get("foreach_count") is not None:

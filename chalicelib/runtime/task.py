@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import platform
 import signal
 import sys
 import traceback
@@ -224,7 +225,8 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
     user = user_name()
     decorators = effective_decorators(node, setup.with_decorators)
     meta: dict[str, Any] = {"status": "running", "started": now_iso(), "pid": os.getpid(),
-                            "mode": payload.mode, "user": user}
+                            "mode": payload.mode, "user": user, "origin_run_id": setup.origin_run_id,
+                            "python_version": platform.python_version(), "platform": sys.platform}
     # Step Functions' retry count says how many attempts of this state came
     # before; the catch fallback's own count says nothing about the step's.
     hint = payload.retry_count if payload.mode == "run" else 0

@@ -72,7 +72,8 @@ def test_task_api(three_runs):
     failed = Run(f"{FLOW}/3")["end"].task
     assert not failed.successful
     assert failed.finished  # its only attempt ended
-    assert failed.exception == "ValueError: try 0"
+    assert str(failed.exception) == "ValueError: try 0"  # str() is the traceback, as in Metaflow
+    assert failed.exception.type == "builtins.Exception"  # records from before the dotted type was kept
     assert failed.stderr == "Traceback 0\n"
 
 

@@ -1,0 +1,130 @@
+"""The client API, complete, over runs `python flow.py run` made: Metaflow's reference is the spec."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from flowdrop import client
+from flowdrop.exception import MetaflowException, MetaflowNamespaceMismatch
+from tests.helpers.client import isolated_client  # noqa: F401  (autouse fixture)
+from tests.helpers.runtime import EXAMPLES, TEST_FLOWS, run_flow
+
+pytestmark = pytest.mark.slow
+
+ENV = {"FLOWDROP_USER": "ada"}
+
+
+@pytest.fixture
+def foreach_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLOWDROP_USER", "ada")
+    store = tmp_path / "ds"
+    proc = run_flow(EXAMPLES / "foreach_flow.py", "run", "--width", "3", "--tag", "exp", datastore=store, env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    client.set_datastore(str(store), production=None)
+    client.namespace("user:ada")
+    return client.Flow("ForeachFlow").latest_run
+
+
+def test_task_artifacts_as_data_artifacts(foreach_run):
+    task = foreach_run["join"].task
+    artifact = task["total"]
+    assert isinstance(artifact, client.DataArtifact)
+    assert artifact.data == 0 + 1 + 4 and len(artifact.sha) == 64
+    assert isinstance(artifact.finished_at, datetime) and artifact.finished_at == task.finished_at
+    assert artifact.pathspec == f"{task.pathspec}/total" and artifact.parent == task and artifact.size > 0
+    assert client.DataArtifact(artifact.pathspec).data == 5
+    assert "total" in task and "nope" not in task
+    assert {a.id for a in task} >= {"total", "items_seen", "width"}
+    with pytest.raises(KeyError):
+        task["nope"]
+
+
+def test_parents_and_children_walk_the_graph(foreach_run):
+    run = foreach_run
+    start, join = run["start"].task, run["join"].task
+    squares = list(run["square"])
+    assert [t.index for t in squares] == [0, 1, 2]
+    assert list(start.child_task_pathspecs) == [t.pathspec for t in squares]
+    assert [t.pathspec for t in squares[1].parent_tasks] == [start.pathspec]
+    assert sorted(join.parent_task_pathspecs) == sorted(t.pathspec for t in squares)
+    assert [t.pathspec for t in squares[2].child_tasks] == [join.pathspec]
+    assert list(run["end"].task.child_tasks) == [] and list(start.parent_tasks) == []
+    assert [s.id for s in run["square"].parent_steps()] == ["start"]
+    assert [s.id for s in run["square"].child_steps()] == ["join"]
+    assert squares[0].parent == run["square"] and run["square"].parent == run and run.parent == client.Flow("ForeachFlow")
+    assert run.parent.parent is None and squares[0].path_components == ["ForeachFlow", run.id, "square", "square-0"]
+
+
+def test_metadata_and_environment(foreach_run):
+    task = foreach_run["square"]["square-2"]
+    meta = task.metadata_dict
+    assert meta["attempt"] == "0" and meta["user"] == "ada" and meta["attempt_ok"] == "True"
+    assert meta["foreach-execution-path"] == "start:2" and "origin-run-id" not in meta
+    assert {m.name for m in task.metadata} == set(meta)
+    assert all(m.task == task.pathspec for m in task.metadata)
+    assert task.origin_pathspec is None and foreach_run.origin_pathspec is None
+    assert task.environment_info["python_version"].count(".") == 2
+    assert task.current_attempt == 0 and task.code is None and foreach_run.code is None and foreach_run.trigger is None
+
+
+def test_run_step_and_flow_surface(foreach_run):
+    run = foreach_run
+    assert run.successful and run.finished and run.finished_at >= run.created_at
+    assert run.user_tags == {"exp"} and "user:ada" in run.system_tags and run.tags == run.user_tags | run.system_tags
+    assert run.end_task.pathspec == f"ForeachFlow/{run.id}/end/end" and run.data.total == 5
+    assert run["square"].finished_at == max(t.finished_at for t in run["square"])
+    assert [t.id for t in run["square"].tasks("exp")] == ["square-0", "square-1", "square-2"]
+    assert list(run["square"].tasks("other")) == [] and list(run.steps("other")) == []
+    flow = client.Flow("ForeachFlow")
+    assert [r.id for r in flow.runs("exp")] == [run.id] and list(flow.runs("other")) == []
+    assert flow.latest_successful_run == run and run.id in flow and list(flow) == [run]
+    assert [f.id for f in client.Metaflow().flows] == ["ForeachFlow"] and "ForeachFlow" in client.Metaflow()
+    assert client.Task(run["end"].task.pathspec).stdout.startswith("sum of squares is 5")
+    assert list(run["end"].task.loglines("stdout")) == [(None, "sum of squares is 5")]
+
+
+def test_tags_validated_as_metaflow_does(foreach_run):
+    run = foreach_run
+    run.add_tag("ünï 🚀")
+    run.replace_tag("exp", "exp2")
+    run.add_tags(["a", "b"])
+    run.remove_tags(["a"])
+    run.add_tag("user:ada")  # already a system tag: not added as a user tag, no error
+    assert client.Run(run.pathspec).user_tags == {"ünï 🚀", "exp2", "b"}
+    for bad, message in ((lambda: run.remove_tag("user:ada"), "cannot remove system tag"),
+                         (lambda: run.add_tag(""), "tags must not be empty"),
+                         (lambda: run.add_tag("x" * 501), "at most 500 characters"),
+                         (lambda: run.replace_tags("ab", []), "not a string"),
+                         (lambda: run.replace_tags([], []), "Must add or remove at least one tag"),
+                         (lambda: run.add_tags([str(i) for i in range(60)]), "at most 50 user tags")):
+        with pytest.raises(MetaflowException, match=message):
+            bad()
+
+
+def test_namespaces(foreach_run):
+    assert client.get_namespace() == "user:ada"
+    client.namespace("user:bob")
+    assert client.Flow("ForeachFlow").latest_run is None
+    with pytest.raises(MetaflowNamespaceMismatch):
+        client.Run(foreach_run.pathspec)
+    client.namespace(None)
+    assert client.Run(foreach_run.pathspec).is_in_namespace()
+    assert client.default_namespace() == "user:ada" == client.get_namespace()
+
+
+def test_catch_records_the_exception_as_metaflow(tmp_path):
+    store = tmp_path / "ds"
+    proc = run_flow(TEST_FLOWS / "catch_flow.py", "run", datastore=store, env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    client.set_datastore(str(store), production=None)
+    client.namespace(None)
+    end = client.Flow("CatchFlow").latest_run["end"].task
+    assert end["start_type"].data == "flowdrop.exception.ExternalCommandFailed"
+    assert end["slow_type"].data == "flowdrop.plugins.timeout_decorator.TimeoutException"
+    start_ex = client.Flow("CatchFlow").latest_run["start"].task["start_ex"].data
+    assert str(start_ex.exception) == "catch me!" and start_ex.type == "flowdrop.exception.ExternalCommandFailed"
+    assert "Traceback" in str(start_ex) and "catch me!" in str(start_ex)
+    failed_attempt = client.Flow("CatchFlow").latest_run["slow"].task
+    assert failed_attempt.successful  # @catch let the run go on
