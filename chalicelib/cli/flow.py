@@ -242,7 +242,8 @@ def _run_options(graph: Graph | None) -> list[Callable]:
 def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
     """The click group for one flow."""
 
-    @click.group(help=f"Commands for the flow {graph.flow_name} ({flow_file.name}).", invoke_without_command=True)
+    @click.group(cls=_FlowGroup, help=f"Commands for the flow {graph.flow_name} ({flow_file.name}).",
+                 invoke_without_command=True)
     @click.option("--quiet/--not-quiet", default=False, help="Print only what was asked for, no progress messages.")
     @click.option("--metadata", type=click.Choice(["local"]), default="local", show_default=True,
                   help="Where run metadata lives: beside the artifacts, in the datastore.")
@@ -363,12 +364,39 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
         if output_file:
             Path(output_file).write_text(json.dumps(output))
 
+    return cli
+
+
+def _add_inspect_commands(cli: click.Group) -> None:
     from flowdrop.cli.flow_inspect import add_inspect_commands
-    from flowdrop.cli.step_functions import add_step_functions_commands
 
     add_inspect_commands(cli)
+
+
+def _add_step_functions_commands(cli: click.Group) -> None:
+    from flowdrop.cli.step_functions import add_step_functions_commands
+
     add_step_functions_commands(cli)
-    return cli
+
+
+# Commands defined in other modules, loaded when first asked for: every Batch and Lambda task is a
+# fresh `python flow.py step ...` that needs neither the uploader and API client nor the inspectors.
+_LAZY_COMMANDS: dict[str, Callable[[click.Group], None]] = {
+    **dict.fromkeys(("check", "show", "output-dot", "logs", "dump", "tag"), _add_inspect_commands),
+    "step-functions": _add_step_functions_commands,
+}
+
+
+class _FlowGroup(click.Group):
+    """The flow's command group, with the commands of _LAZY_COMMANDS loaded on demand."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _LAZY_COMMANDS and cmd_name not in self.commands:
+            _LAZY_COMMANDS[cmd_name](self)
+        return super().get_command(ctx, cmd_name)
 
 
 def _resumed_run_meta(flow_name: str, run_id: str, origin_id: str, params: dict, tags: tuple[str, ...]) -> dict:

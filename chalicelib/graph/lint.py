@@ -18,7 +18,6 @@ among its split_parents, the number of indices in its task ids.
 
 from __future__ import annotations
 
-import difflib
 import heapq
 import re
 from dataclasses import dataclass, field
@@ -200,7 +199,7 @@ def _known_out_funcs(flow: FlowSource, steps: dict[str, StepSource], problems: P
             all_known = False
             if target in flow.plain_methods:
                 hint = f"'{target}' is a method without @step; add @step above `def {target}`."
-            elif close := difflib.get_close_matches(target, list(steps), n=1):
+            elif close := _close_matches(target, list(steps)):
                 hint = f"did you mean '{close[0]}'?"
             else:
                 hint = "the steps are " + ", ".join(steps) + "."
@@ -371,3 +370,9 @@ def _match_splits(steps: dict[str, StepSource], out_funcs: Edges, parents: Paren
                               f"branch, {len(out_funcs[name])} ({', '.join(out_funcs[name])}); it has "
                               f"{len(parents[join])} ({', '.join(parents[join])}).")
     return shape
+
+
+def _close_matches(name: str, candidates: list[str]) -> list[str]:
+    import difflib  # only a flow with a mistyped step name pays for it
+
+    return difflib.get_close_matches(name, candidates, n=1)

@@ -98,8 +98,24 @@ def test_branch_and_production_at_top_level_reach_step_functions(env, monkeypatc
     obj = FlowContext(cls, flow, graph, load_config())
     obj.branch, obj.production = "feature", True  # python project_flow.py --branch feature --production ...
     group = click.Context(cli, obj=obj)
-    create = click.Context(cli.commands["step-functions"].commands["create"], parent=group, obj=obj)
+    create = click.Context(cli.get_command(group, "step-functions").commands["create"], parent=group, obj=obj)
     assert _target(create, None, None, False).state_machine_name == "demo.prod.feature.ProjectFlow"
     assert _target(create, None, "other", False).state_machine_name == "demo.prod.other.ProjectFlow"
     obj.branch, obj.production = None, False
     assert _target(create, None, None, False).state_machine_name == "demo.user.alice.ProjectFlow"
+
+
+def test_a_task_command_loads_neither_the_uploader_nor_the_inspectors(tmp_path):
+    """`python flow.py step ...` (every Batch and Lambda task) never imports what only deploying or reading needs."""
+    import subprocess
+    import sys
+
+    probe = (f"import runpy, sys; sys.argv = ['linear_flow.py', '--datastore', {str(tmp_path / 'ds')!r}, 'step', "
+             "'start', '--run-id', 'r1', '--task-id', 'start']\n"
+             "try:\n    runpy.run_path(sys.argv[0], run_name='__main__')\nexcept SystemExit as done:\n"
+             "    assert not done.code, done.code\n"
+             "loaded = [m for m in ('flowdrop.cli.step_functions', 'flowdrop.cli.uploader', 'flowdrop.cli.flow_inspect',"
+             " 'rich', 'difflib') if m in sys.modules]\nprint('LOADED', loaded)\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=EXAMPLES, capture_output=True, text=True,
+                          env={**__import__("os").environ, "FLOWDROP_CONFIG": str(tmp_path / "none.json")})
+    assert "LOADED []" in done.stdout, done.stdout + done.stderr
