@@ -113,7 +113,7 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
         params = origin_meta.get("parameters") or {}
         if ("start", ()) in cloned:
             # The start task, which records a run, is reused: record this one here.
-            local.ensure_run(run_id, resumed_run_meta(obj.graph.flow_name, run_id, origin_id, params, settings.tags))
+            local.ensure_run(run_id, resumed_run_meta(obj.graph, run_id, origin_id, params, settings.tags))
         run_flow(obj, run_id, json.dumps(params, sort_keys=True, default=str), settings, cloned,
                   origin_run_id=origin_id)
 

@@ -157,14 +157,16 @@ def run_options(graph: Graph | None) -> list[Callable]:
     ]
 
 
-def resumed_run_meta(flow_name: str, run_id: str, origin_id: str, params: dict, tags: tuple[str, ...]) -> dict:
+def resumed_run_meta(graph: Graph, run_id: str, origin_id: str, params: dict, tags: tuple[str, ...]) -> dict:
     """run.json of a resumed run whose start task is reused."""
     from flowdrop.config import user_name
     from flowdrop.model.runs import run_record
-    from flowdrop.runtime.task import now_iso
+    from flowdrop.runtime.task import now_iso, run_system_tags
 
-    return run_record(flow_name, run_id, created=now_iso(), user=user_name(), tags=tags, parameters=params,
-                      origin_run_id=origin_id)
+    created, user = now_iso(), user_name()
+    return run_record(graph.flow_name, run_id, created=created, user=user, tags=tags, parameters=params,
+                      origin_run_id=origin_id,
+                      system_tags=run_system_tags(graph, run_id, created, None, user))
 
 
 def find_origin(obj: FlowContext, local: Any, origin_run_id: str | None) -> Any:

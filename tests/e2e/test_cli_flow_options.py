@@ -139,8 +139,10 @@ def test_tag_add_remove_replace_list(tmp_path):
     assert replace.returncode == 0 and "user tags:   keep, newer, ünï" in replace.stdout
     system = _run("linear_flow.py", "tag", "remove", "--run-id", run_id, "user:ada", store=store)
     assert system.returncode == 1 and "cannot remove system tag(s) user:ada" in system.stderr
-    listed = _run("linear_flow.py", "tag", "list", store=store)
-    assert listed.returncode == 0 and f"{run_id}: keep, newer, user:ada, ünï" in listed.stdout
+    listed = _run("linear_flow.py", "tag", "list", "--hide-system-tags", store=store)
+    assert listed.returncode == 0 and f"{run_id}: keep, newer, ünï" in listed.stdout
+    everything = _run("linear_flow.py", "tag", "list", store=store)
+    assert everything.returncode == 0 and "runtime:dev" in everything.stdout and "user:ada" in everything.stdout
     assert _latest(store, "LinearFlow").user_tags == {"keep", "newer", "ünï"}
     too_long = _run("linear_flow.py", "tag", "add", "--run-id", run_id, "x" * 501, store=store)
     assert too_long.returncode == 1 and "a tag is at most 500 characters" in too_long.stderr
