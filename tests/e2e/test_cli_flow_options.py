@@ -112,8 +112,11 @@ def test_logs_and_dump_read_a_run(tmp_path):
     store = tmp_path / "ds"
     assert _run("chatty_flow.py", "run", "--tag", "t1", store=store, folder=TEST_FLOWS).returncode == 0
     run_id = _latest(store, "ChattyFlow").id
-    logs = _run("chatty_flow.py", "logs", f"{run_id}/start", store=store, folder=TEST_FLOWS)
-    assert logs.returncode == 0 and "the last line" in logs.stdout
+    logs = _run("chatty_flow.py", "logs", f"{run_id}/end", store=store, folder=TEST_FLOWS)
+    assert logs.returncode == 0 and logs.stdout == "to stderr\n"  # both streams by default, as Metaflow
+    assert logs.stderr.splitlines()[1:] == [f"Dumping logs of ChattyFlow/{run_id}/end/end", "stdout", "stderr"]
+    logs = _run("chatty_flow.py", "--quiet", "logs", "--stdout", f"{run_id}/start", store=store, folder=TEST_FLOWS)
+    assert logs.returncode == 0 and logs.stdout.endswith("the last line\n") and logs.stderr == ""
     err = _run("chatty_flow.py", "logs", "--stderr", f"{run_id}/end/end", store=store, folder=TEST_FLOWS)
     assert err.returncode == 0 and err.stdout == "to stderr\n"
     dump = _run("chatty_flow.py", "dump", f"{run_id}/start", store=store, folder=TEST_FLOWS)
