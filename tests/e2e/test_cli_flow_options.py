@@ -169,3 +169,13 @@ def test_run_parameters_come_from_flowdrop_run_env_vars(tmp_path):
     proc = _run("foreach_flow.py", "run", store=tmp_path / "ds", env={"FLOWDROP_RUN_WIDTH": "2"})
     assert proc.returncode == 0, proc.stderr
     assert _latest(tmp_path / "ds", "ForeachFlow").data.total == 0 + 1
+
+
+@pytest.mark.parametrize("launcher", ["fork", "subprocess"])
+def test_a_task_that_dies_keeps_what_it_printed_and_says_how_it_died(tmp_path, launcher):
+    proc = _run("segfault_flow.py", "run", store=tmp_path / "ds", folder=TEST_FLOWS, env={"FLOWDROP_LAUNCHER": launcher})
+    assert proc.returncode == 1
+    assert "failed at step 'end' (task end): flowdrop: task end/end was killed by SIGSEGV (segmentation fault)" in proc.stderr
+    task = _latest(tmp_path / "ds", "SegfaultFlow")["end"].task
+    assert "Crash and burn!" in task.stdout and "segmentation fault" in task.stderr
+    assert task.finished and not task.successful
