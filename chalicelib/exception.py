@@ -149,6 +149,13 @@ class MetaflowExceptionWrapper(Exception):
         """Same as `stacktrace` ('' when none was recorded)."""
         return self.stacktrace or ""
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MetaflowExceptionWrapper) and (other.type, other.exception, other.stacktrace) == (
+            self.type, self.exception, self.stacktrace)
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.exception, self.stacktrace))
+
     def __repr__(self) -> str:
         return str(self)
 

@@ -65,23 +65,25 @@ def add_inspect_commands(cli: click.Group) -> None:
         obj.echo("Visualizing the flow as a Graphviz graph; try piping this to 'dot -Tpng -o graph.png'.")
         click.echo(render_dot(obj.graph), nl=False)
 
-    @cli.command(help="Print the stdout (or --stderr) of the tasks of RUN_ID/STEP[/TASK_ID].")
+    @cli.command(help="Print the stdout and stderr (or only --stdout, --stderr) of the tasks of RUN_ID/STEP[/TASK_ID].")
     @click.argument("pathspec")
-    @click.option("--stdout/--no-stdout", "show_stdout", default=False, help="Show stdout (the default).")
-    @click.option("--stderr/--no-stderr", "show_stderr", default=False, help="Show stderr.")
-    @click.option("--both", is_flag=True, help="Show stdout, then stderr.")
+    @click.option("--stdout/--no-stdout", "show_stdout", default=False, help="Show stdout (only).")
+    @click.option("--stderr/--no-stderr", "show_stderr", default=False, help="Show stderr (only).")
+    @click.option("--both/--no-both", default=True, show_default=True, help="Show stdout, then stderr.")
+    @click.option("--timestamps/--no-timestamps", default=False, help="Accepted for Metaflow; lines are not timed.")
     @click.option("--attempt", type=int, default=None, help="This attempt's logs (default: the latest).")
     @click.pass_obj
-    def logs(obj: Any, pathspec: str, show_stdout: bool, show_stderr: bool, both: bool, attempt: int | None) -> None:
-        streams = ["stdout", "stderr"] if both or (show_stdout and show_stderr) else (
-            ["stderr"] if show_stderr else ["stdout"])
-        tasks = _tasks(obj, pathspec)
-        for task in tasks:
+    def logs(obj: Any, pathspec: str, show_stdout: bool, show_stderr: bool, both: bool, timestamps: bool,
+             attempt: int | None) -> None:
+        # Metaflow's choice: --stdout or --stderr narrows to those; otherwise both, stdout first.
+        chosen = [name for name, on in (("stdout", show_stdout), ("stderr", show_stderr)) if on]
+        streams = chosen or (["stdout", "stderr"] if both else [])
+        for task in _tasks(obj, pathspec):
+            obj.echo(f"Dumping logs of {task.pathspec}" + (f" (attempt {attempt})" if attempt is not None else ""),
+                     fg="magenta")
             for stream in streams:
+                obj.echo(stream)
                 text = task._log_text(stream, attempt)
-                if len(tasks) > 1 or len(streams) > 1:
-                    obj.echo(f"{stream} of {task.pathspec}" + (f" (attempt {attempt})" if attempt is not None else ""),
-                             fg="magenta")
                 click.echo(text, nl=not text.endswith("\n") and bool(text))
 
     @cli.command(help="Print (or --file: pickle) the artifacts of the tasks of RUN_ID/STEP[/TASK_ID].")

@@ -23,7 +23,15 @@ END_STEP = "end"
 
 
 def _as_list(tags: Any) -> list:
-    return [tags] if isinstance(tags, (str, bytes)) else list(tags)
+    """One tag or several (Metaflow's add_tag takes both); a non-iterable is one (invalid) tag."""
+    if isinstance(tags, (str, bytes)) or not isinstance(tags, Iterable):
+        return [tags]
+    return list(tags)
+
+
+def _rebuild(kind: str, pathspec: str) -> Any:
+    """A client object from its pathspec, without the namespace check: what unpickling one gives."""
+    return CLASSES[kind](pathspec, _namespace_check=False)
 
 
 class Metaflow:
@@ -72,10 +80,18 @@ class Flow:
     def __hash__(self) -> int:
         return hash(("Flow", self.pathspec))
 
+    def __reduce__(self) -> tuple:
+        return _rebuild, ("flow", self.pathspec)
+
     @property
     def parent(self) -> None:
         """A flow has no parent."""
         return None
+
+    @property
+    def tags(self) -> frozenset[str]:
+        """A flow has no tags (its runs do), as in Metaflow."""
+        return frozenset()
 
     @property
     def path_components(self) -> list[str]:
@@ -160,6 +176,9 @@ class Run:
 
     def __hash__(self) -> int:
         return hash(("Run", self.pathspec))
+
+    def __reduce__(self) -> tuple:
+        return _rebuild, ("run", self.pathspec)
 
     @property
     def parent(self) -> Flow:
@@ -367,6 +386,9 @@ class Step:
     def __hash__(self) -> int:
         return hash(("Step", self.pathspec))
 
+    def __reduce__(self) -> tuple:
+        return _rebuild, ("step", self.pathspec)
+
     @property
     def parent(self) -> Run:
         """The step's Run."""
@@ -436,14 +458,16 @@ class Step:
         task = self.task
         return task.environment_info if task is not None else None
 
+    @property
     def parent_steps(self) -> Iterator[Step]:
         """The steps whose tasks fed this one's."""
         names = sorted({path.split("/")[-2] for task in self.tasks() for path in task._input_paths()})
         return (self._run[name] for name in names if name in self._run)
 
+    @property
     def child_steps(self) -> Iterator[Step]:
         """The steps whose tasks this one's fed."""
-        return (step for step in self._run if self.id in {p.id for p in step.parent_steps()})
+        return (step for step in self._run if self.id in {p.id for p in step.parent_steps})
 
     def __iter__(self) -> Iterator[Task]:
         return self.tasks()

@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from flowdrop.client.objects import Step
 
 
+def _rebuild(kind: str, pathspec: str) -> Any:
+    """A client object from its pathspec, without the namespace check: what unpickling one gives."""
+    return CLASSES[kind](pathspec, _namespace_check=False)
+
+
 class Metadata(NamedTuple):
     """One metadata entry of a task, as Metaflow's: name, value, when, type, and the task's pathspec."""
 
@@ -61,6 +66,9 @@ class Task:
 
     def __hash__(self) -> int:
         return hash(("Task", self.pathspec))
+
+    def __reduce__(self) -> tuple:
+        return _rebuild, ("task", self.pathspec)
 
     # -- where it sits ----------------------------------------------------------
 
@@ -142,8 +150,8 @@ class Task:
     def exception(self) -> MetaflowExceptionWrapper | None:
         """The failed attempt's exception as @catch records it (`.type`, `.exception`, str() the traceback)."""
         meta = self._outcome()
-        if not meta.get("exception"):
-            return None
+        if not meta.get("exception") or meta.get("status") == "caught":
+            return None  # @catch handled it: Metaflow's task.exception is None then
         kind = meta.get("exception_class") or f"builtins.{meta.get('exception_type') or 'Exception'}"
         return MetaflowExceptionWrapper(type=kind, exception=meta.get("exception_message") or "",
                                         stacktrace=meta["exception"], step=self._step.id)
@@ -181,7 +189,7 @@ class Task:
         """The task's metadata entries, Metaflow's names: attempt, origin-run-id, foreach-execution-path, ..."""
         meta = self._outcome()
         stamp = int(self.finished_at.timestamp() * 1000) if self.finished_at else 0
-        entries: dict[str, str] = {"attempt": str(self.current_attempt), "runtime": self.runtime_name}
+        entries: dict[str, str] = {"runtime": self.runtime_name}
         if meta.get("user"):
             entries["user"] = str(meta["user"])
         origin_run = meta.get("origin_run_id") or self._step._run.origin_run_id
@@ -197,7 +205,11 @@ class Task:
             entries["attempt_ok"] = str(meta.get("status") in ("succeeded", "caught"))
         if meta.get("python_version"):
             entries["python_version"] = str(meta["python_version"])
-        return [Metadata(name, value, stamp, name, self.pathspec) for name, value in entries.items()]
+        # One "attempt" entry per attempt, as Metaflow registers them; the answering attempt's last.
+        attempts = [str(a) for a in self._ds.list_attempts(*self._where) if a != self.current_attempt]
+        attempts.append(str(self.current_attempt))
+        return [*(Metadata("attempt", a, stamp, "attempt", self.pathspec) for a in attempts),
+                *(Metadata(name, value, stamp, name, self.pathspec) for name, value in entries.items())]
 
     @property
     def metadata_dict(self) -> dict[str, str]:
@@ -319,6 +331,14 @@ class DataArtifact:
 
     def __repr__(self) -> str:
         return f"DataArtifact('{self.pathspec}')"
+
+    def __reduce__(self) -> tuple:
+        return _rebuild, ("artifact", self.pathspec)
+
+    @property
+    def tags(self) -> frozenset[str]:
+        """The run's tags."""
+        return self._task.tags
 
     @property
     def data(self) -> Any:

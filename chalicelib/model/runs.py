@@ -34,14 +34,16 @@ def is_production_run(run: str) -> bool:
 
 
 def run_record(flow_name: str, run: str, *, created: str, user: str, tags: Iterable[str] = (),
-               parameters: Mapping[str, Any] | None = None, origin_run_id: str | None = None) -> dict[str, Any]:
+               parameters: Mapping[str, Any] | None = None, origin_run_id: str | None = None,
+               system_tags: Iterable[str] = ()) -> dict[str, Any]:
     """run.json: who started the run and when, its tags (`user:<name>` among them), parameters and origin.
 
     `tags` is every tag; `system_tags` those flowdrop gives (`user:<name>`, a
-    deployment's `production:<token>`), `user_tags` the ones people gave.
+    deployment's `production:<token>`, and the given `system_tags`: runtime,
+    Python version, date, @project), `user_tags` the ones people gave.
     """
     given = set(tags)
-    system = {f"user:{user}", *(t for t in given if t.startswith("production:"))}
+    system = {f"user:{user}", *system_tags, *(t for t in given if t.startswith("production:"))}
     return {
         "flow_name": flow_name,
         "run_id": run,

@@ -2,7 +2,8 @@
 
 Owns: tag_problems (one check for `--tag`, `tag add` and the client's
 add_tag), the tag set limits, and telling system tags (`user:<name>`,
-`production:<token>`, `runtime:dev`) from the tags people give. Pure.
+`production:<token>`, `runtime:dev`, ...) from the tags people give in
+run records written before run.json kept them apart. Pure.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 MAX_USER_TAGS = 50
 MAX_TAG_LENGTH = 500
 
-SYSTEM_TAG_PREFIXES = ("user:", "production:", "runtime:", "python_version:", "date:", "metaflow_version:")
+SYSTEM_TAG_PREFIXES = ("user:", "production:", "runtime:", "python_version:", "date:", "flowdrop_version:",
+                       "project:", "project_branch:")
 
 
 def tag_problems(tag: Any) -> list[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -77,6 +78,8 @@ class _Running:
     output_file: Path
     deadline: float | None
     threads: list[threading.Thread] = field(default_factory=list)
+    # What the task printed, kept in case it dies before saving its own logs (a segfault, a kill).
+    captured: dict[str, list[bytes]] = field(default_factory=lambda: {"stdout": [], "stderr": []})
 
 
 def new_run_id() -> str:
@@ -167,14 +170,19 @@ class LocalScheduler:
         deadline = time.monotonic() + limit + 10 if limit else None
         running = _Running(key, mode, process, output_file, deadline)
         prefix = f"[{step}/{payload.task_id} (pid {process.pid})]"
-        for stream, sink in ((process.stdout, sys.stdout), (process.stderr, sys.stderr)):
-            thread = threading.Thread(target=self._pump, args=(stream, sink, prefix), daemon=True)
+        for name, stream, sink in (("stdout", process.stdout, sys.stdout), ("stderr", process.stderr, sys.stderr)):
+            thread = threading.Thread(target=self._pump, args=(stream, sink, prefix, running.captured[name]),
+                                      daemon=True)
             thread.start()
             running.threads.append(thread)
         self._running.append(running)
 
-    def _pump(self, stream: IO[bytes], sink: IO[str], prefix: str) -> None:
+    def _pump(self, stream: IO[bytes], sink: IO[str], prefix: str, kept: list[bytes]) -> None:
+        room = self.options.max_log_size * 1024 * 1024
         for raw in iter(stream.readline, b""):
+            if room > 0:
+                kept.append(raw[:room])
+                room -= len(raw)
             line = raw.decode(errors="replace").rstrip("\n")
             with self._lock:
                 sink.write(f"{prefix} {line}\n")
@@ -257,6 +265,8 @@ class LocalScheduler:
             for successor in self._successors(key, output):
                 self._push(successor)
             return None
+        if code != 0:
+            self._record_crash(running, code)
         if mode == "catch":
             return key, self._error_text(key) or f"the @catch fallback exited with code {code}"
         attempts = self._attempts.get(key, 0) + 1
@@ -277,6 +287,24 @@ class LocalScheduler:
             return None
         return key, self._error_text(key) or f"the task exited with code {code}"
 
+    def _record_crash(self, running: _Running, code: int) -> None:
+        """A task that died without recording its end (killed, a segfault): save what it printed, say how it died."""
+        step, indices = running.key
+        task_id = task_id_for(step, indices)
+        attempts = self.datastore.list_attempts(self.run_id, step, task_id)
+        meta = self.datastore.read_attempt(self.run_id, step, task_id, attempts[-1]) if attempts else None
+        if not meta or meta.get("status") != "running":
+            return
+        how = f"exited with code {code}"
+        if code < 0:
+            name = signal.Signals(-code).name if -code in signal.valid_signals() else f"signal {-code}"
+            how = f"was killed by {name}" + (" (segmentation fault)" if -code == signal.SIGSEGV else "")
+        note = f"flowdrop: task {step}/{task_id} {how} before it ended\n".encode()
+        out, err = b"".join(running.captured["stdout"]), b"".join(running.captured["stderr"]) + note
+        self.datastore.save_logs(self.run_id, step, task_id, attempts[-1], out, err)
+        self.datastore.write_attempt(self.run_id, step, task_id, attempts[-1],
+                                     {**meta, "status": "failed", "finished": now_iso(), "crash": note.decode().strip()})
+
     def _too_wide(self, step: str, output: Mapping[str, Any]) -> str | None:
         count = int(output.get("foreach_count") or 0)
         if self.graph[step].foreach_param is None or count <= self.options.max_num_splits:
@@ -293,4 +321,4 @@ class LocalScheduler:
         meta = self.datastore.read_attempt(self.run_id, step, task_id, attempts[-1]) or {}
         if meta.get("exception_type"):
             return f"{meta['exception_type']}: {meta.get('exception_message', '')}"
-        return None
+        return meta.get("crash")

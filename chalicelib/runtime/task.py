@@ -36,6 +36,7 @@ from flowdrop.model.parameters import parse_parameters_input, resolve_parameters
 from flowdrop.model.runs import run_record
 from flowdrop.model.task import TaskPayload, task_output
 from flowdrop.parameters import evaluate_deploy_time_parameters
+from flowdrop.plugins.catch_decorator import FailureHandledByCatch
 from flowdrop.plugins.timeout_decorator import TimeoutException
 from flowdrop.runtime.inputs import input_tasks
 
@@ -71,6 +72,19 @@ def _log_bytes(text: str, limit: int) -> bytes:
         return data
     note = f"[flowdrop: output truncated: {len(data) - limit} of {len(data)} bytes not kept (--max-log-size)]\n"
     return note.encode() + data[len(data) - limit:]
+
+
+def run_system_tags(graph: Graph, run_id: str, created: str, deployment_name: str | None, user: str) -> list[str]:
+    """The system tags Metaflow gives a run: runtime, Python version, date, and @project's name and branch."""
+    from flowdrop.model.runs import is_production_run
+    from flowdrop.model.version import __version__
+
+    project = _project_fields(graph, deployment_name, user)
+    tags = [f"runtime:{'step-functions' if is_production_run(run_id) else 'dev'}",
+            f"python_version:{platform.python_version()}", f"date:{created[:10]}", f"flowdrop_version:{__version__}"]
+    if project.get("project_name"):
+        tags += [f"project:{project['project_name']}", f"project_branch:{project['branch_name']}"]
+    return tags
 
 
 def _project_fields(graph: Graph, deployment_name: str | None, user: str) -> dict[str, Any]:
@@ -180,9 +194,12 @@ def _prepare_flow(setup: TaskSetup, payload: TaskPayload, user: str) -> tuple[Fl
         params = _parameter_values(setup, payload, user)
         for attr, value in params.items():
             flow.__dict__[attr] = value
-        run_meta = run_record(graph.flow_name, payload.run_id, created=now_iso(), user=user, tags=setup.tags,
+        created = now_iso()
+        run_meta = run_record(graph.flow_name, payload.run_id, created=created, user=user, tags=setup.tags,
                               parameters={spec.name: params[spec.attribute] for spec in graph.parameters},
-                              origin_run_id=setup.origin_run_id)
+                              origin_run_id=setup.origin_run_id,
+                              system_tags=run_system_tags(graph, payload.run_id, created, setup.deployment_name,
+                                                          user))
         ds.ensure_run(payload.run_id, _jsonable(run_meta))
         return flow, extra
     stacks = [[ForeachFrame(**f) for f in done.get("foreach_stack", [])] for _, _, done in inputs]
@@ -247,10 +264,20 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
                 limit = timeout_seconds(decorators["timeout"]) if "timeout" in decorators else None
                 _record_caught_failure(setup, payload, flow, decorators.get("catch", {}), attempt, limit)
             else:
-                if (decorators.get("catch") or {}).get("var"):
+                catch = decorators.get("catch")
+                if (catch or {}).get("var"):
                     # As in Metaflow: the @catch artifact exists, None, when the step succeeds.
-                    flow.__dict__[decorators["catch"]["var"]] = None
-                _run_step(flow, node, decorators)
+                    flow.__dict__[catch["var"]] = None
+                try:
+                    _run_step(flow, node, decorators)
+                except Exception as exc:  # noqa: BLE001 - @catch takes whatever the step raised
+                    if catch is None or attempt < _retry_times(decorators):
+                        raise
+                    failure = _catch_in_task(flow, step, catch, exc, attempt)
+                    # Kept for a later fallback task (Step Functions' Catch); status "caught" tells the client
+                    # the exception was handled, so Task.exception stays None as in Metaflow.
+                    meta.update(caught=True, exception=failure.stacktrace, exception_type=type(exc).__name__,
+                                exception_class=failure.type, exception_message=failure.exception)
             values, untouched = flow._artifact_state()
             artifacts = {**untouched, **ds.save_artifacts(values)}
             meta["foreach_stack"] = [asdict(f) for f in flow._foreach_stack]
@@ -259,7 +286,8 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
                 foreach_count = _count_items(flow, node.foreach_param, step, payload.mode)
                 location = ds.write_foreach_items(run_id, step, task_id, foreach_count)
                 meta["foreach_count"] = foreach_count
-            meta.update(status="succeeded" if payload.mode == "run" else "caught", finished=now_iso(),
+            meta.update(status="succeeded" if payload.mode == "run" and not meta.get("caught") else "caught",
+                        finished=now_iso(),
                         artifacts=artifacts)
         except BaseException as exc:  # noqa: BLE001 - the user's step may raise anything; record it
             text = "".join(traceback.format_exception(exc))
@@ -317,6 +345,22 @@ def _count_items(flow: FlowSpec, name: str, step: str, mode: str) -> int:
     return count
 
 
+def _retry_times(decorators: Mapping[str, Mapping[str, Any]]) -> int:
+    return int((decorators.get("retry") or {}).get("times") or 0)
+
+
+def _catch_in_task(flow: FlowSpec, step: str, catch: Mapping[str, Any], exc: Exception,
+                   attempt: int) -> MetaflowExceptionWrapper:
+    """Metaflow's @catch on a step's last attempt: record the exception in `var`; the task succeeds."""
+    failure = MetaflowExceptionWrapper(exc, step=step, attempts=attempt + 1)
+    if catch.get("print_exception", True):
+        print(f"@catch caught an exception from step '{step}':", file=sys.stderr)
+        print("\n".join(f">  {line}" for line in (failure.stacktrace or str(failure)).splitlines()), file=sys.stderr)
+    if catch.get("var"):
+        flow.__dict__[catch["var"]] = failure
+    return failure
+
+
 def _record_caught_failure(
     setup: TaskSetup, payload: TaskPayload, flow: FlowSpec, catch: Mapping[str, Any], attempt: int,
     timeout: int | None = None,
@@ -327,17 +371,18 @@ def _record_caught_failure(
     earlier = [ds.read_attempt(payload.run_id, payload.step, payload.task_id, a) or {}
                for a in ds.list_attempts(payload.run_id, payload.step, payload.task_id) if a < attempt]
     runs = [meta for meta in earlier if meta.get("mode", "run") == "run"]
-    last = next((meta for meta in reversed(runs) if meta.get("status") == "failed"), {})
+    last = next((meta for meta in reversed(runs) if meta.get("status") in ("failed", "caught")
+                 and meta.get("exception_type")), {})
     # No failure recorded but an attempt left running: Step Functions stopped
     # waiting for it (its @timeout passed, or its host was lost) before it ended.
     stopped = not last and any(meta.get("status") == "running" for meta in runs)
     if stopped and timeout:
         default_type = "flowdrop.plugins.timeout_decorator.TimeoutException"
         default_message = f"the step did not finish within its @timeout ({timeout} s)"
-    elif stopped:
-        default_type, default_message = "flowdrop.exception.TaskLost", "the step's task stopped answering before it ended"
     else:
-        default_type, default_message = "builtins.Exception", "the step failed with no recorded exception"
+        # As Metaflow's fallback: the task died (killed, its host lost) without an exception.
+        default_type = dotted_type(FailureHandledByCatch)
+        default_message = str(FailureHandledByCatch(len(runs)))
     # As Metaflow's @catch: the var holds the exception's dotted type, its text and the stack trace.
     failure = MetaflowExceptionWrapper(
         type=last.get("exception_class") or (f"builtins.{last['exception_type']}" if last.get("exception_type")

@@ -112,8 +112,11 @@ def test_logs_and_dump_read_a_run(tmp_path):
     store = tmp_path / "ds"
     assert _run("chatty_flow.py", "run", "--tag", "t1", store=store, folder=TEST_FLOWS).returncode == 0
     run_id = _latest(store, "ChattyFlow").id
-    logs = _run("chatty_flow.py", "logs", f"{run_id}/start", store=store, folder=TEST_FLOWS)
-    assert logs.returncode == 0 and "the last line" in logs.stdout
+    logs = _run("chatty_flow.py", "logs", f"{run_id}/end", store=store, folder=TEST_FLOWS)
+    assert logs.returncode == 0 and logs.stdout == "to stderr\n"  # both streams by default, as Metaflow
+    assert logs.stderr.splitlines()[1:] == [f"Dumping logs of ChattyFlow/{run_id}/end/end", "stdout", "stderr"]
+    logs = _run("chatty_flow.py", "--quiet", "logs", "--stdout", f"{run_id}/start", store=store, folder=TEST_FLOWS)
+    assert logs.returncode == 0 and logs.stdout.endswith("the last line\n") and logs.stderr == ""
     err = _run("chatty_flow.py", "logs", "--stderr", f"{run_id}/end/end", store=store, folder=TEST_FLOWS)
     assert err.returncode == 0 and err.stdout == "to stderr\n"
     dump = _run("chatty_flow.py", "dump", f"{run_id}/start", store=store, folder=TEST_FLOWS)
@@ -139,8 +142,10 @@ def test_tag_add_remove_replace_list(tmp_path):
     assert replace.returncode == 0 and "user tags:   keep, newer, ünï" in replace.stdout
     system = _run("linear_flow.py", "tag", "remove", "--run-id", run_id, "user:ada", store=store)
     assert system.returncode == 1 and "cannot remove system tag(s) user:ada" in system.stderr
-    listed = _run("linear_flow.py", "tag", "list", store=store)
-    assert listed.returncode == 0 and f"{run_id}: keep, newer, user:ada, ünï" in listed.stdout
+    listed = _run("linear_flow.py", "tag", "list", "--hide-system-tags", store=store)
+    assert listed.returncode == 0 and f"{run_id}: keep, newer, ünï" in listed.stdout
+    everything = _run("linear_flow.py", "tag", "list", store=store)
+    assert everything.returncode == 0 and "runtime:dev" in everything.stdout and "user:ada" in everything.stdout
     assert _latest(store, "LinearFlow").user_tags == {"keep", "newer", "ünï"}
     too_long = _run("linear_flow.py", "tag", "add", "--run-id", run_id, "x" * 501, store=store)
     assert too_long.returncode == 1 and "a tag is at most 500 characters" in too_long.stderr
@@ -164,3 +169,13 @@ def test_run_parameters_come_from_flowdrop_run_env_vars(tmp_path):
     proc = _run("foreach_flow.py", "run", store=tmp_path / "ds", env={"FLOWDROP_RUN_WIDTH": "2"})
     assert proc.returncode == 0, proc.stderr
     assert _latest(tmp_path / "ds", "ForeachFlow").data.total == 0 + 1
+
+
+@pytest.mark.parametrize("launcher", ["fork", "subprocess"])
+def test_a_task_that_dies_keeps_what_it_printed_and_says_how_it_died(tmp_path, launcher):
+    proc = _run("segfault_flow.py", "run", store=tmp_path / "ds", folder=TEST_FLOWS, env={"FLOWDROP_LAUNCHER": launcher})
+    assert proc.returncode == 1
+    assert "failed at step 'end' (task end): flowdrop: task end/end was killed by SIGSEGV (segmentation fault)" in proc.stderr
+    task = _latest(tmp_path / "ds", "SegfaultFlow")["end"].task
+    assert "Crash and burn!" in task.stdout and "segmentation fault" in task.stderr
+    assert task.finished and not task.successful

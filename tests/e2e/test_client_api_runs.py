@@ -51,8 +51,8 @@ def test_parents_and_children_walk_the_graph(foreach_run):
     assert sorted(join.parent_task_pathspecs) == sorted(t.pathspec for t in squares)
     assert [t.pathspec for t in squares[2].child_tasks] == [join.pathspec]
     assert list(run["end"].task.child_tasks) == [] and list(start.parent_tasks) == []
-    assert [s.id for s in run["square"].parent_steps()] == ["start"]
-    assert [s.id for s in run["square"].child_steps()] == ["join"]
+    assert [s.id for s in run["square"].parent_steps] == ["start"]
+    assert [s.id for s in run["square"].child_steps] == ["join"]
     assert squares[0].parent == run["square"] and run["square"].parent == run and run.parent == client.Flow("ForeachFlow")
     assert run.parent.parent is None and squares[0].path_components == ["ForeachFlow", run.id, "square", "square-0"]
 
@@ -126,5 +126,33 @@ def test_catch_records_the_exception_as_metaflow(tmp_path):
     start_ex = client.Flow("CatchFlow").latest_run["start"].task["start_ex"].data
     assert str(start_ex.exception) == "catch me!" and start_ex.type == "flowdrop.exception.ExternalCommandFailed"
     assert "Traceback" in str(start_ex) and "catch me!" in str(start_ex)
-    failed_attempt = client.Flow("CatchFlow").latest_run["slow"].task
-    assert failed_attempt.successful  # @catch let the run go on
+    run = client.Flow("CatchFlow").latest_run
+    slow = run["slow"].task
+    assert slow.successful and slow.exception is None  # @catch handled it: no task exception, as in Metaflow
+    retried = run["retried"].task
+    assert retried["attempt_seen"].data == 1 and retried["retried_ex"].data.type == "builtins.KeyError"
+    assert [m.value for m in retried.metadata if m.type == "attempt"] == ["0", "1"]  # caught on the last try
+    killed = run["killed"].task["killed_ex"].data  # no exception to record: the fallback's, as Metaflow's
+    assert killed.type == "flowdrop.plugins.catch_decorator.FailureHandledByCatch"
+    assert "kept failing over 1 attempts" in killed.exception
+    assert [m.value for m in run["killed"].task.metadata if m.type == "attempt"] == ["0", "1"]
+
+
+def test_client_objects_pickle_by_pathspec_and_cross_namespaces(foreach_run):
+    import pickle
+
+    task = foreach_run["square"]["square-1"]
+    blobs = [pickle.dumps(obj) for obj in (client.Flow("ForeachFlow"), foreach_run, task.parent, task, task["item"])]
+    client.namespace("user:nobody")
+    flow, run, step, again, artifact = (pickle.loads(blob) for blob in blobs)
+    assert (flow.id, run.pathspec, step.pathspec, again.pathspec) == (
+        "ForeachFlow", foreach_run.pathspec, task.parent.pathspec, task.pathspec)
+    assert again.parent.parent.id == foreach_run.id and artifact.data == 1
+    assert flow.tags == frozenset() and artifact.tags == foreach_run.tags
+
+
+def test_system_tags_as_metaflows(foreach_run):
+    system = foreach_run.system_tags
+    assert {"user:ada", "runtime:dev"} <= system
+    assert any(t.startswith("python_version:3.") for t in system) and any(t.startswith("date:20") for t in system)
+    assert not system & foreach_run.user_tags

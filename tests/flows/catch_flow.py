@@ -1,7 +1,9 @@
-"""@catch over Metaflow's exceptions: a raised ExternalCommandFailed and a @timeout."""
+"""@catch as Metaflow's: a raised ExternalCommandFailed, a @timeout, a retried step, and a task that is killed."""
+import os
+import signal
 import time
 
-from flowdrop import FlowSpec, catch, step, timeout
+from flowdrop import FlowSpec, catch, current, retry, step, timeout
 from flowdrop.exception import ExternalCommandFailed
 
 
@@ -18,7 +20,21 @@ class CatchFlow(FlowSpec):
     @step
     def slow(self):
         time.sleep(10)
-        self.next(self.end)
+        self.next(self.retried)
+
+    @catch(var='retried_ex', print_exception=False)
+    @retry(times=1, minutes_between_retries=0)
+    @step
+    def retried(self):
+        self.attempt_seen = current.retry_count  # set before the raise: kept, as Metaflow keeps it
+        raise KeyError('still broken')
+        self.next(self.killed)  # noqa
+
+    @catch(var='killed_ex', print_exception=False)
+    @step
+    def killed(self):
+        os.kill(os.getpid(), signal.SIGKILL)
+        self.next(self.end)  # noqa
 
     @step
     def end(self):
