@@ -1,7 +1,9 @@
 """`current`: what a running task knows about itself, as in Metaflow.
 
 Owns: the process-wide Current object the task runner fills in before a step
-runs. Outside a task its fields are None.
+runs. Outside a task its fields are None. `current.task` and `current.run`
+are client objects (Task, Run) for the running task, read without a
+namespace check, as Metaflow's are.
 """
 
 from __future__ import annotations
@@ -39,6 +41,29 @@ class Current:
         if not v.get("task_id"):
             return None
         return f"{v['flow_name']}/{v['run_id']}/{v['step_name']}/{v['task_id']}"
+
+    @property
+    def task(self) -> Any:
+        """The running task as a client `Task` (None outside a task)."""
+        if not self.pathspec:
+            return None
+        from flowdrop.client import Task  # the declared exception to the layers: Metaflow's current does this
+
+        return Task(self.pathspec, _namespace_check=False)
+
+    @property
+    def run(self) -> Any:
+        """The running task's run as a client `Run` (None outside a task)."""
+        v = self._values
+        if not v.get("run_id"):
+            return None
+        from flowdrop.client import Run
+
+        return Run(f"{v['flow_name']}/{v['run_id']}", _namespace_check=False)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Like getattr(current, key, default)."""
+        return getattr(self, key, default)
 
     def __getattr__(self, name: str) -> Any:
         if name in Current._FIELDS:
