@@ -17,7 +17,7 @@ class Current:
     _FIELDS = (
         "flow_name", "run_id", "step_name", "task_id", "retry_count", "origin_run_id",
         "username", "namespace", "is_production", "project_name", "branch_name",
-        "project_flow_name", "tags", "parameter_names",
+        "project_flow_name", "parameter_names",
     )
 
     def __init__(self) -> None:
@@ -41,6 +41,12 @@ class Current:
         if not v.get("task_id"):
             return None
         return f"{v['flow_name']}/{v['run_id']}/{v['step_name']}/{v['task_id']}"
+
+    @property
+    def tags(self) -> set[str] | None:
+        """The run's user tags, as a new set (None outside a task)."""
+        tags = self._values.get("tags")
+        return None if tags is None else set(tags)
 
     @property
     def task(self) -> Any:

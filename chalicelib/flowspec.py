@@ -104,6 +104,26 @@ class Inputs(Sequence[ArtifactView]):
         raise AttributeError(f"no input from step {name!r}; inputs come from {sorted({v._step for v in self._views})}")
 
 
+def _constants(flow_cls: type) -> dict[str, Any]:
+    """The flow's constants: its plain class attributes (not steps, methods, Parameters, properties)."""
+    cached = flow_cls.__dict__.get("_flowdrop_constants")
+    if cached is not None:
+        return cached
+    found: dict[str, Any] = {}
+    for klass in reversed(flow_cls.__mro__):
+        if klass in (FlowSpec, object):
+            continue
+        for attr, value in vars(klass).items():
+            if attr.startswith("_") or attr in FLOWSPEC_ATTRIBUTES:
+                continue
+            if callable(value) or isinstance(value, (property, staticmethod, classmethod)) or hasattr(value, "__get__"):
+                found.pop(attr, None)
+                continue
+            found[attr] = value
+    type.__setattr__(flow_cls, "_flowdrop_constants", found)
+    return found
+
+
 class FlowSpec:
     """Base class of a flow. Subclass it, write @step methods, end with `MyFlow()` under __main__."""
 
@@ -158,6 +178,13 @@ class FlowSpec:
             self.__dict__[name] = value
             return value
         raise AttributeError(f"flow {type(self).__name__!r} has no artifact or attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if not name.startswith("_") and name in _constants(type(self)):
+            # As Metaflow: a class attribute of the flow is a constant of every run.
+            raise AttributeError(f"flow {type(self).__name__!r}: {name!r} is a class attribute, a constant of the "
+                                 "flow; it cannot be set in a step (use another artifact name)")
+        object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
         self._inherited.pop(name, None)
@@ -278,7 +305,7 @@ class FlowSpec:
             names = set(include)
         else:
             names = set(candidates) - exclude_set
-        conflicts = []
+        conflicts, merged = [], {}
         for name in sorted(names):
             if name in present:
                 continue
@@ -286,7 +313,9 @@ class FlowSpec:
             if len(shas) > 1:
                 conflicts.append(name)
             else:
-                self._inherited[name] = next(iter(shas))
+                merged[name] = next(iter(shas))
+        if not conflicts:  # as Metaflow: a failed merge sets nothing
+            self._inherited.update(merged)
         if conflicts:
             raise UnhandledInMergeArtifactsError(
                 f"step '{step}': inputs disagree on artifact(s) {', '.join(conflicts)}; "

@@ -398,8 +398,9 @@ def _read_parameter(stmt: ast.stmt, flow: str, problems: Problems) -> ParameterS
     type_name = _parameter_type(keywords.get("type"), default, report)
     required = _literal_keyword(keywords, "required", bool, False, report)
     help_text = _literal_keyword(keywords, "help", str, None, report)
+    separator = _literal_keyword(keywords, "separator", str, None, report)
     return ParameterSpec(name=name, attribute=attribute, type=type_name, default=default, has_default=has_default,
-                         deploy_time=deploy_time, required=required, help=help_text, lineno=line)
+                         deploy_time=deploy_time, required=required, help=help_text, lineno=line, separator=separator)
 
 
 def _parameter_type(expr: ast.expr | None, default: Any, report) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import pickle
 import platform
 import signal
 import sys
@@ -29,7 +30,7 @@ from flowdrop.current import current
 from flowdrop.datastore import FlowDatastore
 from flowdrop.errors import TaskError
 from flowdrop.exception import MetaflowExceptionWrapper, dotted_type
-from flowdrop.flowspec import ArtifactView, FlowSpec, ForeachFrame, Inputs
+from flowdrop.flowspec import ArtifactView, FlowSpec, ForeachFrame, Inputs, _constants
 from flowdrop.model.decorators import Decorator, effective_decorators, timeout_seconds
 from flowdrop.model.graph import Graph
 from flowdrop.model.parameters import parse_parameters_input, resolve_parameters
@@ -231,6 +232,9 @@ def _prepare_flow(setup: TaskSetup, payload: TaskPayload, user: str) -> tuple[Fl
         params = _parameter_values(setup, payload, user)
         for attr, value in params.items():
             flow.__dict__[attr] = value
+        for attr, value in _constants(type(flow)).items():
+            if _picklable(value):  # as Metaflow: the flow's constants are artifacts of every task
+                flow.__dict__[attr] = value
         run_meta = run_record(graph.flow_name, payload.run_id, created=now_iso(), user=user, tags=setup.tags,
                               parameters={spec.name: params[spec.attribute] for spec in graph.parameters},
                               origin_run_id=setup.origin_run_id)
@@ -240,7 +244,7 @@ def _prepare_flow(setup: TaskSetup, payload: TaskPayload, user: str) -> tuple[Fl
     if node.is_join:
         views = [ArtifactView(ds, s, t, done.get("artifacts", {})) for s, t, done in inputs]
         flow._inputs = Inputs(views)
-        param_attrs = {spec.attribute for spec in graph.parameters}
+        param_attrs = {spec.attribute for spec in graph.parameters} | set(_constants(type(flow)))
         first = inputs[0][2].get("artifacts", {})
         flow._inherited = {k: v for k, v in first.items() if k in param_attrs}
         closes_foreach = foreach_step_closed_by(graph, node.name) is not None
@@ -261,6 +265,14 @@ def _prepare_flow(setup: TaskSetup, payload: TaskPayload, user: str) -> tuple[Fl
                                       value=_short_text(items[index]))]
     flow._foreach_stack = stack
     return flow, extra
+
+
+def _picklable(value: Any) -> bool:
+    try:
+        pickle.dumps(value)
+    except Exception:  # noqa: BLE001 - whatever pickling raises, the value is not stored
+        return False
+    return True
 
 
 def _short_text(value: Any, limit: int = 30) -> str:
