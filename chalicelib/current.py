@@ -1,7 +1,9 @@
 """`current`: what a running task knows about itself, as in Metaflow.
 
 Owns: the process-wide Current object the task runner fills in before a step
-runs. Outside a task its fields are None.
+runs. Outside a task its fields are None. `current.task` and `current.run`
+are client objects (Task, Run) for the running task, read without a
+namespace check, as Metaflow's are.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ class Current:
     _FIELDS = (
         "flow_name", "run_id", "step_name", "task_id", "retry_count", "origin_run_id",
         "username", "namespace", "is_production", "project_name", "branch_name",
-        "project_flow_name", "tags", "parameter_names",
+        "project_flow_name", "parameter_names",
     )
 
     def __init__(self) -> None:
@@ -39,6 +41,35 @@ class Current:
         if not v.get("task_id"):
             return None
         return f"{v['flow_name']}/{v['run_id']}/{v['step_name']}/{v['task_id']}"
+
+    @property
+    def tags(self) -> set[str] | None:
+        """The run's user tags, as a new set (None outside a task)."""
+        tags = self._values.get("tags")
+        return None if tags is None else set(tags)
+
+    @property
+    def task(self) -> Any:
+        """The running task as a client `Task` (None outside a task)."""
+        if not self.pathspec:
+            return None
+        from flowdrop.client import Task  # the declared exception to the layers: Metaflow's current does this
+
+        return Task(self.pathspec, _namespace_check=False)
+
+    @property
+    def run(self) -> Any:
+        """The running task's run as a client `Run` (None outside a task)."""
+        v = self._values
+        if not v.get("run_id"):
+            return None
+        from flowdrop.client import Run
+
+        return Run(f"{v['flow_name']}/{v['run_id']}", _namespace_check=False)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Like getattr(current, key, default)."""
+        return getattr(self, key, default)
 
     def __getattr__(self, name: str) -> Any:
         if name in Current._FIELDS:

@@ -27,6 +27,8 @@ FLOW_DECORATORS_ATTR = "_flowdrop_flow_decorators"
 def step(func: Callable) -> Callable:
     """Mark a method of a FlowSpec as a step."""
     func._flowdrop_step = True  # type: ignore[attr-defined]
+    func.name = func.__name__  # type: ignore[attr-defined]  # as Metaflow's: `for step in flow: step.name`
+    func.is_step = True  # type: ignore[attr-defined]
     if not hasattr(func, STEP_DECORATORS_ATTR):
         setattr(func, STEP_DECORATORS_ATTR, [])
     return func

@@ -38,12 +38,20 @@ StepFailure = MetaflowExceptionWrapper
 
 @dataclass(frozen=True)
 class ForeachFrame:
-    """One enclosing foreach of a task: the foreach step, this item's index, the item count."""
+    """One enclosing foreach of a task, with Metaflow's fields.
+
+    `step` is the foreach step, `var` the artifact it iterates, `index`
+    this item's position, `num_splits` the item count, `value` a short
+    text of the item (as Metaflow's frame has) and `value_sha` where the
+    item itself is stored (what `self.input` and `foreach_stack()` load).
+    """
 
     step: str
     index: int
     num_splits: int
     value_sha: str | None
+    var: str | None = None
+    value: str | None = None
 
 
 class ArtifactView:
@@ -96,6 +104,26 @@ class Inputs(Sequence[ArtifactView]):
         raise AttributeError(f"no input from step {name!r}; inputs come from {sorted({v._step for v in self._views})}")
 
 
+def _constants(flow_cls: type) -> dict[str, Any]:
+    """The flow's constants: its plain class attributes (not steps, methods, Parameters, properties)."""
+    cached = flow_cls.__dict__.get("_flowdrop_constants")
+    if cached is not None:
+        return cached
+    found: dict[str, Any] = {}
+    for klass in reversed(flow_cls.__mro__):
+        if klass in (FlowSpec, object):
+            continue
+        for attr, value in vars(klass).items():
+            if attr.startswith("_") or attr in FLOWSPEC_ATTRIBUTES:
+                continue
+            if callable(value) or isinstance(value, (property, staticmethod, classmethod)) or hasattr(value, "__get__"):
+                found.pop(attr, None)
+                continue
+            found[attr] = value
+    type.__setattr__(flow_cls, "_flowdrop_constants", found)
+    return found
+
+
 class FlowSpec:
     """Base class of a flow. Subclass it, write @step methods, end with `MyFlow()` under __main__."""
 
@@ -103,6 +131,7 @@ class FlowSpec:
         self._datastore: FlowDatastore | None = None
         self._inherited: dict[str, str] = {}
         self._transition: tuple[tuple[str, ...], str | None] | None = None
+        self._switch_cases: tuple[tuple[Any, str], ...] | None = None  # set by a switch's self.next
         self._foreach_stack: list[ForeachFrame] = []
         self._step_name: str | None = None
         if use_cli and not CLI_DEFERRED:
@@ -114,6 +143,22 @@ class FlowSpec:
     def name(self) -> str:
         """The flow's name (its class name)."""
         return type(self).__name__
+
+    @property
+    def _current_step(self) -> str | None:
+        """The step this task runs (Metaflow's private name, which its own tests read)."""
+        return self._step_name
+
+    def __iter__(self) -> Iterator[Any]:
+        """The flow's step methods, each with `.name`, in source order (Metaflow's legacy iteration)."""
+        found: dict[str, Any] = {}
+        for klass in reversed(type(self).__mro__):
+            for attr, value in vars(klass).items():
+                if getattr(value, "_flowdrop_step", False):
+                    found[attr] = value
+        ordered = sorted(found.values(), key=lambda f: (f.__name__ != "start", f.__name__ == "end",
+                                                         f.__code__.co_firstlineno))
+        return iter([getattr(self, f.__name__) for f in ordered])
 
     @property
     def script_name(self) -> str:
@@ -134,6 +179,13 @@ class FlowSpec:
             return value
         raise AttributeError(f"flow {type(self).__name__!r} has no artifact or attribute {name!r}")
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if not name.startswith("_") and name in _constants(type(self)):
+            # As Metaflow: a class attribute of the flow is a constant of every run.
+            raise AttributeError(f"flow {type(self).__name__!r}: {name!r} is a class attribute, a constant of the "
+                                 "flow; it cannot be set in a step (use another artifact name)")
+        object.__setattr__(self, name, value)
+
     def __delattr__(self, name: str) -> None:
         self._inherited.pop(name, None)
         self.__dict__.pop(name, None)
@@ -146,16 +198,18 @@ class FlowSpec:
 
     # -- transitions ---------------------------------------------------------------
 
-    def next(self, *targets: Any, foreach: str | None = None) -> None:
-        """Say which step(s) run after this one; `foreach='items'` fans out over self.items."""
+    def next(self, *targets: Any, foreach: str | None = None, condition: str | None = None) -> None:
+        """Say which step(s) run after this one; `foreach='items'` fans out over self.items.
+
+        A switch, `self.next({'a': self.a, 'b': self.b}, condition='mode')`,
+        goes to the one step whose case equals self.mode.
+        """
         if self._transition is not None:
             raise FlowdropError(f"step '{self._step_name}': self.next called twice")
-        names = []
-        for target in targets:
-            func = getattr(target, "__func__", None)
-            if func is None or not getattr(func, "_flowdrop_step", False):
-                raise FlowdropError(f"step '{self._step_name}': self.next takes steps like self.end, got {target!r}")
-            names.append(func.__name__)
+        if condition is not None or (len(targets) == 1 and isinstance(targets[0], Mapping)):
+            self._switch_to(targets, foreach, condition)
+            return
+        names = [self._step_target(target) for target in targets]
         if foreach is not None:
             if len(names) != 1:
                 raise FlowdropError(f"step '{self._step_name}': a foreach goes to exactly one step")
@@ -171,6 +225,33 @@ class FlowSpec:
                     f"got {type(items).__name__}"
                 ) from None
         self._transition = (tuple(names), foreach)
+
+    def _step_target(self, target: Any) -> str:
+        func = getattr(target, "__func__", None)
+        if func is None or not getattr(func, "_flowdrop_step", False):
+            raise FlowdropError(f"step '{self._step_name}': self.next takes steps like self.end, got {target!r}")
+        return func.__name__
+
+    def _switch_to(self, targets: tuple[Any, ...], foreach: str | None, condition: str | None) -> None:
+        step = self._step_name
+        if len(targets) != 1 or not isinstance(targets[0], Mapping) or not targets[0]:
+            raise FlowdropError(f"step '{step}': a switch takes one non-empty dict of cases, "
+                                "self.next({'a': self.a, 'b': self.b}, condition='attr')")
+        if condition is None or not isinstance(condition, str):
+            raise FlowdropError(f"step '{step}': a switch needs condition='<artifact>' (a string), got {condition!r}")
+        if foreach is not None:
+            raise FlowdropError(f"step '{step}': a switch cannot be combined with foreach")
+        cases = {value: self._step_target(target) for value, target in targets[0].items()}
+        try:
+            value = getattr(self, condition)
+        except AttributeError:
+            raise FlowdropError(f"step '{step}': the switch's condition artifact self.{condition} does not exist; "
+                                f"set self.{condition} in this step before self.next") from None
+        if value not in cases:
+            raise FlowdropError(f"step '{step}': switch condition self.{condition} is {value!r}, which is none "
+                                f"of the cases {list(cases)}")
+        self._transition = ((cases[value],), None)
+        self._switch_cases = tuple(cases.items())
 
     # -- foreach -------------------------------------------------------------------
 
@@ -224,7 +305,7 @@ class FlowSpec:
             names = set(include)
         else:
             names = set(candidates) - exclude_set
-        conflicts = []
+        conflicts, merged = [], {}
         for name in sorted(names):
             if name in present:
                 continue
@@ -232,7 +313,9 @@ class FlowSpec:
             if len(shas) > 1:
                 conflicts.append(name)
             else:
-                self._inherited[name] = next(iter(shas))
+                merged[name] = next(iter(shas))
+        if not conflicts:  # as Metaflow: a failed merge sets nothing
+            self._inherited.update(merged)
         if conflicts:
             raise UnhandledInMergeArtifactsError(
                 f"step '{step}': inputs disagree on artifact(s) {', '.join(conflicts)}; "

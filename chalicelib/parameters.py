@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flowdrop.current import current
 from flowdrop.errors import ParameterError
 from flowdrop.model.graph import Graph
 from flowdrop.model.parameters import checked_deploy_value
@@ -69,12 +70,23 @@ class Parameter:
         """True when the default is a function evaluated at deploy time or run start."""
         return callable(self.default)
 
+    def __set_name__(self, owner: type, attribute: str) -> None:
+        self._attribute = attribute
+
     def __get__(self, obj: Any, owner: type | None = None) -> Any:
         if obj is None:
             return self
-        # Values live in the instance's __dict__ under the attribute name once
-        # a task has loaded them; reaching here means the task has none.
+        # A task keeps the run's value in the instance's __dict__; without it,
+        # AttributeError sends the lookup on to FlowSpec.__getattr__, which
+        # loads an inherited value from the datastore.
+        attribute = getattr(self, "_attribute", self.name)
+        if attribute in obj.__dict__:
+            return obj.__dict__[attribute]
         raise AttributeError(f"Parameter {self.name!r} has no value outside a running flow")
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        # As in Metaflow: a parameter is a constant of the run.
+        raise AttributeError(f"Parameter {self.name!r} is read-only: its value is fixed for the run")
 
     def __repr__(self) -> str:
         return f"Parameter({self.name!r}, type={self.type_name}, default={self.default!r})"
@@ -101,6 +113,22 @@ def evaluate_deploy_time_parameters(
     """
     values: dict[str, Any] = {}
     problems: list[str] = []
+    project = graph.flow_decorator("project")
+    # As Metaflow: the function may read current.project_name and current.flow_name (not a task's fields).
+    saved = dict(current._values)
+    current._set(flow_name=graph.flow_name, project_name=project.attributes.get("name") if project else None)
+    try:
+        _evaluate(flow_cls, graph, user, skip, values, problems)
+    finally:
+        current._clear()
+        current._set(**saved)
+    if problems:
+        raise ParameterError(problems)
+    return values
+
+
+def _evaluate(flow_cls: type, graph: Graph, user: str, skip: Collection[str], values: dict[str, Any],
+              problems: list[str]) -> None:
     for spec in graph.parameters:
         if not spec.deploy_time or spec.name in skip:
             continue
@@ -119,6 +147,3 @@ def evaluate_deploy_time_parameters(
             values[spec.name] = checked_deploy_value(spec, raw)
         except (ValueError, TypeError) as err:
             problems.append(f"{where}: its function returned {raw!r}, which is not a valid {spec.type}: {err}")
-    if problems:
-        raise ParameterError(problems)
-    return values

@@ -91,6 +91,10 @@ def compile_flow(graph: Graph, options: CompileOptions) -> dict[str, Any]:
     problems = option_problems(options)
     if "start" not in graph:
         problems.append(f"{graph.file}: flow {graph.flow_name!r} has no 'start' step")
+    # Switch steps run locally; their Step Functions shape (a Choice state) is not built yet.
+    problems += [f"{graph.file}:{node.lineno}: step '{node.name}': a switch (self.next({{...}}, "
+                 f"condition='{node.condition}')) runs with `python flow.py run` but cannot be deployed to Step "
+                 "Functions yet; deploy a flow without switch steps" for node in graph.nodes if node.is_switch]
     if problems:
         raise CompileError(problems)
     compilation = Compilation.of(graph, options)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from flowdrop.graph.source import FlowSource, Problems, StepSource
 from flowdrop.model.decorators import decorator_problems
-from flowdrop.model.graph import END, FLOWSPEC_ATTRIBUTES, FOREACH, JOIN, LINEAR, SPLIT, START, Node
+from flowdrop.model.graph import END, FLOWSPEC_ATTRIBUTES, FOREACH, JOIN, LINEAR, SPLIT, START, SWITCH, Node
 
 # Names Metaflow reserves because a step named so would shadow FlowSpec's own attributes.
 RESERVED_STEP_NAMES = frozenset({"name", "next", "input", "index", "cmd"})
@@ -70,12 +70,16 @@ def build_nodes(flow: FlowSource, problems: Problems) -> tuple[Node, ...]:
             in_funcs[target].append(name)
     reachable = _reachable(out_funcs) if "start" in steps else set(steps)
     loops = _check_cycles(steps, out_funcs, problems)
+    # A recursive switch's case back to itself is the one loop allowed (as
+    # in Metaflow); it is no parent for ordering or for matching joins.
+    forward_in = {name: [p for p in ins if p != name or not _is_switch(steps[p])] for name, ins in in_funcs.items()}
     # Parents that count for joins: a loop's back edge or an unreachable step
     # is reported on its own, and would only add confusing join problems.
     parents = {
-        name: [p for p in in_funcs[name] if p in reachable and (p, name) not in loops] for name in steps
+        name: [p for p in forward_in[name] if p in reachable and (p, name) not in loops] for name in steps
     }
-    _check_signatures(steps, out_funcs, parents, problems)
+    has_switch = any(_is_switch(step) for step in steps.values())
+    _check_signatures(steps, out_funcs, parents, problems, has_switch)
     # With a transition missing or unreadable, the steps after it look
     # unreachable; that is a consequence of the problem already reported.
     transitions_known = targets_known and all(s.transition_ok for s in flow.steps)
@@ -83,7 +87,7 @@ def build_nodes(flow: FlowSource, problems: Problems) -> tuple[Node, ...]:
         if name not in reachable and transitions_known:
             problems.step(step.lineno, name, "no path leads here from 'start', so it would never run; "
                           f"call self.next(self.{name}) from another step or remove it.")
-    order = _topological_order(steps, out_funcs, in_funcs)
+    order = _topological_order(steps, out_funcs, forward_in)
 
     shape = _Shape()
     if not loops and transitions_known and {"start", "end"} <= steps.keys():
@@ -92,7 +96,12 @@ def build_nodes(flow: FlowSource, problems: Problems) -> tuple[Node, ...]:
 
 
 def _is_split(step: StepSource, out_funcs: tuple[str, ...]) -> bool:
-    return step.transition is not None and (step.transition.foreach or len(out_funcs) > 1)
+    """A branch or a foreach: every path out of it runs, and a join must close it (a switch runs one)."""
+    return step.transition is not None and not step.transition.switch and (step.transition.foreach or len(out_funcs) > 1)
+
+
+def _is_switch(step: StepSource) -> bool:
+    return step.transition is not None and step.transition.switch
 
 
 def _is_join(step: StepSource) -> bool:
@@ -109,6 +118,8 @@ def _node(steps: dict[str, StepSource], name: str, out_funcs: Edges, in_funcs: P
         kind = JOIN
     elif foreach:
         kind = FOREACH
+    elif _is_switch(step):
+        kind = SWITCH
     elif len(outs) > 1:
         kind = SPLIT
     elif name == "start":
@@ -130,6 +141,8 @@ def _node(steps: dict[str, StepSource], name: str, out_funcs: Edges, in_funcs: P
         matching_join=shape.matching_join.get(name),
         foreach_depth=foreach_depth,
         doc=step.doc,
+        switch_cases=step.transition.switch_cases if _is_switch(step) else (),
+        condition=step.transition.condition if _is_switch(step) else None,
     )
 
 
@@ -209,7 +222,8 @@ def _known_out_funcs(flow: FlowSource, steps: dict[str, StepSource], problems: P
 
 
 def _check_signatures(steps: dict[str, StepSource], out_funcs: Edges, all_parents: Parents,
-                      problems: Problems) -> None:
+                      problems: Problems, has_switch: bool = False) -> None:
+    """Signature checks; with a switch in the flow, several parents may be its alternatives (_match_splits decides)."""
     for name, step in steps.items():
         parents = all_parents[name]
         if name == "start" and step.takes_inputs:
@@ -218,7 +232,15 @@ def _check_signatures(steps: dict[str, StepSource], out_funcs: Edges, all_parent
         if name == "start" and parents:
             problems.step(step.lineno, name, f"start must be the first step, but {', '.join(parents)} "
                           f"{'leads' if len(parents) == 1 else 'lead'} to it; point those transitions elsewhere.")
-        if name == "end" and len(parents) > 1:
+        if _is_join(step):
+            switches = [p for p in parents if _is_switch(steps[p])]
+            if switches:
+                problems.step(step.lineno, name, f"switch {', '.join(switches)} leads straight to this join; a "
+                              "switch's case cannot be a join's input (which inputs arrive would depend on data). "
+                              "Put an unconditional step on that path before the join.")
+        if has_switch and not _is_join(step):
+            pass  # several parents may be a switch's alternatives: _match_splits decides
+        elif name == "end" and len(parents) > 1:
             problems.step(step.lineno, name, f"{len(parents)} steps lead to end ({', '.join(parents)}), but end "
                           "cannot be a join; add a join step `def join(self, inputs)` before end.")
         elif len(parents) > 1 and not step.takes_inputs and name != "start":
@@ -261,6 +283,8 @@ def _check_cycles(steps: dict[str, StepSource], out_funcs: Edges, problems: Prob
             if target is None:
                 state[path.pop()] = 2
                 iters.pop()
+            elif target == path[-1] and _is_switch(steps[target]):
+                continue  # a recursive switch: allowed
             elif state.get(target) == 1:
                 loops.add((path[-1], target))
                 loop = path[path.index(target):] + [target]
@@ -317,17 +341,38 @@ def _match_splits(steps: dict[str, StepSource], out_funcs: Edges, parents: Paren
     inside: dict[str, tuple[str, ...]] = {}
     closers: dict[str, list[str]] = {}
     unjoined: list[str] = []
+    via_switch: set[str] = set()  # joins some of whose inputs come through a switch's case
+    has_switch = any(_is_switch(s) for s in steps.values())
+
+    def strip(stack: tuple[str, ...]) -> tuple[str, ...]:
+        # A switch stays on the stack until its cases meet again, but never needs a join.
+        while stack and _is_switch(steps[stack[-1]]):
+            stack = stack[:-1]
+        return stack
+
     for name in order:
         if name not in parents or (name != "start" and not parents[name]):
             continue  # unreachable
         step, ins = steps[name], parents[name]
         arrivals = list(dict.fromkeys(inside[p] for p in ins)) or [()]
+        if _is_join(step) and has_switch:
+            stripped = list(dict.fromkeys(strip(a) for a in arrivals))
+            if stripped != arrivals:
+                via_switch.add(name)
+            arrivals = stripped
         arrival = stack = arrivals[0]
         if name == "end":
-            unjoined.extend(s for stack in arrivals for s in stack if s not in unjoined)
+            unjoined.extend(s for stack in arrivals for s in stack if s not in unjoined and not _is_switch(steps[s]))
             shape.split_parents[name] = ()
             continue
-        if _is_join(step) or len(ins) > 1:
+        if len(ins) > 1 and has_switch and not _is_join(step):
+            # Where a switch's cases meet again: one of the parents ran, so no join (and no `inputs`).
+            merged = strip(_common_prefix(arrivals))
+            if any(not all(_is_switch(steps[s]) for s in a[len(merged):]) for a in arrivals) or merged == arrivals[0]:
+                problems.step(step.lineno, name, f"{len(ins)} steps lead here ({', '.join(ins)}), and not as the "
+                              f"cases of one switch, so it is a join and needs `inputs`: write def {name}(self, inputs).")
+            stack = merged
+        elif _is_join(step) or len(ins) > 1:
             if len(arrivals) > 1:
                 origins = ", ".join(f"'{p}' ({_where(inside[p])})" for p in ins)
                 problems.step(step.lineno, name, f"a join closes one split, but its inputs come from different "
@@ -347,8 +392,9 @@ def _match_splits(steps: dict[str, StepSource], out_funcs: Edges, parents: Paren
             else:
                 closers.setdefault(arrival[-1], []).append(name)
                 stack = arrival[:-1]
-        shape.split_parents[name] = stack
-        inside[name] = stack + (name,) if _is_split(step, out_funcs[name]) else stack
+        shape.split_parents[name] = tuple(s for s in stack if not _is_switch(steps[s]))
+        opens = _is_split(step, out_funcs[name]) or _is_switch(step)
+        inside[name] = stack + (name,) if opens else stack
 
     for name in order:
         step = steps[name]
@@ -365,7 +411,7 @@ def _match_splits(steps: dict[str, StepSource], out_funcs: Edges, parents: Paren
         elif len(joins) == 1:
             join = joins[0]
             shape.matching_join[name] = join
-            if kind == "split" and len(parents[join]) != len(out_funcs[name]):
+            if kind == "split" and join not in via_switch and len(parents[join]) != len(out_funcs[name]):
                 problems.step(steps[join].lineno, join, f"a join after split '{name}' needs one input per "
                               f"branch, {len(out_funcs[name])} ({', '.join(out_funcs[name])}); it has "
                               f"{len(parents[join])} ({', '.join(parents[join])}).")

@@ -47,7 +47,10 @@ def render_graph(graph: Graph) -> str:
         lines += ["", header]
         lines += _indented(node.doc) if node.doc else ["    ?"]
         lines += ["    " + _decorator_text(deco) for deco in node.decorators]
-        if node.out_funcs:
+        if node.is_switch:
+            cases = ", ".join(f"{value!r} -> {step}" for value, step in node.switch_cases)
+            lines.append(f"    => switch on '{node.condition}': {cases}")
+        elif node.out_funcs:
             arrow = "    => " + ", ".join(node.out_funcs)
             if node.type == FOREACH:
                 arrow += f" (foreach over '{node.foreach_param}')"
@@ -65,6 +68,11 @@ def render_dot(graph: Graph) -> str:
     for node in graph.nodes:
         lines.append(f"    {_dot_id(node.name)} [label={_dot_id(f'{node.name} ({node.type})')}];")
     for node in graph.nodes:
+        if node.is_switch:  # one edge per case, labelled with the condition's value
+            for value, child in node.switch_cases:
+                label = _dot_id(f"{node.condition} == {value!r}")
+                lines.append(f"    {_dot_id(node.name)} -> {_dot_id(child)} [label={label}, style=dashed];")
+            continue
         for child in node.out_funcs:
             style = f" [label={_dot_id('foreach ' + node.foreach_param)}]" if node.type == FOREACH else ""
             lines.append(f"    {_dot_id(node.name)} -> {_dot_id(child)}{style};")

@@ -62,6 +62,13 @@ class Transition:
     lineno: int
     foreach: bool = False
     foreach_param: str | None = None
+    switch_cases: tuple[tuple[Any, str], ...] = ()  # (value, step) of a switch, in source order
+    condition: str | None = None
+
+    @property
+    def switch(self) -> bool:
+        """True for `self.next({...}, condition='attr')`."""
+        return self.condition is not None
 
 
 @dataclass(frozen=True)
@@ -248,7 +255,59 @@ def _read_step(fn: ast.FunctionDef | ast.AsyncFunctionDef, problems: Problems) -
     return StepSource(name, line, num_args, decorators, doc, transition, ok and not misplaced)
 
 
+def _read_switch(call: ast.Call, step: str, problems: Problems) -> tuple[Transition, bool]:
+    """`self.next({value: self.step, ...}, condition='attr')`: a switch, read as Metaflow's graph reads it."""
+    line, ok = call.lineno, True
+    cases: list[tuple[Any, str]] = []
+    condition = None
+    if len(call.args) != 1 or not isinstance(call.args[0], ast.Dict) or not call.args[0].keys:
+        problems.step(line, step, "a switch takes one non-empty dict of cases: "
+                      "self.next({'a': self.a, 'b': self.b}, condition='attr').")
+        return Transition((), line, condition="?"), False
+    cases_node = call.args[0]
+    for key, value in zip(cases_node.keys, cases_node.values):
+        if key is None or not isinstance(key, ast.Constant) or isinstance(key.value, bytes):
+            problems.step(line, step, f"switch case keys must be string or number literals, not "
+                          f"`{_describe(key) if key is not None else '**...'}`: the graph is read without running the flow.")
+            ok = False
+            continue
+        if not (isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name) and value.value.id == "self"):
+            problems.step(line, step, f"switch case {key.value!r} must name a step as self.<step>, not `{_describe(value)}`.")
+            ok = False
+            continue
+        if any(existing == key.value for existing, _ in cases):
+            problems.step(line, step, f"switch case {key.value!r} is given twice; give each case once.")
+            ok = False
+            continue
+        cases.append((key.value, value.attr))
+    for keyword in call.keywords:
+        if keyword.arg == "condition":
+            if isinstance(keyword.value, ast.Constant) and isinstance(keyword.value.value, str):
+                condition = keyword.value.value
+            else:
+                problems.step(line, step, f"condition= must be a string literal naming an artifact, "
+                              f"not condition={_describe(keyword.value)}.")
+                ok = False
+        else:
+            label = keyword.arg if keyword.arg is not None else "**" + _describe(keyword.value)
+            problems.step(line, step, f"a switch takes only condition='<artifact>', not `{label}`; "
+                          "a switch cannot be combined with foreach.")
+            ok = False
+    targets = tuple(dict.fromkeys(target for _, target in cases))
+    if len(cases) < 2 and ok:
+        problems.step(line, step, f"a switch needs at least 2 cases; this one has {len(cases)}. "
+                      "Use self.next(self.<step>) for a single transition.")
+        ok = False
+    return Transition(targets, line, switch_cases=tuple(cases), condition=condition or "?"), ok
+
+
 def _read_transition(call: ast.Call, step: str, problems: Problems) -> tuple[Transition, bool]:
+    if any(kw.arg == "condition" for kw in call.keywords) or (call.args and isinstance(call.args[0], ast.Dict)):
+        if not any(kw.arg == "condition" for kw in call.keywords):
+            problems.step(call.lineno, step, "self.next() with a dict of cases is a switch and needs "
+                          "condition='<artifact>' naming the artifact whose value picks the case.")
+            return Transition((), call.lineno, condition="?"), False
+        return _read_switch(call, step, problems)
     line = call.lineno
     ok = True
     targets: list[str] = []
@@ -286,7 +345,8 @@ def _read_transition(call: ast.Call, step: str, problems: Problems) -> tuple[Tra
                 ok = False
         else:
             label = keyword.arg if keyword.arg is not None else "**" + _describe(keyword.value)
-            problems.step(line, step, f"self.next() does not support `{label}`; the only keyword is foreach='<artifact>'.")
+            problems.step(line, step, f"self.next() does not support `{label}`; the keywords are foreach='<artifact>' "
+                          "and (with a dict of cases) condition='<artifact>'.")
             ok = False
     if foreach and len(targets) != 1:
         problems.step(line, step, f"a foreach goes to exactly one step; this one names {len(targets)} "
@@ -338,8 +398,9 @@ def _read_parameter(stmt: ast.stmt, flow: str, problems: Problems) -> ParameterS
     type_name = _parameter_type(keywords.get("type"), default, report)
     required = _literal_keyword(keywords, "required", bool, False, report)
     help_text = _literal_keyword(keywords, "help", str, None, report)
+    separator = _literal_keyword(keywords, "separator", str, None, report)
     return ParameterSpec(name=name, attribute=attribute, type=type_name, default=default, has_default=has_default,
-                         deploy_time=deploy_time, required=required, help=help_text, lineno=line)
+                         deploy_time=deploy_time, required=required, help=help_text, lineno=line, separator=separator)
 
 
 def _parameter_type(expr: ast.expr | None, default: Any, report) -> str:

@@ -18,7 +18,11 @@ from flowdrop.model.parameters import ParameterSpec
 # Node types, as Metaflow names them. A step's type says how it is entered
 # (join) or left (split, foreach); `start` and `end` are the two ends.
 START, LINEAR, SPLIT, FOREACH, JOIN, END = "start", "linear", "split", "foreach", "join", "end"
-NODE_TYPES = (START, LINEAR, SPLIT, FOREACH, JOIN, END)
+# A switch (`self.next({'a': self.a, 'b': self.b}, condition='attr')`) goes
+# to exactly one of its cases at run time; a case may be the step itself (a
+# recursive switch, the one loop a flow may have).
+SWITCH = "split-switch"
+NODE_TYPES = (START, LINEAR, SPLIT, FOREACH, JOIN, END, SWITCH)
 
 # Attributes of FlowSpec itself, never artifacts: what a step's `self.x`
 # cannot be (the parser refuses them, the runtime never stores them).
@@ -47,6 +51,19 @@ class Node:
     matching_join: str | None = None
     foreach_depth: int = 0
     doc: str | None = None
+    # A switch's cases, (value, step) in source order, and the artifact whose value picks one.
+    switch_cases: tuple[tuple[Any, str], ...] = ()
+    condition: str | None = None
+
+    @property
+    def is_switch(self) -> bool:
+        """True for a switch step (it runs one of its out_funcs, chosen by `condition`)."""
+        return self.condition is not None
+
+    @property
+    def is_recursive(self) -> bool:
+        """True for a switch with a case that goes back to the step itself."""
+        return self.is_switch and self.name in self.out_funcs
 
     def decorator(self, name: str) -> Decorator | None:
         """The decorator called `name` on this step, if any."""
@@ -58,7 +75,7 @@ class Node:
     @property
     def is_split(self) -> bool:
         """True when the step fans out (a branch or a foreach)."""
-        return self.foreach_param is not None or len(self.out_funcs) > 1
+        return self.foreach_param is not None or (len(self.out_funcs) > 1 and not self.is_switch)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -75,6 +92,8 @@ class Node:
             "matching_join": self.matching_join,
             "foreach_depth": self.foreach_depth,
             "doc": self.doc,
+            **({"switch_cases": [list(case) for case in self.switch_cases], "condition": self.condition}
+               if self.is_switch else {}),
         }
 
     @classmethod
@@ -93,6 +112,8 @@ class Node:
             matching_join=data.get("matching_join"),
             foreach_depth=int(data.get("foreach_depth", 0)),
             doc=data.get("doc"),
+            switch_cases=tuple((value, str(step)) for value, step in data.get("switch_cases") or ()),
+            condition=data.get("condition"),
         )
 
 

@@ -40,6 +40,7 @@ class ParameterSpec:
     required: bool = False
     help: str | None = None
     lineno: int = 0
+    separator: str | None = None  # Metaflow's Parameter(separator=','): the value is a list, split on it
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -53,6 +54,7 @@ class ParameterSpec:
             "required": self.required,
             "help": self.help,
             "lineno": self.lineno,
+            **({"separator": self.separator} if self.separator is not None else {}),
         }
 
     @classmethod
@@ -68,6 +70,7 @@ class ParameterSpec:
             required=bool(data.get("required", False)),
             help=data.get("help"),
             lineno=int(data.get("lineno", 0)),
+            separator=data.get("separator"),
         )
 
 
@@ -158,7 +161,11 @@ def resolve_parameters(
             values[spec.name] = None
             continue
         try:
-            values[spec.name] = convert_value(spec, raw)
+            if spec.separator is not None and isinstance(raw, str):
+                # As Metaflow: each part of the split value is converted to the parameter's type.
+                values[spec.name] = [convert_value(spec, part) for part in raw.split(spec.separator)]
+            else:
+                values[spec.name] = convert_value(spec, raw)
         except ValueError as err:
             problems.append(f"{label(spec.name)} expects {_type_words(spec.type)}: {err}")
     if problems:

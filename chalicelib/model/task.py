@@ -14,20 +14,28 @@ from typing import Any
 from flowdrop.errors import TaskError
 
 
-def task_id_for(step: str, indices: tuple[int, ...] | list[int] = ()) -> str:
+def task_id_for(step: str, indices: tuple[int, ...] | list[int] = (), iteration: int = 0) -> str:
     """The deterministic task id of `step` at the given foreach indices.
 
     `start` -> "start"; the third item of foreach step `fit` -> "fit-2";
     nested foreach -> "inner-3-1". Locally and in Step Functions alike, so a
     join can name its inputs without a side table.
     """
-    return step + "".join(f"-{int(i)}" for i in indices)
+    # A recursive switch runs its step again at the same place: each run
+    # after the first carries its iteration after a dot ("loop.2", "loop-1.3").
+    return step + "".join(f"-{int(i)}" for i in indices) + (f".{int(iteration)}" if iteration else "")
 
 
 def indices_of(task_id: str) -> tuple[int, ...]:
     """The foreach indices encoded in a task id made by task_id_for."""
     # Step names are Python identifiers, so every '-' separates an index.
-    return tuple(int(part) for part in task_id.split("-")[1:])
+    return tuple(int(part) for part in task_id.split(".")[0].split("-")[1:])
+
+
+def iteration_of(task_id: str) -> int:
+    """The recursive-switch iteration encoded in a task id made by task_id_for (0 for the first run)."""
+    _, dot, tail = task_id.partition(".")
+    return int(tail) if dot else 0
 
 
 # Task modes: "run" executes the step; "catch" runs after a step's final
@@ -56,11 +64,15 @@ class TaskPayload:
     retry_count: int = 0
     code_package: str | None = None
     datastore_root: str | None = None
+    # Set by the local scheduler for flows with a switch, where which
+    # parent ran depends on data: the input tasks as `step/task_id`.
+    input_paths: tuple[str, ...] | None = None
+    iteration: int = 0  # a recursive switch's run of the same step at the same place
 
     @property
     def task_id(self) -> str:
         """The deterministic task id of this task."""
-        return task_id_for(self.step, self.indices)
+        return task_id_for(self.step, self.indices, self.iteration)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -74,6 +86,8 @@ class TaskPayload:
             "retry_count": self.retry_count,
             "code_package": self.code_package,
             "datastore_root": self.datastore_root,
+            **({"input_paths": list(self.input_paths)} if self.input_paths is not None else {}),
+            **({"iteration": self.iteration} if self.iteration else {}),
         }
 
     @classmethod
@@ -89,6 +103,8 @@ class TaskPayload:
             retry_count=int(data.get("retry_count") or 0),
             code_package=data.get("code_package"),
             datastore_root=data.get("datastore_root"),
+            input_paths=tuple(data["input_paths"]) if data.get("input_paths") is not None else None,
+            iteration=int(data.get("iteration") or 0),
         )
 
 
@@ -124,9 +140,12 @@ def payload_from_batch_environment(env: Mapping[str, str]) -> TaskPayload:
 INLINE_FOREACH_LIMIT = 1000
 
 
-def task_output(task_id: str, foreach_count: int | None = None, items_location: Mapping[str, str] | None = None) -> dict[str, Any]:
+def task_output(task_id: str, foreach_count: int | None = None, items_location: Mapping[str, str] | None = None,
+                switch_target: str | None = None) -> dict[str, Any]:
     """The JSON a task returns to Step Functions (SendTaskSuccess output, Lambda result)."""
     out: dict[str, Any] = {"task_id": task_id}
+    if switch_target is not None:
+        out["switch_target"] = switch_target  # the step a switch chose
     if foreach_count is not None:
         out["foreach_count"] = foreach_count
         out["foreach_indices"] = list(range(foreach_count)) if foreach_count <= INLINE_FOREACH_LIMIT else []

@@ -116,33 +116,63 @@ class LocalScheduler:
         self._ready: deque[tuple[TaskKey, str]] = deque()  # (task, "run" or "catch"), first in first out
         self._running: list[_Running] = []
         self._tasks_run = 0
+        # Flows with a switch: which parent ran depends on data, so the
+        # scheduler tells each task its inputs, and counts recursive runs.
+        self._switches = any(node.is_switch for node in graph)
+        self._inputs: dict[TaskKey, tuple[str, ...]] = {}
+        self._iteration: dict[TaskKey, int] = {}
 
     # -- graph walking -------------------------------------------------------------
 
     def _successors(self, key: TaskKey, output: Mapping[str, Any]) -> list[TaskKey]:
         step, indices = key
         node = self.graph[step]
+        here = f"{step}/{output.get('task_id') or task_id_for(step, indices, self._iteration.get(key, 0))}"
         if node.foreach_param is not None:
             count = int(output.get("foreach_count") or 0)
-            return [(node.out_funcs[0], (*indices, k)) for k in range(count)]
+            return [self._inputs_for((node.out_funcs[0], (*indices, k)), (here,)) for k in range(count)]
+        targets = node.out_funcs
+        if node.is_switch:
+            # A switch runs only the case it chose; back to itself, it runs again at the same place.
+            chosen = output.get("switch_target")
+            targets = (chosen,) if chosen in node.out_funcs else ()
+            if chosen == step:
+                self._iteration[key] = self._iteration.get(key, 0) + 1
         out: list[TaskKey] = []
-        for child_name in node.out_funcs:
+        for child_name in targets:
             child = self.graph[child_name]
             if not child.is_join:
-                out.append((child_name, indices))
+                out.append(self._inputs_for((child_name, indices), (here,)))
                 continue
             foreach = foreach_step_closed_by(self.graph, child_name)
             if foreach is not None:
                 outer = indices[:-1]
                 count = self._done[(foreach, outer)]["foreach_count"]
-                needed = [(step, (*outer, k)) for k in range(count)]
+                # With a switch inside the foreach, any of the join's parents may have run at an index.
+                ran = [next((p for p in child.in_funcs if (p, (*outer, k)) in self._done), None) for k in range(count)]
+                if None in ran:
+                    continue
+                needed = [(p, (*outer, k)) for k, p in enumerate(ran)]
                 join_key = (child_name, outer)
             else:
-                needed = [(p, indices) for p in child.in_funcs]
+                ran = [p for p in child.in_funcs if (p, indices) in self._done]
+                split = next((n for n in self.graph if n.is_split and n.matching_join == child_name), None)
+                wanted = len(split.out_funcs) if split is not None and self._switches else len(child.in_funcs)
+                if len(ran) < wanted:
+                    continue
+                needed = [(p, indices) for p in ran]
                 join_key = (child_name, indices)
-            if all(k in self._done for k in needed):
-                out.append(join_key)
+            out.append(self._inputs_for(join_key, tuple(self._path(k) for k in needed)))
         return out
+
+    def _path(self, key: TaskKey) -> str:
+        done = self._done[key]
+        return f"{key[0]}/{done.get('task_id') or task_id_for(*key)}"
+
+    def _inputs_for(self, key: TaskKey, paths: tuple[str, ...]) -> TaskKey:
+        """Remember the input tasks of `key` (passed on to the runner in flows with a switch)."""
+        self._inputs[key] = paths
+        return key
 
     # -- launching -----------------------------------------------------------------
 
@@ -152,7 +182,9 @@ class LocalScheduler:
     def _launch(self, key: TaskKey, mode: str) -> None:
         step, indices = key
         payload = TaskPayload(self.graph.flow_name, step, self.run_id, indices,
-                              parameters=self.parameters_json if step == "start" else None, mode=mode)
+                              parameters=self.parameters_json if step == "start" else None, mode=mode,
+                              input_paths=self._inputs.get(key) if self._switches and step != "start" else None,
+                              iteration=self._iteration.get(key, 0))
         self._tasks_run += 1
         output_file = self._tmp / f"{payload.task_id}.{self._tasks_run}.json"
         process: Any
@@ -276,12 +308,12 @@ class LocalScheduler:
         if attempts <= int(retry.get("times") or 0):
             # As in Metaflow, local retries start at once; minutes_between_retries
             # spaces them in production (the state machine's IntervalSeconds).
-            self.options.echo(f"Task {step}/{task_id_for(step, indices)} failed; retrying "
+            self.options.echo(f"Task {step}/{task_id_for(step, indices, self._iteration.get(key, 0))} failed; retrying "
                               f"(attempt {attempts + 1} of {int(retry['times']) + 1})")
             self._push(key, "run")
             return None
         if "catch" in decorators:
-            self.options.echo(f"Task {step}/{task_id_for(step, indices)} failed; @catch records the failure "
+            self.options.echo(f"Task {step}/{task_id_for(step, indices, self._iteration.get(key, 0))} failed; @catch records the failure "
                               "and the run goes on")
             self._push(key, "catch")
             return None
@@ -314,7 +346,7 @@ class LocalScheduler:
 
     def _error_text(self, key: TaskKey) -> str | None:
         step, indices = key
-        task_id = task_id_for(step, indices)
+        task_id = task_id_for(step, indices, self._iteration.get(key, 0))
         attempts = self.datastore.list_attempts(self.run_id, step, task_id)
         if not attempts:
             return None

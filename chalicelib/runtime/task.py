@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import pickle
 import platform
 import signal
 import sys
@@ -29,7 +30,7 @@ from flowdrop.current import current
 from flowdrop.datastore import FlowDatastore
 from flowdrop.errors import TaskError
 from flowdrop.exception import MetaflowExceptionWrapper, dotted_type
-from flowdrop.flowspec import ArtifactView, FlowSpec, ForeachFrame, Inputs
+from flowdrop.flowspec import ArtifactView, FlowSpec, ForeachFrame, Inputs, _constants
 from flowdrop.model.decorators import Decorator, effective_decorators, timeout_seconds
 from flowdrop.model.graph import Graph
 from flowdrop.model.parameters import parse_parameters_input, resolve_parameters
@@ -38,7 +39,7 @@ from flowdrop.model.task import TaskPayload, task_output
 from flowdrop.parameters import evaluate_deploy_time_parameters
 from flowdrop.plugins.catch_decorator import FailureHandledByCatch
 from flowdrop.plugins.timeout_decorator import TimeoutException
-from flowdrop.runtime.inputs import input_tasks
+from flowdrop.runtime.inputs import foreach_step_closed_by, input_tasks
 
 
 def now_iso() -> str:
@@ -102,14 +103,61 @@ def _project_fields(graph: Graph, deployment_name: str | None, user: str) -> dic
             "is_production": branch == "prod" or branch.startswith("prod.")}
 
 
+class _BinaryTee(io.RawIOBase):
+    """The `.buffer` of a task stream: bytes written here go to the text stream, decoded."""
+
+    def __init__(self, text: _Tee):
+        self._text = text
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        raw = bytes(data)
+        self._text.write(raw.decode(self._text.encoding, errors="replace"))
+        return len(raw)
+
+    def flush(self) -> None:
+        self._text.flush()
+
+
 class _Tee(io.TextIOBase):
-    """Writes to the real stream and keeps a copy for the task's stored log."""
+    """A task's sys.stdout or sys.stderr: writes to the real stream and keeps a copy for the stored log.
+
+    It behaves like a real text stream (`encoding`, `errors`, `buffer`,
+    `fileno`, `isatty`), because user code asks: code written for Metaflow
+    writes bytes to `sys.stdout.buffer` or checks `sys.stdout.encoding`.
+    """
 
     def __init__(self, stream: Any):
         self._stream = stream
         self.buffer_copy = io.StringIO()
+        self._buffer = _BinaryTee(self)
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._stream, "encoding", None) or "utf-8"
+
+    @property
+    def errors(self) -> str:
+        return getattr(self._stream, "errors", None) or "strict"
+
+    @property
+    def buffer(self) -> _BinaryTee:
+        return self._buffer
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
 
     def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         self.buffer_copy.write(text)
         self._stream.write(text)
         self._stream.flush()
@@ -161,7 +209,11 @@ def _foreach_count(datastore: FlowDatastore, run_id: str):
 def _input_metadata(setup: TaskSetup, payload: TaskPayload) -> list[tuple[str, str, dict[str, Any]]]:
     ds = setup.datastore
     out = []
-    for step, task_id in input_tasks(setup.graph, payload.step, payload.indices, _foreach_count(ds, payload.run_id)):
+    if payload.input_paths is not None:  # a flow with a switch: the scheduler says which parents ran
+        given = [tuple(path.split("/")[-2:]) for path in payload.input_paths]
+    else:
+        given = input_tasks(setup.graph, payload.step, payload.indices, _foreach_count(ds, payload.run_id))
+    for step, task_id in given:
         done = ds.read_done(payload.run_id, step, task_id)
         if done is None:
             raise TaskError(
@@ -194,6 +246,9 @@ def _prepare_flow(setup: TaskSetup, payload: TaskPayload, user: str) -> tuple[Fl
         params = _parameter_values(setup, payload, user)
         for attr, value in params.items():
             flow.__dict__[attr] = value
+        for attr, value in _constants(type(flow)).items():
+            if _picklable(value):  # as Metaflow: the flow's constants are artifacts of every task
+                flow.__dict__[attr] = value
         created = now_iso()
         run_meta = run_record(graph.flow_name, payload.run_id, created=created, user=user, tags=setup.tags,
                               parameters={spec.name: params[spec.attribute] for spec in graph.parameters},
@@ -206,10 +261,10 @@ def _prepare_flow(setup: TaskSetup, payload: TaskPayload, user: str) -> tuple[Fl
     if node.is_join:
         views = [ArtifactView(ds, s, t, done.get("artifacts", {})) for s, t, done in inputs]
         flow._inputs = Inputs(views)
-        param_attrs = {spec.attribute for spec in graph.parameters}
+        param_attrs = {spec.attribute for spec in graph.parameters} | set(_constants(type(flow)))
         first = inputs[0][2].get("artifacts", {})
         flow._inherited = {k: v for k, v in first.items() if k in param_attrs}
-        closes_foreach = len(node.in_funcs) == 1
+        closes_foreach = foreach_step_closed_by(graph, node.name) is not None
         flow._foreach_stack = stacks[0][:-1] if closes_foreach else stacks[0]
         return flow, extra
     (parent_step, parent_task, done) = inputs[0]
@@ -223,9 +278,27 @@ def _prepare_flow(setup: TaskSetup, payload: TaskPayload, user: str) -> tuple[Fl
         if index >= len(items):
             raise TaskError(f"foreach index {index} is out of range: {parent_step} made {len(items)} items")
         value_sha = ds.save_artifacts({"_item": items[index]})["_item"]
-        stack = [*stack, ForeachFrame(parent_step, index, len(items), value_sha)]
+        stack = [*stack, ForeachFrame(parent_step, index, len(items), value_sha, var=parent.foreach_param,
+                                      value=_short_text(items[index]))]
     flow._foreach_stack = stack
     return flow, extra
+
+
+def _picklable(value: Any) -> bool:
+    try:
+        pickle.dumps(value)
+    except Exception:  # noqa: BLE001 - whatever pickling raises, the value is not stored
+        return False
+    return True
+
+
+def _short_text(value: Any, limit: int = 30) -> str:
+    """A foreach item as Metaflow's frame shows it: its text, cut to `limit` characters."""
+    try:
+        text = str(value)
+    except Exception:  # noqa: BLE001 - a user object whose __str__ fails still gets a frame
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit]
 
 
 def _jsonable(value: Any) -> Any:
@@ -252,7 +325,7 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
     namespace = next((t for t in setup.tags if t.startswith("production:")), f"user:{user}")
     current._set(flow_name=graph.flow_name, run_id=run_id, step_name=step, task_id=task_id,
                  retry_count=attempt, origin_run_id=setup.origin_run_id, username=user,
-                 namespace=namespace, tags=list(setup.tags), parameter_names=[p.name for p in graph.parameters],
+                 namespace=namespace, tags=[t for t in setup.tags if not t.startswith("production:")], parameter_names=[p.name for p in graph.parameters],
                  **_project_fields(graph, setup.deployment_name, user))
     for key, value in (decorators.get("environment", {}).get("vars") or {}).items():
         os.environ[str(key)] = str(value)
@@ -307,7 +380,8 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
     # The status says "succeeded" or "caught": the run's status reader trusts the first over a stopped branch.
     ds.mark_done(run_id, step, task_id, attempt, {"foreach_count": meta.get("foreach_count"), "status": meta["status"]})
     current._clear()
-    return task_output(task_id, meta.get("foreach_count"), location)
+    switch_target = flow._transition[0][0] if node.is_switch and payload.mode == "run" else None
+    return task_output(task_id, meta.get("foreach_count"), location, switch_target)
 
 
 def _run_step(flow: FlowSpec, node: Any, decorators: Mapping[str, Mapping[str, Any]]) -> None:
@@ -323,6 +397,12 @@ def _run_step(flow: FlowSpec, node: Any, decorators: Mapping[str, Mapping[str, A
     if flow._transition is None:
         raise TaskError(f"step '{node.name}' finished without calling self.next(...)")
     targets, foreach = flow._transition
+    if node.is_switch:
+        _check_switch(flow, node)
+        return
+    if flow._switch_cases is not None:
+        raise TaskError(f"step '{node.name}' called self.next with a switch, but its source has no switch; "
+                        "transitions must not depend on data")
     if tuple(targets) != tuple(node.out_funcs) or foreach != node.foreach_param:
         raise TaskError(
             f"step '{node.name}' called self.next({', '.join(targets)}"
@@ -330,6 +410,15 @@ def _run_step(flow: FlowSpec, node: Any, decorators: Mapping[str, Mapping[str, A
             f"self.next({', '.join(node.out_funcs)}{', foreach=' + repr(node.foreach_param) if node.foreach_param else ''}); "
             "transitions must not depend on data"
         )
+
+
+def _check_switch(flow: FlowSpec, node: Any) -> None:
+    """The switch the step took must be the one its source declares (same cases, same condition)."""
+    declared = {value: step for value, step in node.switch_cases}
+    taken = dict(flow._switch_cases or ())
+    if flow._switch_cases is None or taken != declared:
+        raise TaskError(f"step '{node.name}' is a switch over {declared} (condition '{node.condition}') in its source, "
+                        f"but ran self.next with {taken or 'no switch'}; transitions must not depend on data")
 
 
 def _count_items(flow: FlowSpec, name: str, step: str, mode: str) -> int:
