@@ -67,6 +67,19 @@ class Current:
 
         return Run(f"{v['flow_name']}/{v['run_id']}", _namespace_check=False)
 
+    @property
+    def scheduled_time(self) -> Any:
+        """The schedule tick a scheduled production run stands for (an aware UTC datetime), else None.
+
+        A late or retried tick still gives its own time: process "the data of 09:00" with it.
+        """
+        run_id = self._values.get("run_id")
+        if not run_id:
+            return None
+        from flowdrop.model.runs import scheduled_time
+
+        return scheduled_time(run_id)
+
     def get(self, key: str, default: Any = None) -> Any:
         """Like getattr(current, key, default)."""
         return getattr(self, key, default)

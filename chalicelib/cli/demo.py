@@ -127,7 +127,7 @@ def story(stack: EmbeddedStack, console: Any) -> None:
     if artifacts.get("end", {}).get("alpha") != 0.5:
         raise DemoError(f"ParameterFlow/{run_id}: expected alpha == 0.5 in the end step, got {artifacts}")
 
-    # 2. @schedule(hourly=True): an EventBridge rule; fire it now instead of waiting for the hour.
+    # 2. @schedule(hourly=True): an EventBridge Scheduler schedule; fire it now instead of waiting for the hour.
     with phase(console, "python hourly_flow.py step-functions create"):
         output = deploy_flow(stack, examples / "hourly_flow.py", cwd=work)
     for line in output.splitlines():
@@ -136,7 +136,7 @@ def story(stack: EmbeddedStack, console: Any) -> None:
     with phase(console, "flowdrop schedule fire HourlyFlow (the clock invokes the scheduled handler)"):
         firings = fire_schedule(stack.config, "HourlyFlow")
         if not firings or firings[0].get("error"):
-            raise DemoError(f"firing HourlyFlow's rule failed: {firings}")
+            raise DemoError(f"firing HourlyFlow's schedule failed: {firings}")
         scheduled_run = str((firings[0].get("result") or {}).get("run_id"))
         answer = wait_for_run(api, "HourlyFlow", scheduled_run)
     _show_run(console, "HourlyFlow", answer)

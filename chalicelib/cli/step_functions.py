@@ -24,6 +24,7 @@ from flowdrop.errors import FlowdropError, ParameterError
 from flowdrop.model.backends import BACKENDS, DEFAULT_BACKEND
 from flowdrop.model.graph import Graph
 from flowdrop.model.runs import RUN_STATUSES
+from flowdrop.model.schedule import DEFAULT_OVERLAP, OVERLAPS
 
 if TYPE_CHECKING:
     from flowdrop.cli.uploader import PreparedDeployment
@@ -96,6 +97,9 @@ def add_step_functions_commands(cli: click.Group) -> None:
                   help="Where tasks run (default: the config's backend, else batch).")
     @click.option("--package-suffixes", default=".py", show_default=True,
                   help="Comma-separated suffixes of the files to package.")
+    @click.option("--overlap", type=click.Choice(OVERLAPS), default=DEFAULT_OVERLAP, show_default=True,
+                  help="A @schedule tick while the previous scheduled run is still going: skip it, queue it "
+                       "until that run ends, or allow both.")
     @click.option("--no-wait", is_flag=True, help="Upload and return; do not wait for the deployer.")
     @click.option("--wait-timeout", type=float, default=120.0, show_default=True,
                   help="Seconds to wait for the deployment record.")
@@ -103,7 +107,7 @@ def add_step_functions_commands(cli: click.Group) -> None:
     @click.pass_context
     def create(ctx: click.Context, name: str | None, branch: str | None, production: bool, max_workers: int,
                workflow_timeout: int | None, tags: tuple[str, ...], backend: str | None, package_suffixes: str,
-               no_wait: bool, wait_timeout: float, only_json: bool) -> None:
+               overlap: str, no_wait: bool, wait_timeout: float, only_json: bool) -> None:
         from flowdrop.cli.uploader import DeployOptions
 
         obj = ctx.obj
@@ -119,7 +123,8 @@ def add_step_functions_commands(cli: click.Group) -> None:
             kind = backend or getattr(obj.config, "backend", None) or DEFAULT_BACKEND
             options = DeployOptions(name=name, branch=branch, production=production, max_workers=max_workers,
                                     workflow_timeout=workflow_timeout, with_specs=tuple(obj.with_specs),
-                                    tags=tags, backend=kind, suffixes=suffixes or (".py",))
+                                    tags=tags, backend=kind, suffixes=suffixes or (".py",),
+                                    schedule_overlap=overlap)
             if only_json:
                 click.echo(_definition_json(obj, target.state_machine_name, options))
                 return

@@ -56,6 +56,7 @@ class DeployOptions:
     tags: tuple[str, ...] = ()
     backend: str = "batch"
     suffixes: tuple[str, ...] = (".py",)
+    schedule_overlap: str = "skip"  # model.schedule.OVERLAPS
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,7 @@ def build_manifest(graph: Graph, flow_class: str, flow_file: str, target: Deploy
             "with_decorators": list(options.with_specs),
             "tags": list(options.tags),
             "backend": options.backend,
+            "schedule_overlap": options.schedule_overlap,
         },
         "user": user,
         "created": now.astimezone(timezone.utc).isoformat(timespec="seconds"),

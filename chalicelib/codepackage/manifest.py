@@ -23,7 +23,7 @@ from flowdrop.model.backends import BACKENDS, DEFAULT_BACKEND
 from flowdrop.model.decorators import MAX_SFN_SECONDS, decorator_problems, parse_with_spec
 from flowdrop.model.graph import Graph
 from flowdrop.model.parameters import PARAMETER_TYPES
-from flowdrop.model.schedule import Schedule
+from flowdrop.model.schedule import DEFAULT_OVERLAP, OVERLAPS, Schedule
 
 MANIFEST_VERSION = 1
 
@@ -36,6 +36,8 @@ _FIELDS = (
     "code_sha256", "sdk_version",
 )  # fmt: skip
 _OPTIONS = ("max_workers", "workflow_timeout", "with_decorators", "tags", "backend")
+# Options added since: a manifest without them means their default.
+_LATER_OPTIONS = ("schedule_overlap",)
 
 
 @dataclass(frozen=True)
@@ -225,7 +227,8 @@ def _options(path: str, value: Any) -> list[str]:
     if not isinstance(value, dict):
         return [f"{path} must be an object, {_got(value)}"]
     problems = [f"{path}.{key} is missing" for key in _OPTIONS if key not in value]
-    problems += [f"{path}.{key} is not an option" for key in sorted(set(value) - set(_OPTIONS), key=str)]
+    known = set(_OPTIONS) | set(_LATER_OPTIONS)
+    problems += [f"{path}.{key} is not an option" for key in sorted(set(value) - known, key=str)]
     workers = value.get("max_workers", 1)
     if not _is_int(workers) or workers < 1:
         problems.append(f"{path}.max_workers must be an int >= 1, {_got(workers)}")
@@ -245,6 +248,9 @@ def _options(path: str, value: Any) -> list[str]:
     backend = value.get("backend", DEFAULT_BACKEND)
     if backend not in BACKENDS:
         problems.append(f"{path}.backend must be one of {', '.join(BACKENDS)}, {_got(backend)}")
+    overlap = value.get("schedule_overlap", DEFAULT_OVERLAP)
+    if overlap not in OVERLAPS:
+        problems.append(f"{path}.schedule_overlap must be one of {', '.join(OVERLAPS)}, {_got(overlap)}")
     return problems
 
 

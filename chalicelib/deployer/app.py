@@ -14,9 +14,10 @@ once per container, on first use (not at import: cold starts stay short).
   GET    /flows/{flow}/runs/{run_id}      status and per-step states (?steps=false: status only)
   POST   /flows/{flow}/runs/{run_id}/terminate  [{"reason": "..."}]: 200 ABORTED; 404; 409 already ended
   POST   /flows/{flow}/rollback           {"version": N}
+  POST   /flows/{flow}/backfill           {"from": T, "to": T}: a run per schedule tick without one
   DELETE /flows/{flow}                    state machine, alias and rule removed; records kept
   SQS    deploy                           package notifications (partial batch response)
-  Lambda scheduled                        a flow's EventBridge rule fires it
+  Lambda scheduled                        a flow's EventBridge Scheduler schedule fires it
 
 Auth (FLOWDROP_API_AUTH, read at import because routes are declared then):
 "token" (default) is a bearer token checked against FLOWDROP_API_TOKEN_HASHES
@@ -153,6 +154,16 @@ def rollback(flow: str) -> Response:
         body = requests.json_body(app.current_request.raw_body)
         version = body.get("version") if isinstance(body, dict) else None
         return flows.rollback(flow, version, clients(), settings(), now()).to_dict()
+
+    return answer(call)
+
+
+@app.route("/flows/{flow}/backfill", methods=["POST"], authorizer=AUTHORIZER)
+def backfill(flow: str) -> Response:
+    def call() -> dict[str, Any]:
+        body = requests.json_body(app.current_request.raw_body)
+        body = body if isinstance(body, dict) else {}
+        return schedule.backfill(flow, body.get("from"), body.get("to"), clients(), settings(), now())
 
     return answer(call)
 

@@ -34,7 +34,7 @@ from flowdrop.graph import parse_flow
 from flowdrop.model import names
 from flowdrop.model.decorators import Decorator, parse_with_spec
 from flowdrop.model.graph import FOREACH, Graph
-from flowdrop.model.schedule import Schedule, schedule_from_attributes
+from flowdrop.model.schedule import DEFAULT_OVERLAP, Schedule, schedule_from_attributes
 
 # Fields that do not change what runs: the path the uploader parsed from and docstrings.
 _IGNORED_GRAPH_FIELDS = ("file", "doc")
@@ -115,16 +115,17 @@ def check_package(bucket: str, key: str, data: bytes, settings: DeployerSettings
 
 def fingerprint(definition: str, schedule: Schedule | None, manifest: Manifest) -> str:
     """What makes two deployments the same: the definition (code package included), schedule, parameters."""
-    body = json.dumps(
-        {"definition": definition, "schedule": schedule.to_dict() if schedule else None,
-         "parameters": manifest.parameters, "deploy_time_values": manifest.deploy_time_values},
-        sort_keys=True,
-    )
+    parts = {"definition": definition, "schedule": schedule.to_dict() if schedule else None,
+             "parameters": manifest.parameters, "deploy_time_values": manifest.deploy_time_values}
+    overlap = manifest.options.get("schedule_overlap", DEFAULT_OVERLAP)
+    if overlap != DEFAULT_OVERLAP:  # only when set, so fingerprints from before the option stay the same
+        parts["overlap"] = overlap
+    body = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
 def flow_schedule(graph: Graph) -> Schedule | None:
-    """The flow's @schedule as an EventBridge rule expression (UTC); DecoratorError names file and line."""
+    """The flow's @schedule (expression and time zone); DecoratorError names file and line."""
     deco = graph.flow_decorator("schedule")
     if deco is None:
         return None
@@ -133,10 +134,6 @@ def flow_schedule(graph: Graph) -> Schedule | None:
         schedule = schedule_from_attributes(deco.attributes)
     except DecoratorError as err:
         raise DecoratorError(f"{where}: {err}") from err
-    if schedule is not None and schedule.timezone is not None:
-        # EventBridge rules fire in UTC only; silently shifting the user's hours would be worse.
-        raise DecoratorError(f"{where}: @schedule(timezone={schedule.timezone!r}) is not supported: EventBridge "
-                             "rules run in UTC. Write the cron expression in UTC and drop timezone.")
     return schedule
 
 

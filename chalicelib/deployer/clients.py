@@ -28,12 +28,13 @@ class Clients:
     sfn: Any
     events: Any
     dynamodb: Any
+    scheduler: Any = None  # EventBridge Scheduler: the flows' schedules
 
     @classmethod
     def from_config(cls, aws: AwsConfig) -> Clients:
         """Clients for the endpoint and region of `aws`."""
         return cls(s3=aws.client("s3"), sfn=aws.client("stepfunctions"), events=aws.client("events"),
-                   dynamodb=aws.client("dynamodb"))
+                   dynamodb=aws.client("dynamodb"), scheduler=aws.client("scheduler"))
 
 
 def error_code(err: BaseException) -> str:

@@ -42,6 +42,7 @@ from flowdrop.errors import (
     ParameterError,
 )
 from flowdrop.model import names
+from flowdrop.model.schedule import DEFAULT_OVERLAP
 from flowdrop.model.deployments import ACCEPTED, DUPLICATE, FAILED, SUPERSEDED
 
 logger = logging.getLogger(__name__)
@@ -150,20 +151,21 @@ def _publish(candidate: Candidate, clients: Clients, store: DeploymentStore, set
         parameters=manifest.parameters,
         deploy_time_values=manifest.deploy_time_values,
         schedule=candidate.schedule.to_dict() if candidate.schedule else None,
+        overlap=manifest.options.get("schedule_overlap", DEFAULT_OVERLAP),
         steps=[node.name for node in candidate.graph.nodes],
         package_key=candidate.key,
         user=manifest.user,
         deployed_at=deployed_at,
         uploaded=timestamp(uploaded),
     )
-    live = read_live(clients, store, candidate.flow, machine_arn)
+    live = read_live(clients, store, candidate.flow, machine_arn, settings.schedule_group)
     expression = candidate.schedule.expression if candidate.schedule else None
     plan = plan_deployment(release, candidate.definition, live, machine_arn=machine_arn,
-                           role_arn=settings.state_machine_role_arn, schedule_expression=expression,
-                           target_arn=settings.scheduled_function_arn)
+                           role_arn=settings.state_machine_role_arn, target=settings.schedule_target())
     outcome = execute_plan(plan.actions, clients, store)
     common = dict(flow=candidate.flow, code_sha256=manifest.code_sha256, flow_name=candidate.graph.flow_name,
-                  schedule=expression, user=manifest.user, created=manifest.created, deployed_at=deployed_at,
+                  schedule=expression, schedule_timezone=candidate.schedule.timezone if candidate.schedule else None,
+                  user=manifest.user, created=manifest.created, deployed_at=deployed_at,
                   package_key=candidate.key, alias_arn=names.alias_arn(machine_arn))
     notes = "; ".join(candidate.notes)
     if outcome.superseded:

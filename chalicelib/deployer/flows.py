@@ -49,6 +49,8 @@ def release_view(release: Release) -> dict[str, Any]:
         "deployed_at": release.deployed_at,
         "user": release.user,
         "schedule": release.schedule["expression"] if release.schedule else None,
+        "timezone": release.schedule.get("timezone") if release.schedule else None,
+        "overlap": release.overlap if release.schedule else None,
     }
 
 
@@ -72,6 +74,8 @@ def describe_flow(flow: str, clients: Clients, settings: DeployerSettings, now: 
         "parameters": [{k: p.get(k) for k in ("name", "type", "default", "required", "help", "deploy_time", "value")
                         if k in p} for p in release.parameters],
         "schedule": release.schedule["expression"] if release.schedule else None,
+        "timezone": release.schedule.get("timezone") if release.schedule else None,
+        "overlap": release.overlap if release.schedule else None,
         "next_fire_times": fire_times(release.schedule, now),
         "steps": release.steps,
     }
@@ -85,7 +89,7 @@ def get_deployment(flow: str, sha: str, clients: Clients, settings: DeployerSett
         raise FlowNotFoundError(f"no deployment of {flow!r} with code {sha} (yet)")
     out = record.to_dict()
     if record.schedule:
-        out["next_fire_times"] = fire_times({"expression": record.schedule, "timezone": None}, now)
+        out["next_fire_times"] = fire_times({"expression": record.schedule, "timezone": record.schedule_timezone}, now)
     return out
 
 
@@ -101,13 +105,13 @@ def rollback(flow: str, version: Any, clients: Clients, settings: DeployerSettin
         known = ", ".join(str(r.version) for r in store.releases(flow)) or "none"
         raise FlowNotFoundError(f"flow {flow!r} has no version {version} (recorded versions: {known})")
     arn = machine_arn(settings, flow)
-    live = read_live(clients, store, flow, arn)
-    execute_plan(plan_rollback(target, live, machine_arn=arn, target_arn=settings.scheduled_function_arn),
-                 clients, store)
+    live = read_live(clients, store, flow, arn, settings.schedule_group)
+    execute_plan(plan_rollback(target, live, machine_arn=arn, target=settings.schedule_target()), clients, store)
     record = DeploymentRecord(
         flow=flow, code_sha256=target.code_sha256, status=ROLLBACK, flow_name=target.flow_name,
         version=target.version, version_arn=target.version_arn, alias_arn=names.alias_arn(arn),
-        schedule=target.schedule["expression"] if target.schedule else None, user=target.user,
+        schedule=target.schedule["expression"] if target.schedule else None,
+        schedule_timezone=target.schedule.get("timezone") if target.schedule else None, user=target.user,
         created=target.created, deployed_at=timestamp(now), package_key=target.package_key,
         message=f"production rolled back from version {current.version} to version {target.version}",
     )
@@ -116,11 +120,11 @@ def rollback(flow: str, version: Any, clients: Clients, settings: DeployerSettin
 
 
 def delete_flow(flow: str, clients: Clients, settings: DeployerSettings) -> dict[str, Any]:
-    """Remove `flow` from production: rule and targets, alias, state machine; deployment records stay."""
+    """Remove `flow` from production: schedule (and any legacy rule), alias, state machine; records stay."""
     store = _store(clients, settings)
     arn = machine_arn(settings, flow)
-    live = read_live(clients, store, flow, arn)
-    actions = plan_removal(flow, live, machine_arn=arn)
+    live = read_live(clients, store, flow, arn, settings.schedule_group)
+    actions = plan_removal(flow, live, machine_arn=arn, group=settings.schedule_group)
     if not actions:
         raise FlowNotFoundError(f"flow {flow!r} is not deployed")
     execute_plan(actions, clients, store)

@@ -2,18 +2,30 @@
 
 Owns: the actions (frozen dataclasses, printable as a dry run), what is live
 (Live) and the pure planners (plan_deployment, plan_rollback, plan_removal,
-rule_actions). Does not own: reading what is live or executing a plan
+schedule_actions). Does not own: reading what is live or executing a plan
 (publish.py, the only code here that calls AWS). Pure: no boto3, no clock.
+
+A flow's schedule is an EventBridge Scheduler schedule (time zones, the
+scheduled time in the target's Input, retries); deployments from before
+kept an EventBridge rule instead. Moving a flow onto a schedule puts the
+schedule first and deletes the rule after it: for a moment both exist, and
+a tick that both deliver is still one run, since the execution name comes
+from the tick. The other order could leave a flow with no trigger at all.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flowdrop.deployer.records import Production, Release
 from flowdrop.model import names
 from flowdrop.model.deployments import ACCEPTED, DUPLICATE, SUPERSEDED
+from flowdrop.model.schedule import Schedule
+
+# Scheduler's context attributes, replaced in a target's Input when it fires.
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
+ATTEMPT = "<aws.scheduler.attempt-number>"
 
 # -- actions ------------------------------------------------------------------------------
 
@@ -63,14 +75,24 @@ class PointAlias:
 
 
 @dataclass(frozen=True)
-class PutRule:
-    """Create or update the flow's EventBridge rule and its one target, the scheduled Lambda."""
+class PutSchedule:
+    """Create or update the flow's Scheduler schedule, whose one target is the scheduled Lambda."""
 
-    rule: str
+    name: str
+    group: str
     expression: str
+    timezone: str | None
     description: str
     target_arn: str
+    role_arn: str  # the role Scheduler assumes to invoke the target
     target_input: str
+    create: bool
+
+
+@dataclass(frozen=True)
+class DeleteSchedule:
+    name: str
+    group: str
 
 
 @dataclass(frozen=True)
@@ -96,8 +118,20 @@ class ClearProduction:
     flow: str
 
 
-Action = (PublishVersion | RecordRelease | ClaimProduction | RestoreProduction | PointAlias | PutRule | DeleteRule
-          | DeleteAlias | DeleteStateMachine | ClearProduction)
+Action = (PublishVersion | RecordRelease | ClaimProduction | RestoreProduction | PointAlias | PutSchedule
+          | DeleteSchedule | DeleteRule | DeleteAlias | DeleteStateMachine | ClearProduction)
+
+
+@dataclass(frozen=True)
+class LiveSchedule:
+    """The parts of a Scheduler schedule that the deployer sets."""
+
+    expression: str
+    timezone: str | None
+    target_arn: str
+    role_arn: str
+    target_input: str
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -106,9 +140,19 @@ class Live:
 
     machine_exists: bool
     alias_exists: bool
-    rule_expression: str | None  # None: no rule
+    rule_expression: str | None  # None: no rule (a deployment from before schedules)
     rule_targets: tuple[tuple[str, str, str], ...]  # (id, arn, input)
     production: Production | None
+    schedule: LiveSchedule | None = None
+
+
+@dataclass(frozen=True)
+class ScheduleTarget:
+    """Where a flow's schedule delivers: the scheduled Lambda, invoked by Scheduler with `role_arn`."""
+
+    function_arn: str
+    role_arn: str
+    group: str = names.SCHEDULE_GROUP
 
 
 @dataclass(frozen=True)
@@ -132,7 +176,7 @@ class Outcome:
 
 
 def plan_deployment(release: Release, definition: str, live: Live, *, machine_arn: str, role_arn: str,
-                    schedule_expression: str | None, target_arn: str) -> Plan:
+                    target: ScheduleTarget) -> Plan:
     """The calls that put `release` (version fields still empty) in production, given what is live."""
     current = live.production
     if current is not None and current.release.fingerprint == release.fingerprint:
@@ -151,25 +195,26 @@ def plan_deployment(release: Release, definition: str, live: Live, *, machine_ar
         RecordRelease(release),
         ClaimProduction(release),
         PointAlias(alias, machine_arn, None, create=not live.alias_exists),
-        *rule_actions(release.flow, schedule_expression, live, target_arn),
+        *schedule_actions(release.flow, _schedule(release), live, target),
     ]
     return Plan(ACCEPTED, "", tuple(actions))
 
 
-def plan_rollback(target: Release, live: Live, *, machine_arn: str, target_arn: str) -> tuple[Action, ...]:
-    """The calls that move production back to `target`, schedule included."""
+def plan_rollback(release: Release, live: Live, *, machine_arn: str, target: ScheduleTarget) -> tuple[Action, ...]:
+    """The calls that move production back to `release`, schedule included."""
     assert live.production is not None
-    expression = target.schedule["expression"] if target.schedule else None
     return (
-        PointAlias(names.alias_arn(machine_arn), machine_arn, target.version_arn, create=not live.alias_exists),
-        RestoreProduction(target, live.production.newest_uploaded),
-        *rule_actions(target.flow, expression, live, target_arn),
+        PointAlias(names.alias_arn(machine_arn), machine_arn, release.version_arn, create=not live.alias_exists),
+        RestoreProduction(release, live.production.newest_uploaded),
+        *schedule_actions(release.flow, _schedule(release), live, target),
     )
 
 
-def plan_removal(flow: str, live: Live, *, machine_arn: str) -> tuple[Action, ...]:
-    """The calls that take a flow out of production: rule, alias, state machine, pointer (records stay)."""
+def plan_removal(flow: str, live: Live, *, machine_arn: str, group: str = names.SCHEDULE_GROUP) -> tuple[Action, ...]:
+    """The calls that take a flow out of production: schedule, rule, alias, state machine, pointer (records stay)."""
     actions: list[Action] = []
+    if live.schedule is not None:
+        actions.append(DeleteSchedule(names.schedule_name(flow), group))
     if live.rule_expression is not None:
         actions.append(DeleteRule(names.rule_name(flow), tuple(t[0] for t in live.rule_targets)))
     if live.alias_exists:
@@ -181,20 +226,38 @@ def plan_removal(flow: str, live: Live, *, machine_arn: str) -> tuple[Action, ..
     return tuple(actions)
 
 
-def rule_actions(flow: str, expression: str | None, live: Live, target_arn: str) -> tuple[Action, ...]:
-    """Put the rule when the schedule changed, delete it when the schedule went away."""
-    rule = names.rule_name(flow)
-    if expression is None:
-        if live.rule_expression is None:
-            return ()
-        return (DeleteRule(rule, tuple(t[0] for t in live.rule_targets)),)
-    target_input = scheduled_input(flow)
-    wanted = ((names.RULE_TARGET_ID, target_arn, target_input),)
-    if live.rule_expression == expression and live.rule_targets == wanted:
-        return ()
-    return (PutRule(rule, expression, f"flowdrop schedule of {flow}", target_arn, target_input),)
+def schedule_actions(flow: str, schedule: Schedule | None, live: Live, target: ScheduleTarget) -> tuple[Action, ...]:
+    """Put the schedule when it changed, delete it when it went away; a legacy rule goes after the schedule."""
+    actions: list[Action] = []
+    name = names.schedule_name(flow)
+    if schedule is not None:
+        wanted = LiveSchedule(schedule.expression, utc_as_none(schedule.timezone), target.function_arn,
+                              target.role_arn, scheduled_input(flow))
+        current = live.schedule and replace(live.schedule, timezone=utc_as_none(live.schedule.timezone))
+        if current != wanted:
+            actions.append(PutSchedule(name, target.group, schedule.expression, schedule.timezone,
+                                       f"flowdrop schedule of {flow}", target.function_arn, target.role_arn,
+                                       wanted.target_input, create=live.schedule is None))
+    elif live.schedule is not None:
+        actions.append(DeleteSchedule(name, target.group))
+    if live.rule_expression is not None:
+        actions.append(DeleteRule(names.rule_name(flow), tuple(t[0] for t in live.rule_targets)))
+    return tuple(actions)
 
 
 def scheduled_input(flow: str) -> str:
-    """The rule target's Input: it replaces the event the scheduled Lambda receives."""
-    return json.dumps({"flow": flow}, sort_keys=True)
+    """The schedule target's Input, with Scheduler's context attributes filled in at each tick.
+
+    `scheduled_time` is the tick itself (not when the invocation happens), so
+    a late or retried delivery still names the run of its own tick.
+    """
+    return json.dumps({"flow": flow, "scheduled_time": SCHEDULED_TIME, "attempt": ATTEMPT}, sort_keys=True)
+
+
+def utc_as_none(zone: str | None) -> str | None:
+    """A schedule's zone with UTC spelled None: Scheduler reports UTC for a schedule given no zone."""
+    return None if zone in (None, "", "UTC") else zone
+
+
+def _schedule(release: Release) -> Schedule | None:
+    return Schedule.from_dict(release.schedule) if release.schedule else None

@@ -1,7 +1,7 @@
 """Deployment plans carried out: reading what is live and turning actions into AWS calls.
 
-Owns: read_live (the state machine, alias, rule and production record of a
-flow) and execute_plan, the one place plan.py's actions become boto3 calls,
+Owns: read_live (the state machine, alias, schedule, legacy rule and
+production record of a flow) and execute_plan, the one place plan.py's actions become boto3 calls,
 with AWS errors turned into flowdrop errors naming the operation.
 
 Emulator notes (shared/EMULATOR.md): create_state_machine with an existing
@@ -25,23 +25,26 @@ from flowdrop.deployer.plan import (
     ClearProduction,
     DeleteAlias,
     DeleteRule,
+    DeleteSchedule,
     DeleteStateMachine,
     Live,
+    LiveSchedule,
     Outcome,
     PointAlias,
     PublishVersion,
-    PutRule,
+    PutSchedule,
     RecordRelease,
     RestoreProduction,
 )
 from flowdrop.deployer.records import Release
 from flowdrop.deployer.store import DeploymentStore
-from flowdrop.errors import DefinitionRejectedError
+from flowdrop.errors import ConfigError, DefinitionRejectedError
 from flowdrop.model import names
 
 
-def read_live(clients: Clients, store: DeploymentStore, flow: str, machine_arn: str) -> Live:
-    """Describe the state machine, alias, rule and production record of `flow`."""
+def read_live(clients: Clients, store: DeploymentStore, flow: str, machine_arn: str,
+              group: str = names.SCHEDULE_GROUP) -> Live:
+    """Describe the state machine, alias, schedule, legacy rule and production record of `flow`."""
     machine = _exists(lambda: clients.sfn.describe_state_machine(stateMachineArn=machine_arn),
                       "Step Functions", "DescribeStateMachine", machine_arn)
     alias_arn = names.alias_arn(machine_arn)
@@ -62,7 +65,20 @@ def read_live(clients: Clients, store: DeploymentStore, flow: str, machine_arn: 
         rule_expression=described.get("ScheduleExpression") if described is not None else None,
         rule_targets=targets,
         production=store.production(flow),
+        schedule=_live_schedule(clients, names.schedule_name(flow), group),
     )
+
+
+def _live_schedule(clients: Clients, name: str, group: str) -> LiveSchedule | None:
+    found = _exists(lambda: clients.scheduler.get_schedule(Name=name, GroupName=group), "EventBridge Scheduler",
+                    "GetSchedule", f"{group}/{name}")
+    if found is None:
+        return None
+    target = found.get("Target") or {}
+    return LiveSchedule(expression=found.get("ScheduleExpression", ""),
+                        timezone=found.get("ScheduleExpressionTimezone") or None,
+                        target_arn=target.get("Arn", ""), role_arn=target.get("RoleArn", ""),
+                        target_input=target.get("Input", ""), enabled=found.get("State") == "ENABLED")
 
 
 _NOT_FOUND = {"StateMachineDoesNotExist", "ResourceNotFound", "ResourceNotFoundException"}
@@ -79,6 +95,10 @@ def _exists(call: Any, service: str, operation: str, resource: str) -> dict[str,
 
 def execute_plan(actions: tuple[Action, ...], clients: Clients, store: DeploymentStore) -> Outcome:
     """Carry out `actions` in order; stops (superseded=True) when a newer package claimed production first."""
+    if any(isinstance(a, PutSchedule) and not a.role_arn for a in actions):
+        # Refused before the first call: production must not move without its schedule.
+        raise ConfigError("the deployer is not configured for scheduled flows: set FLOWDROP_SCHEDULER_ROLE_ARN "
+                          "(the role EventBridge Scheduler assumes to invoke the scheduled function)")
     published: Release | None = None
     version_arn: str | None = None
     for action in actions:
@@ -100,8 +120,11 @@ def execute_plan(actions: tuple[Action, ...], clients: Clients, store: Deploymen
                 _point_alias(clients, action.alias_arn, action.machine_arn, target, action.create)
                 if action.version_arn is None:
                     _reconcile_alias(clients, store, action, target)
-            case PutRule():
-                _put_rule(clients, action)
+            case PutSchedule():
+                _put_schedule(clients, action)
+            case DeleteSchedule(name=name, group=group):
+                _call("EventBridge Scheduler", "DeleteSchedule", f"{group}/{name}",
+                      lambda: clients.scheduler.delete_schedule(Name=name, GroupName=group))
             case DeleteRule():
                 _delete_rule(clients, action)
             case DeleteAlias(alias_arn=arn):
@@ -178,14 +201,30 @@ def _reconcile_alias(clients: Clients, store: DeploymentStore, action: PointAlia
         _point_alias(clients, action.alias_arn, action.machine_arn, production.release.version_arn, create=False)
 
 
-def _put_rule(clients: Clients, action: PutRule) -> None:
-    _call("EventBridge", "PutRule", action.rule, lambda: clients.events.put_rule(
-        Name=action.rule, ScheduleExpression=action.expression, State="ENABLED", Description=action.description))
-    response = _call("EventBridge", "PutTargets", action.rule, lambda: clients.events.put_targets(
-        Rule=action.rule, Targets=[{"Id": names.RULE_TARGET_ID, "Arn": action.target_arn,
-                                    "Input": action.target_input}]))
-    if response.get("FailedEntryCount"):
-        raise aws_error("EventBridge", "PutTargets", action.rule, RuntimeError(str(response.get("FailedEntries"))))
+# Scheduler retries a failed invocation for up to a day; the run it starts is
+# named from the tick, so a retry after a success starts nothing new.
+_RETRY_POLICY = {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 86400}
+
+
+def _put_schedule(clients: Clients, action: PutSchedule) -> None:
+    request: dict[str, Any] = {
+        "Name": action.name,
+        "GroupName": action.group,
+        "ScheduleExpression": action.expression,
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "State": "ENABLED",
+        "Description": action.description,
+        "Target": {"Arn": action.target_arn, "RoleArn": action.role_arn, "Input": action.target_input,
+                   "RetryPolicy": _RETRY_POLICY},
+    }
+    if action.timezone:
+        request["ScheduleExpressionTimezone"] = action.timezone
+    if action.create:
+        _call("EventBridge Scheduler", "CreateSchedule", f"{action.group}/{action.name}",
+              lambda: clients.scheduler.create_schedule(**request))
+    else:
+        _call("EventBridge Scheduler", "UpdateSchedule", f"{action.group}/{action.name}",
+              lambda: clients.scheduler.update_schedule(**request))
 
 
 def _delete_rule(clients: Clients, action: DeleteRule) -> None:

@@ -30,7 +30,8 @@ class DeploymentRecord:
     version: int | None = None
     version_arn: str | None = None
     alias_arn: str | None = None
-    schedule: str | None = None  # the EventBridge expression, when scheduled
+    schedule: str | None = None  # the schedule expression, when scheduled
+    schedule_timezone: str | None = None  # its IANA time zone (None: UTC)
     user: str | None = None
     created: str | None = None  # the manifest's time: the uploader matches its upload by it
     deployed_at: str = ""
@@ -60,6 +61,7 @@ class Release:
     parameters: list[dict[str, Any]] = field(default_factory=list)  # manifest parameters
     deploy_time_values: dict[str, Any] = field(default_factory=dict)
     schedule: dict[str, Any] | None = None  # cron.Schedule.to_dict()
+    overlap: str = "skip"  # what a tick does while an earlier scheduled run is going (model.schedule.OVERLAPS)
     steps: list[str] = field(default_factory=list)
     package_key: str = ""
     user: str = ""

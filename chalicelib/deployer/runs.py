@@ -267,13 +267,17 @@ def _failure(err: BaseException) -> str:
 
 def _run_summary(execution: Mapping[str, Any]) -> dict[str, Any]:
     name = str(execution["name"])
-    return {
+    out = {
         "run_id": run_ids.run_id(name),
         "execution_arn": execution["executionArn"],
         "status": execution["status"],
         "start_date": _iso(execution.get("startDate")),
         "stop_date": _iso(execution.get("stopDate")),
     }
+    tick = run_ids.scheduled_time(out["run_id"])
+    if tick is not None:
+        out["scheduled_time"] = tick.isoformat().replace("+00:00", "Z")
+    return out
 
 
 def _iso(value: Any) -> str | None:

@@ -11,7 +11,9 @@ Environment:
   FLOWDROP_DEPLOYMENTS_TABLE      DynamoDB table of deployment records (required)
   FLOWDROP_IDEMPOTENCY_TABLE      DynamoDB table of Powertools idempotency (required)
   FLOWDROP_STATE_MACHINE_ROLE_ARN role Step Functions executions assume (required)
-  FLOWDROP_SCHEDULED_FUNCTION_ARN the scheduled Lambda, target of every flow's rule (required)
+  FLOWDROP_SCHEDULED_FUNCTION_ARN the scheduled Lambda, target of every flow's schedule (required)
+  FLOWDROP_SCHEDULER_ROLE_ARN     the role EventBridge Scheduler assumes to invoke it (needed by scheduled flows)
+  FLOWDROP_SCHEDULE_GROUP         the Scheduler group of the flows' schedules (default "flowdrop")
   FLOWDROP_BACKEND                default compute backend: batch | lambda | worker (default batch)
   FLOWDROP_ALLOWED_BACKENDS       backends a manifest may ask for (comma-separated; default: FLOWDROP_BACKEND)
   FLOWDROP_BATCH_JOB_QUEUE, FLOWDROP_BATCH_JOB_DEFINITION, FLOWDROP_TASK_FUNCTION,
@@ -34,7 +36,9 @@ from dataclasses import dataclass, field
 from flowdrop.aws import AwsConfig
 from flowdrop.codepackage.archive import PackageLimits
 from flowdrop.compiler.options import BackendSettings
+from flowdrop.deployer.plan import ScheduleTarget
 from flowdrop.errors import ConfigError
+from flowdrop.model import names
 from flowdrop.model.backends import BACKENDS, DEFAULT_BACKEND
 from flowdrop.model.task import INLINE_FOREACH_LIMIT
 
@@ -65,6 +69,8 @@ class DeployerSettings:
     package_limits: PackageLimits = _DEFAULT_LIMITS
     max_package_bytes: int = _DEFAULT_LIMITS.max_total_bytes + _DEFAULT_LIMITS.max_manifest_bytes
     inline_foreach_limit: int = INLINE_FOREACH_LIMIT
+    scheduler_role_arn: str = ""
+    schedule_group: str = names.SCHEDULE_GROUP
     aws: AwsConfig = field(default_factory=AwsConfig)
 
     def __post_init__(self) -> None:
@@ -74,6 +80,10 @@ class DeployerSettings:
             object.__setattr__(self, "allowed_backends", (self.backend.kind,))
         if not self.package_prefix.endswith("/"):
             object.__setattr__(self, "package_prefix", self.package_prefix + "/")
+
+    def schedule_target(self) -> ScheduleTarget:
+        """Where the flows' schedules deliver (the scheduled Lambda, through Scheduler's role)."""
+        return ScheduleTarget(self.scheduled_function_arn, self.scheduler_role_arn, self.schedule_group)
 
     @property
     def account_id(self) -> str:
@@ -122,6 +132,8 @@ class DeployerSettings:
             api_token_hashes=hashes,
             max_package_bytes=_int(env, "FLOWDROP_MAX_PACKAGE_BYTES", cls.max_package_bytes),
             inline_foreach_limit=_inline_limit(env),
+            scheduler_role_arn=env.get("FLOWDROP_SCHEDULER_ROLE_ARN") or "",
+            schedule_group=env.get("FLOWDROP_SCHEDULE_GROUP") or names.SCHEDULE_GROUP,
             aws=AwsConfig.from_env(env),
         )
 

@@ -13,6 +13,7 @@ Table layout (key: `flow` = state machine name, `sk`):
   version#000007        the Release published as version 7
   deployment#<sha256>   the latest record for that code (what the uploader polls)
   history#<time>#<sha>  every record, kept forever (also rollbacks)
+  queued#<tick>         a schedule tick waiting for the flow's scheduled runs to end (overlap "queue")
 """
 
 from __future__ import annotations
@@ -135,6 +136,28 @@ class DeploymentStore:
             if "LastEvaluatedKey" not in response:
                 return sorted(out, key=lambda p: p.release.flow)
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    # -- queued schedule ticks ---------------------------------------------------
+
+    def queue_tick(self, flow: str, tick: str) -> None:
+        """Remember `tick` (ISO 8601 UTC) until no scheduled run of `flow` is going."""
+        self._call("PutItem", self._client.put_item, TableName=self._table,
+                   Item={"flow": {"S": flow}, "sk": {"S": f"queued#{tick}"}, "data": {"S": json.dumps(tick)}})
+
+    def queued_ticks(self, flow: str) -> list[str]:
+        """The queued ticks of `flow`, oldest first."""
+        return [str(tick) for tick in self._query(flow, "queued#")]
+
+    def remove_queued_tick(self, flow: str, tick: str) -> bool:
+        """Take `tick` off the queue; False if someone else already did."""
+        try:
+            self._client.delete_item(TableName=self._table, Key={"flow": {"S": flow}, "sk": {"S": f"queued#{tick}"}},
+                                     ConditionExpression="attribute_exists(sk)")
+        except AWS_ERRORS as err:
+            if error_code(err) == "ConditionalCheckFailedException":
+                return False
+            raise aws_error("DynamoDB", "DeleteItem", f"table {self._table!r}", err) from err
+        return True
 
     # -- plumbing --------------------------------------------------------------
 

@@ -1,17 +1,21 @@
-"""A stand-in for EventBridge's clock: fire the flows' schedule rules when they come due.
+"""A stand-in for EventBridge Scheduler's clock: fire the flows' schedules when they come due.
 
-Owns: reading flowdrop's rules (and their targets' Input) from the endpoint
-on every tick, computing the fire times due since the last tick with
-cron.fire_times_between (AWS cron with ?, L, W, #, the year field; rate),
-and invoking the scheduled handler once per due time with the target's
-Input plus `"time"` (the fire time), so the execution name derived from the
-tick makes a double delivery, or a restart in the same minute, one run.
-Firing a flow's rule now (`flowdrop schedule fire FLOW`) goes through the
-same path. moto stores rules but never fires them (EMULATOR.md).
-Does not own: the rules (the deployer writes them) or the handler (app.py).
+Owns: reading flowdrop's schedules (expression, time zone, target Input)
+from the endpoint on every tick, computing the fire times due since the
+last tick with model.schedule.fire_times_between (AWS cron with ?, L, W, #,
+the year field, rate; in the schedule's time zone, DST included), and
+invoking the scheduled handler once per due time with the target's Input,
+its context attributes filled in as Scheduler fills them
+(`<aws.scheduler.scheduled-time>` is the tick), so the execution name
+derived from the tick makes a double delivery, or a restart in the same
+minute, one run. Firing a flow's schedule now (`flowdrop schedule fire
+FLOW`) goes through the same path. moto stores schedules but never fires
+them (EMULATOR.md). Does not own: the schedules (the deployer writes them)
+or the handler (app.py).
 
-Like EventBridge, a rule fires only for ticks after the clock first saw it:
-nothing is backfilled for the time before `flowdrop up` or a new deployment.
+Like Scheduler, a schedule fires only for ticks after the clock first saw
+it: nothing is caught up for the time before `flowdrop up` or a new
+deployment (`flowdrop backfill` does that on request).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -42,11 +47,13 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class ScheduleRule:
-    """One enabled schedule rule and what its scheduled-handler target is given."""
+    """One enabled schedule and the Input its scheduled-handler target is given (context attributes unfilled)."""
 
     name: str
     expression: str
-    inputs: tuple[dict[str, Any], ...]  # one per target that is the scheduled function
+    inputs: tuple[str, ...]  # the target's Input, when the target is the scheduled function
+    timezone: str | None = None
+    arn: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,11 +70,12 @@ class Firing:
 class ScheduleClock:
     """Ticks every `interval` seconds of real time; what time it is comes from `now` (injectable)."""
 
-    def __init__(self, events: Any, scheduled_function_arn: str, invoke: Callable[[dict[str, Any]], Any], *,
-                 now: Callable[[], datetime] = utc_now, interval: float = 2.0):
-        self.events = events
+    def __init__(self, scheduler: Any, scheduled_function_arn: str, invoke: Callable[[dict[str, Any]], Any], *,
+                 group: str = names.SCHEDULE_GROUP, now: Callable[[], datetime] = utc_now, interval: float = 2.0):
+        self.scheduler = scheduler
         self.scheduled_function_arn = scheduled_function_arn
         self.invoke = invoke
+        self.group = group
         self.now = now
         self.interval = interval
         self.firings: list[Firing] = []
@@ -76,7 +84,7 @@ class ScheduleClock:
         self._loop = RepeatingThread("flowdrop-clock", self.tick, pause=interval)
 
     def start(self) -> ScheduleClock:
-        """Start ticking in a background thread (rules present now fire from now on)."""
+        """Start ticking in a background thread (schedules present now fire from now on)."""
         self._loop.start()
         return self
 
@@ -84,41 +92,38 @@ class ScheduleClock:
         """Stop ticking."""
         self._loop.stop(timeout)
 
-    # --- reading rules ------------------------------------------------------------
+    # --- reading schedules --------------------------------------------------------
 
     def rules(self) -> list[ScheduleRule]:
-        """flowdrop's enabled schedule rules, with the Input of each target that is the scheduled function."""
+        """flowdrop's enabled schedules, with the Input of the target when it is the scheduled function."""
         found: list[ScheduleRule] = []
-        kwargs: dict[str, Any] = {"NamePrefix": names.RULE_PREFIX}
+        kwargs: dict[str, Any] = {"GroupName": self.group}
         while True:
-            page = self.events.list_rules(**kwargs)
-            for rule in page.get("Rules", []):
-                if rule.get("State") != "ENABLED" or not rule.get("ScheduleExpression"):
+            page = self.scheduler.list_schedules(**kwargs)
+            for summary in page.get("Schedules", []):
+                if summary.get("State") != "ENABLED":
                     continue
-                found.append(ScheduleRule(rule["Name"], rule["ScheduleExpression"], self._inputs(rule["Name"])))
+                schedule = self.scheduler.get_schedule(Name=summary["Name"], GroupName=self.group)
+                found.append(self._rule(schedule))
             if not page.get("NextToken"):
                 return found
             kwargs["NextToken"] = page["NextToken"]
 
-    def _inputs(self, rule: str) -> tuple[dict[str, Any], ...]:
-        inputs = []
-        for target in self.events.list_targets_by_rule(Rule=rule).get("Targets", []):
-            if target.get("Arn") != self.scheduled_function_arn:
-                log.warning("rule %s: target %s is not the scheduled function; the local clock skips it",
-                            rule, target.get("Arn"))
-                continue
-            try:
-                value = json.loads(target.get("Input") or "{}")
-            except json.JSONDecodeError:
-                log.warning("rule %s: target Input is not JSON; skipped", rule)
-                continue
-            inputs.append(value if isinstance(value, dict) else {"input": value})
-        return tuple(inputs)
+    def _rule(self, schedule: dict[str, Any]) -> ScheduleRule:
+        target = schedule.get("Target") or {}
+        inputs: tuple[str, ...] = ()
+        if target.get("Arn") == self.scheduled_function_arn:
+            inputs = (target.get("Input") or "{}",)
+        else:
+            log.warning("schedule %s: target %s is not the scheduled function; the local clock skips it",
+                        schedule.get("Name"), target.get("Arn"))
+        return ScheduleRule(schedule["Name"], schedule.get("ScheduleExpression", ""), inputs,
+                            schedule.get("ScheduleExpressionTimezone") or None, schedule.get("Arn", ""))
 
     # --- firing -------------------------------------------------------------------
 
     def tick(self) -> list[Firing]:
-        """Fire every rule whose fire times fell since the last tick; returns the firings."""
+        """Fire every schedule whose fire times fell since the last tick; returns the firings."""
         now = self.now()
         fired: list[Firing] = []
         rules = self.rules()
@@ -131,9 +136,9 @@ class ScheduleClock:
                 if now <= since:
                     continue
                 try:
-                    due = fire_times_between(Schedule(rule.expression), since, now, limit=1000)
+                    due = fire_times_between(Schedule(rule.expression, rule.timezone), since, now, limit=1000)
                 except FlowdropError as err:
-                    log.error("rule %s: %s; the local clock skips it", rule.name, err)
+                    log.error("schedule %s: %s; the local clock skips it", rule.name, err)
                     self._cursors[rule.name] = now
                     continue
                 self._cursors[rule.name] = now
@@ -142,22 +147,26 @@ class ScheduleClock:
         return fired
 
     def fire_now(self, flow: str, at: datetime | None = None) -> list[Firing]:
-        """Fire `flow`'s rule as if it came due this minute, or at `at` (a redelivery of that tick).
+        """Fire `flow`'s schedule as if it came due this minute, or at `at` (a redelivery of that tick).
 
-        FlowdropError when the flow has no enabled rule.
+        FlowdropError when the flow has no enabled schedule.
         """
-        rule_name = names.rule_name(flow)
+        name = names.schedule_name(flow)
         rules = {rule.name: rule for rule in self.rules()}
-        if rule_name not in rules:
-            raise ScheduleNotFoundError(f"flow {flow!r} has no enabled schedule rule ({rule_name}); "
-                                "deploy it with @schedule first")
+        if name not in rules:
+            raise ScheduleNotFoundError(f"flow {flow!r} has no enabled schedule ({self.group}/{name}); "
+                                        "deploy it with @schedule first")
         moment = (at or self.now()).astimezone(timezone.utc).replace(second=0, microsecond=0)
-        return self._fire(rules[rule_name], moment)
+        return self._fire(rules[name], moment)
 
     def _fire(self, rule: ScheduleRule, moment: datetime) -> list[Firing]:
         out = []
-        for base in rule.inputs:
-            event = {**base, "time": moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")}
+        for text in rule.inputs:
+            try:
+                event = scheduler_input(text, moment, rule.arn)
+            except ValueError as err:
+                log.warning("schedule %s: %s; skipped", rule.name, err)
+                continue
             try:
                 firing = Firing(rule.name, moment, event, result=self.invoke(event))
                 log.info("rule %s fired for %s: %s", rule.name, moment.isoformat(), firing.result)
@@ -167,3 +176,22 @@ class ScheduleClock:
             self.firings.append(firing)
             out.append(firing)
         return out
+
+
+def scheduler_input(text: str, moment: datetime, schedule_arn: str = "", attempt: int = 1) -> dict[str, Any]:
+    """A target's Input as Scheduler delivers it for the tick `moment`: context attributes filled in, parsed.
+
+    ValueError when the Input is not a JSON object.
+    """
+    filled = (text.replace("<aws.scheduler.scheduled-time>", moment.astimezone(timezone.utc).strftime(
+                  "%Y-%m-%dT%H:%M:%SZ"))
+              .replace("<aws.scheduler.attempt-number>", str(attempt))
+              .replace("<aws.scheduler.execution-id>", str(uuid.uuid4()))
+              .replace("<aws.scheduler.schedule-arn>", schedule_arn))
+    try:
+        value = json.loads(filled)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"target Input is not JSON ({err})") from err
+    if not isinstance(value, dict):
+        raise ValueError("target Input is not a JSON object")
+    return value

@@ -21,6 +21,7 @@ from typing import Any
 
 from flowdrop.aws import AwsConfig
 from flowdrop.compiler.job import container_properties
+from flowdrop.model.names import SCHEDULE_GROUP
 
 STAGE = "local"
 ACCOUNT = "123456789012"  # moto's default account
@@ -91,6 +92,10 @@ class StackNames:
         return f"flowdrop-{self.stage}-TaskFunctionRole"
 
     @property
+    def scheduler_role(self) -> str:
+        return f"flowdrop-{self.stage}-SchedulerRole"
+
+    @property
     def scheduled_function_arn(self) -> str:
         return f"arn:aws:lambda:{self.region}:{self.account}:function:flowdrop-{self.stage}-scheduled"
 
@@ -108,6 +113,7 @@ class StackResources:
     job_queue_arn: str
     job_definition_arn: str
     task_function_arn: str
+    scheduler_role_arn: str = ""
 
     def deployer_env(self, aws: AwsConfig, api_token: str, heartbeat_seconds: int) -> dict[str, str]:
         """The deployer's environment (deployer/settings.py) for this stack: Batch by default, S3 datastore."""
@@ -119,6 +125,8 @@ class StackResources:
             "FLOWDROP_IDEMPOTENCY_TABLE": names.idempotency_table,
             "FLOWDROP_STATE_MACHINE_ROLE_ARN": self.role_arn,
             "FLOWDROP_SCHEDULED_FUNCTION_ARN": names.scheduled_function_arn,
+            "FLOWDROP_SCHEDULER_ROLE_ARN": self.scheduler_role_arn,
+            "FLOWDROP_SCHEDULE_GROUP": SCHEDULE_GROUP,
             # As on AWS: Batch unless a deployment asks for another backend.
             # moto's Batch jobs run as local processes here (moto/batch_jobs.py).
             "FLOWDROP_BACKEND": "batch",
@@ -175,7 +183,20 @@ def create_resources(aws: AwsConfig, names: StackNames, deploy_visibility_second
                                AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     job_queue_arn, job_definition_arn = _create_batch(aws, names)
     return StackResources(names, queue_url, queue_arn, dlq_url, task_url, role_arn, job_queue_arn, job_definition_arn,
-                          _create_task_function(aws, names))
+                          _create_task_function(aws, names), scheduler_role_arn=_create_scheduler(aws, names))
+
+
+def _create_scheduler(aws: AwsConfig, names: StackNames) -> str:
+    """The flows' schedule group and the role Scheduler assumes to invoke the scheduled function; the role's ARN.
+
+    The group must exist before a schedule is put in it (moto answers HTTP 500 otherwise, EMULATOR.md).
+    """
+    iam, scheduler = aws.client("iam"), aws.client("scheduler")
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName=names.scheduler_role, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    scheduler.create_schedule_group(Name=SCHEDULE_GROUP)
+    return str(role)
 
 
 def task_job_environment(aws: AwsConfig) -> dict[str, str]:

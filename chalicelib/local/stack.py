@@ -131,8 +131,9 @@ class EmbeddedStack:
         self.event_source = SqsEventSource(
             aws.client("sqs"), resources.deploy_queue_url, resources.deploy_queue_arn, app.deploy,
             context_factory=lambda: lambda_context("flowdrop-local-deploy", 120, 512), region=aws.region).start()
-        self.clock = ScheduleClock(aws.client("events"), self.names.scheduled_function_arn, self._invoke_scheduled,
-                                   now=options.now, interval=options.clock_interval).start()
+        self.clock = ScheduleClock(aws.client("scheduler"), self.names.scheduled_function_arn, self._invoke_scheduled,
+                                   group=settings.schedule_group, now=options.now,
+                                   interval=options.clock_interval).start()
         self.packages = PackageCache(aws.client("s3"), self.state_dir / "packages")
         heartbeat_interval = options.heartbeat_interval or max(1.0, options.heartbeat_seconds / 3)
         self.worker = TaskWorker(aws.client("sqs"), aws.client("stepfunctions"), resources.task_queue_url,
@@ -193,7 +194,7 @@ class EmbeddedStack:
         }
 
     def fire_schedule(self, flow: str) -> list[dict[str, Any]]:
-        """Fire `flow`'s schedule rule now; what each invocation of the scheduled handler answered."""
+        """Fire `flow`'s schedule now; what each invocation of the scheduled handler answered."""
         if self.clock is None:
             raise FlowdropError("the embedded stack is not running")
         return [{"rule": f.rule, "time": f.time.isoformat(), "result": f.result, "error": f.error}

@@ -1,6 +1,6 @@
 """Names and ARNs of every AWS resource the deployer makes or calls, built in one place.
 
-Owns: the `production` alias, rule names (EventBridge: <= 64 characters of
+Owns: the `production` alias, rule and schedule names (EventBridge: <= 64 characters of
 [.-_A-Za-z0-9]), execution names (Step Functions: <= 80 characters of
 [A-Za-z0-9-_]) and run ids (`sfn-<execution name>`), package keys, and the
 ARNs derived from a state machine's name. Pure: no AWS calls, no clock.
@@ -18,6 +18,7 @@ from flowdrop.errors import PackageError
 PRODUCTION_ALIAS = "production"
 RULE_PREFIX = "flowdrop-"
 RULE_TARGET_ID = "scheduled"
+SCHEDULE_GROUP = "flowdrop"  # the EventBridge Scheduler group of every flow's schedule
 DEPLOY_QUEUE = "flowdrop-deploy"  # the SQS queue the package notifications go to
 MAX_RULE_NAME = 64
 MAX_EXECUTION_NAME = 80
@@ -33,6 +34,11 @@ def rule_name(state_machine: str) -> str:
         return name
     digest = hashlib.sha256(state_machine.encode("utf-8")).hexdigest()[:8]
     return name[: MAX_RULE_NAME - 9] + "-" + digest
+
+
+def schedule_name(state_machine: str) -> str:
+    """The flow's EventBridge Scheduler schedule: the rule's name (the same 64-character alphabet fits both)."""
+    return rule_name(state_machine)
 
 
 def state_machine_arn(partition: str, region: str, account: str, state_machine: str) -> str:
@@ -60,6 +66,16 @@ def scheduled_execution_name(tick: datetime) -> str:
     """`sched-20261125T1000Z`: one name per schedule tick, so a redelivered tick is one run."""
     tick = tick.astimezone(timezone.utc)
     return "sched-" + tick.strftime("%Y%m%dT%H%MZ")
+
+
+def scheduled_tick_of(execution_name: str) -> datetime | None:
+    """The tick a `sched-...` execution name stands for (None for any other name)."""
+    if not execution_name.startswith("sched-"):
+        return None
+    try:
+        return datetime.strptime(execution_name[len("sched-"):], "%Y%m%dT%H%MZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
 
 
 def keyed_execution_name(idempotency_key: str) -> str:

@@ -8,7 +8,10 @@ final, and run.json, the record whoever starts a run writes. Pure.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
+
+from flowdrop.model.names import scheduled_tick_of
 
 RUN_ID_PREFIX = "sfn-"
 
@@ -31,6 +34,17 @@ def execution_name_of(run: str) -> str:
 def is_production_run(run: str) -> bool:
     """True for a run Step Functions started (`sfn-...`)."""
     return run.startswith(RUN_ID_PREFIX)
+
+
+def scheduled_time(run: str) -> datetime | None:
+    """The schedule tick a run was started for (`sfn-sched-20261125T1000Z`: 10:00 UTC), else None.
+
+    The tick is in the execution name, so every task, the run view and the
+    client know it without another record; backfilled runs carry theirs too.
+    """
+    if not is_production_run(run):
+        return None
+    return scheduled_tick_of(execution_name_of(run))
 
 
 def run_record(flow_name: str, run: str, *, created: str, user: str, tags: Iterable[str] = (),

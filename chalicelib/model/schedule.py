@@ -31,6 +31,12 @@ HOURLY = "cron(0 * * * ? *)"
 DAILY = "cron(0 0 * * ? *)"
 WEEKLY = "cron(0 0 ? * SUN *)"  # Metaflow: Sundays at midnight
 
+# What a tick does when the flow's previous scheduled run is still going:
+# start nothing (the default: a slow hourly flow never piles up), start the
+# tick's run once the earlier ones end, or start it anyway.
+OVERLAPS = ("skip", "queue", "allow")
+DEFAULT_OVERLAP = "skip"
+
 _SCHEDULE_ARGS = ("hourly", "daily", "weekly", "cron", "timezone")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _LAST_YEAR = 2199  # the top of AWS's year range: nothing fires after it

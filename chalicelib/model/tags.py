@@ -16,7 +16,7 @@ MAX_USER_TAGS = 50
 MAX_TAG_LENGTH = 500
 
 SYSTEM_TAG_PREFIXES = ("user:", "production:", "runtime:", "python_version:", "date:", "flowdrop_version:",
-                       "project:", "project_branch:")
+                       "project:", "project_branch:", "scheduled_time:")
 
 
 def tag_problems(tag: Any) -> list[str]:

@@ -77,7 +77,7 @@ def _log_bytes(text: str, limit: int) -> bytes:
 
 def run_system_tags(graph: Graph, run_id: str, created: str, deployment_name: str | None, user: str) -> list[str]:
     """The system tags Metaflow gives a run: runtime, Python version, date, and @project's name and branch."""
-    from flowdrop.model.runs import is_production_run
+    from flowdrop.model.runs import is_production_run, scheduled_time
     from flowdrop.model.version import __version__
 
     project = _project_fields(graph, deployment_name, user)
@@ -85,6 +85,9 @@ def run_system_tags(graph: Graph, run_id: str, created: str, deployment_name: st
             f"python_version:{platform.python_version()}", f"date:{created[:10]}", f"flowdrop_version:{__version__}"]
     if project.get("project_name"):
         tags += [f"project:{project['project_name']}", f"project_branch:{project['branch_name']}"]
+    tick = scheduled_time(run_id)
+    if tick is not None:
+        tags.append("scheduled_time:" + tick.strftime("%Y-%m-%dT%H:%M:%SZ"))
     return tags
 
 

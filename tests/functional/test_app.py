@@ -85,6 +85,14 @@ def rule(stack: DeployerStack, flow: str) -> dict[str, Any] | None:
     return rules[0] if rules else None
 
 
+def schedule_of(stack: DeployerStack, flow: str) -> dict[str, Any] | None:
+    try:
+        return stack.clients.scheduler.get_schedule(Name=f"flowdrop-{stack.machine(flow)}",
+                                                    GroupName=stack.settings.schedule_group)
+    except stack.clients.scheduler.exceptions.ResourceNotFoundException:
+        return None
+
+
 # -- the seed's story -----------------------------------------------------------------------------
 
 
@@ -252,45 +260,81 @@ def test_rollback_and_delete(deployed, stack):
 # -- schedules ------------------------------------------------------------------------------------
 
 
-def test_schedules_become_rules_and_go_away_with_the_decorator(stack, client):
+def test_schedules_follow_the_decorator_with_their_time_zone(stack, client):
     hf = stack.machine("HourlyFlow")
     mf = stack.machine("MorningReportFlow")
     upload_and_deploy(stack, client, stack.package(EXAMPLES / "hourly_flow.py"))
     upload_and_deploy(stack, client, stack.package(EXAMPLES / "cron_flow.py"))
-    hourly, morning = rule(stack, "HourlyFlow"), rule(stack, "MorningReportFlow")
+    hourly, morning = schedule_of(stack, "HourlyFlow"), schedule_of(stack, "MorningReportFlow")
     assert hourly["ScheduleExpression"] == "cron(0 * * * ? *)"
-    assert morning["ScheduleExpression"] == "cron(0 10 * * ? *)"
-    targets = stack.clients.events.list_targets_by_rule(Rule=f"flowdrop-{mf}")["Targets"]
-    assert targets == [{"Id": "scheduled", "Arn": stack.settings.scheduled_function_arn,
-                        "Input": json.dumps({"flow": mf})}]
+    assert hourly.get("ScheduleExpressionTimezone") in (None, "UTC")
+    assert morning["ScheduleExpression"] == "cron(0 10 * * ? *)" and morning["State"] == "ENABLED"
+    target = morning["Target"]
+    assert (target["Arn"], target["RoleArn"]) == (stack.settings.scheduled_function_arn,
+                                                  stack.settings.scheduler_role_arn)
+    assert json.loads(target["Input"]) == {"flow": mf, "scheduled_time": "<aws.scheduler.scheduled-time>",
+                                           "attempt": "<aws.scheduler.attempt-number>"}
+    assert rule(stack, "HourlyFlow") is None and rule(stack, "MorningReportFlow") is None  # no EventBridge rules
     flow = get(client, f"/flows/{mf}")[1]
-    assert flow["schedule"] == "cron(0 10 * * ? *)"
+    assert (flow["schedule"], flow["timezone"], flow["overlap"]) == ("cron(0 10 * * ? *)", None, "skip")
     assert len(flow["next_fire_times"]) == 3 and all("T10:00:00" in t for t in flow["next_fire_times"])
+
+    # The same flow at 09:00 Berlin time: the schedule carries the zone, fire times are in UTC.
+    berlin = (EXAMPLES / "cron_flow.py").read_text().replace(
+        "@schedule(cron='0 10 * * ? *')", "@schedule(cron='0 9 * * ? *', timezone='Europe/Berlin')")
+    upload_and_deploy(stack, client, stack.package(berlin, file_name="cron_flow.py", created=T0 + timedelta(hours=1)))
+    morning = schedule_of(stack, "MorningReportFlow")
+    assert (morning["ScheduleExpression"], morning["ScheduleExpressionTimezone"]) == ("cron(0 9 * * ? *)",
+                                                                                       "Europe/Berlin")
+    flow = get(client, f"/flows/{mf}")[1]
+    assert flow["timezone"] == "Europe/Berlin"
+    hours = {t[11:16] for t in flow["next_fire_times"]}
+    assert hours <= {"07:00", "08:00"} and hours, flow["next_fire_times"]  # CEST or CET
 
     source = (EXAMPLES / "hourly_flow.py").read_text().replace("@schedule(hourly=True)\n", "")
     upload_and_deploy(stack, client, stack.package(source, file_name="hourly_flow.py", created=T0 + timedelta(hours=1)))
-    assert rule(stack, "HourlyFlow") is None
+    assert schedule_of(stack, "HourlyFlow") is None
     assert get(client, f"/flows/{hf}")[1]["production_version"] == 2
-    assert rule(stack, "MorningReportFlow") is not None
+    assert schedule_of(stack, "MorningReportFlow") is not None
+
+
+def test_a_flow_deployed_on_a_rule_moves_to_a_schedule_with_one_trigger(stack, client):
+    hf = stack.machine("HourlyFlow")
+    upload_and_deploy(stack, client, stack.package(EXAMPLES / "hourly_flow.py"))
+    # As an earlier flowdrop left it: an EventBridge rule, and no schedule.
+    stack.clients.scheduler.delete_schedule(Name=f"flowdrop-{hf}", GroupName=stack.settings.schedule_group)
+    stack.clients.events.put_rule(Name=f"flowdrop-{hf}", ScheduleExpression="cron(0 * * * ? *)", State="ENABLED")
+    stack.clients.events.put_targets(Rule=f"flowdrop-{hf}", Targets=[{
+        "Id": "scheduled", "Arn": stack.settings.scheduled_function_arn, "Input": json.dumps({"flow": hf})}])
+    changed = (EXAMPLES / "hourly_flow.py").read_text().replace("@schedule(hourly=True)", "@schedule(cron='30 * * * ? *')")
+    upload_and_deploy(stack, client, stack.package(changed, file_name="hourly_flow.py",
+                                                   created=T0 + timedelta(hours=1)))
+    assert rule(stack, "HourlyFlow") is None
+    assert schedule_of(stack, "HourlyFlow")["ScheduleExpression"] == "cron(30 * * * ? *)"
+    # Deleting the flow removes the schedule too.
+    assert client.http.delete(f"/flows/{hf}", headers=AUTH).status_code == 200
+    assert schedule_of(stack, "HourlyFlow") is None and rule(stack, "HourlyFlow") is None
 
 
 def test_a_tick_delivered_twice_starts_one_run(stack, client):
     hf = stack.machine("HourlyFlow")
     upload_and_deploy(stack, client, stack.package(EXAMPLES / "hourly_flow.py"))
-    event = {"flow": hf, "time": "2026-11-25T11:00:00Z"}
+    # As Scheduler delivers it: the tick's own time, whatever the attempt.
+    event = {"flow": hf, "scheduled_time": "2026-11-25T11:00:00Z", "attempt": "1"}
     first = client.lambda_.invoke("scheduled", event).payload
-    second = client.lambda_.invoke("scheduled", event).payload
+    second = client.lambda_.invoke("scheduled", {**event, "attempt": "2"}).payload
     assert first["run_id"] == second["run_id"] == "sfn-sched-20261125T1100Z"
-    # AWS answers a repeated name+input of a running execution with that execution,
-    # and a finished one with ExecutionAlreadyExists: either way, the same run.
+    assert (first["outcome"], second["outcome"]) == ("started", "existing")
     assert first["execution_arn"] == second["execution_arn"]
-    # The rule's Input alone (as AWS delivers it): the tick is the latest fire time.
+    # A legacy rule's Input alone: the tick is the latest fire time. The 11:00
+    # run is still going (no worker takes its tasks here), so the default
+    # overlap policy skips this tick and says which run blocked it.
     third = client.lambda_.invoke("scheduled", {"flow": hf}).payload
-    fourth = client.lambda_.invoke("scheduled", {"flow": hf}).payload
-    assert third["run_id"] == fourth["run_id"] and third["run_id"].endswith("00Z")
+    assert third["run_id"].endswith("00Z") and third["run_id"] != first["run_id"]
+    assert (third["outcome"], third["started"], third["blocked_by"]) == ("skipped", False, first["run_id"])
     arn = stack.machine_arn("HourlyFlow")
     executions = stack.clients.sfn.list_executions(stateMachineArn=arn)["executions"]
-    assert sorted(e["name"] for e in executions) == sorted({first["run_id"][4:], third["run_id"][4:]})
+    assert [e["name"] for e in executions] == [first["run_id"][4:]]
     execution = stack.clients.sfn.describe_execution(executionArn=first["execution_arn"])
     assert json.loads(execution["input"]) == {"Parameters": "{}"}
 

@@ -16,14 +16,14 @@ def test_create_no_wait_uploads_the_package(parameter_cli, env, aws, unique_name
     aws.client("s3").create_bucket(Bucket=unique_name)
     env.update(FLOWDROP_BUCKET=unique_name, FLOWDROP_AWS_ENDPOINT=aws.endpoint_url)
     result = invoke(parameter_cli, ["--with", "retry", "step-functions", "create", "--no-wait", "--tag", "nightly",
-                                    "--max-workers", "500"], env)
+                                    "--max-workers", "500", "--overlap", "queue"], env)
     assert result.exit_code == 0, result.output
     keys = [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=unique_name)["Contents"]]
     assert len(keys) == 1 and keys[0].startswith("packages/ParameterFlow/") and keys[0].endswith(".tar.gz")
     assert f"Uploaded s3://{unique_name}/{keys[0]}; not waiting" in result.stdout
     manifest = read_package(aws.client("s3").get_object(Bucket=unique_name, Key=keys[0])["Body"].read()).manifest
     assert manifest["options"] == {"max_workers": 500, "workflow_timeout": None, "with_decorators": ["retry"],
-                                   "tags": ["nightly"], "backend": "batch"}
+                                   "tags": ["nightly"], "backend": "batch", "schedule_overlap": "queue"}
     assert manifest["user"] == "alice"
 
 

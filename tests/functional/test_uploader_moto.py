@@ -124,7 +124,9 @@ class InProcessDeployer:
         self.settings = DeployerSettings(
             bucket=bucket, deployments_table=table, idempotency_table="unused",
             state_machine_role_arn="arn:aws:iam::123456789012:role/flowdrop-sfn",
-            scheduled_function_arn="arn:aws:lambda:us-east-1:123456789012:function:flowdrop-dev-scheduled", aws=aws)
+            scheduled_function_arn="arn:aws:lambda:us-east-1:123456789012:function:flowdrop-dev-scheduled",
+            scheduler_role_arn="arn:aws:iam::123456789012:role/flowdrop-scheduler", schedule_group=table, aws=aws)
+        self.clients.scheduler.create_schedule_group(Name=table)
         self.bucket = bucket
         self.polls = 0
 

@@ -150,12 +150,19 @@ def make_stack(aws: AwsConfig, name: str, backend: str = "worker") -> DeployerSt
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
                                                      "Action": "sts:AssumeRole"}]}
     role_arn = iam.create_role(RoleName=f"{name}-sfn", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    scheduler_trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    scheduler_role = iam.create_role(RoleName=f"{name}-scheduler",
+                                     AssumeRolePolicyDocument=json.dumps(scheduler_trust))["Role"]["Arn"]
+    aws.client("scheduler").create_schedule_group(Name=name)  # one group per test: moto's schedules are shared
     env = {
         "FLOWDROP_BUCKET": bucket,
         "FLOWDROP_DEPLOYMENTS_TABLE": f"{name}-deployments",
         "FLOWDROP_IDEMPOTENCY_TABLE": f"{name}-idempotency",
         "FLOWDROP_STATE_MACHINE_ROLE_ARN": role_arn,
         "FLOWDROP_SCHEDULED_FUNCTION_ARN": SCHEDULED_ARN,
+        "FLOWDROP_SCHEDULER_ROLE_ARN": scheduler_role,
+        "FLOWDROP_SCHEDULE_GROUP": name,
         "FLOWDROP_BACKEND": backend,
         "FLOWDROP_ALLOWED_BACKENDS": "batch,lambda,worker",
         "FLOWDROP_WORKER_QUEUE_URL": worker_url,

@@ -19,14 +19,17 @@ from flowdrop.deployer.candidate import graph_differences
 from flowdrop.deployer.plan import (
     ClaimProduction,
     DeleteRule,
+    DeleteSchedule,
     Live,
+    LiveSchedule,
     PointAlias,
     PublishVersion,
-    PutRule,
+    PutSchedule,
     RecordRelease,
+    ScheduleTarget,
     plan_deployment,
     plan_removal,
-    rule_actions,
+    schedule_actions,
 )
 from flowdrop.deployer.records import Production, Release
 from flowdrop.deployer.schedule import scheduled_tick
@@ -122,19 +125,28 @@ def release(uploaded: str = "2026-11-25T10:00:00.000000Z", fingerprint: str = "f
 NOTHING = Live(machine_exists=False, alias_exists=False, rule_expression=None, rule_targets=(), production=None)
 
 
-def plan(new: Release, live: Live, expression: str | None = None):
-    return plan_deployment(new, "{}", live, machine_arn=ARN, role_arn="role", schedule_expression=expression,
-                           target_arn=LAMBDA)
+SCHEDULER_ROLE = "arn:aws:iam::123456789012:role/flowdrop-dev-SchedulerRole"
+TARGET = ScheduleTarget(LAMBDA, SCHEDULER_ROLE)
+
+
+def plan(new: Release, live: Live, expression: str | None = None, zone: str | None = None):
+    if expression is not None:
+        new = replace(new, schedule={"expression": expression, "timezone": zone})
+    return plan_deployment(new, "{}", live, machine_arn=ARN, role_arn="role", target=TARGET)
 
 
 def test_first_deployment_creates_everything():
-    result = plan(release(), NOTHING, "cron(0 * * * ? *)")
+    result = plan(release(), NOTHING, "cron(0 9 * * ? *)", "Europe/Berlin")
     assert result.status == "ACCEPTED"
-    assert [type(a) for a in result.actions] == [PublishVersion, RecordRelease, ClaimProduction, PointAlias, PutRule]
+    assert [type(a) for a in result.actions] == [PublishVersion, RecordRelease, ClaimProduction, PointAlias,
+                                                 PutSchedule]
     assert result.actions[0].create and result.actions[3].create and result.actions[3].version_arn is None
     put = result.actions[4]
-    assert (put.rule, put.expression, put.target_arn) == ("flowdrop-TrainFlow", "cron(0 * * * ? *)", LAMBDA)
-    assert json.loads(put.target_input) == {"flow": "TrainFlow"}
+    assert (put.name, put.group, put.expression, put.timezone, put.target_arn, put.role_arn, put.create) == (
+        "flowdrop-TrainFlow", "flowdrop", "cron(0 9 * * ? *)", "Europe/Berlin", LAMBDA, SCHEDULER_ROLE, True)
+    # Scheduler fills in the tick's own time: a late delivery still names its tick.
+    assert json.loads(put.target_input) == {"flow": "TrainFlow", "scheduled_time": "<aws.scheduler.scheduled-time>",
+                                            "attempt": "<aws.scheduler.attempt-number>"}
 
 
 def test_update_duplicate_and_late_packages():
@@ -162,20 +174,38 @@ def test_newer_means_uploaded_later_whatever_the_manifest_says():
     assert plan(future, live).status == "SUPERSEDED"
 
 
-def test_rule_follows_the_schedule():
-    wanted = (("scheduled", LAMBDA, '{"flow": "TrainFlow"}'),)
-    scheduled = replace(NOTHING, rule_expression="cron(0 * * * ? *)", rule_targets=wanted)
-    assert rule_actions("TrainFlow", "cron(0 * * * ? *)", scheduled, LAMBDA) == ()
-    assert [type(a) for a in rule_actions("TrainFlow", "cron(0 10 * * ? *)", scheduled, LAMBDA)] == [PutRule]
-    assert rule_actions("TrainFlow", None, scheduled, LAMBDA) == (DeleteRule("flowdrop-TrainFlow", ("scheduled",)),)
-    assert rule_actions("TrainFlow", None, NOTHING, LAMBDA) == ()
+def test_the_schedule_follows_the_flow():
+    hourly, daily_berlin = Schedule("cron(0 * * * ? *)"), Schedule("cron(0 9 * * ? *)", "Europe/Berlin")
+    put = schedule_actions("TrainFlow", hourly, NOTHING, TARGET)[0]
+    live = replace(NOTHING, schedule=LiveSchedule(put.expression, put.timezone, LAMBDA, SCHEDULER_ROLE,
+                                                  put.target_input))
+    assert schedule_actions("TrainFlow", hourly, live, TARGET) == ()
+    changed = schedule_actions("TrainFlow", daily_berlin, live, TARGET)
+    assert [type(a) for a in changed] == [PutSchedule] and not changed[0].create
+    assert changed[0].timezone == "Europe/Berlin"
+    # Only the time zone changed: still an update (a UTC 09:00 is not a Berlin 09:00).
+    assert schedule_actions("TrainFlow", Schedule("cron(0 * * * ? *)", "Asia/Tokyo"), live, TARGET) != ()
+    assert schedule_actions("TrainFlow", None, live, TARGET) == (DeleteSchedule("flowdrop-TrainFlow", "flowdrop"),)
+    assert schedule_actions("TrainFlow", None, NOTHING, TARGET) == ()
+
+
+def test_a_flow_on_a_legacy_rule_moves_to_a_schedule_keeping_one_trigger():
+    legacy = replace(NOTHING, rule_expression="cron(0 * * * ? *)",
+                     rule_targets=(("scheduled", LAMBDA, '{"flow": "TrainFlow"}'),))
+    actions = schedule_actions("TrainFlow", Schedule("cron(0 * * * ? *)"), legacy, TARGET)
+    # The schedule first: if putting it fails, the rule still fires; never zero triggers.
+    assert [type(a) for a in actions] == [PutSchedule, DeleteRule]
+    assert actions[1] == DeleteRule("flowdrop-TrainFlow", ("scheduled",))
+    # Unscheduled now: the rule goes, no schedule is made.
+    assert schedule_actions("TrainFlow", None, legacy, TARGET) == (DeleteRule("flowdrop-TrainFlow", ("scheduled",)),)
 
 
 def test_removal_takes_down_what_exists_only():
     live = replace(NOTHING, machine_exists=True, alias_exists=True, rule_expression="rate(1 hour)",
-                   rule_targets=(("scheduled", LAMBDA, "{}"),))
+                   rule_targets=(("scheduled", LAMBDA, "{}"),),
+                   schedule=LiveSchedule("rate(1 hour)", None, LAMBDA, SCHEDULER_ROLE, "{}"))
     kinds = [type(a).__name__ for a in plan_removal("TrainFlow", live, machine_arn=ARN)]
-    assert kinds == ["DeleteRule", "DeleteAlias", "DeleteStateMachine"]
+    assert kinds == ["DeleteSchedule", "DeleteRule", "DeleteAlias", "DeleteStateMachine"]
     assert plan_removal("TrainFlow", NOTHING, machine_arn=ARN) == ()
 
 

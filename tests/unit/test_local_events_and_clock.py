@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from flowdrop.errors import FlowdropError
+from flowdrop.deployer.plan import scheduled_input
 from flowdrop.local.clock import ScheduleClock
 from flowdrop.local.events import SqsEventSource, failed_message_ids
 
@@ -70,22 +71,27 @@ def test_a_raising_handler_fails_the_whole_batch():
 # -- schedule clock ------------------------------------------------------------------------------
 
 
-class FakeEvents:
-    """The two EventBridge reads the clock makes."""
+class FakeScheduler:
+    """The two EventBridge Scheduler reads the clock makes."""
 
     def __init__(self):
-        self.rules: dict[str, dict] = {}
-        self.targets: dict[str, list[dict]] = {}
+        self.schedules: dict[str, dict] = {}
 
-    def put(self, name: str, expression: str, flow: str, state: str = "ENABLED", arn: str = SCHEDULED_ARN) -> None:
-        self.rules[name] = {"Name": name, "ScheduleExpression": expression, "State": state}
-        self.targets[name] = [{"Id": "scheduled", "Arn": arn, "Input": json.dumps({"flow": flow})}]
+    def put(self, name: str, expression: str, flow: str, state: str = "ENABLED", arn: str = SCHEDULED_ARN,
+            zone: str | None = None) -> None:
+        schedule = {"Name": name, "GroupName": "flowdrop", "ScheduleExpression": expression, "State": state,
+                    "Arn": f"arn:aws:scheduler:us-east-1:123456789012:schedule/flowdrop/{name}",
+                    "Target": {"Arn": arn, "RoleArn": "role", "Input": scheduled_input(flow)}}
+        if zone:
+            schedule["ScheduleExpressionTimezone"] = zone
+        self.schedules[name] = schedule
 
-    def list_rules(self, NamePrefix, NextToken=None):
-        return {"Rules": [r for n, r in sorted(self.rules.items()) if n.startswith(NamePrefix)]}
+    def list_schedules(self, GroupName, NextToken=None):
+        return {"Schedules": [{k: v for k, v in s.items() if k in ("Name", "GroupName", "State", "Arn")}
+                              for _, s in sorted(self.schedules.items()) if s["GroupName"] == GroupName]}
 
-    def list_targets_by_rule(self, Rule):
-        return {"Targets": self.targets.get(Rule, [])}
+    def get_schedule(self, Name, GroupName):
+        return self.schedules[Name]
 
 
 class Clock:
@@ -96,12 +102,12 @@ class Clock:
         return self.moment
 
 
-def make_clock(start: datetime) -> tuple[ScheduleClock, FakeEvents, Clock, list[dict]]:
-    events, now, invoked = FakeEvents(), Clock(start), []
+def make_clock(start: datetime) -> tuple[ScheduleClock, FakeScheduler, Clock, list[dict]]:
+    events, now, invoked = FakeScheduler(), Clock(start), []
 
     def invoke(event):
         invoked.append(event)
-        return {"run_id": "sfn-sched-" + event["time"]}
+        return {"run_id": "sfn-sched-" + event["scheduled_time"]}
 
     return ScheduleClock(events, SCHEDULED_ARN, invoke, now=now), events, now, invoked
 
@@ -115,10 +121,46 @@ def test_a_rule_fires_once_per_tick_and_not_for_the_time_before_it_was_seen():
         now.moment = datetime(2026, 11, 25, 9, 0, tzinfo=UTC) + timedelta(minutes=minute, seconds=5)
         clock.tick()
         clock.tick()
-    assert invoked == [{"flow": "HourlyFlow", "time": "2026-11-25T10:00:00Z"}]
+    # Scheduler's context attributes filled in: the tick itself, the first attempt.
+    assert invoked == [{"flow": "HourlyFlow", "scheduled_time": "2026-11-25T10:00:00Z", "attempt": "1"}]
     now.moment = datetime(2026, 11, 25, 12, 0, 1, tzinfo=UTC)
     clock.tick()
-    assert [e["time"] for e in invoked[1:]] == ["2026-11-25T11:00:00Z", "2026-11-25T12:00:00Z"]
+    assert [e["scheduled_time"] for e in invoked[1:]] == ["2026-11-25T11:00:00Z", "2026-11-25T12:00:00Z"]
+
+
+def fired_over(expression: str, zone: str, start: datetime, end: datetime, step: timedelta) -> list[str]:
+    """What the clock fires for one schedule, ticking every `step` from `start` to `end`."""
+    clock, scheduler, now, invoked = make_clock(start)
+    scheduler.put("flowdrop-F", expression, "F", zone=zone)
+    moment = start
+    while moment <= end:
+        now.moment = moment
+        clock.tick()
+        moment += step
+    return [e["scheduled_time"] for e in invoked]
+
+
+def test_a_berlin_morning_schedule_follows_daylight_saving_time():
+    # 09:00 Europe/Berlin: 08:00 UTC in winter (CET), 07:00 UTC in summer (CEST);
+    # in 2026 the clocks go forward on 29 March and back on 25 October.
+    spring = fired_over("cron(0 9 * * ? *)", "Europe/Berlin", datetime(2026, 3, 27, 12, tzinfo=UTC),
+                        datetime(2026, 3, 31, 12, tzinfo=UTC), timedelta(minutes=20))
+    assert spring == ["2026-03-28T08:00:00Z", "2026-03-29T07:00:00Z", "2026-03-30T07:00:00Z",
+                      "2026-03-31T07:00:00Z"]
+    autumn = fired_over("cron(0 9 * * ? *)", "Europe/Berlin", datetime(2026, 10, 23, 12, tzinfo=UTC),
+                        datetime(2026, 10, 27, 12, tzinfo=UTC), timedelta(minutes=20))
+    assert autumn == ["2026-10-24T07:00:00Z", "2026-10-25T08:00:00Z", "2026-10-26T08:00:00Z",
+                      "2026-10-27T08:00:00Z"]
+
+
+def test_wall_times_that_dst_skips_or_repeats_fire_once_at_most():
+    # 02:30 Berlin does not exist on 29 March (02:00 -> 03:00) and happens twice on 25 October.
+    spring = fired_over("cron(30 2 * * ? *)", "Europe/Berlin", datetime(2026, 3, 28, 0, tzinfo=UTC),
+                        datetime(2026, 3, 30, 3, tzinfo=UTC), timedelta(minutes=10))
+    assert spring == ["2026-03-28T01:30:00Z", "2026-03-30T00:30:00Z"]
+    autumn = fired_over("cron(30 2 * * ? *)", "Europe/Berlin", datetime(2026, 10, 24, 0, tzinfo=UTC),
+                        datetime(2026, 10, 26, 3, tzinfo=UTC), timedelta(minutes=10))
+    assert autumn == ["2026-10-24T00:30:00Z", "2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z"]
 
 
 @pytest.mark.parametrize("expression, start, end, expected", [
@@ -143,7 +185,7 @@ def test_aws_cron_and_rate_expressions_fire_when_due(expression, start, end, exp
     clock.tick()
     now.moment = end
     clock.tick()
-    assert [e["time"] for e in invoked] == expected
+    assert [e["scheduled_time"] for e in invoked] == expected
 
 
 def test_disabled_rules_and_foreign_targets_do_not_fire():
@@ -160,14 +202,14 @@ def test_fire_now_fires_this_minute_and_names_a_flow_without_a_rule():
     clock, events, now, invoked = make_clock(datetime(2026, 11, 25, 10, 17, 42, tzinfo=UTC))
     events.put("flowdrop-HourlyFlow", "cron(0 * * * ? *)", "HourlyFlow")
     firings = clock.fire_now("HourlyFlow")
-    assert invoked == [{"flow": "HourlyFlow", "time": "2026-11-25T10:17:00Z"}]
+    assert invoked == [{"flow": "HourlyFlow", "scheduled_time": "2026-11-25T10:17:00Z", "attempt": "1"}]
     assert firings[0].result == {"run_id": "sfn-sched-2026-11-25T10:17:00Z"} and firings[0].error is None
-    with pytest.raises(FlowdropError, match="'NoSuchFlow' has no enabled schedule rule"):
+    with pytest.raises(FlowdropError, match="'NoSuchFlow' has no enabled schedule"):
         clock.fire_now("NoSuchFlow")
 
 
 def test_a_failing_handler_is_recorded_and_other_rules_still_fire():
-    events, now = FakeEvents(), Clock(datetime(2026, 11, 25, 9, 59, tzinfo=UTC))
+    events, now = FakeScheduler(), Clock(datetime(2026, 11, 25, 9, 59, tzinfo=UTC))
     events.put("flowdrop-A", "cron(0 * * * ? *)", "A")
     events.put("flowdrop-B", "cron(0 * * * ? *)", "B")
 

@@ -149,7 +149,7 @@ def test_manifest_describes_the_deployment(info_flow):
     assert manifest.schedule == {"expression": "cron(0 0 * * ? *)", "timezone": None}  # bare @schedule: daily
     assert manifest.decorators == {"schedule": {}}
     assert manifest.options == {"max_workers": 500, "workflow_timeout": 3600, "with_decorators": ["retry"],
-                                "tags": ["nightly"], "backend": "lambda"}
+                                "tags": ["nightly"], "backend": "lambda", "schedule_overlap": "skip"}
     assert (manifest.user, manifest.created) == ("alice", "2026-11-25T09:30:00+00:00")
     assert manifest.sdk_version == flowdrop.__version__
     assert (manifest.project, manifest.branch) == (None, None)
