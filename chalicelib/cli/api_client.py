@@ -112,6 +112,10 @@ class ApiClient:
         """POST /flows/{flow}/rollback: point `production` at an earlier version."""
         return self.request("POST", f"/flows/{_quote(flow)}/rollback", {"version": int(version)})
 
+    def backfill(self, flow: str, start: str, end: str) -> dict[str, Any]:
+        """POST /flows/{flow}/backfill: one run per schedule tick from `start` to `end` (inclusive) without a run."""
+        return self.request("POST", f"/flows/{_quote(flow)}/backfill", {"from": start, "to": end})
+
     def delete_flow(self, flow: str) -> dict[str, Any]:
         """DELETE /flows/{flow}: state machine, alias and schedule removed; records kept."""
         return self.request("DELETE", f"/flows/{_quote(flow)}")

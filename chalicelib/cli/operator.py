@@ -4,7 +4,8 @@ Owns: `up` (the embedded stack, local/stack.py), `demo` (demo.py) and
 the operator commands, which read the client config once and call the
 deployer's HTTPS API (api_client.py) or the client API for task logs:
 `flows`, `runs FLOW`, `status RUN`, `logs RUN [STEP]`, `trigger FLOW
---param k=v`, `rollback FLOW --to VERSION`, `schedule fire FLOW`. Errors are
+--param k=v`, `rollback FLOW --to VERSION`, `schedule fire FLOW`,
+`backfill FLOW --from T --to T`. Errors are
 messages and a non-zero exit code, never tracebacks.
 """
 
@@ -155,9 +156,20 @@ def flows(ctx: click.Context) -> None:
     if not answer:
         click.echo("No flows deployed.")
     for flow in answer:
-        schedule = flow.get("schedule") or "-"
-        click.echo(f"{flow.get('flow', '?'):<40} version {flow.get('version', '?'):<4} schedule {schedule:<22} "
+        click.echo(f"{flow.get('flow', '?'):<40} version {flow.get('version', '?'):<4} schedule {_schedule_text(flow):<22} "
                    f"deployed {flow.get('deployed_at') or '?'} by {flow.get('user') or '?'}")
+
+
+def _schedule_text(flow: Mapping[str, Any]) -> str:
+    """`0 9 * * ? * Europe/Berlin overlap=queue`, `-` when unscheduled; UTC and the default policy unsaid."""
+    if not flow.get("schedule"):
+        return "-"
+    parts = [str(flow["schedule"])]
+    if flow.get("timezone") and flow["timezone"] != "UTC":
+        parts.append(str(flow["timezone"]))
+    if flow.get("overlap") and flow["overlap"] != "skip":
+        parts.append(f"overlap={flow['overlap']}")
+    return " ".join(parts)
 
 
 @cli.command(help="List a flow's production runs, newest first (the newest 100 unless --all).")
@@ -287,6 +299,11 @@ def schedule() -> None:
     pass
 
 
+_TICK_OUTCOMES = {"started": "started", "existing": "already started for this tick",
+                  "skipped": "skipped: {blocked_by} is still running (overlap skip)",
+                  "queued": "queued until {blocked_by} ends (overlap queue)"}
+
+
 @schedule.command(name="fire", help="Fire a flow's schedule rule now: one scheduled run for this minute.")
 @click.argument("flow")
 @click.pass_context
@@ -299,8 +316,24 @@ def schedule_fire(ctx: click.Context, flow: str) -> None:
         if firing.get("error"):
             fail(f"{flow}: the scheduled handler failed: {firing['error']}")
         result = firing.get("result") or {}
-        how = "started" if result.get("started", True) else "already started for this tick"
+        how = _TICK_OUTCOMES.get(result.get("outcome") or ("started" if result.get("started", True) else "existing"),
+                                 "{outcome}").format(**{"blocked_by": "?", "outcome": "?", **result})
         click.echo(f"Fired {firing.get('rule')} for {firing.get('time')}: {flow}/{result.get('run_id')} ({how})")
+
+
+@cli.command(name="backfill", help="Start one run per missed schedule tick from --from to --to (both included).")
+@click.argument("flow")
+@click.option("--from", "start", required=True, metavar="TIME", help="First tick (ISO 8601, e.g. 2026-11-25T09:00Z).")
+@click.option("--to", "end", required=True, metavar="TIME", help="Last tick, included (not in the future).")
+@click.pass_context
+def backfill(ctx: click.Context, flow: str, start: str, end: str) -> None:
+    with messages_not_tracebacks():
+        answer = _api(_config(ctx)).backfill(flow, start, end)
+    ticks, started = answer.get("ticks") or [], answer.get("started") or []
+    click.echo(f"{flow}: {len(ticks)} tick(s) from {answer.get('from')} to {answer.get('to')}; "
+               f"{len(started)} run(s) started, {len(answer.get('existing') or [])} already had one")
+    for run_id in started:
+        click.echo(f"  started {flow}/{run_id}")
 
 
 @cli.group(help="The deployer installed on AWS (see the README: Installing the deployer on AWS).")

@@ -15,6 +15,7 @@ what croniter cannot express (the year field, `LW`).
 from __future__ import annotations
 
 import calendar
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -231,3 +232,21 @@ def _zone(name: str) -> ZoneInfo:
 # -- cron ---------------------------------------------------------------------
 
 
+def scheduler_input(text: str, moment: datetime, schedule_arn: str = "", attempt: int = 1,
+                    execution_id: str = "") -> dict[str, Any]:
+    """A target's Input as Scheduler delivers it for the tick `moment`: context attributes filled in, parsed.
+
+    ValueError when the Input is not a JSON object.
+    """
+    filled = (text.replace("<aws.scheduler.scheduled-time>", moment.astimezone(timezone.utc).strftime(
+                  "%Y-%m-%dT%H:%M:%SZ"))
+              .replace("<aws.scheduler.attempt-number>", str(attempt))
+              .replace("<aws.scheduler.execution-id>", execution_id)
+              .replace("<aws.scheduler.schedule-arn>", schedule_arn))
+    try:
+        value = json.loads(filled)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"target Input is not JSON ({err})") from err
+    if not isinstance(value, dict):
+        raise ValueError("target Input is not a JSON object")
+    return value
