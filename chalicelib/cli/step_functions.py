@@ -209,6 +209,7 @@ def add_step_functions_commands(cli: click.Group) -> None:
 
 def _definition_json(obj: Any, state_machine_name: str, options: Any) -> str:
     from flowdrop.compiler import BackendSettings, CompileOptions, compile_flow
+    from flowdrop.compiler.limits import readable_json
 
     # Where production keeps artifacts and queues tasks is the deployer's to
     # say; a preview without a configured stack shows placeholders instead.
@@ -232,7 +233,31 @@ def _definition_json(obj: Any, state_machine_name: str, options: Any) -> str:
     ))
     if placeholders:
         click.echo("Preview with placeholders (no deployer configured): " + "; ".join(placeholders), err=True)
-    return json.dumps(compiled, indent=2, sort_keys=True)
+    return readable_json(compiled)
+
+
+class _BackgroundClient:
+    """A boto3 client made on a thread while the caller works; get() waits for it (and raises what it raised)."""
+
+    def __init__(self, aws: Any, service: str):
+        import threading
+
+        self._result: list[Any] = []
+        self._thread = threading.Thread(target=self._make, args=(aws, service), daemon=True, name=f"{service}-client")
+        self._thread.start()
+
+    def _make(self, aws: Any, service: str) -> None:
+        try:
+            self._result.append((aws.client(service), None))
+        except BaseException as err:  # noqa: BLE001 - handed to get()
+            self._result.append((None, err))
+
+    def get(self) -> Any:
+        self._thread.join()
+        client, error = self._result[0]
+        if error is not None:
+            raise error
+        return client
 
 
 def _create(obj: Any, options: Any, *, wait: bool, wait_timeout: float) -> int:
@@ -248,11 +273,12 @@ def _create(obj: Any, options: Any, *, wait: bool, wait_timeout: float) -> int:
     api = ApiClient.from_config(config) if wait else None  # fail before uploading, not after
     console = Console(stderr=True, highlight=False)
     now = datetime.now(timezone.utc)
+    s3 = _BackgroundClient(config.aws, "s3")  # boto3's import and S3 model load (~0.4 s) overlap the packaging
     prepared = prepare_deployment(obj.flow_cls, obj.flow_file, obj.graph, options, user_name(), now)
     manifest = prepared.manifest
     console.print(f"Deploying {manifest.state_machine_name} to AWS Step Functions: {len(prepared.files)} files "
                   f"(flowdrop {manifest.sdk_version} included), code sha256 {manifest.code_sha256[:12]}...")
-    result = deploy(prepared, config.aws.client("s3"), str(config.bucket), api, console, wait_timeout)
+    result = deploy(prepared, s3.get(), str(config.bucket), api, console, wait_timeout)
     if not wait:
         click.echo(f"Uploaded {result.url}; not waiting for the deployer (--no-wait).")
         return 0

@@ -22,9 +22,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-from croniter.croniter import CroniterError
-
 from flowdrop.errors import DecoratorError
 from flowdrop.model.cron import normalize_expression, parse_cron, parse_rate, validate_expression
 
@@ -173,6 +170,9 @@ def _cron_times(schedule: Schedule, after: datetime, end: datetime | None, count
     # time is then placed in the zone the way EventBridge Scheduler does on a
     # DST change: a wall time that does not exist (spring forward) is skipped,
     # one that happens twice (fall back) fires once, at its first occurrence.
+    from croniter import croniter  # imported here: a flow without a cron schedule never pays for it
+    from croniter.croniter import CroniterError
+
     spec = parse_cron(schedule.expression[len("cron(") : -1])
     zone = _zone(schedule.timezone) if schedule.timezone else timezone.utc
     utc_after = after.astimezone(timezone.utc)
