@@ -186,7 +186,7 @@ def add_step_functions_commands(cli: click.Group) -> None:
             listed = api.iter_runs(target.state_machine_name, wanted[0] if len(wanted) == 1 else None)
             runs = [r for r in listed if not wanted or r.get("status") in wanted]
             if not runs:
-                which = " or ".join(s.lower() for s in wanted) + " " if wanted else ""
+                which = " or ".join(s.lower().replace("_", "-") for s in wanted) + " " if wanted else ""
                 click.echo(f"No {which}runs of {target.state_machine_name}.")
             for line in run_lines(runs):
                 click.echo(line)

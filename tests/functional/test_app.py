@@ -463,3 +463,38 @@ def test_the_runs_listing_pages_with_next_token(deployed, stack):
     assert status == 400
     status, answer = get(deployed, f"/flows/{pf}/runs?next_token=not-a-token")
     assert status == 400 and "next_token" in answer["problems"][0], answer
+
+
+def delete(client: Client, path: str, body: Any = None) -> tuple[int, Any]:
+    response = client.http.request("DELETE", path, headers=AUTH, body=json.dumps(body).encode() if body else b"")
+    return response.status_code, response.json_body
+
+
+def test_delete_run_terminates_it_and_marks_it_aborted_in_the_datastore(deployed, stack):
+    pf = stack.machine("ParameterFlow")
+    run_id = post(deployed, f"/flows/{pf}/runs", {"parameters": {}})[1]["run_id"]
+    arn = f"{stack.machine_arn('ParameterFlow').replace(':stateMachine:', ':execution:')}:{run_id[len('sfn-'):]}"
+    deadline = time.monotonic() + 20
+    while not any(e["type"] == "TaskScheduled" for e in stack.clients.sfn.get_execution_history(
+            executionArn=arn)["events"]) and time.monotonic() < deadline:
+        time.sleep(0.1)  # past the run-start state: the start task waits for a worker (none here)
+    # What the start task writes first; the deployer marks only runs the datastore knows.
+    run_json = f"data/ParameterFlow/runs/{run_id}/run.json"
+    stack.clients.s3.put_object(Bucket=stack.bucket, Key=run_json, Body=json.dumps({"run_id": run_id}).encode())
+
+    status, answer = delete(deployed, f"/flows/{pf}/runs/{run_id}", {"reason": "wrong input", "user": "ada"})
+    assert status == 200, answer
+    assert answer == {"run_id": run_id, "status": "ABORTED", "cause": "terminated by ada: wrong input"}
+    assert stack.clients.sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"
+    body = stack.clients.s3.get_object(Bucket=stack.bucket, Key=f"data/ParameterFlow/runs/{run_id}/status.json")
+    recorded = json.loads(body["Body"].read())
+    assert recorded["status"] == "aborted" and recorded["cause"] == "terminated by ada: wrong input"
+
+    status, answer = delete(deployed, f"/flows/{pf}/runs/{run_id}")
+    assert status == 409 and f"run {run_id} of {pf} already ended: ABORTED" in answer["error"], answer
+    status, answer = post(deployed, f"/flows/{pf}/runs/{run_id}/terminate", {})
+    assert status == 409, answer
+    status, answer = delete(deployed, f"/flows/{pf}/runs/sfn-nope")
+    assert status == 404 and "sfn-nope" in answer["error"], answer
+    status, answer = delete(deployed, "/flows/NoSuchFlow/runs/sfn-nope")
+    assert status == 404, answer

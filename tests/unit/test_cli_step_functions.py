@@ -123,6 +123,20 @@ def test_list_runs_filters_by_status(parameter_cli, env, api):
     assert result.stdout.split() == ["sfn-a", "RUNNING", "started", "2026-11-25T10:00:00Z"]
 
 
+def test_list_runs_timed_out_and_aborted_lists_both_as_metaflow(parameter_cli, env, api):
+    env.update(FLOWDROP_API_URL=api.url)
+    runs = [{"run_id": f"sfn-{s.lower()}", "status": s, "start_date": "2026-11-25T10:00:00Z"}
+            for s in ("RUNNING", "TIMED_OUT", "SUCCEEDED", "ABORTED", "FAILED")]
+    api.answer("GET", "/flows/ParameterFlow/runs", (200, {"runs": runs}))
+    result = invoke(parameter_cli, ["step-functions", "list-runs", "--timed-out", "--aborted"], env)
+    assert result.exit_code == 0, result.output
+    assert [line.split()[:2] for line in result.stdout.splitlines()] == [["sfn-timed_out", "TIMED_OUT"],
+                                                                         ["sfn-aborted", "ABORTED"]]
+    api.answer("GET", "/flows/ParameterFlow/runs", (200, {"runs": runs[:1]}))
+    result = invoke(parameter_cli, ["step-functions", "list-runs", "--timed-out", "--aborted"], env)
+    assert result.stdout == "No timed-out or aborted runs of ParameterFlow.\n"
+
+
 def test_list_runs_with_none_says_so(parameter_cli, env, api):
     env.update(FLOWDROP_API_URL=api.url)
     api.answer("GET", "/flows/ParameterFlow/runs", (200, {"runs": []}))
