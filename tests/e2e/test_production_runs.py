@@ -118,3 +118,60 @@ def test_cancel_stops_a_run_blocked_in_a_long_task_its_process_and_says_aborted(
     assert again.exit_code != 0 and "already ended: ABORTED" in again.output
     listed = CliRunner().invoke(cli, ["runs", flow, "--status", "aborted"], env=client_env(stack))
     assert run_id in listed.output and "ABORTED" in listed.output
+
+
+def test_resume_in_production_reruns_b_join_end_and_reuses_start_and_a(stack, api, tmp_path):
+    """The seed's DebugFlow: `b` fails in production; fix it, deploy, resume the failed run in production."""
+    import subprocess
+    import sys
+
+    from flowdrop.client import Run
+    from flowdrop.errors import ApiError
+    from flowdrop.testing import examples_dir
+
+    flow_file = tmp_path / "debug_flow.py"
+    source = (examples_dir() / "debug_flow.py").read_text()
+    flow_file.write_text(source)
+    deploy_flow(stack, flow_file)
+    origin = api.trigger("DebugFlow", {})["run_id"]
+    failed = wait_for_run(api, "DebugFlow", origin, timeout=120)
+    assert failed["status"] == "FAILED" and failed["steps"]["b"] == "FAILED", failed
+
+    with pytest.raises(ApiError) as unknown_step:
+        api.resume("DebugFlow", origin, "c")
+    assert unknown_step.value.status == 400
+    assert "has no step 'c'" in str(unknown_step.value)
+    listed = unknown_step.value.problems[0]
+    assert listed.startswith("step must be one of: ") and all(s in listed for s in ("start", "a", "b", "join", "end"))
+    with pytest.raises(ApiError) as unknown_run:
+        api.resume("DebugFlow", "sfn-no-such-run")
+    assert unknown_run.value.status == 404 and "sfn-no-such-run" in str(unknown_run.value)
+
+    # The fix, deployed: production is version 2, and the resume runs it.
+    fixed = source.replace("if os.environ.get('FIX_DEBUG_FLOW') == '1':", "if True:  # fixed")
+    assert fixed != source
+    flow_file.write_text(fixed)
+    assert "Version 2 is live" in deploy_flow(stack, flow_file)
+    done = subprocess.run([sys.executable, str(flow_file), "step-functions", "resume", "--origin-run-id", origin],
+                          env=client_env(stack, FLOWDROP_USER="ada"), cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"Resuming DebugFlow/{origin} from what failed on AWS Step Functions (run-id sfn-" in done.stdout
+    resumed = done.stdout.split("(run-id ", 1)[1].split(")", 1)[0]
+    assert resumed.startswith("sfn-") and resumed != origin
+    answer = wait_for_run(api, "DebugFlow", resumed, timeout=120)
+    assert answer["status"] == "SUCCEEDED", answer
+
+    production_client(stack.config)
+    run = Run(f"DebugFlow/{resumed}")
+    assert run.successful and run.origin_run_id == origin and run.origin_pathspec == f"DebugFlow/{origin}"
+    reused = {step: run[step].task.origin_pathspec for step in ("start", "a", "b", "join", "end")}
+    assert reused == {"start": f"DebugFlow/{origin}/start/start", "a": f"DebugFlow/{origin}/a/a",
+                      "b": None, "join": None, "end": None}
+    assert run["a"].task.data.x == 1 and run["b"].task.data.x == 2
+    assert "total is 3" in run["join"].task.stdout
+    assert run["b"].task.metadata_dict.get("origin-run-id") == origin  # current.origin_run_id in rerun tasks
+    assert run.parameters == Run(f"DebugFlow/{origin}").parameters
+    assert "user:ada" in run.system_tags
+    # The origin stays as it was.
+    assert not Run(f"DebugFlow/{origin}").successful

@@ -498,3 +498,26 @@ def test_delete_run_terminates_it_and_marks_it_aborted_in_the_datastore(deployed
     assert status == 404 and "sfn-nope" in answer["error"], answer
     status, answer = delete(deployed, "/flows/NoSuchFlow/runs/sfn-nope")
     assert status == 404, answer
+
+
+def test_resume_refuses_a_running_or_unknown_origin_an_unknown_step_and_new_parameters(deployed, stack):
+    pf = stack.machine("ParameterFlow")
+    running = post(deployed, f"/flows/{pf}/runs", {"parameters": {}})[1]["run_id"]  # no worker: it stays running
+    status, answer = post(deployed, f"/flows/{pf}/runs/{running}/resume", {})
+    assert status == 409 and f"run {running} of {pf} is still running" in answer["error"], answer
+    status, answer = post(deployed, f"/flows/{pf}/runs/sfn-nope/resume", {})
+    assert status == 404 and "sfn-nope" in answer["error"], answer
+    status, answer = post(deployed, "/flows/NoSuchFlow/runs/sfn-nope/resume", {})
+    assert status == 404, answer
+    status, answer = post(deployed, f"/flows/{pf}/runs/{running}/resume", {"step": "middle"})
+    assert status == 400 and answer["error"] == f"flow {pf!r} has no step 'middle'", answer
+    assert answer["problems"] == ["step must be one of: start, end"]
+    status, answer = post(deployed, f"/flows/{pf}/runs/{running}/resume", {"parameters": {"alpha": 1}, "stp": "x"})
+    assert status == 400 and len(answer["problems"]) == 2, answer
+    assert "reuses its origin's parameters" in answer["problems"][0] and "'stp'" in answer["problems"][1]
+    # Stopped before its first task wrote anything: nothing to resume from.
+    assert delete(deployed, f"/flows/{pf}/runs/{running}")[0] == 200
+    status, answer = post(deployed, f"/flows/{pf}/runs/{running}/resume", {})
+    assert status == 409 and "left nothing to resume from" in answer["error"], answer
+    executions = stack.clients.sfn.list_executions(stateMachineArn=stack.machine_arn("ParameterFlow"))["executions"]
+    assert [e["name"] for e in executions] == [running[len("sfn-"):]]  # no refused resume started a run
