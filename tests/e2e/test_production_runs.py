@@ -175,3 +175,77 @@ def test_resume_in_production_reruns_b_join_end_and_reuses_start_and_a(stack, ap
     assert "user:ada" in run.system_tags
     # The origin stays as it was.
     assert not Run(f"DebugFlow/{origin}").successful
+
+
+FLAKY_FOREACH_FLOW = '''
+import time
+
+from flowdrop import FlowSpec, step
+
+BROKEN = True
+
+
+class FlakyForeachFlow(FlowSpec):
+
+    @step
+    def start(self):
+        self.items = [0, 1, 2]
+        self.next(self.work, foreach="items")
+
+    @step
+    def work(self):
+        if self.input == 1 and BROKEN:
+            time.sleep(3)  # its siblings finish first
+            raise ValueError("item 1 broke")
+        self.out = self.input * 10
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.total = sum(i.out for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    FlakyForeachFlow()
+'''
+
+
+def test_resume_in_production_reuses_foreach_splits_task_by_task_and_from_a_step(stack, api, tmp_path):
+    from flowdrop.client import Run
+
+    flow_file = tmp_path / "flaky_flow.py"
+    flow_file.write_text(textwrap.dedent(FLAKY_FOREACH_FLOW))
+    deploy_flow(stack, flow_file, backend="worker")
+    origin = api.trigger("FlakyForeachFlow", {})["run_id"]
+    assert wait_for_run(api, "FlakyForeachFlow", origin, timeout=120)["status"] == "FAILED"
+    production_client(stack.config)
+    before = Run(f"FlakyForeachFlow/{origin}")
+    succeeded = {t.id for t in before["work"].tasks() if t.successful}
+    assert "work-1" not in succeeded and succeeded and succeeded <= {"work-0", "work-2"}
+
+    flow_file.write_text(textwrap.dedent(FLAKY_FOREACH_FLOW).replace("BROKEN = True", "BROKEN = False"))
+    deploy_flow(stack, flow_file, backend="worker")
+    resumed = api.resume("FlakyForeachFlow", origin)["run_id"]
+    assert wait_for_run(api, "FlakyForeachFlow", resumed, timeout=120)["status"] == "SUCCEEDED"
+    run = Run(f"FlakyForeachFlow/{resumed}")
+    # Task by task: the splits that succeeded are reused under their own task ids, the failed one reruns.
+    work = {t.id: t.origin_pathspec for t in run["work"].tasks()}
+    assert work == {f"work-{i}": (f"FlakyForeachFlow/{origin}/work/work-{i}" if f"work-{i}" in succeeded else None)
+                    for i in range(3)}
+    assert run["start"].task.origin_pathspec == f"FlakyForeachFlow/{origin}/start/start"
+    assert run["join"].task.data.total == 30 and run["join"].task.origin_pathspec is None
+
+    # From a step: a succeeded run resumed at `join` reuses start and every split, and reruns join and end.
+    again = api.resume("FlakyForeachFlow", resumed, "join")
+    assert again["resume_step"] == "join" and again["origin_run_id"] == resumed
+    assert wait_for_run(api, "FlakyForeachFlow", again["run_id"], timeout=120)["status"] == "SUCCEEDED"
+    third = Run(f"FlakyForeachFlow/{again['run_id']}")
+    assert {t.id: t.origin_pathspec for t in third["work"].tasks()} == {
+        f"work-{i}": f"FlakyForeachFlow/{resumed}/work/work-{i}" for i in range(3)}
+    assert third["join"].task.origin_pathspec is None and third["end"].task.origin_pathspec is None
+    assert third["join"].task.data.total == 30
