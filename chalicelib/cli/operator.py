@@ -4,7 +4,7 @@ Owns: `up` (the embedded stack, local/stack.py), `demo` (demo.py) and
 the operator commands, which read the client config once and call the
 deployer's HTTPS API (api_client.py) or the client API for task logs:
 `flows`, `runs FLOW`, `status RUN`, `logs RUN [STEP]`, `trigger FLOW
---param k=v`, `rollback FLOW --to VERSION`, `schedule fire FLOW`,
+--param k=v`, `cancel RUN`, `rollback FLOW --to VERSION`, `schedule fire FLOW`,
 `backfill FLOW --from T --to T`. Errors are
 messages and a non-zero exit code, never tracebacks.
 """
@@ -282,6 +282,21 @@ def trigger(ctx: click.Context, flow: str, params: tuple[str, ...], idempotency_
     click.echo(f"Started {flow}/{answer.get('run_id')}" + ("" if answer.get("started", True) else
                                                           " (already started with this idempotency key)"))
     click.echo(f"Follow it: flowdrop status {flow}/{answer.get('run_id')}")
+
+
+@cli.command(help="Stop a running production run: RUN is FLOW/sfn-... (or sfn-... with --flow); it ends ABORTED.")
+@click.argument("run")
+@click.option("--flow", default=None, help="The flow, when RUN is a bare run id.")
+@click.option("--reason", default=None, help="Why, kept with the run (its cause).")
+@click.pass_context
+def cancel(ctx: click.Context, run: str, flow: str | None, reason: str | None) -> None:
+    from flowdrop.config import user_name
+
+    with messages_not_tracebacks():
+        flow, run_id = split_run(run, flow)
+        answer = _api(_config(ctx)).cancel(flow, run_id, reason, user_name())
+    click.echo(f"Cancelled {flow}/{answer.get('run_id', run_id)}: it ends {answer.get('status')} "
+               f"({answer.get('cause')}).")
 
 
 @cli.command(help="Point a flow's production alias back at an earlier version.")

@@ -4,7 +4,7 @@ Owns: the step-functions subcommands of the flow CLI and what they print.
 `create --only-json` compiles locally and prints the state machine (no AWS
 access); `create` hands the flow to the uploader (S3, then the deployment
 record through the API); `trigger`, `list-runs` and `delete` call the
-deployer's HTTPS API. Does not own: packaging (uploader.py), HTTP
+deployer's HTTPS API (`resume`: step_functions_resume.py). Does not own: packaging (uploader.py), HTTP
 (api_client.py) or anything that runs server side.
 """
 
@@ -167,6 +167,10 @@ def add_step_functions_commands(cli: click.Group) -> None:
             click.echo(f"Terminated {target.state_machine_name}/{answer.get('run_id')}: it ends "
                        f"{answer.get('status')} ({answer.get('cause')}).")
 
+    from flowdrop.cli.step_functions_resume import add_resume_command
+
+    add_resume_command(step_functions, _target_options, _target)
+
     @step_functions.command(name="list-runs", help="List the production runs of the flow.")
     @_target_options
     @click.option("--running", is_flag=True, help="Only running runs.")
@@ -186,7 +190,7 @@ def add_step_functions_commands(cli: click.Group) -> None:
             listed = api.iter_runs(target.state_machine_name, wanted[0] if len(wanted) == 1 else None)
             runs = [r for r in listed if not wanted or r.get("status") in wanted]
             if not runs:
-                which = " or ".join(s.lower() for s in wanted) + " " if wanted else ""
+                which = " or ".join(s.lower().replace("_", "-") for s in wanted) + " " if wanted else ""
                 click.echo(f"No {which}runs of {target.state_machine_name}.")
             for line in run_lines(runs):
                 click.echo(line)
