@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flowdrop.datastore.storage import Storage
-from flowdrop.errors import DatastoreError
+from flowdrop.errors import DatastoreError, MissingKey
 from flowdrop.model import layout
 
 # Protocol 4 is readable by every Python this project supports and gives
@@ -59,13 +59,20 @@ class FlowDatastore:
             raise DatastoreError(f"{self.storage.url}/{key}: metadata is not JSON: {err}") from err
 
     def _read_json(self, key: str) -> Any:
-        if not self.storage.exists(key):
+        raw = self._get_or_none(key)
+        if raw is None:
             return None
-        raw = self.storage.get(key)
         try:
             return json.loads(raw)
         except ValueError as err:
             raise DatastoreError(f"{self.storage.url}/{key}: not valid JSON: {err}") from err
+
+    def _get_or_none(self, key: str) -> bytes | None:
+        """The bytes under `key`, None when there are none: one request, not a HEAD and a GET."""
+        try:
+            return self.storage.get(key)
+        except MissingKey:
+            return None
 
     # --- artifacts --------------------------------------------------------
 
@@ -218,7 +225,7 @@ class FlowDatastore:
         logs = []
         for stream in ("stdout", "stderr"):
             key = self._task_key(run_id, step, task_id, f"{base}.{stream}")
-            logs.append(self.storage.get(key) if self.storage.exists(key) else b"")
+            logs.append(self._get_or_none(key) or b"")
         return logs[0], logs[1]
 
     def write_foreach_items(self, run_id: str, step: str, task_id: str, count: int) -> dict[str, str] | None:
