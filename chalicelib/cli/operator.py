@@ -156,8 +156,11 @@ def flows(ctx: click.Context) -> None:
         click.echo("No flows deployed.")
     for flow in answer:
         schedule = flow.get("schedule") or "-"
+        alerts = flow.get("alerts") or {}
+        notify = "".join(f" {kind.replace('on_', 'alerts-on-')}:{len(alerts[kind])}"
+                         for kind in ("on_error", "on_success") if alerts.get(kind))
         click.echo(f"{flow.get('flow', '?'):<40} version {flow.get('version', '?'):<4} schedule {schedule:<22} "
-                   f"deployed {flow.get('deployed_at') or '?'} by {flow.get('user') or '?'}")
+                   f"deployed {flow.get('deployed_at') or '?'} by {flow.get('user') or '?'}{notify}")
 
 
 @cli.command(help="List a flow's production runs, newest first (the newest 100 unless --all).")

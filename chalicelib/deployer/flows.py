@@ -51,6 +51,7 @@ def release_view(release: Release) -> dict[str, Any]:
         "schedule": release.schedule["expression"] if release.schedule else None,
         "timezone": release.schedule.get("timezone") if release.schedule else None,
         "overlap": release.overlap if release.schedule else None,
+        "alerts": release.alerts or None,
     }
 
 
@@ -77,6 +78,7 @@ def describe_flow(flow: str, clients: Clients, settings: DeployerSettings, now: 
         "timezone": release.schedule.get("timezone") if release.schedule else None,
         "overlap": release.overlap if release.schedule else None,
         "next_fire_times": fire_times(release.schedule, now),
+        "alerts": release.alerts or None,
         "steps": release.steps,
     }
 

@@ -133,3 +133,16 @@ def test_subject_fits_sns() -> None:
 
 def test_last_lines_skips_blank_and_cuts_long_lines() -> None:
     assert last_lines("a\n\nb\n" + "x" * 400, 2) == ["b", "x" * 297 + "..."]
+
+
+def test_alerts_change_the_fingerprint_only_when_given() -> None:
+    from flowdrop.codepackage.manifest import Manifest
+    from flowdrop.deployer.candidate import fingerprint
+    from tests.unit.test_manifest import edit, good
+
+    plain = fingerprint("{}", None, Manifest.from_dict(good()))
+    empty = fingerprint("{}", None, Manifest.from_dict(edit("options.alerts", {"on_error": [], "on_success": []})))
+    asked = fingerprint("{}", None, Manifest.from_dict(edit("options.alerts", {"on_error": [HOOK]})))
+    assert plain == empty != asked
+    # The fingerprint of a deployment without alerts is what it was before alerts existed.
+    assert plain == fingerprint("{}", None, Manifest.from_dict(good()))
