@@ -144,5 +144,3 @@ def test_alerts_change_the_fingerprint_only_when_given() -> None:
     empty = fingerprint("{}", None, Manifest.from_dict(edit("options.alerts", {"on_error": [], "on_success": []})))
     asked = fingerprint("{}", None, Manifest.from_dict(edit("options.alerts", {"on_error": [HOOK]})))
     assert plain == empty != asked
-    # The fingerprint of a deployment without alerts is what it was before alerts existed.
-    assert plain == fingerprint("{}", None, Manifest.from_dict(good()))
