@@ -1,0 +1,112 @@
+"""Run alerts end to end on the embedded stack, received by a webhook on loopback.
+
+Deployed with `python flow.py step-functions create --notify-on-error URL`;
+the stack's status-event stand-in puts Step Functions' status events on
+EventBridge, moto's rule routes them to the alerts queue, and app.py's
+`alerts` handler posts Slack's payload to the receiver.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from flowdrop.cli.api_client import ApiClient
+from flowdrop.local.stack import EmbeddedStack, StackOptions
+from flowdrop.testing import client_env, run_command, wait_for_run
+from tests.helpers.webhook import webhook_receiver
+
+pytestmark = pytest.mark.slow
+
+FAILING_FLOW = '''\
+from flowdrop import FlowSpec, step
+
+
+class FailingAlertFlow(FlowSpec):
+    @step
+    def start(self):
+        self.rows = []
+        self.next(self.transform)
+
+    @step
+    def transform(self):
+        if not self.rows:
+            raise ValueError("no rows in input.csv")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    FailingAlertFlow()
+'''
+
+SUCCEEDING_FLOW = '''\
+from flowdrop import FlowSpec, step
+
+
+class {name}(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    {name}()
+'''
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    options = StackOptions(state_dir=tmp_path_factory.mktemp("alerts-stack"), max_tasks=4, clock_interval=5.0,
+                           status_interval=0.5)
+    with EmbeddedStack(options) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def hook():
+    with webhook_receiver() as receiver:
+        yield receiver
+
+
+def deploy(stack: EmbeddedStack, folder: Path, file_name: str, source: str, *options: str) -> None:
+    (folder / file_name).write_text(source)
+    run_command([sys.executable, file_name, "step-functions", "create", "--backend", "worker", *options],
+                client_env(stack), folder)
+
+
+def test_a_failing_run_alerts_once_and_a_succeeding_one_only_when_asked(stack, hook, tmp_path):
+    api = ApiClient.from_config(stack.config)
+    deploy(stack, tmp_path, "failing_alert_flow.py", FAILING_FLOW, "--notify-on-error", hook.url)
+    assert api.get_flow("FailingAlertFlow")["alerts"] == {"on_error": [hook.url], "on_success": []}
+    failed = api.trigger("FailingAlertFlow", {})["run_id"]
+    assert wait_for_run(api, "FailingAlertFlow", failed)["status"] == "FAILED"
+    [message] = hook.wait_for(1)
+    text = message["text"]
+    assert text.startswith(f"flowdrop: FailingAlertFlow {failed} FAILED in step 'transform'\n"), text
+    assert "failed step: transform (task transform, attempt 0)" in text
+    assert "exception: builtins.ValueError: no rows in input.csv" in text
+    assert text.rstrip().endswith("ValueError: no rows in input.csv")  # the traceback's last line
+
+    # Alerts on error only: its success says nothing.
+    deploy(stack, tmp_path, "quiet_flow.py", SUCCEEDING_FLOW.format(name="QuietFlow"), "--notify-on-error", hook.url)
+    quiet = api.trigger("QuietFlow", {})["run_id"]
+    assert wait_for_run(api, "QuietFlow", quiet)["status"] == "SUCCEEDED"
+    # Asked for: a success alert. It is delivered after QuietFlow's event (which ended first), so
+    # once it is here, every message the runs above caused is too.
+    deploy(stack, tmp_path, "told_flow.py", SUCCEEDING_FLOW.format(name="ToldFlow"), "--notify-on-success", hook.url)
+    told = api.trigger("ToldFlow", {})["run_id"]
+    assert wait_for_run(api, "ToldFlow", told)["status"] == "SUCCEEDED"
+    messages = hook.wait_for(2)
+    assert [m["text"].splitlines()[0] for m in messages] == [
+        f"flowdrop: FailingAlertFlow {failed} FAILED in step 'transform'",
+        f"flowdrop: ToldFlow {told} SUCCEEDED"]
