@@ -9,6 +9,7 @@ EventBridge, moto's rule routes them to the alerts queue, and app.py's
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,51 @@ def test_a_failing_run_alerts_once_and_a_succeeding_one_only_when_asked(stack, h
     assert [m["text"].splitlines()[0] for m in messages] == [
         f"flowdrop: FailingAlertFlow {failed} FAILED in step 'transform'",
         f"flowdrop: ToldFlow {told} SUCCEEDED"]
+
+
+BLOCKING_FLOW = '''\
+import os
+import time
+
+from flowdrop import FlowSpec, schedule, step
+
+
+@schedule(cron="0 3 1 1 ? *")
+class QueuedTickFlow(FlowSpec):
+    @step
+    def start(self):
+        while not os.path.exists({marker!r}):  # the test lets the first run finish
+            time.sleep(0.2)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    QueuedTickFlow()
+'''
+
+
+def test_a_scheduled_run_ending_starts_the_tick_queued_behind_it(stack, tmp_path):
+    from datetime import datetime, timezone
+
+    api = ApiClient.from_config(stack.config)
+    marker = tmp_path / "let-it-finish"
+    deploy(stack, tmp_path, "queued_tick_flow.py", BLOCKING_FLOW.format(marker=str(marker)), "--overlap", "queue")
+    first, second = (datetime(2026, 1, 1, 3, tzinfo=timezone.utc), datetime(2027, 1, 1, 3, tzinfo=timezone.utc))
+    assert stack.clock is not None
+    [fired] = stack.clock.fire_now("QueuedTickFlow", at=first)
+    assert (fired.result["outcome"], fired.result["run_id"]) == ("started", "sfn-sched-20260101T0300Z")
+    [queued] = stack.clock.fire_now("QueuedTickFlow", at=second)
+    assert (queued.result["outcome"], queued.result["blocked_by"]) == ("queued", "sfn-sched-20260101T0300Z")
+    assert [r["run_id"] for r in api.list_runs("QueuedTickFlow")["runs"]] == ["sfn-sched-20260101T0300Z"]
+    marker.write_text("go")
+    assert wait_for_run(api, "QueuedTickFlow", "sfn-sched-20260101T0300Z")["status"] == "SUCCEEDED"
+    # No tick fires now: the first run's status event starts the queued one.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(api.list_runs("QueuedTickFlow")["runs"]) < 2:
+        time.sleep(0.2)
+    answer = wait_for_run(api, "QueuedTickFlow", "sfn-sched-20270101T0300Z")
+    assert (answer["status"], answer["scheduled_time"]) == ("SUCCEEDED", "2027-01-01T03:00:00Z")
