@@ -116,7 +116,7 @@ def test_a_failed_run_alerts_once_naming_step_and_exception(stack, hook: Webhook
     assert handle_status_batch(event, stack.clients, stack.settings) == {"batchItemFailures": []}  # redelivered
     assert len(hook.messages) == 1 and hook.paths == ["/hooks/flowdrop"]
     text = hook.messages[0]["text"]
-    assert text.startswith(f"flowdrop: AlertFlow sfn-api-fails FAILED in step 'start'\n")
+    assert text.startswith("flowdrop: AlertFlow sfn-api-fails FAILED in step 'start'\n")
     assert "failed step: start (task start, attempt 0)" in text
     assert "exception: builtins.ValueError: no rows in input.csv" in text
     assert "  ValueError: no rows in input.csv\n" in text and "    load()" in text
