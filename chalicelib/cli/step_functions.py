@@ -370,7 +370,9 @@ def _schedule_lines(record: Mapping[str, Any], manifest: Any, now: datetime) -> 
 
 
 def _alert_lines(manifest: Any) -> list[str]:
-    alerts = manifest.options.get("alerts") or {}
+    from flowdrop.model.alerts import shown_alerts
+
+    alerts = shown_alerts(manifest.options.get("alerts")) or {}
     return [f"Alerts {kind.replace('_', ' ')}: {', '.join(alerts[kind])}" for kind in ("on_error", "on_success")
             if alerts.get(kind)]
 

@@ -43,7 +43,16 @@ from flowdrop.deployer.store import DeploymentStore
 from flowdrop.errors import AlertError, FlowdropError
 from flowdrop.model import names
 from flowdrop.model import runs as run_ids
-from flowdrop.model.alerts import SNS, Alerts, Failure, RunOutcome, slack_payload, sns_message, target_kind
+from flowdrop.model.alerts import (
+    SNS,
+    Alerts,
+    Failure,
+    RunOutcome,
+    shown_target,
+    slack_payload,
+    sns_message,
+    target_kind,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +157,7 @@ def handle_status_change(change: StatusChange, clients: Clients, settings: Deplo
             store.release_alert(change.state_machine, key)
             raise
         sent.append(target)
-        logger.info("alerted %s: %s %s", _shown(target), change.run_id, change.status)
+        logger.info("alerted %s: %s %s", shown_target(target), change.run_id, change.status)
     return sent
 
 
@@ -170,7 +179,7 @@ def deliver(target: str, outcome: RunOutcome, clients: Clients, post: Post) -> N
     except AWS_ERRORS as err:
         raise AlertError(str(aws_error("SNS", "Publish", target, err))) from err
     except (OSError, ValueError) as err:  # urllib's URLError and HTTPError are OSErrors
-        raise AlertError(f"alert for {outcome.run_id} to {_shown(target)} failed: {err}") from err
+        raise AlertError(f"alert for {outcome.run_id} to {shown_target(target)} failed: {err}") from err
 
 
 def post_json(url: str, body: bytes) -> None:
@@ -237,11 +246,3 @@ def _task_failure(clients: Clients, settings: DeployerSettings, flow_name: str, 
                            exception_message=str(meta.get("exception_message") or ""),
                            traceback=str(meta.get("exception") or ""))
     return Failure(step=failed_steps[0]) if failed_steps else None
-
-
-def _shown(target: str) -> str:
-    """A target as logs show it: a webhook's path is its secret (Slack's are), so only scheme and host."""
-    if target_kind(target) == SNS:
-        return target
-    scheme, _, rest = target.partition("://")
-    return f"{scheme}://{rest.split('/', 1)[0]}/..."

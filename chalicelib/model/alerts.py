@@ -123,6 +123,23 @@ def alerts_problems(path: str, value: Any) -> list[str]:
     return problems
 
 
+def shown_target(target: str) -> str:
+    """A target as the API, logs and terminals show it: a webhook's path is its secret (Slack's are)."""
+    if target_kind(target) == SNS:
+        return target
+    scheme, _, rest = target.partition("://")
+    host, _, path = rest.partition("/")
+    return f"{scheme}://{host}/..." if path else target
+
+
+def shown_alerts(alerts: Mapping[str, Any] | None) -> dict[str, list[str]] | None:
+    """A recorded alerts value with every webhook's secret hidden (None when there are no targets)."""
+    value = Alerts.from_dict(alerts)
+    if not value:
+        return None
+    return {ON_ERROR: [shown_target(t) for t in value.on_error], ON_SUCCESS: [shown_target(t) for t in value.on_success]}
+
+
 # -- the message ---------------------------------------------------------------------------------
 
 

@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from click.testing import CliRunner
+
 from flowdrop.cli.api_client import ApiClient
+from flowdrop.cli.operator import cli
 from flowdrop.local.stack import EmbeddedStack, StackOptions
 from flowdrop.testing import client_env, run_command, wait_for_run
 from tests.helpers.webhook import webhook_receiver
@@ -88,7 +91,13 @@ def deploy(stack: EmbeddedStack, folder: Path, file_name: str, source: str, *opt
 def test_a_failing_run_alerts_once_and_a_succeeding_one_only_when_asked(stack, hook, tmp_path):
     api = ApiClient.from_config(stack.config)
     deploy(stack, tmp_path, "failing_alert_flow.py", FAILING_FLOW, "--notify-on-error", hook.url)
-    assert api.get_flow("FailingAlertFlow")["alerts"] == {"on_error": [hook.url], "on_success": []}
+    shown = hook.url.rsplit("/hooks/", 1)[0] + "/..."  # the webhook's path is its secret: never shown
+    assert api.get_flow("FailingAlertFlow")["alerts"] == {"on_error": [shown], "on_success": []}
+    listed = next(f for f in api.list_flows()["flows"] if f["flow"] == "FailingAlertFlow")
+    assert listed["alerts"] == {"on_error": [shown], "on_success": []}
+    flows = CliRunner().invoke(cli, ["flows"], env={"FLOWDROP_CONFIG": str(stack.config_path)})
+    line = next(line for line in flows.output.splitlines() if line.startswith("FailingAlertFlow "))
+    assert line.endswith(" alerts-on-error:1"), flows.output
     failed = api.trigger("FailingAlertFlow", {})["run_id"]
     assert wait_for_run(api, "FailingAlertFlow", failed)["status"] == "FAILED"
     [message] = hook.wait_for(1)

@@ -57,7 +57,7 @@ def run_to_end(stack: DeployerStack, flow: str, name: str, fail: bool) -> str:
     base = names.state_machine_arn("aws", "us-east-1", "123456789012", flow)
     started = start_execution(stack.clients, flow, base, name, json.dumps({"Parameters": "{}"}))
     sfn, sqs = stack.clients.sfn, stack.settings.aws.client("sqs")
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # generous: the machine is shared
     while time.monotonic() < deadline:
         status = sfn.describe_execution(executionArn=started.execution_arn)["status"]
         if status != "RUNNING":

@@ -13,6 +13,8 @@ from flowdrop.model.alerts import (
     alerts_problems,
     last_lines,
     option_problems,
+    shown_alerts,
+    shown_target,
     slack_payload,
     sns_message,
     target_kind,
@@ -144,3 +146,12 @@ def test_alerts_change_the_fingerprint_only_when_given() -> None:
     empty = fingerprint("{}", None, Manifest.from_dict(edit("options.alerts", {"on_error": [], "on_success": []})))
     asked = fingerprint("{}", None, Manifest.from_dict(edit("options.alerts", {"on_error": [HOOK]})))
     assert plain == empty != asked
+
+
+def test_shown_targets_hide_a_webhooks_secret_path() -> None:
+    assert shown_target(HOOK) == "https://hooks.slack.com/..."
+    assert shown_target("https://example.com") == "https://example.com"
+    assert shown_target(TOPIC) == TOPIC
+    assert shown_alerts({"on_error": [HOOK], "on_success": [TOPIC]}) == {
+        "on_error": ["https://hooks.slack.com/..."], "on_success": [TOPIC]}
+    assert shown_alerts(None) is None and shown_alerts({"on_error": [], "on_success": []}) is None
