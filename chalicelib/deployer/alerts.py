@@ -15,6 +15,9 @@ message, which SQS delivers again and finally moves to the dead-letter
 queue. Delivery is therefore at most once per target if a Lambda dies
 between claim and send, which an alert can afford.
 
+The targets are those of the flow's production release when the event
+arrives (a run of an older version alerts where the flow alerts now).
+
 Also, when a scheduled run (`sched-...`) ends, the queued ticks of its
 flow (overlap "queue") are drained: the next one starts now, not at the
 next tick. Does not own: the message text (model/alerts.py), the targets'

@@ -18,6 +18,7 @@ from flowdrop.datastore.flow import FlowDatastore
 from flowdrop.datastore.s3 import S3Storage
 from flowdrop.deployer import alerts
 from flowdrop.deployer.alerts import STATUS_CHANGE, handle_status_batch
+from flowdrop.deployer.clients import AWS_ERRORS
 from flowdrop.deployer.deploy import deploy_package
 from flowdrop.deployer.trigger import start_execution
 from flowdrop.cli.uploader import DeployOptions
@@ -53,36 +54,50 @@ def deploy(stack: DeployerStack, on_error: tuple[str, ...] = (), on_success: tup
 
 
 def run_to_end(stack: DeployerStack, flow: str, name: str, fail: bool) -> str:
-    """Start a run, answer its first task as a worker would, wait until the execution ends; its ARN."""
+    """Start a run, answer its tasks as a worker would (failing the first if `fail`), wait until it ends; its ARN."""
     base = names.state_machine_arn("aws", "us-east-1", "123456789012", flow)
     started = start_execution(stack.clients, flow, base, name, json.dumps({"Parameters": "{}"}))
     sfn, sqs = stack.clients.sfn, stack.settings.aws.client("sqs")
+    queue = stack.settings.backend.worker_queue_url
+    answered: dict[str, tuple[dict[str, Any], float]] = {}
     deadline = time.monotonic() + 180  # generous: the machine is shared
     while time.monotonic() < deadline:
-        status = sfn.describe_execution(executionArn=started.execution_arn)["status"]
-        if status != "RUNNING":
+        if sfn.describe_execution(executionArn=started.execution_arn)["status"] != "RUNNING":
             return started.execution_arn
-        for message in sqs.receive_message(QueueUrl=stack.settings.backend.worker_queue_url, WaitTimeSeconds=1,
-                                           MaxNumberOfMessages=10).get("Messages", []):
+        messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1, MaxNumberOfMessages=10).get("Messages", [])
+        for message in messages:
             body = json.loads(message["Body"])
             payload = body["payload"]
             if fail:
                 write_failed_attempt(stack, payload["run_id"], payload["step"], payload.get("task_id") or "start")
-                sfn.send_task_failure(taskToken=body["task_token"], error="flowdrop.TaskFailed",
-                                      cause="step 'start' failed: ValueError: no rows in input.csv")
-            else:
-                sfn.send_task_success(taskToken=body["task_token"], output=json.dumps({"ok": True}))
-            sqs.delete_message(QueueUrl=stack.settings.backend.worker_queue_url,
-                               ReceiptHandle=message["ReceiptHandle"])
+            answered[body["task_token"]] = (body, 0.0)
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+        for token, (body, when) in list(answered.items()):
+            # Answer each task, and again if the run has not moved on a few seconds later: under load,
+            # moto can take an answer before its task waits for it, and then waits for ever.
+            if not messages and time.monotonic() - when > 5:
+                _answer(sfn, token, fail)
+                answered[token] = (body, time.monotonic())
     raise AssertionError(f"{started.execution_arn} did not end")
 
 
-def write_failed_attempt(stack: DeployerStack, run_id: str, step: str, task_id: str) -> None:
+def _answer(sfn: Any, token: str, fail: bool) -> None:
+    try:
+        if fail:
+            sfn.send_task_failure(taskToken=token, error="flowdrop.TaskFailed",
+                                  cause="step 'start' failed: ValueError: no rows in input.csv")
+        else:
+            sfn.send_task_success(taskToken=token, output=json.dumps({"ok": True}))
+    except AWS_ERRORS:
+        pass  # the task already took an earlier answer
+
+
+def write_failed_attempt(stack: DeployerStack, run_id: str, step: str, task_id: str, attempt: int = 0,
+                         message: str = "no rows in input.csv", finished: str = "2026-11-25T12:00:00Z") -> None:
     datastore = FlowDatastore(S3Storage(stack.clients.s3, stack.bucket, "data"), "AlertFlow")
-    datastore.write_attempt(run_id, step, task_id, 0, {"status": "failed", "finished": "2026-11-25T12:00:00Z",
-                                                       "exception": TRACEBACK, "exception_type": "ValueError",
-                                                       "exception_class": "builtins.ValueError",
-                                                       "exception_message": "no rows in input.csv"})
+    datastore.write_attempt(run_id, step, task_id, attempt, {
+        "status": "failed", "finished": finished, "exception": TRACEBACK.replace("no rows in input.csv", message),
+        "exception_type": "ValueError", "exception_class": "builtins.ValueError", "exception_message": message})
 
 
 def status_event(stack: DeployerStack, execution_arn: str) -> dict[str, Any]:
@@ -122,11 +137,27 @@ def test_a_failed_run_alerts_once_naming_step_and_exception(stack, hook: Webhook
     assert "  ValueError: no rows in input.csv\n" in text and "    load()" in text
 
 
+def test_the_newest_failed_attempt_is_the_one_reported(stack, hook: WebhookReceiver):
+    flow = deploy(stack, on_error=(hook.url,))
+    arn = run_to_end(stack, flow, "api-retries", fail=True)
+    # As @retry leaves it: an earlier attempt failed differently, a @catch-caught one is not a failure.
+    write_failed_attempt(stack, "sfn-api-retries", "start", "start", 1, "the last try", "2026-11-25T12:05:00Z")
+    datastore = FlowDatastore(S3Storage(stack.clients.s3, stack.bucket, "data"), "AlertFlow")
+    datastore.write_attempt("sfn-api-retries", "start", "start", 2, {
+        "status": "failed", "caught": True, "finished": "2026-11-25T12:09:00Z", "exception": "caught"})
+    assert handle_status_batch(status_event(stack, arn), stack.clients, stack.settings) == {"batchItemFailures": []}
+    text = hook.wait_for(1)[0]["text"]
+    assert "failed step: start (task start, attempt 1)" in text
+    assert "exception: builtins.ValueError: the last try" in text and "no rows" not in text
+
+
 def test_a_succeeded_run_alerts_only_when_asked(stack, hook: WebhookReceiver):
     flow = deploy(stack, on_error=(hook.url,))
     arn = run_to_end(stack, flow, "api-works", fail=False)
+    execution = stack.clients.sfn.describe_execution(executionArn=arn)
+    assert execution["status"] == "SUCCEEDED", (execution.get("error"), execution.get("cause"))
     assert handle_status_batch(status_event(stack, arn), stack.clients, stack.settings) == {"batchItemFailures": []}
-    assert hook.messages == []
+    assert hook.messages == [], hook.messages
 
 
 def test_success_alerts_go_to_sns(stack, aws):
