@@ -160,6 +160,12 @@ class RunEndedError(TriggerError):
     http_status = 409
 
 
+class RunStillRunningError(TriggerError):
+    """The run asked for must have ended first (a resume of a running run): HTTP 409."""
+
+    http_status = 409
+
+
 class RequestError(TriggerError):
     """A request is malformed or its values are wrong: HTTP 400, with every problem."""
 

@@ -53,10 +53,10 @@ def run_command(args: Sequence[str], env: Mapping[str, str], cwd: Path, timeout:
 
 
 def deploy_flow(stack: EmbeddedStack, flow_file: Path, *extra: str, cwd: Path | None = None,
-                backend: str | None = None) -> str:
-    """`python FLOW_FILE [extra...] step-functions create [--backend B]` against the stack; its output."""
+                backend: str | None = None, create_options: tuple[str, ...] = ()) -> str:
+    """`python FLOW_FILE [extra...] step-functions create [--backend B] [create_options...]` against the stack."""
     cwd = cwd or stack.state_dir
-    create = ["step-functions", "create", *(["--backend", backend] if backend else [])]
+    create = ["step-functions", "create", *(["--backend", backend] if backend else []), *create_options]
     return run_command([sys.executable, str(flow_file), *extra, *create], client_env(stack), cwd)
 
 

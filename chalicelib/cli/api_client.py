@@ -108,9 +108,23 @@ class ApiClient:
         body = {k: v for k, v in (("reason", reason), ("user", user)) if v}
         return self.request("POST", f"/flows/{_quote(flow)}/runs/{_quote(run_id)}/terminate", body)
 
+    def cancel(self, flow: str, run_id: str, reason: str | None = None, user: str | None = None) -> dict[str, Any]:
+        """DELETE /flows/{flow}/runs/{run_id}: the same as terminate."""
+        body = {k: v for k, v in (("reason", reason), ("user", user)) if v}
+        return self.request("DELETE", f"/flows/{_quote(flow)}/runs/{_quote(run_id)}", body or None)
+
+    def resume(self, flow: str, run_id: str, step: str | None = None, user: str | None = None) -> dict[str, Any]:
+        """POST /flows/{flow}/runs/{run_id}/resume: a new production run reusing the origin's successful tasks."""
+        body = {k: v for k, v in (("step", step), ("user", user)) if v}
+        return self.request("POST", f"/flows/{_quote(flow)}/runs/{_quote(run_id)}/resume", body)
+
     def rollback(self, flow: str, version: int) -> dict[str, Any]:
         """POST /flows/{flow}/rollback: point `production` at an earlier version."""
         return self.request("POST", f"/flows/{_quote(flow)}/rollback", {"version": int(version)})
+
+    def backfill(self, flow: str, start: str, end: str) -> dict[str, Any]:
+        """POST /flows/{flow}/backfill: one run per schedule tick from `start` to `end` (inclusive) without a run."""
+        return self.request("POST", f"/flows/{_quote(flow)}/backfill", {"from": start, "to": end})
 
     def delete_flow(self, flow: str) -> dict[str, Any]:
         """DELETE /flows/{flow}: state machine, alias and schedule removed; records kept."""

@@ -7,7 +7,8 @@ handler), triggers it over the API with alpha=0.5 and shows its steps and
 artifacts through the client API; deploys HourlyFlow and fires its rule;
 deploys DebugFlow, whose step `b` fails in production, and resumes that run
 locally with `python debug_flow.py resume --origin-run-id sfn-...` once
-"fixed" (FIX_DEBUG_FLOW=1). Exit code 0 only if every part worked. The
+"fixed" (FIX_DEBUG_FLOW=1), then deploys the fix and resumes it in production
+(`step-functions resume`). Exit code 0 only if every part worked. The
 helpers it shares with tests and benches live in flowdrop.testing.
 """
 
@@ -91,7 +92,7 @@ def run_demo(state_dir: Path | None, console: Any) -> int:
     finally:
         stack.stop()
     console.print(f"\n[bold green]Demo complete[/bold green] in {time.monotonic() - began:.0f}s: deployed by upload, "
-                  "triggered over the API, scheduled, failed in production and resumed locally.")
+                  "triggered over the API, scheduled, failed in production, resumed locally and in production.")
     if not keep:
         shutil.rmtree(state_dir, ignore_errors=True)
     return 0
@@ -167,3 +168,33 @@ def story(stack: EmbeddedStack, console: Any) -> None:
         console.print(f"    {line.strip()}")
     if "total is 3" not in output:
         raise DemoError(f"the resumed DebugFlow did not print 'total is 3':\n{output[-2000:]}")
+    _resume_in_production(stack, console, api, examples, work, failed_run)
+
+
+def _resume_in_production(stack: EmbeddedStack, console: Any, api: Any, examples: Path, work: Path,
+                          failed_run: str) -> None:
+    """4. The fix deployed, and the failed run resumed in production: b, join and end rerun; start and a reused."""
+    from flowdrop.cli.operations import production_client
+    from flowdrop.client import Run
+
+    fixed = work / "debug_flow.py"  # the fix, made in the file this time (no FIX_DEBUG_FLOW in production)
+    fixed.write_text((examples / "debug_flow.py").read_text().replace("os.environ.get('FIX_DEBUG_FLOW') == '1'",
+                                                                     "True"))
+    with phase(console, "python debug_flow.py step-functions create (the fix: version 2)"):
+        deploy_flow(stack, fixed, cwd=work)
+    with phase(console, f"python debug_flow.py step-functions resume --origin-run-id {failed_run}"):
+        output = run_command([sys.executable, str(fixed), "step-functions", "resume", "--origin-run-id",
+                              failed_run], client_env(stack), work)
+        found = re.search(r"run-id (sfn-[A-Za-z0-9_-]+)", output)
+        if not found:
+            raise DemoError(f"no new run id in the resume's output:\n{output[-2000:]}")
+        answer = wait_for_run(api, "DebugFlow", found.group(1))
+    _show_run(console, "DebugFlow", answer)
+    if answer.get("status") != "SUCCEEDED":
+        raise DemoError(f"the production resume DebugFlow/{found.group(1)} ended {answer.get('status')}: "
+                        f"{answer.get('cause') or ''}")
+    production_client(stack.config)
+    run = Run(f"DebugFlow/{found.group(1)}")
+    for step in ("start", "a", "b", "join", "end"):
+        origin = run[step].task.origin_pathspec
+        console.print(f"      {step:<10} " + (f"reused from {origin}" if origin else "rerun"))

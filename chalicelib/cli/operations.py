@@ -2,10 +2,10 @@
 
 Owns: reading a production run's task logs through the client API
 (`task_logs`), reading a run's artifacts (`run_artifacts`), and firing a
-flow's schedule rule now (`fire_schedule`): on the embedded stack through
-its control route (its clock invokes the scheduled handler in-process), on
-AWS by invoking the rule's target Lambda with the rule's Input, as
-EventBridge would. Does not own: HTTP (api_client.py) or printing (operator.py).
+flow's schedule now (`fire_schedule`): on the embedded stack through its
+control route (its clock invokes the scheduled handler in-process), on AWS
+by invoking the schedule's target Lambda with its Input, as EventBridge
+Scheduler would. Does not own: HTTP (api_client.py) or printing (operator.py).
 """
 
 from __future__ import annotations
@@ -76,25 +76,24 @@ def fire_schedule(config: ClientConfig, flow: str) -> list[dict[str, Any]]:
 
 
 def _fire_on_aws(config: ClientConfig, flow: str) -> list[dict[str, Any]]:
+    """Invoke the schedule's target as EventBridge Scheduler would, for this minute's tick."""
+    import uuid
+
     from botocore.exceptions import BotoCoreError, ClientError
 
     from flowdrop.model import names
+    from flowdrop.model.schedule import scheduler_input
 
-    rule = names.rule_name(flow)
-    events, lam = config.aws.client("events"), config.aws.client("lambda")
+    name, group = names.schedule_name(flow), names.SCHEDULE_GROUP
     moment = datetime.now(timezone.utc).replace(second=0, microsecond=0)
-    firings = []
     try:
-        targets = events.list_targets_by_rule(Rule=rule).get("Targets", [])
-        if not targets:
-            raise FlowdropError(f"flow {flow!r}: rule {rule} has no targets")
-        for target in targets:
-            event = {**json.loads(target.get("Input") or "{}"), "time": moment.isoformat().replace("+00:00", "Z")}
-            response = lam.invoke(FunctionName=target["Arn"], Payload=json.dumps(event).encode())
-            payload = json.loads(response["Payload"].read() or b"null")
-            error = payload.get("errorMessage") if response.get("FunctionError") and isinstance(payload, dict) else None
-            firings.append({"rule": rule, "time": moment.isoformat(), "result": None if error else payload,
-                            "error": error})
-    except (ClientError, BotoCoreError) as err:
-        raise FlowdropError(f"firing rule {rule} of flow {flow!r} failed: {err}") from err
-    return firings
+        schedule = config.aws.client("scheduler").get_schedule(Name=name, GroupName=group)
+        target = schedule["Target"]
+        event = scheduler_input(target.get("Input") or "{}", moment, schedule.get("Arn", ""),
+                                execution_id=str(uuid.uuid4()))
+        response = config.aws.client("lambda").invoke(FunctionName=target["Arn"], Payload=json.dumps(event).encode())
+    except (ClientError, BotoCoreError, ValueError) as err:
+        raise FlowdropError(f"firing schedule {group}/{name} of flow {flow!r} failed: {err}") from err
+    payload = json.loads(response["Payload"].read() or b"null")
+    error = payload.get("errorMessage") if response.get("FunctionError") and isinstance(payload, dict) else None
+    return [{"rule": name, "time": moment.isoformat(), "result": None if error else payload, "error": error}]

@@ -4,7 +4,8 @@ Owns: `up` (the embedded stack, local/stack.py), `demo` (demo.py) and
 the operator commands, which read the client config once and call the
 deployer's HTTPS API (api_client.py) or the client API for task logs:
 `flows`, `runs FLOW`, `status RUN`, `logs RUN [STEP]`, `trigger FLOW
---param k=v`, `rollback FLOW --to VERSION`, `schedule fire FLOW`. Errors are
+--param k=v`, `cancel RUN`, `rollback FLOW --to VERSION`, `schedule fire FLOW`,
+`backfill FLOW --from T --to T`. Errors are
 messages and a non-zero exit code, never tracebacks.
 """
 
@@ -155,12 +156,23 @@ def flows(ctx: click.Context) -> None:
     if not answer:
         click.echo("No flows deployed.")
     for flow in answer:
-        schedule = flow.get("schedule") or "-"
         alerts = flow.get("alerts") or {}
         notify = "".join(f" {kind.replace('on_', 'alerts-on-')}:{len(alerts[kind])}"
                          for kind in ("on_error", "on_success") if alerts.get(kind))
-        click.echo(f"{flow.get('flow', '?'):<40} version {flow.get('version', '?'):<4} schedule {schedule:<22} "
+        click.echo(f"{flow.get('flow', '?'):<40} version {flow.get('version', '?'):<4} schedule {_schedule_text(flow):<22} "
                    f"deployed {flow.get('deployed_at') or '?'} by {flow.get('user') or '?'}{notify}")
+
+
+def _schedule_text(flow: Mapping[str, Any]) -> str:
+    """`0 9 * * ? * Europe/Berlin overlap=queue`, `-` when unscheduled; UTC and the default policy unsaid."""
+    if not flow.get("schedule"):
+        return "-"
+    parts = [str(flow["schedule"])]
+    if flow.get("timezone") and flow["timezone"] != "UTC":
+        parts.append(str(flow["timezone"]))
+    if flow.get("overlap") and flow["overlap"] != "skip":
+        parts.append(f"overlap={flow['overlap']}")
+    return " ".join(parts)
 
 
 @cli.command(help="List a flow's production runs, newest first (the newest 100 unless --all).")
@@ -275,6 +287,21 @@ def trigger(ctx: click.Context, flow: str, params: tuple[str, ...], idempotency_
     click.echo(f"Follow it: flowdrop status {flow}/{answer.get('run_id')}")
 
 
+@cli.command(help="Stop a running production run: RUN is FLOW/sfn-... (or sfn-... with --flow); it ends ABORTED.")
+@click.argument("run")
+@click.option("--flow", default=None, help="The flow, when RUN is a bare run id.")
+@click.option("--reason", default=None, help="Why, kept with the run (its cause).")
+@click.pass_context
+def cancel(ctx: click.Context, run: str, flow: str | None, reason: str | None) -> None:
+    from flowdrop.config import user_name
+
+    with messages_not_tracebacks():
+        flow, run_id = split_run(run, flow)
+        answer = _api(_config(ctx)).cancel(flow, run_id, reason, user_name())
+    click.echo(f"Cancelled {flow}/{answer.get('run_id', run_id)}: it ends {answer.get('status')} "
+               f"({answer.get('cause')}).")
+
+
 @cli.command(help="Point a flow's production alias back at an earlier version.")
 @click.argument("flow")
 @click.option("--to", "version", type=click.IntRange(1), required=True, help="The version to make production.")
@@ -290,6 +317,11 @@ def schedule() -> None:
     pass
 
 
+_TICK_OUTCOMES = {"started": "started", "existing": "already started for this tick",
+                  "skipped": "skipped: {blocked_by} is still running (overlap skip)",
+                  "queued": "queued until {blocked_by} ends (overlap queue)"}
+
+
 @schedule.command(name="fire", help="Fire a flow's schedule rule now: one scheduled run for this minute.")
 @click.argument("flow")
 @click.pass_context
@@ -302,8 +334,24 @@ def schedule_fire(ctx: click.Context, flow: str) -> None:
         if firing.get("error"):
             fail(f"{flow}: the scheduled handler failed: {firing['error']}")
         result = firing.get("result") or {}
-        how = "started" if result.get("started", True) else "already started for this tick"
+        how = _TICK_OUTCOMES.get(result.get("outcome") or ("started" if result.get("started", True) else "existing"),
+                                 "{outcome}").format(**{"blocked_by": "?", "outcome": "?", **result})
         click.echo(f"Fired {firing.get('rule')} for {firing.get('time')}: {flow}/{result.get('run_id')} ({how})")
+
+
+@cli.command(name="backfill", help="Start one run per missed schedule tick from --from to --to (both included).")
+@click.argument("flow")
+@click.option("--from", "start", required=True, metavar="TIME", help="First tick (ISO 8601, e.g. 2026-11-25T09:00Z).")
+@click.option("--to", "end", required=True, metavar="TIME", help="Last tick, included (not in the future).")
+@click.pass_context
+def backfill(ctx: click.Context, flow: str, start: str, end: str) -> None:
+    with messages_not_tracebacks():
+        answer = _api(_config(ctx)).backfill(flow, start, end)
+    ticks, started = answer.get("ticks") or [], answer.get("started") or []
+    click.echo(f"{flow}: {len(ticks)} tick(s) from {answer.get('from')} to {answer.get('to')}; "
+               f"{len(started)} run(s) started, {len(answer.get('existing') or [])} already had one")
+    for run_id in started:
+        click.echo(f"  started {flow}/{run_id}")
 
 
 @cli.group(help="The deployer installed on AWS (see the README: Installing the deployer on AWS).")

@@ -4,7 +4,7 @@ Owns: the step-functions subcommands of the flow CLI and what they print.
 `create --only-json` compiles locally and prints the state machine (no AWS
 access); `create` hands the flow to the uploader (S3, then the deployment
 record through the API); `trigger`, `list-runs` and `delete` call the
-deployer's HTTPS API. Does not own: packaging (uploader.py), HTTP
+deployer's HTTPS API (`resume`: step_functions_resume.py). Does not own: packaging (uploader.py), HTTP
 (api_client.py) or anything that runs server side.
 """
 
@@ -175,6 +175,10 @@ def add_step_functions_commands(cli: click.Group) -> None:
             click.echo(f"Terminated {target.state_machine_name}/{answer.get('run_id')}: it ends "
                        f"{answer.get('status')} ({answer.get('cause')}).")
 
+    from flowdrop.cli.step_functions_resume import add_resume_command
+
+    add_resume_command(step_functions, _target_options, _target)
+
     @step_functions.command(name="list-runs", help="List the production runs of the flow.")
     @_target_options
     @click.option("--running", is_flag=True, help="Only running runs.")
@@ -194,7 +198,7 @@ def add_step_functions_commands(cli: click.Group) -> None:
             listed = api.iter_runs(target.state_machine_name, wanted[0] if len(wanted) == 1 else None)
             runs = [r for r in listed if not wanted or r.get("status") in wanted]
             if not runs:
-                which = " or ".join(s.lower() for s in wanted) + " " if wanted else ""
+                which = " or ".join(s.lower().replace("_", "-") for s in wanted) + " " if wanted else ""
                 click.echo(f"No {which}runs of {target.state_machine_name}.")
             for line in run_lines(runs):
                 click.echo(line)
@@ -217,6 +221,7 @@ def add_step_functions_commands(cli: click.Group) -> None:
 
 def _definition_json(obj: Any, state_machine_name: str, options: Any) -> str:
     from flowdrop.compiler import BackendSettings, CompileOptions, compile_flow
+    from flowdrop.compiler.limits import readable_json
 
     # Where production keeps artifacts and queues tasks is the deployer's to
     # say; a preview without a configured stack shows placeholders instead.
@@ -240,7 +245,31 @@ def _definition_json(obj: Any, state_machine_name: str, options: Any) -> str:
     ))
     if placeholders:
         click.echo("Preview with placeholders (no deployer configured): " + "; ".join(placeholders), err=True)
-    return json.dumps(compiled, indent=2, sort_keys=True)
+    return readable_json(compiled)
+
+
+class _BackgroundClient:
+    """A boto3 client made on a thread while the caller works; get() waits for it (and raises what it raised)."""
+
+    def __init__(self, aws: Any, service: str):
+        import threading
+
+        self._result: list[Any] = []
+        self._thread = threading.Thread(target=self._make, args=(aws, service), daemon=True, name=f"{service}-client")
+        self._thread.start()
+
+    def _make(self, aws: Any, service: str) -> None:
+        try:
+            self._result.append((aws.client(service), None))
+        except BaseException as err:  # noqa: BLE001 - handed to get()
+            self._result.append((None, err))
+
+    def get(self) -> Any:
+        self._thread.join()
+        client, error = self._result[0]
+        if error is not None:
+            raise error
+        return client
 
 
 def _create(obj: Any, options: Any, *, wait: bool, wait_timeout: float) -> int:
@@ -256,11 +285,12 @@ def _create(obj: Any, options: Any, *, wait: bool, wait_timeout: float) -> int:
     api = ApiClient.from_config(config) if wait else None  # fail before uploading, not after
     console = Console(stderr=True, highlight=False)
     now = datetime.now(timezone.utc)
+    s3 = _BackgroundClient(config.aws, "s3")  # boto3's import and S3 model load (~0.4 s) overlap the packaging
     prepared = prepare_deployment(obj.flow_cls, obj.flow_file, obj.graph, options, user_name(), now)
     manifest = prepared.manifest
     console.print(f"Deploying {manifest.state_machine_name} to AWS Step Functions: {len(prepared.files)} files "
                   f"(flowdrop {manifest.sdk_version} included), code sha256 {manifest.code_sha256[:12]}...")
-    result = deploy(prepared, config.aws.client("s3"), str(config.bucket), api, console, wait_timeout)
+    result = deploy(prepared, s3.get(), str(config.bucket), api, console, wait_timeout)
     if not wait:
         click.echo(f"Uploaded {result.url}; not waiting for the deployer (--no-wait).")
         return 0

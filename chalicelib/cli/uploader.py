@@ -256,11 +256,16 @@ def is_final_record(record: Mapping[str, Any] | None, created: str | None) -> bo
 
 
 def wait_for_deployment(api: DeploymentSource, flow: str, sha256: str, timeout: float = DEFAULT_WAIT_SECONDS, *,
-                        created: str | None = None, interval: float = 1.0, clock: Callable[[], float] = time.monotonic,
-                        sleep: Callable[[float], None] = time.sleep,
+                        created: str | None = None, interval: float = 1.0, first_interval: float = 0.1,
+                        clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
                         on_poll: Callable[[float, dict[str, Any] | None], None] | None = None) -> dict[str, Any] | None:
-    """Poll until this upload's record (matched by `created`) is final; None after `timeout` seconds."""
+    """Poll until this upload's record (matched by `created`) is final; None after `timeout` seconds.
+
+    The first polls come quickly (a deploy on the embedded stack takes a few
+    hundred milliseconds) and back off by half each time to `interval`.
+    """
     start = clock()
+    delay = min(first_interval, interval)
     while True:
         record = api.get_deployment(flow, sha256)
         elapsed = clock() - start
@@ -270,7 +275,8 @@ def wait_for_deployment(api: DeploymentSource, flow: str, sha256: str, timeout: 
             return record
         if elapsed >= timeout:
             return None
-        sleep(min(interval, max(timeout - elapsed, 0.0)))
+        sleep(min(delay, max(timeout - elapsed, 0.0)))
+        delay = min(delay * 1.5, interval)
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ def build_package(manifest: Mapping[str, Any], files: Mapping[str, bytes]) -> by
             _add(tar, CODE_PREFIX + path, bytes(files[path]))
     out = io.BytesIO()
     # mtime 0 and no file name in the gzip header: the bytes depend on the content only.
-    with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=9) as gz:
+    with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=6) as gz:  # 9: 2x the time, 0.7% smaller
         gz.write(raw.getvalue())
     return out.getvalue()
 

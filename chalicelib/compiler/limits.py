@@ -1,7 +1,7 @@
 """The canonical JSON of a definition and the Step Functions limits it must respect.
 
-Owns: definition_json (what gets uploaded, byte-identical for the same ASL)
-and check_limits (every limit problem at once, each naming the state and
+Owns: definition_json (what gets uploaded, byte-identical for the same ASL),
+readable_json (the same, indented for people: `--only-json`) and check_limits (every limit problem at once, each naming the state and
 step at fault). Does not own: building the ASL.
 """
 
@@ -29,6 +29,52 @@ _FORBIDDEN = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
 def definition_json(asl: dict[str, Any]) -> str:
     """The definition as uploaded: sorted keys, compact separators, UTF-8 text."""
     return json.dumps(asl, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def readable_json(value: Any, indent: str = "  ") -> str:
+    """Exactly json.dumps(value, indent=2, sort_keys=True) for string-keyed JSON, faster on a large definition.
+
+    json.dumps drops to its pure-Python encoder whenever it indents; this
+    walks the containers itself and hands strings to the C escaper.
+    """
+    from json.encoder import encode_basestring_ascii as quote
+
+    other = json.JSONEncoder().encode
+    keys: dict[str, str] = {}
+    out: list[str] = []
+    append = out.append
+
+    def write(item: Any, pad: str) -> None:
+        kind = type(item)
+        if kind is str:
+            append(quote(item))
+        elif kind is dict and item:
+            inner = ",\n" + pad + indent
+            append("{\n" + pad + indent)
+            first = True
+            for key in sorted(item):
+                if not first:
+                    append(inner)
+                first = False
+                text = keys.get(key)
+                if text is None:
+                    text = keys[key] = quote(key) + ": "
+                append(text)
+                write(item[key], pad + indent)
+            append("\n" + pad + "}")
+        elif kind in (list, tuple) and item:
+            inner = ",\n" + pad + indent
+            append("[\n" + pad + indent)
+            for n, element in enumerate(item):
+                if n:
+                    append(inner)
+                write(element, pad + indent)
+            append("\n" + pad + "]")
+        else:
+            append(other(item))
+
+    write(value, "")
+    return "".join(out)
 
 
 def _states(machine: dict[str, Any], depth: int = 0) -> Iterator[tuple[str, dict[str, Any], int]]:

@@ -13,6 +13,8 @@ once per container, on first use (not at import: cold starts stay short).
   GET    /flows/{flow}/runs[?status=S&limit=N&next_token=T]  {"runs": [...], "next_token"?: T}
   GET    /flows/{flow}/runs/{run_id}      status and per-step states (?steps=false: status only)
   POST   /flows/{flow}/runs/{run_id}/terminate  [{"reason": "..."}]: 200 ABORTED; 404; 409 already ended
+  DELETE /flows/{flow}/runs/{run_id}      the same as terminate
+  POST   /flows/{flow}/runs/{run_id}/resume  [{"step": S}]: 202 a new run reusing the origin's tasks; 400; 404; 409
   POST   /flows/{flow}/rollback           {"version": N}
   POST   /flows/{flow}/backfill           {"from": T, "to": T}: a run per schedule tick without one
   DELETE /flows/{flow}                    state machine, alias and rule removed; records kept
@@ -136,8 +138,7 @@ def run_status(flow: str, run_id: str) -> Response:
     return answer(lambda: runs.run_status(flow, run_id, clients(), settings(), with_steps=steps))
 
 
-@app.route("/flows/{flow}/runs/{run_id}/terminate", methods=["POST"], authorizer=AUTHORIZER)
-def terminate_run(flow: str, run_id: str) -> Response:
+def _terminate(flow: str, run_id: str) -> Response:
     def call() -> dict[str, Any]:
         request = app.current_request
         body = requests.json_body(request.raw_body) if request.raw_body else {}
@@ -145,9 +146,34 @@ def terminate_run(flow: str, run_id: str) -> Response:
         # IAM (prod) names the caller; with a token, the client says who it is.
         identity = ((request.context or {}).get("identity") or {}).get("userArn")
         user = identity or (body.get("user") if isinstance(body.get("user"), str) else None)
-        return runs.terminate_run(flow, run_id, clients(), settings(), user, body.get("reason"))
+        return runs.terminate_run(flow, run_id, clients(), settings(), user, body.get("reason"), now())
 
     return answer(call)
+
+
+@app.route("/flows/{flow}/runs/{run_id}/terminate", methods=["POST"], authorizer=AUTHORIZER)
+def terminate_run(flow: str, run_id: str) -> Response:
+    return _terminate(flow, run_id)
+
+
+@app.route("/flows/{flow}/runs/{run_id}", methods=["DELETE"], authorizer=AUTHORIZER)
+def cancel_run(flow: str, run_id: str) -> Response:
+    return _terminate(flow, run_id)  # REST's spelling of terminate
+
+
+@app.route("/flows/{flow}/runs/{run_id}/resume", methods=["POST"], authorizer=AUTHORIZER)
+def resume_run(flow: str, run_id: str) -> Response:
+    def call() -> dict[str, Any]:
+        from flowdrop.deployer import resume
+
+        request = app.current_request
+        parsed = resume.ResumeRequest.from_body(requests.json_body(request.raw_body) if request.raw_body else {})
+        identity = ((request.context or {}).get("identity") or {}).get("userArn")
+        if identity:  # IAM (prod) names the caller; with a token, the client says who it is
+            parsed = resume.ResumeRequest(parsed.step, identity)
+        return resume.resume_run(flow, run_id, parsed, clients(), settings(), now())
+
+    return answer(call, status=202)
 
 
 @app.route("/flows/{flow}/rollback", methods=["POST"], authorizer=AUTHORIZER)

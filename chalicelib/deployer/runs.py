@@ -12,14 +12,16 @@ import json
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
+from flowdrop.deployer import run_records
 from flowdrop.deployer.clients import AWS_ERRORS, Clients, aws_error, error_code
 from flowdrop.deployer.settings import DeployerSettings
 from flowdrop.deployer.step_states import ChildHistory, UnreadChildren, body_steps, map_runs_started, step_states
 from flowdrop.deployer.trigger import machine_arn
 from flowdrop.errors import FlowNotFoundError, RequestError, RunEndedError
-from flowdrop.model import layout, names, state_names
+from flowdrop.model import layout, names
 from flowdrop.model import runs as run_ids
 
 # A Distributed Map can run millions of child executions, one history each:
@@ -60,8 +62,10 @@ MAX_REASON_CHARS = 500
 
 
 def terminate_run(flow: str, run: str, clients: Clients, settings: DeployerSettings, user: str | None,
-                  reason: Any = None) -> dict[str, Any]:
-    """Stop a running production run (StopExecution): it ends ABORTED, its running tasks are stopped.
+                  reason: Any = None, now: datetime | None = None) -> dict[str, Any]:
+    """Stop a running production run (StopExecution): it ends ABORTED, its running tasks are stopped
+    (Step Functions terminates Batch jobs; workers find their heartbeats refused), and its status.json
+    says so to the client API.
 
     RunEndedError (409) when it already ended; FlowNotFoundError (404) for an unknown flow or run.
     """
@@ -79,6 +83,9 @@ def terminate_run(flow: str, run: str, clients: Clients, settings: DeployerSetti
         if error_code(err) in ("ExecutionDoesNotExist", "StateMachineDoesNotExist"):
             raise FlowNotFoundError(f"flow {flow!r} has no run {run_ids.run_id(name)!r}") from err
         raise aws_error("Step Functions", "StopExecution", arn, err) from err
+    context = run_records.read_context(clients, arn)
+    if context is not None:
+        run_records.record_aborted(clients, context, now or datetime.now(timezone.utc), cause)
     return {"run_id": run_ids.run_id(name), "status": "ABORTED", "cause": cause}
 
 
@@ -122,33 +129,20 @@ def run_status(flow: str, run: str, clients: Clients, settings: DeployerSettings
     return out
 
 
-def _run_context(events: list[dict[str, Any]]) -> Mapping[str, Any]:
-    """The run-wide payload ($.run: flow_name, run_id, datastore_root, ...) the run-start state made."""
-    for event in events:
-        details = event.get("stateExitedEventDetails") or {}
-        if details.get("name") == state_names.START_RUN:
-            try:
-                return json.loads(details.get("output") or "{}").get("run") or {}
-            except (ValueError, AttributeError):
-                return {}
-    return {}
-
-
 def _with_datastore(clients: Clients, events: list[dict[str, Any]], states: dict[str, str]) -> dict[str, str]:
     """Step states, with what the datastore knows better: a step outside any foreach whose task
     succeeded (its done.json says so) SUCCEEDED, even when Step Functions stopped its branch
     (ABORTED) or failed its task as the branch was cancelled (a sibling failed as it ended).
     A step whose failure @catch recorded stays FAILED."""
-    run = _run_context(events)
-    root = str(run.get("datastore_root") or "")
-    if not root.startswith("s3://") or not run.get("flow_name") or not run.get("run_id"):
+    run = run_records.RunContext.from_history(events)
+    if run is None:
         return states
-    bucket, _, prefix = root[len("s3://"):].partition("/")
+    bucket, _, prefix = run.datastore_root[len("s3://"):].partition("/")
     out = dict(states)
     for step, state in states.items():
         if state not in ("ABORTED", "FAILED") or not step.isidentifier():
             continue
-        key = layout.task_key(str(run["flow_name"]), str(run["run_id"]), step, step, layout.DONE_FILE)
+        key = layout.task_key(run.flow_name, run.run_id, step, step, layout.DONE_FILE)
         try:
             body = clients.s3.get_object(Bucket=bucket, Key=f"{prefix.strip('/')}/{key}" if prefix.strip("/") else key)
             done = json.loads(body["Body"].read())

@@ -20,7 +20,6 @@ deployment (`flowdrop backfill` does that on request).
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import uuid
@@ -32,7 +31,7 @@ from typing import Any
 from flowdrop.errors import FlowdropError, ScheduleNotFoundError
 from flowdrop.local.loop import RepeatingThread
 from flowdrop.model import names
-from flowdrop.model.schedule import Schedule, fire_times_between
+from flowdrop.model.schedule import Schedule, fire_times_between, scheduler_input
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +162,7 @@ class ScheduleClock:
         out = []
         for text in rule.inputs:
             try:
-                event = scheduler_input(text, moment, rule.arn)
+                event = scheduler_input(text, moment, rule.arn, execution_id=str(uuid.uuid4()))
             except ValueError as err:
                 log.warning("schedule %s: %s; skipped", rule.name, err)
                 continue
@@ -176,22 +175,3 @@ class ScheduleClock:
             self.firings.append(firing)
             out.append(firing)
         return out
-
-
-def scheduler_input(text: str, moment: datetime, schedule_arn: str = "", attempt: int = 1) -> dict[str, Any]:
-    """A target's Input as Scheduler delivers it for the tick `moment`: context attributes filled in, parsed.
-
-    ValueError when the Input is not a JSON object.
-    """
-    filled = (text.replace("<aws.scheduler.scheduled-time>", moment.astimezone(timezone.utc).strftime(
-                  "%Y-%m-%dT%H:%M:%SZ"))
-              .replace("<aws.scheduler.attempt-number>", str(attempt))
-              .replace("<aws.scheduler.execution-id>", str(uuid.uuid4()))
-              .replace("<aws.scheduler.schedule-arn>", schedule_arn))
-    try:
-        value = json.loads(filled)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"target Input is not JSON ({err})") from err
-    if not isinstance(value, dict):
-        raise ValueError("target Input is not a JSON object")
-    return value

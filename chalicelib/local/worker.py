@@ -3,7 +3,9 @@
 Owns: long-polling the worker queue, running ONE task per message through
 the task runner in a subprocess (bounded pool), heartbeating while it runs,
 and answering SendTaskSuccess with the runner's output JSON or
-SendTaskFailure (error "TaskFailed", cause: the tail of stderr).
+SendTaskFailure (error "TaskFailed", cause: the tail of stderr). A task
+whose heartbeat is refused (its execution was stopped: `terminate`, or it
+timed out) is signalled: SIGTERM, then SIGKILL after a grace period.
 Does not own: the state machine (compiler/), where a flow file comes from
 (`resolve_flow_file`, injected: tests map flow names to examples/, the
 embedded stack extracts the code package), or the runner's command
@@ -32,6 +34,13 @@ log = logging.getLogger(__name__)
 # Step Functions caps a failure cause at 32,768 characters; the end of
 # stderr is where a traceback says what went wrong.
 CAUSE_CHARS = 8000
+# A refused heartbeat is the only way Step Functions tells a worker that
+# nobody waits for its task any more (the execution was stopped), so a
+# worker heartbeats at least this often: a terminated run's task stops
+# within seconds, not at the next `heartbeat_interval`.
+STOP_CHECK_SECONDS = 2.0
+# How long a signalled task gets to end on SIGTERM before SIGKILL.
+STOP_GRACE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,7 @@ class TaskWorker:
         *,
         max_tasks: int = 4,
         heartbeat_interval: float = 20.0,
+        stop_check_seconds: float = STOP_CHECK_SECONDS,
         poll_wait_seconds: int = 1,
         env: Mapping[str, str] | None = None,
         python: str | None = None,
@@ -73,7 +83,7 @@ class TaskWorker:
         self.sqs, self.sfn, self.queue_url = sqs, sfn, queue_url
         self.resolve_flow_file = resolve_flow_file
         self.max_tasks = max_tasks
-        self.heartbeat_interval = heartbeat_interval
+        self.heartbeat_interval = min(heartbeat_interval, stop_check_seconds)
         self.poll_wait_seconds = poll_wait_seconds
         self.env = dict(os.environ, **(env or {}))
         self.python = python
@@ -224,11 +234,20 @@ class TaskWorker:
                 self.sfn.send_task_heartbeat(taskToken=task.task_token)
             except Exception as err:  # noqa: BLE001 - TaskTimedOut etc.: nobody waits for this task
                 log.warning("heartbeat for %s refused (%s); stopping the task", task.payload.task_id, err)
-                process.terminate()
-                return process.wait()
+                return stop_process(process)
 
     def _answer_failure(self, task: TaskMessage, error: str, cause: str) -> None:
         try:
             self.sfn.send_task_failure(taskToken=task.task_token, error=error, cause=cause[-CAUSE_CHARS:])
         except Exception:  # noqa: BLE001 - the execution may be gone already
             log.exception("could not report the failure of %s", task.payload.task_id)
+
+
+def stop_process(process: Any, grace: float = STOP_GRACE_SECONDS) -> int:
+    """SIGTERM a task process, SIGKILL it if it is still there after `grace` seconds; its exit code."""
+    process.terminate()
+    try:
+        return process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()

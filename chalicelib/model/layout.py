@@ -10,8 +10,10 @@ Layout, relative to the Storage root (a folder or s3://bucket/prefix):
   <Flow>/data/<sha[:2]>/<sha>                       artifact blobs: pickled values,
                                                      content-addressed (sha256 of the
                                                      bytes), written once
-  <Flow>/runs/<run_id>/run.json                     run metadata (whoever starts the run)
-  <Flow>/runs/<run_id>/status.json                  final run status (a run ending locally)
+  <Flow>/runs/<run_id>/run.json                     run metadata (whoever starts the run; a
+                                                     production resume's says `resume`)
+  <Flow>/runs/<run_id>/status.json                  final run status (a run ending locally,
+                                                     or a terminated production run)
   <Flow>/runs/<run_id>/<step>/<task_id>/attempt-<n>.json          per-attempt metadata
   <Flow>/runs/<run_id>/<step>/<task_id>/attempt-<n>.stdout|.stderr logs
   <Flow>/runs/<run_id>/<step>/<task_id>/done.json   the successful (or @catch-recorded)

@@ -15,14 +15,12 @@ what croniter cannot express (the year field, `LW`).
 from __future__ import annotations
 
 import calendar
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from croniter import croniter
-from croniter.croniter import CroniterError
 
 from flowdrop.errors import DecoratorError
 from flowdrop.model.cron import normalize_expression, parse_cron, parse_rate, validate_expression
@@ -172,6 +170,9 @@ def _cron_times(schedule: Schedule, after: datetime, end: datetime | None, count
     # time is then placed in the zone the way EventBridge Scheduler does on a
     # DST change: a wall time that does not exist (spring forward) is skipped,
     # one that happens twice (fall back) fires once, at its first occurrence.
+    from croniter import croniter  # imported here: a flow without a cron schedule never pays for it
+    from croniter.croniter import CroniterError
+
     spec = parse_cron(schedule.expression[len("cron(") : -1])
     zone = _zone(schedule.timezone) if schedule.timezone else timezone.utc
     utc_after = after.astimezone(timezone.utc)
@@ -231,3 +232,21 @@ def _zone(name: str) -> ZoneInfo:
 # -- cron ---------------------------------------------------------------------
 
 
+def scheduler_input(text: str, moment: datetime, schedule_arn: str = "", attempt: int = 1,
+                    execution_id: str = "") -> dict[str, Any]:
+    """A target's Input as Scheduler delivers it for the tick `moment`: context attributes filled in, parsed.
+
+    ValueError when the Input is not a JSON object.
+    """
+    filled = (text.replace("<aws.scheduler.scheduled-time>", moment.astimezone(timezone.utc).strftime(
+                  "%Y-%m-%dT%H:%M:%SZ"))
+              .replace("<aws.scheduler.attempt-number>", str(attempt))
+              .replace("<aws.scheduler.execution-id>", execution_id)
+              .replace("<aws.scheduler.schedule-arn>", schedule_arn))
+    try:
+        value = json.loads(filled)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"target Input is not JSON ({err})") from err
+    if not isinstance(value, dict):
+        raise ValueError("target Input is not a JSON object")
+    return value

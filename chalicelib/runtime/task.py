@@ -21,7 +21,7 @@ import sys
 import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -34,12 +34,13 @@ from flowdrop.flowspec import ArtifactView, FlowSpec, ForeachFrame, Inputs, _con
 from flowdrop.model.decorators import Decorator, effective_decorators, timeout_seconds
 from flowdrop.model.graph import Graph
 from flowdrop.model.parameters import parse_parameters_input, resolve_parameters
-from flowdrop.model.runs import run_record
+from flowdrop.model.runs import is_production_run, run_record
 from flowdrop.model.task import TaskPayload, task_output
 from flowdrop.parameters import evaluate_deploy_time_parameters
 from flowdrop.plugins.catch_decorator import FailureHandledByCatch
 from flowdrop.plugins.timeout_decorator import TimeoutException
 from flowdrop.runtime.inputs import foreach_step_closed_by, input_tasks
+from flowdrop.runtime.resume import ProductionResume, clone_task
 
 
 def now_iso() -> str:
@@ -315,6 +316,15 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
         raise TaskError(f"flow {graph.flow_name!r} has no step {payload.step!r}")
     node = graph[payload.step]
     run_id, step, task_id = payload.run_id, payload.step, payload.task_id
+    if setup.origin_run_id is None and is_production_run(run_id):
+        # A run the deployer resumed says so in its run.json (runtime/resume.py).
+        resumed = ProductionResume.of_run(ds, run_id)
+        if resumed is not None:
+            setup = replace(setup, origin_run_id=resumed.origin_run_id)
+            if payload.mode == "run" and resumed.clones(graph, step):
+                copied = clone_task(ds, resumed.origin_run_id, ds, run_id, step, task_id)
+                if copied is not None:
+                    return task_output(task_id, copied[0].get("foreach_count"), copied[1])
     user = user_name()
     decorators = effective_decorators(node, setup.with_decorators)
     meta: dict[str, Any] = {"status": "running", "started": now_iso(), "pid": os.getpid(),

@@ -115,7 +115,7 @@ def test_schedule_fire_starts_the_scheduled_run_once_per_minute(flowdrop, stack)
     if run_id in again.output:  # still the same minute: the same run, not a second one
         assert "already started" in again.output
     unscheduled = flowdrop("schedule", "fire", "ParameterFlow")
-    assert unscheduled.exit_code == 1 and "no enabled schedule rule" in unscheduled.output
+    assert unscheduled.exit_code == 1 and "no enabled schedule" in unscheduled.output
 
 
 def test_errors_are_messages_with_a_non_zero_exit(flowdrop, stack, tmp_path):

@@ -13,7 +13,6 @@ import os
 import signal
 import sys
 import textwrap
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -23,6 +22,7 @@ from flowdrop.cli.api_client import ApiClient
 from flowdrop.cli.operations import production_client
 from flowdrop.local.stack import EmbeddedStack, StackOptions
 from flowdrop.testing import deploy_flow, examples_dir, wait_for_run
+from tests.helpers.clock import FakeTime
 
 pytestmark = pytest.mark.slow
 
@@ -31,22 +31,6 @@ EXAMPLES = examples_dir()
 # task's wait in the queue and for heartbeats on a busy 2-core machine
 # (Step Functions counts from when it queues the task).
 HEARTBEAT_SECONDS = 15
-
-
-class FakeTime:
-    """The clock's time source, moved by the test."""
-
-    def __init__(self, start: datetime):
-        self._now = start
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            return self._now
-
-    def set(self, moment: datetime) -> None:
-        with self._lock:
-            self._now = moment
 
 
 @pytest.fixture(scope="module")

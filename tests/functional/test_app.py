@@ -463,3 +463,61 @@ def test_the_runs_listing_pages_with_next_token(deployed, stack):
     assert status == 400
     status, answer = get(deployed, f"/flows/{pf}/runs?next_token=not-a-token")
     assert status == 400 and "next_token" in answer["problems"][0], answer
+
+
+def delete(client: Client, path: str, body: Any = None) -> tuple[int, Any]:
+    response = client.http.request("DELETE", path, headers=AUTH, body=json.dumps(body).encode() if body else b"")
+    return response.status_code, response.json_body
+
+
+def test_delete_run_terminates_it_and_marks_it_aborted_in_the_datastore(deployed, stack):
+    pf = stack.machine("ParameterFlow")
+    run_id = post(deployed, f"/flows/{pf}/runs", {"parameters": {}})[1]["run_id"]
+    arn = f"{stack.machine_arn('ParameterFlow').replace(':stateMachine:', ':execution:')}:{run_id[len('sfn-'):]}"
+    deadline = time.monotonic() + 20
+    while not any(e["type"] == "TaskScheduled" for e in stack.clients.sfn.get_execution_history(
+            executionArn=arn)["events"]) and time.monotonic() < deadline:
+        time.sleep(0.1)  # past the run-start state: the start task waits for a worker (none here)
+    # What the start task writes first; the deployer marks only runs the datastore knows.
+    run_json = f"data/ParameterFlow/runs/{run_id}/run.json"
+    stack.clients.s3.put_object(Bucket=stack.bucket, Key=run_json, Body=json.dumps({"run_id": run_id}).encode())
+
+    status, answer = delete(deployed, f"/flows/{pf}/runs/{run_id}", {"reason": "wrong input", "user": "ada"})
+    assert status == 200, answer
+    assert answer == {"run_id": run_id, "status": "ABORTED", "cause": "terminated by ada: wrong input"}
+    assert stack.clients.sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"
+    body = stack.clients.s3.get_object(Bucket=stack.bucket, Key=f"data/ParameterFlow/runs/{run_id}/status.json")
+    recorded = json.loads(body["Body"].read())
+    assert recorded["status"] == "aborted" and recorded["cause"] == "terminated by ada: wrong input"
+
+    status, answer = delete(deployed, f"/flows/{pf}/runs/{run_id}")
+    assert status == 409 and f"run {run_id} of {pf} already ended: ABORTED" in answer["error"], answer
+    status, answer = post(deployed, f"/flows/{pf}/runs/{run_id}/terminate", {})
+    assert status == 409, answer
+    status, answer = delete(deployed, f"/flows/{pf}/runs/sfn-nope")
+    assert status == 404 and "sfn-nope" in answer["error"], answer
+    status, answer = delete(deployed, "/flows/NoSuchFlow/runs/sfn-nope")
+    assert status == 404, answer
+
+
+def test_resume_refuses_a_running_or_unknown_origin_an_unknown_step_and_new_parameters(deployed, stack):
+    pf = stack.machine("ParameterFlow")
+    running = post(deployed, f"/flows/{pf}/runs", {"parameters": {}})[1]["run_id"]  # no worker: it stays running
+    status, answer = post(deployed, f"/flows/{pf}/runs/{running}/resume", {})
+    assert status == 409 and f"run {running} of {pf} is still running" in answer["error"], answer
+    status, answer = post(deployed, f"/flows/{pf}/runs/sfn-nope/resume", {})
+    assert status == 404 and "sfn-nope" in answer["error"], answer
+    status, answer = post(deployed, "/flows/NoSuchFlow/runs/sfn-nope/resume", {})
+    assert status == 404, answer
+    status, answer = post(deployed, f"/flows/{pf}/runs/{running}/resume", {"step": "middle"})
+    assert status == 400 and answer["error"] == f"flow {pf!r} has no step 'middle'", answer
+    assert answer["problems"] == ["step must be one of: start, end"]
+    status, answer = post(deployed, f"/flows/{pf}/runs/{running}/resume", {"parameters": {"alpha": 1}, "stp": "x"})
+    assert status == 400 and len(answer["problems"]) == 2, answer
+    assert "reuses its origin's parameters" in answer["problems"][0] and "'stp'" in answer["problems"][1]
+    # Stopped before its first task wrote anything: nothing to resume from.
+    assert delete(deployed, f"/flows/{pf}/runs/{running}")[0] == 200
+    status, answer = post(deployed, f"/flows/{pf}/runs/{running}/resume", {})
+    assert status == 409 and "left nothing to resume from" in answer["error"], answer
+    executions = stack.clients.sfn.list_executions(stateMachineArn=stack.machine_arn("ParameterFlow"))["executions"]
+    assert [e["name"] for e in executions] == [running[len("sfn-"):]]  # no refused resume started a run

@@ -184,6 +184,26 @@ def test_eventbridge_may_invoke_the_scheduled_lambda(packaged):
     assert res["Scheduled"]["Properties"]["FunctionName"] == {"Fn::Sub": "flowdrop-${Stage}-scheduled"}
 
 
+def test_scheduler_invokes_the_scheduled_lambda_with_its_own_role_in_the_stages_group(packaged):
+    res = resources(packaged["dev"][1])
+    assert res["ScheduleGroup"]["Type"] == "AWS::Scheduler::ScheduleGroup"
+    assert res["ScheduleGroup"]["Properties"]["Name"] == {"Fn::Sub": "flowdrop-${Stage}"}
+    role = res["SchedulerRole"]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    invoke = statements(res["SchedulerRole"])
+    assert [s["Action"] for s in invoke] == [["lambda:InvokeFunction"]]
+    assert invoke[0]["Resource"]["Fn::Sub"].endswith(":function:flowdrop-${Stage}-scheduled")
+    deployer = statements(res["DefaultRole"])
+    schedules = next(s for s in deployer if "scheduler:CreateSchedule" in s["Action"])
+    assert {"scheduler:UpdateSchedule", "scheduler:DeleteSchedule", "scheduler:GetSchedule"} <= set(schedules["Action"])
+    assert schedules["Resource"]["Fn::Sub"].endswith(":schedule/flowdrop-${Stage}/*")
+    passes = [s for s in deployer if s["Action"] == ["iam:PassRole"]]
+    assert {"Fn::GetAtt": ["SchedulerRole", "Arn"]} in [s["Resource"] for s in passes]
+    variables = packaged["dev"][1]["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["FLOWDROP_SCHEDULER_ROLE_ARN"] == {"Fn::GetAtt": ["SchedulerRole", "Arn"]}
+    assert variables["FLOWDROP_SCHEDULE_GROUP"] == {"Ref": "ScheduleGroup"}
+
+
 def test_every_function_gets_the_deployer_settings(packaged):
     for stage, (_, template) in packaged.items():
         parameters = template["Parameters"]

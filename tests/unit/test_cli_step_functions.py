@@ -123,6 +123,20 @@ def test_list_runs_filters_by_status(parameter_cli, env, api):
     assert result.stdout.split() == ["sfn-a", "RUNNING", "started", "2026-11-25T10:00:00Z"]
 
 
+def test_list_runs_timed_out_and_aborted_lists_both_as_metaflow(parameter_cli, env, api):
+    env.update(FLOWDROP_API_URL=api.url)
+    runs = [{"run_id": f"sfn-{s.lower()}", "status": s, "start_date": "2026-11-25T10:00:00Z"}
+            for s in ("RUNNING", "TIMED_OUT", "SUCCEEDED", "ABORTED", "FAILED")]
+    api.answer("GET", "/flows/ParameterFlow/runs", (200, {"runs": runs}))
+    result = invoke(parameter_cli, ["step-functions", "list-runs", "--timed-out", "--aborted"], env)
+    assert result.exit_code == 0, result.output
+    assert [line.split()[:2] for line in result.stdout.splitlines()] == [["sfn-timed_out", "TIMED_OUT"],
+                                                                         ["sfn-aborted", "ABORTED"]]
+    api.answer("GET", "/flows/ParameterFlow/runs", (200, {"runs": runs[:1]}))
+    result = invoke(parameter_cli, ["step-functions", "list-runs", "--timed-out", "--aborted"], env)
+    assert result.stdout == "No timed-out or aborted runs of ParameterFlow.\n"
+
+
 def test_list_runs_with_none_says_so(parameter_cli, env, api):
     env.update(FLOWDROP_API_URL=api.url)
     api.answer("GET", "/flows/ParameterFlow/runs", (200, {"runs": []}))
@@ -177,3 +191,22 @@ def test_api_client_signs_with_sigv4_for_iam_auth_stages(api, monkeypatch):
     dev = ApiClient.from_config(ClientConfig(api_url="https://abc123.execute-api.eu-west-1.amazonaws.com/api/",
                                              api_token="t"))
     assert dev.iam_region is None
+
+
+def test_resume_posts_the_origin_and_step_and_prints_the_new_run(env, api):
+    debug_cli = load_cli(EXAMPLES / "debug_flow.py")
+    env.update(FLOWDROP_API_URL=api.url)
+    api.answer("POST", "/flows/DebugFlow/runs/sfn-old/resume",
+               (202, {"run_id": "sfn-new", "status_url": "/flows/DebugFlow/runs/sfn-new"}),
+               (409, {"error": "run sfn-old of DebugFlow is still running; terminate it or wait for its end"}))
+    result = invoke(debug_cli, ["step-functions", "resume", "b", "--origin-run-id", "sfn-old"], env)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "Resuming DebugFlow/sfn-old from step b on AWS Step Functions (run-id sfn-new).",
+        "Status: /flows/DebugFlow/runs/sfn-new"]
+    assert api.requests[-1]["body"] == {"step": "b", "user": "alice"}
+    result = invoke(debug_cli, ["step-functions", "resume", "--origin-run-id", "sfn-old"], env)
+    assert result.exit_code == 1 and "still running" in result.output
+    assert api.requests[-1]["body"] == {"user": "alice"}
+    missing = invoke(debug_cli, ["step-functions", "resume"], env)
+    assert missing.exit_code == 2 and "--origin-run-id" in missing.output

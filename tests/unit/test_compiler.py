@@ -20,6 +20,7 @@ from flowdrop.compiler import (
     definition_json,
 )
 from flowdrop.compiler.history import HISTORY_BUDGET, HISTORY_EVENT_LIMIT  # noqa: E402
+from flowdrop.compiler.limits import readable_json  # noqa: E402
 from flowdrop.compiler.payload import payload_template  # noqa: E402
 from flowdrop.compiler.shapes import Compilation  # noqa: E402
 from flowdrop.errors import CompileError  # noqa: E402
@@ -515,3 +516,43 @@ def test_too_deep_nesting_is_a_compile_error():
                                                                      "End": True}}}
     with pytest.raises(CompileError, match="state 's' .*nested 10 Parallel/Map levels deep"):
         check_limits(machine)
+
+
+@pytest.mark.parametrize("value", [
+    {}, [], "é\n\"x", 3, 2.5, None, True,
+    {"b": [1, 2.5, None, False, "ü"], "a": {}, "c": [], "d": {"z": {"y": [[], [{}], [[1]]]}}},
+    [[1, [2]], {"k": [{"a": {}}]}, "s"],
+])
+def test_readable_json_is_json_dumps_indented_with_sorted_keys(value):
+    assert readable_json(value) == json.dumps(value, indent=2, sort_keys=True)
+
+
+def test_readable_json_of_a_compiled_foreach_flow_matches_json_dumps():
+    asl = compile_flow(parse_flow(textwrap.dedent(FOREACH_FOR_JSON), "f.py"), options())
+    assert readable_json(asl) == json.dumps(asl, indent=2, sort_keys=True)
+
+
+FOREACH_FOR_JSON = """
+from flowdrop import FlowSpec, Parameter, step
+
+
+class F(FlowSpec):
+    n = Parameter("n", default=3, help="width ü")
+
+    @step
+    def start(self):
+        self.items = list(range(self.n))
+        self.next(self.each, foreach="items")
+
+    @step
+    def each(self):
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
