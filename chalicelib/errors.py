@@ -85,6 +85,12 @@ class DeployError(FlowdropError):
     http_status = 502
 
 
+class AlertError(FlowdropError):
+    """An alert could not be delivered; names the run, the target and why (SQS delivers the event again)."""
+
+    http_status = 502
+
+
 class TriggerError(FlowdropError):
     """A run could not be started; names the flow and the reason."""
 

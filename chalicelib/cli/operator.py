@@ -156,8 +156,11 @@ def flows(ctx: click.Context) -> None:
     if not answer:
         click.echo("No flows deployed.")
     for flow in answer:
+        alerts = flow.get("alerts") or {}
+        notify = "".join(f" {kind.replace('on_', 'alerts-on-')}:{len(alerts[kind])}"
+                         for kind in ("on_error", "on_success") if alerts.get(kind))
         click.echo(f"{flow.get('flow', '?'):<40} version {flow.get('version', '?'):<4} schedule {_schedule_text(flow):<22} "
-                   f"deployed {flow.get('deployed_at') or '?'} by {flow.get('user') or '?'}")
+                   f"deployed {flow.get('deployed_at') or '?'} by {flow.get('user') or '?'}{notify}")
 
 
 def _schedule_text(flow: Mapping[str, Any]) -> str:

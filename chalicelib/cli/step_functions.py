@@ -100,6 +100,11 @@ def add_step_functions_commands(cli: click.Group) -> None:
     @click.option("--overlap", type=click.Choice(OVERLAPS), default=DEFAULT_OVERLAP, show_default=True,
                   help="A @schedule tick while the previous scheduled run is still going: skip it, queue it "
                        "until that run ends, or allow both.")
+    @click.option("--notify-on-error", "notify_on_error", multiple=True, metavar="TARGET",
+                  help="Alert an SNS topic ARN or an https:// webhook (Slack's payload) when a production run "
+                       "fails, times out or is aborted (repeatable).")
+    @click.option("--notify-on-success", "notify_on_success", multiple=True, metavar="TARGET",
+                  help="Alert this SNS topic or webhook when a production run succeeds (repeatable).")
     @click.option("--no-wait", is_flag=True, help="Upload and return; do not wait for the deployer.")
     @click.option("--wait-timeout", type=float, default=120.0, show_default=True,
                   help="Seconds to wait for the deployment record.")
@@ -107,8 +112,9 @@ def add_step_functions_commands(cli: click.Group) -> None:
     @click.pass_context
     def create(ctx: click.Context, name: str | None, branch: str | None, production: bool, max_workers: int,
                workflow_timeout: int | None, tags: tuple[str, ...], backend: str | None, package_suffixes: str,
-               overlap: str, no_wait: bool, wait_timeout: float, only_json: bool) -> None:
-        from flowdrop.cli.uploader import DeployOptions
+               overlap: str, notify_on_error: tuple[str, ...], notify_on_success: tuple[str, ...], no_wait: bool,
+               wait_timeout: float, only_json: bool) -> None:
+        from flowdrop.cli.uploader import DeployOptions, deploy_alerts
 
         obj = ctx.obj
         if max_workers < 1:
@@ -124,7 +130,9 @@ def add_step_functions_commands(cli: click.Group) -> None:
             options = DeployOptions(name=name, branch=branch, production=production, max_workers=max_workers,
                                     workflow_timeout=workflow_timeout, with_specs=tuple(obj.with_specs),
                                     tags=tags, backend=kind, suffixes=suffixes or (".py",),
-                                    schedule_overlap=overlap)
+                                    schedule_overlap=overlap, notify_on_error=notify_on_error,
+                                    notify_on_success=notify_on_success)
+            deploy_alerts(options)  # a bad target is refused before anything is packaged
             if only_json:
                 click.echo(_definition_json(obj, target.state_machine_name, options))
                 return
@@ -364,6 +372,7 @@ def deployment_outcome(record: Mapping[str, Any] | None, prepared: PreparedDeplo
         if record.get(key):
             lines.append(f"  {key.replace('_', ' ')}: {record[key]}")
     lines += _schedule_lines(record, manifest, now)
+    lines += _alert_lines(manifest)
     lines.append("Trigger a run:")
     lines += trigger_examples(graph, flow_file_name, DeployTarget(name, manifest.project, manifest.branch), api_url)
     return Outcome(tuple(lines))
@@ -388,6 +397,14 @@ def _schedule_lines(record: Mapping[str, Any], manifest: Any, now: datetime) -> 
     if times:
         lines.append("  next runs: " + ", ".join(str(t) for t in times))
     return lines
+
+
+def _alert_lines(manifest: Any) -> list[str]:
+    from flowdrop.model.alerts import shown_alerts
+
+    alerts = shown_alerts(manifest.options.get("alerts")) or {}
+    return [f"Alerts {kind.replace('_', ' ')}: {', '.join(alerts[kind])}" for kind in ("on_error", "on_success")
+            if alerts.get(kind)]
 
 
 def example_values(graph: Graph) -> dict[str, Any]:

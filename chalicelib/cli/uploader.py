@@ -29,6 +29,7 @@ from flowdrop.codepackage.snapshot import code_sha256, snapshot
 from flowdrop.decorators import project_info
 from flowdrop.errors import ConfigError, DeployError
 from flowdrop.model import names
+from flowdrop.model.alerts import Alerts, option_problems
 from flowdrop.model.deployments import FINAL_STATUSES
 from flowdrop.model.graph import Graph
 from flowdrop.model.schedule import Schedule, schedule_from_attributes
@@ -57,6 +58,8 @@ class DeployOptions:
     backend: str = "batch"
     suffixes: tuple[str, ...] = (".py",)
     schedule_overlap: str = "skip"  # model.schedule.OVERLAPS
+    notify_on_error: tuple[str, ...] = ()  # alert targets (model.alerts): SNS topic ARNs or https webhooks
+    notify_on_success: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,11 +116,21 @@ def flow_schedule(graph: Graph) -> Schedule | None:
     return schedule_from_attributes(dict(deco.attributes)) if deco is not None else None
 
 
+def deploy_alerts(options: DeployOptions) -> Alerts:
+    """The deployment's alert targets; ConfigError names every bad `--notify-on-*` value."""
+    problems = [*option_problems("--notify-on-error", options.notify_on_error),
+                *option_problems("--notify-on-success", options.notify_on_success)]
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return Alerts(tuple(dict.fromkeys(options.notify_on_error)), tuple(dict.fromkeys(options.notify_on_success)))
+
+
 def build_manifest(graph: Graph, flow_class: str, flow_file: str, target: DeployTarget, options: DeployOptions,
                    deploy_values: Mapping[str, Any], user: str, now: datetime, sha256: str,
                    sdk_version: str) -> Manifest:
     """The validated manifest of one deployment; PackageError lists every problem."""
     schedule = flow_schedule(graph)
+    alerts = deploy_alerts(options)
     parameters = []
     for spec in graph.parameters:
         entry = spec.to_dict()
@@ -146,6 +159,8 @@ def build_manifest(graph: Graph, flow_class: str, flow_file: str, target: Deploy
             "tags": list(options.tags),
             "backend": options.backend,
             "schedule_overlap": options.schedule_overlap,
+            # Only when asked for, so a deployer from before alerts still accepts the package.
+            **({"alerts": alerts.to_dict()} if alerts else {}),
         },
         "user": user,
         "created": now.astimezone(timezone.utc).isoformat(timespec="seconds"),

@@ -19,6 +19,7 @@ from typing import Any
 
 from flowdrop.codepackage.archive import path_problem
 from flowdrop.errors import DecoratorError, PackageError
+from flowdrop.model.alerts import alerts_problems
 from flowdrop.model.backends import BACKENDS, DEFAULT_BACKEND
 from flowdrop.model.decorators import MAX_SFN_SECONDS, decorator_problems, parse_with_spec
 from flowdrop.model.graph import Graph
@@ -37,7 +38,7 @@ _FIELDS = (
 )  # fmt: skip
 _OPTIONS = ("max_workers", "workflow_timeout", "with_decorators", "tags", "backend")
 # Options added since: a manifest without them means their default.
-_LATER_OPTIONS = ("schedule_overlap",)
+_LATER_OPTIONS = ("schedule_overlap", "alerts")
 
 
 @dataclass(frozen=True)
@@ -251,6 +252,8 @@ def _options(path: str, value: Any) -> list[str]:
     overlap = value.get("schedule_overlap", DEFAULT_OVERLAP)
     if overlap not in OVERLAPS:
         problems.append(f"{path}.schedule_overlap must be one of {', '.join(OVERLAPS)}, {_got(overlap)}")
+    if "alerts" in value:
+        problems += alerts_problems(f"{path}.alerts", value["alerts"])
     return problems
 
 

@@ -20,6 +20,7 @@ once per container, on first use (not at import: cold starts stay short).
   DELETE /flows/{flow}                    state machine, alias and rule removed; records kept
   SQS    deploy                           package notifications (partial batch response)
   Lambda scheduled                        a flow's EventBridge Scheduler schedule fires it
+  SQS    alerts                           execution status events: run alerts, queued ticks (partial batch response)
 
 Auth (FLOWDROP_API_AUTH, read at import because routes are declared then):
 "token" (default) is a bearer token checked against FLOWDROP_API_TOKEN_HASHES
@@ -52,6 +53,7 @@ app = Chalice(app_name="flowdrop", configure_logs=False)
 logging.getLogger("flowdrop").setLevel(os.environ.get("FLOWDROP_LOG_LEVEL", "INFO"))
 DEPLOY_QUEUE = os.environ.get("FLOWDROP_DEPLOY_QUEUE", names.DEPLOY_QUEUE)
 API_AUTH = os.environ.get("FLOWDROP_API_AUTH", "token")
+ALERTS_QUEUE = os.environ.get("FLOWDROP_ALERTS_QUEUE", names.ALERTS_QUEUE)
 
 
 @functools.cache
@@ -209,3 +211,10 @@ def deploy(event: Any) -> dict[str, Any]:
 @app.lambda_function(name="scheduled")
 def scheduled(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return schedule.start_scheduled_run(event, clients(), settings(), now()).to_dict()
+
+
+@app.on_sqs_message(queue=ALERTS_QUEUE, batch_size=10, name="alerts")
+def alerts(event: Any) -> dict[str, Any]:
+    from flowdrop.deployer import alerts as run_alerts
+
+    return run_alerts.handle_status_batch(event.to_dict(), clients(), settings(), event.context)

@@ -120,6 +120,9 @@ def fingerprint(definition: str, schedule: Schedule | None, manifest: Manifest) 
     overlap = manifest.options.get("schedule_overlap", DEFAULT_OVERLAP)
     if overlap != DEFAULT_OVERLAP:  # only when set, so fingerprints from before the option stay the same
         parts["overlap"] = overlap
+    alerts = manifest.options.get("alerts")
+    if alerts and any(alerts.values()):  # likewise: a deployment without alerts keeps its fingerprint
+        parts["alerts"] = alerts
     body = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 

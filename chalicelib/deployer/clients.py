@@ -29,12 +29,14 @@ class Clients:
     events: Any
     dynamodb: Any
     scheduler: Any = None  # EventBridge Scheduler: the flows' schedules
+    sns: Any = None  # run alerts to SNS topics (deployer/alerts.py)
 
     @classmethod
     def from_config(cls, aws: AwsConfig) -> Clients:
         """Clients for the endpoint and region of `aws`."""
         return cls(s3=aws.client("s3"), sfn=aws.client("stepfunctions"), events=aws.client("events"),
-                   dynamodb=aws.client("dynamodb"), scheduler=aws.client("scheduler"))
+                   dynamodb=aws.client("dynamodb"), scheduler=aws.client("scheduler"),
+                   sns=aws.client("sns"))
 
 
 def error_code(err: BaseException) -> str:

@@ -153,6 +153,7 @@ def _publish(candidate: Candidate, clients: Clients, store: DeploymentStore, set
         schedule=candidate.schedule.to_dict() if candidate.schedule else None,
         overlap=manifest.options.get("schedule_overlap", DEFAULT_OVERLAP),
         steps=[node.name for node in candidate.graph.nodes],
+        alerts=manifest.options.get("alerts") or None,
         package_key=candidate.key,
         user=manifest.user,
         deployed_at=deployed_at,

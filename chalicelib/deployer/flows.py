@@ -22,6 +22,7 @@ from flowdrop.deployer.store import DeploymentStore
 from flowdrop.deployer.trigger import machine_arn, production_release
 from flowdrop.errors import FlowNotFoundError, RequestError
 from flowdrop.model import names
+from flowdrop.model.alerts import shown_alerts
 from flowdrop.model.deployments import ROLLBACK
 from flowdrop.model.schedule import Schedule, next_fire_times
 
@@ -51,6 +52,7 @@ def release_view(release: Release) -> dict[str, Any]:
         "schedule": release.schedule["expression"] if release.schedule else None,
         "timezone": release.schedule.get("timezone") if release.schedule else None,
         "overlap": release.overlap if release.schedule else None,
+        "alerts": shown_alerts(release.alerts),
     }
 
 
@@ -77,6 +79,7 @@ def describe_flow(flow: str, clients: Clients, settings: DeployerSettings, now: 
         "timezone": release.schedule.get("timezone") if release.schedule else None,
         "overlap": release.overlap if release.schedule else None,
         "next_fire_times": fire_times(release.schedule, now),
+        "alerts": shown_alerts(release.alerts),
         "steps": release.steps,
     }
 

@@ -14,6 +14,7 @@ Table layout (key: `flow` = state machine name, `sk`):
   deployment#<sha256>   the latest record for that code (what the uploader polls)
   history#<time>#<sha>  every record, kept forever (also rollbacks)
   queued#<tick>         a schedule tick waiting for the flow's scheduled runs to end (overlap "queue")
+  alert#<execution>#<status>#<target digest>   an alert claimed for delivery (one per run end and target)
 """
 
 from __future__ import annotations
@@ -158,6 +159,24 @@ class DeploymentStore:
                 return False
             raise aws_error("DynamoDB", "DeleteItem", f"table {self._table!r}", err) from err
         return True
+
+    # -- alerts sent ------------------------------------------------------------------
+
+    def claim_alert(self, flow: str, key: str, data: Mapping[str, Any]) -> bool:
+        """Claim alert `key` of `flow` for delivery; False if it was claimed before (a redelivered event)."""
+        item = {"flow": {"S": flow}, "sk": {"S": f"alert#{key}"}, "data": {"S": json.dumps(data, sort_keys=True)}}
+        try:
+            self._client.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(sk)")
+        except AWS_ERRORS as err:
+            if error_code(err) == "ConditionalCheckFailedException":
+                return False
+            raise aws_error("DynamoDB", "PutItem", f"table {self._table!r}", err) from err
+        return True
+
+    def release_alert(self, flow: str, key: str) -> None:
+        """Give up a claim whose delivery failed, so the event's redelivery tries again."""
+        self._call("DeleteItem", self._client.delete_item, TableName=self._table,
+                   Key={"flow": {"S": flow}, "sk": {"S": f"alert#{key}"}})
 
     # -- plumbing --------------------------------------------------------------
 

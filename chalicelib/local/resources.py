@@ -52,6 +52,18 @@ class StackNames:
         return f"flowdrop-deploy-{self.stage}-dlq"
 
     @property
+    def alerts_queue(self) -> str:
+        return f"flowdrop-alerts-{self.stage}"
+
+    @property
+    def alerts_dead_letter_queue(self) -> str:
+        return f"flowdrop-alerts-{self.stage}-dlq"
+
+    @property
+    def alerts_rule(self) -> str:
+        return f"flowdrop-{self.stage}-run-status"
+
+    @property
     def task_queue(self) -> str:
         return f"flowdrop-tasks-{self.stage}"
 
@@ -114,6 +126,8 @@ class StackResources:
     job_definition_arn: str
     task_function_arn: str
     scheduler_role_arn: str = ""
+    alerts_queue_url: str = ""
+    alerts_queue_arn: str = ""
 
     def deployer_env(self, aws: AwsConfig, api_token: str, heartbeat_seconds: int) -> dict[str, str]:
         """The deployer's environment (deployer/settings.py) for this stack: Batch by default, S3 datastore."""
@@ -140,6 +154,7 @@ class StackResources:
             "FLOWDROP_DATASTORE_ROOT": f"s3://{names.bucket}/data",
             "FLOWDROP_API_TOKEN_HASHES": hashlib.sha256(api_token.encode("utf-8")).hexdigest(),
             "FLOWDROP_DEPLOY_QUEUE": names.deploy_queue,
+            "FLOWDROP_ALERTS_QUEUE": names.alerts_queue,
             "FLOWDROP_API_AUTH": "token",
             "FLOWDROP_AWS_ENDPOINT": aws.endpoint_url or "",
             "AWS_REGION": aws.region,
@@ -182,8 +197,33 @@ def create_resources(aws: AwsConfig, names: StackNames, deploy_visibility_second
     role_arn = iam.create_role(RoleName=names.state_machine_role,
                                AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     job_queue_arn, job_definition_arn = _create_batch(aws, names)
+    alerts_url, alerts_arn = _create_alerts(aws, names)
     return StackResources(names, queue_url, queue_arn, dlq_url, task_url, role_arn, job_queue_arn, job_definition_arn,
-                          _create_task_function(aws, names), scheduler_role_arn=_create_scheduler(aws, names))
+                          _create_task_function(aws, names), scheduler_role_arn=_create_scheduler(aws, names),
+                          alerts_queue_url=alerts_url, alerts_queue_arn=alerts_arn)
+
+
+# What the template's rule matches: the run ends of every state machine (the
+# alerts handler ignores those that are not flowdrop deployments).
+RUN_STATUS_PATTERN = {"source": ["aws.states"], "detail-type": ["Step Functions Execution Status Change"],
+                      "detail": {"status": ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]}}
+
+
+def _create_alerts(aws: AwsConfig, names: StackNames) -> tuple[str, str]:
+    """The alerts queue (with its dead-letter queue) and the EventBridge rule routing run status events to it."""
+    sqs, events = aws.client("sqs"), aws.client("events")
+    dlq_url = sqs.create_queue(QueueName=names.alerts_dead_letter_queue,
+                               Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
+    url = sqs.create_queue(QueueName=names.alerts_queue, Attributes={
+        "VisibilityTimeout": "60",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": _queue_arn(sqs, dlq_url),
+                                     "maxReceiveCount": str(MAX_RECEIVE_COUNT)}),
+    })["QueueUrl"]
+    arn = _queue_arn(sqs, url)
+    # An event pattern and an SQS target: moto delivers those (EMULATOR.md); a Lambda target would break put_events.
+    events.put_rule(Name=names.alerts_rule, EventPattern=json.dumps(RUN_STATUS_PATTERN), State="ENABLED")
+    events.put_targets(Rule=names.alerts_rule, Targets=[{"Id": "alerts", "Arn": arn}])
+    return url, arn
 
 
 def _create_scheduler(aws: AwsConfig, names: StackNames) -> str:

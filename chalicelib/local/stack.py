@@ -36,6 +36,7 @@ from flowdrop.local.events import SqsEventSource
 from flowdrop.local.moto.server import MotoServer, free_port, start_moto_server
 from flowdrop.runtime.packages import PackageCache
 from flowdrop.local.resources import StackNames, StackResources, create_resources
+from flowdrop.local.status_events import StatusEventEmitter
 from flowdrop.local.worker import TaskWorker
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class StackOptions:
     # The deployer's FLOWDROP_INLINE_FOREACH_LIMIT (None: its default, 1,000);
     # tests lower it to run small foreach steps as Distributed Maps.
     inline_foreach_limit: int | None = None
+    status_interval: float = 1.0  # seconds between two looks for execution status changes (alerts)
 
 
 class EmbeddedStack:
@@ -81,6 +83,8 @@ class EmbeddedStack:
         self.app: ModuleType | None = None
         self.api: LocalApi | None = None
         self.event_source: SqsEventSource | None = None
+        self.status_events: StatusEventEmitter | None = None  # what Step Functions emits on AWS (moto does not)
+        self.alerts_source: SqsEventSource | None = None  # the alerts queue -> app.py's alerts handler
         self.clock: ScheduleClock | None = None
         self.worker: TaskWorker | None = None
         self.packages: PackageCache | None = None
@@ -134,6 +138,7 @@ class EmbeddedStack:
         self.clock = ScheduleClock(aws.client("scheduler"), self.names.scheduled_function_arn, self._invoke_scheduled,
                                    group=settings.schedule_group, now=options.now,
                                    interval=options.clock_interval).start()
+        self._start_alerts(aws, resources)
         self.packages = PackageCache(aws.client("s3"), self.state_dir / "packages")
         heartbeat_interval = options.heartbeat_interval or max(1.0, options.heartbeat_seconds / 3)
         self.worker = TaskWorker(aws.client("sqs"), aws.client("stepfunctions"), resources.task_queue_url,
@@ -147,9 +152,10 @@ class EmbeddedStack:
 
     def stop(self) -> None:
         """Stop the stand-ins, the API and moto; restore the environment. Safe to call twice."""
-        for part in (self.clock, self.event_source):
+        for part in (self.clock, self.event_source, self.status_events, self.alerts_source):
             if part is not None:
                 part.stop(timeout=10)
+        self.status_events = self.alerts_source = None
         if self.worker is not None:
             self.worker.stop(timeout=5)
         if self.api is not None:
@@ -162,6 +168,15 @@ class EmbeddedStack:
             logging.getLogger().removeHandler(self._log_handler)
             self._log_handler.close()
             self._log_handler = None
+
+    def _start_alerts(self, aws: AwsConfig, resources: StackResources) -> None:
+        """Status events on EventBridge (rule -> alerts queue), and the queue's event source for `alerts`."""
+        assert self.app is not None
+        self.alerts_source = SqsEventSource(
+            aws.client("sqs"), resources.alerts_queue_url, resources.alerts_queue_arn, self.app.alerts,
+            context_factory=lambda: lambda_context("flowdrop-local-alerts", 60, 256), region=aws.region).start()
+        self.status_events = StatusEventEmitter(aws.client("stepfunctions"), aws.client("events"),
+                                                interval=self.options.status_interval).start()
 
     # --- what the stack offers ----------------------------------------------------
 
@@ -185,6 +200,7 @@ class EmbeddedStack:
             "bucket": self.names.bucket,
             "deploy_queue": resources.deploy_queue_url if resources else None,
             "dead_letter_queue": resources.dead_letter_queue_url if resources else None,
+            "alerts_queue": resources.alerts_queue_url if resources else None,
             "task_queue": resources.task_queue_url if resources else None,
             "deployments_table": self.names.deployments_table,
             "workers": self.options.max_tasks,

@@ -20,6 +20,7 @@ RULE_PREFIX = "flowdrop-"
 RULE_TARGET_ID = "scheduled"
 SCHEDULE_GROUP = "flowdrop"  # the EventBridge Scheduler group of every flow's schedule
 DEPLOY_QUEUE = "flowdrop-deploy"  # the SQS queue the package notifications go to
+ALERTS_QUEUE = "flowdrop-alerts"  # the SQS queue Step Functions' execution status events go to
 MAX_RULE_NAME = 64
 MAX_EXECUTION_NAME = 80
 

@@ -70,3 +70,25 @@ def test_create_exits_non_zero_with_the_deployers_message_on_failure(parameter_c
     assert result.exit_code == 1
     assert "Deployment of ParameterFlow FAILED; production is unchanged." in result.stderr
     assert message in result.stderr
+
+
+def test_create_carries_alerts_in_the_manifest(parameter_cli, env, aws, unique_name):
+    aws.client("s3").create_bucket(Bucket=unique_name)
+    env.update(FLOWDROP_BUCKET=unique_name, FLOWDROP_AWS_ENDPOINT=aws.endpoint_url)
+    hook, topic = "https://hooks.example.com/flowdrop", "arn:aws:sns:us-east-1:123456789012:alerts"
+    result = invoke(parameter_cli, ["step-functions", "create", "--no-wait", "--notify-on-error", hook,
+                                    "--notify-on-error", topic, "--notify-on-success", topic], env)
+    assert result.exit_code == 0, result.output
+    key = aws.client("s3").list_objects_v2(Bucket=unique_name)["Contents"][0]["Key"]
+    manifest = read_package(aws.client("s3").get_object(Bucket=unique_name, Key=key)["Body"].read()).manifest
+    assert manifest["options"]["alerts"] == {"on_error": [hook, topic], "on_success": [topic]}
+
+
+def test_create_refuses_a_bad_alert_target_before_uploading(parameter_cli, env, aws, unique_name):
+    aws.client("s3").create_bucket(Bucket=unique_name)
+    env.update(FLOWDROP_BUCKET=unique_name, FLOWDROP_AWS_ENDPOINT=aws.endpoint_url)
+    result = invoke(parameter_cli, ["step-functions", "create", "--no-wait", "--notify-on-error",
+                                    "http://hooks.example.com/x"], env)
+    assert result.exit_code != 0
+    assert "--notify-on-error 'http://hooks.example.com/x': webhooks must use https://" in result.stderr
+    assert "Contents" not in aws.client("s3").list_objects_v2(Bucket=unique_name)

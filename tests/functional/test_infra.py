@@ -119,6 +119,34 @@ def test_deploy_queue_has_a_dead_letter_queue_and_feeds_the_deploy_lambda(packag
         assert "DeployQueue" in res["Deploy"]["DependsOn"]
 
 
+def test_run_status_events_reach_the_alerts_lambda_through_a_queue(packaged):
+    for stage, (_, template) in packaged.items():
+        res = resources(template)
+        queue = res["AlertsQueue"]["Properties"]
+        assert queue["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": ["AlertsDeadLetterQueue", "Arn"]},
+                                          "maxReceiveCount": 5}
+        assert queue["VisibilityTimeout"] >= 6 * res["Alerts"]["Properties"]["Timeout"]
+        event = res["Alerts"]["Properties"]["Events"]["AlertsSqsEventSource"]
+        assert event["Type"] == "SQS" and event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        # Chalice names the queue from the stage's FLOWDROP_ALERTS_QUEUE: the template's queue must be that one.
+        queue_name = queue["QueueName"]["Fn::Sub"].replace("${Stage}", stage)
+        assert event["Properties"]["Queue"]["Fn::Sub"].endswith(f":{queue_name}")
+        rule = res["RunStatusRule"]["Properties"]
+        from flowdrop.local.resources import RUN_STATUS_PATTERN
+
+        assert rule["EventPattern"] == RUN_STATUS_PATTERN  # what the embedded stack's rule matches too
+        assert rule["Targets"] == [{"Id": "alerts", "Arn": {"Fn::GetAtt": ["AlertsQueue", "Arn"]}}]
+        [allow] = res["AlertsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        assert allow["Principal"] == {"Service": "events.amazonaws.com"} and allow["Action"] == "sqs:SendMessage"
+        assert allow["Condition"]["ArnEquals"]["aws:SourceArn"] == {"Fn::GetAtt": ["RunStatusRule", "Arn"]}
+        role = res["DefaultRole"]
+        assert {"sns:Publish", "s3:ListBucket", "states:GetExecutionHistory", "dynamodb:PutItem",
+                "dynamodb:DeleteItem"} <= actions(role)
+        consume = next(s for s in statements(role) if s["Sid"] == "ConsumeAlertsQueue")
+        assert consume["Resource"] == {"Fn::GetAtt": ["AlertsQueue", "Arn"]}
+        assert res["Alerts"]["Properties"]["Role"] == {"Fn::GetAtt": ["DefaultRole", "Arn"]}
+
+
 def test_tables_match_what_the_deployer_reads(packaged):
     res = resources(packaged["dev"][1])
     deployments = res["DeploymentsTable"]["Properties"]
@@ -180,7 +208,7 @@ def test_every_function_gets_the_deployer_settings(packaged):
     for stage, (_, template) in packaged.items():
         parameters = template["Parameters"]
         variables = template["Globals"]["Function"]["Environment"]["Variables"]
-        for name in ("Deploy", "Scheduled", "APIHandler"):
+        for name in ("Deploy", "Scheduled", "APIHandler", "Alerts"):
             env = {**{k: resolve(v, parameters, stage) for k, v in variables.items()},
                    **resources(template)[name]["Properties"]["Environment"]["Variables"]}
             settings = DeployerSettings.from_env(env)  # raises naming any variable missing

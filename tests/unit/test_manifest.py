@@ -195,3 +195,26 @@ def test_a_value_nested_too_deeply_is_a_package_error():
         nested = [nested]
     with pytest.raises(PackageError, match="manifest.json: a value is nested too deeply to check"):
         Manifest.from_dict(good() | {"decorators": {"deep": nested}})
+
+
+# -- options.alerts (added after the first manifests: optional) ------------------------------------
+
+HOOK = "https://hooks.slack.com/services/T0/B0/x"
+
+
+def test_alerts_option_is_optional_and_round_trips():
+    data = edit("options.alerts", {"on_error": [HOOK], "on_success": []})
+    assert Manifest.from_dict(data).options["alerts"] == {"on_error": [HOOK], "on_success": []}
+    assert "alerts" not in Manifest.from_dict(good()).options
+
+
+def test_bad_alerts_are_named_with_their_path():
+    data = edit("options.alerts", {"on_error": ["http://example.com/hook"], "on_failure": [HOOK]})
+    with pytest.raises(PackageError) as caught:
+        Manifest.from_dict(data)
+    message = str(caught.value)
+    assert ("manifest.json: options.alerts.on_error[0] 'http://example.com/hook': webhooks must use https://"
+            in message)
+    assert "manifest.json: options.alerts.on_failure is not an alert kind; use on_error or on_success" in message
+    with pytest.raises(PackageError, match="options.alerts must be an object"):
+        Manifest.from_dict(edit("options.alerts", [HOOK]))

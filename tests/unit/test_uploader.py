@@ -223,3 +223,23 @@ def test_wait_backs_off_to_the_interval():
 
     assert wait_for_deployment(api, "F", "a" * 64, 30, created="t1", clock=clock, sleep=sleep)["status"] == "ACCEPTED"
     assert slept[:3] == [0.1, 0.15, 0.225] and slept[-1] == 1.0 and max(slept) == 1.0
+
+
+def test_alerts_go_into_the_manifest_only_when_asked(info_flow):
+    hook, topic = "https://hooks.slack.com/services/T/B/x", "arn:aws:sns:us-east-1:123456789012:alerts"
+    options = DeployOptions(notify_on_error=(hook, topic, hook), notify_on_success=(topic,))
+    manifest = prepare(info_flow, options).manifest
+    assert manifest.options["alerts"] == {"on_error": [hook, topic], "on_success": [topic]}
+    assert "alerts" not in prepare(info_flow, DeployOptions()).manifest.options
+
+
+def test_bad_alert_targets_are_refused_naming_the_option(info_flow):
+    from flowdrop.errors import ConfigError
+
+    options = DeployOptions(notify_on_error=("http://example.com/x",), notify_on_success=("arn:aws:sqs:x",))
+    with pytest.raises(ConfigError) as caught:
+        prepare(info_flow, options)
+    assert str(caught.value).splitlines() == [
+        "--notify-on-error 'http://example.com/x': webhooks must use https:// (plain http only to 127.0.0.1 or "
+        "localhost)",
+        "--notify-on-success 'arn:aws:sqs:x' is not an SNS topic ARN like arn:aws:sns:us-east-1:123456789012:alerts"]
