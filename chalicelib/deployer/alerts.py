@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -39,6 +40,7 @@ from flowdrop.datastore.flow import FlowDatastore
 from flowdrop.datastore.s3 import S3Storage
 from flowdrop.deployer.clients import AWS_ERRORS, Clients, aws_error
 from flowdrop.deployer.records import Release
+from flowdrop.deployer.runs import TERMINATED_ERROR
 from flowdrop.deployer.schedule import drain_queued_ticks
 from flowdrop.deployer.settings import DeployerSettings
 from flowdrop.deployer.step_states import step_states
@@ -65,6 +67,8 @@ WEBHOOK_TIMEOUT_SECONDS = 10.0
 # A failed run's history is read to name the failed step; a 10,000-item Map
 # has 40,000 events, so reading stops after this many pages.
 MAX_HISTORY_PAGES = 50
+
+STATUS_FILE_WAITS = (0.0, 0.5, 1.0, 1.5)  # seconds before each read of a stopped run's status.json
 
 Post = Callable[[str, bytes], None]
 
@@ -200,7 +204,14 @@ def run_outcome(change: StatusChange, release: Release, clients: Clients, settin
     """The run's end as the alert tells it; reading what failed never stops the alert (it says less)."""
     failed_steps: tuple[str, ...] = ()
     failure = None
-    if change.status != run_ids.SUCCEEDED:
+    error, cause = change.error, change.cause
+    if change.status == run_ids.ABORTED:
+        # Stopped, not failed: no step is to blame. The cause (who terminated it, why) is the event's;
+        # moto drops StopExecution's error and cause, so the run's status.json (runs.terminate_run) fills in.
+        if not cause:
+            error, cause = error or TERMINATED_ERROR, _stopped_cause(clients, settings, release.flow_name,
+                                                                      change.run_id)
+    elif change.status != run_ids.SUCCEEDED:
         try:
             states = step_states(_history(clients, change.execution_arn), change.status)
             failed_steps = tuple(step for step, state in states.items() if state == "FAILED")
@@ -210,9 +221,32 @@ def run_outcome(change: StatusChange, release: Release, clients: Clients, settin
                            change.run_id, err)
     tick = run_ids.scheduled_time(change.run_id)
     return RunOutcome(flow_name=release.flow_name, state_machine=change.state_machine, run_id=change.run_id,
-                      status=change.status, failure=failure, failed_steps=failed_steps, error=change.error,
-                      cause=change.cause,
+                      status=change.status, failure=failure, failed_steps=failed_steps, error=error if cause else change.error,
+                      cause=cause,
                       scheduled_time=tick.isoformat().replace("+00:00", "Z") if tick else "")
+
+
+def _stopped_cause(clients: Clients, settings: DeployerSettings, flow_name: str, run_id: str) -> str:
+    datastore = _datastore(clients, settings, flow_name)
+    for wait in STATUS_FILE_WAITS if datastore else ():
+        # terminate_run writes status.json just after StopExecution: the event may come first.
+        time.sleep(wait)
+        try:
+            status = datastore.read_run_status(run_id)
+        except (*AWS_ERRORS, FlowdropError, ValueError) as err:
+            logger.warning("alert for %s: could not read its status.json (%s)", run_id, err)
+            return ""
+        if status and status.get("cause"):
+            return str(status["cause"])
+    return ""
+
+
+def _datastore(clients: Clients, settings: DeployerSettings, flow_name: str) -> FlowDatastore | None:
+    root = settings.datastore_root
+    if not root.startswith("s3://"):
+        return None
+    bucket, _, prefix = root[len("s3://"):].partition("/")
+    return FlowDatastore(S3Storage(clients.s3, bucket, prefix.strip("/")), flow_name)
 
 
 def _history(clients: Clients, arn: str) -> list[dict[str, Any]]:
@@ -230,11 +264,9 @@ def _history(clients: Clients, arn: str) -> list[dict[str, Any]]:
 def _task_failure(clients: Clients, settings: DeployerSettings, flow_name: str, run_id: str,
                   failed_steps: tuple[str, ...]) -> Failure | None:
     """The newest failed (not @catch-caught) attempt of the first failed step that recorded one."""
-    root = settings.datastore_root
-    if not root.startswith("s3://"):
+    datastore = _datastore(clients, settings, flow_name)
+    if datastore is None:
         return None
-    bucket, _, prefix = root[len("s3://"):].partition("/")
-    datastore = FlowDatastore(S3Storage(clients.s3, bucket, prefix.strip("/")), flow_name)
     for step in failed_steps:
         attempts = []
         for task_id in datastore.list_tasks(run_id, step):

@@ -168,3 +168,42 @@ def test_a_scheduled_run_ending_starts_the_tick_queued_behind_it(stack, tmp_path
         time.sleep(0.2)
     answer = wait_for_run(api, "QueuedTickFlow", "sfn-sched-20270101T0300Z")
     assert (answer["status"], answer["scheduled_time"]) == ("SUCCEEDED", "2027-01-01T03:00:00Z")
+
+
+WAITING_FLOW = '''\
+import time
+
+from flowdrop import FlowSpec, step
+
+
+class TerminatedAlertFlow(FlowSpec):
+    @step
+    def start(self):
+        time.sleep(600)  # terminated long before
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    TerminatedAlertFlow()
+'''
+
+
+def test_a_terminated_run_alerts_on_error_saying_who_stopped_it(stack, hook, tmp_path):
+    api = ApiClient.from_config(stack.config)
+    deploy(stack, tmp_path, "terminated_alert_flow.py", WAITING_FLOW, "--notify-on-error", hook.url)
+    run_id = api.trigger("TerminatedAlertFlow", {})["run_id"]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and api.get_run("TerminatedAlertFlow", run_id)["steps"].get("start") != "RUNNING":
+        time.sleep(0.2)
+    before = len(hook.messages)
+    api.terminate("TerminatedAlertFlow", run_id, "wrong input", "alice")
+    assert wait_for_run(api, "TerminatedAlertFlow", run_id)["status"] == "ABORTED"
+    texts = [m["text"] for m in hook.wait_for(before + 1)[before:]]
+    [text] = [t for t in texts if run_id in t]
+    assert text.startswith(f"flowdrop: TerminatedAlertFlow {run_id} ABORTED\n"), text
+    assert "error: flowdrop.Terminated\n  terminated by alice: wrong input\n" in text
+    assert "failed step" not in text  # stopped, not failed
