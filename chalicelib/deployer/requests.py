@@ -22,6 +22,8 @@ from flowdrop.model.excerpts import short_repr, short_text
 
 MAX_BODY_BYTES = 256 * 1024  # Step Functions' limit on an execution's input
 MAX_DEPTH = 32
+# Longer integers carry no meaning a run could use, and past 4,300 digits Python refuses to convert them.
+MAX_INT_DIGITS = 100
 EXCERPT = 80
 
 
@@ -42,7 +44,8 @@ def json_body(raw: bytes | str | None) -> Any:
     except UnicodeDecodeError as err:
         raise RequestError("the body is not UTF-8 JSON", (f"byte {err.start} is not UTF-8",)) from err
     try:
-        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float,
+                           parse_int=_short_int)
     except _NotFinite as err:
         raise RequestError("the body holds a number JSON cannot carry", (str(err),)) from err
     except json.JSONDecodeError as err:
@@ -130,6 +133,12 @@ def _finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise _NotFinite(f"{excerpt(text)} is out of range for a number")
     return value
+
+
+def _short_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _NotFinite(f"an integer of {len(text.lstrip('-')):,} digits is too long (the most is {MAX_INT_DIGITS})")
+    return int(text)
 
 
 def _depth(value: Any) -> int:

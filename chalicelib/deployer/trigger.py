@@ -44,7 +44,7 @@ class TriggerRequest:
         unknown = sorted(set(body) - {"parameters", "idempotency_key"})
         problems += [f"unknown field {short_repr(name, 60)}; the body takes parameters and idempotency_key"
                      for name in unknown]
-        parameters = body.get("parameters") or {}
+        parameters = {} if body.get("parameters") is None else body["parameters"]
         if not isinstance(parameters, dict):
             problems.append(f"parameters must be an object of name -> value, got {type(parameters).__name__}")
         key = body.get("idempotency_key", header_key)

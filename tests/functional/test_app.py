@@ -454,6 +454,17 @@ def test_numbers_json_cannot_carry_are_refused_and_start_nothing(deployed, stack
     assert stack.clients.sfn.list_executions(stateMachineArn=arn)["executions"] == []
 
 
+def test_integers_too_long_and_parameters_that_are_not_an_object_start_nothing(deployed, stack):
+    pf = stack.machine("ParameterFlow")
+    status, answer = raw_post(deployed, f"/flows/{pf}/runs", b'{"parameters": {"alpha": 1' + b"0" * 5000 + b"}}", AUTH)
+    assert status == 400 and "an integer of 5,001 digits is too long" in answer["problems"][0], answer
+    for empty in (0, False, "", []):  # once read as "no parameters"
+        status, answer = post(deployed, f"/flows/{pf}/runs", {"parameters": empty})
+        assert status == 400 and "parameters must be an object" in answer["problems"][0], (empty, answer)
+    assert executions(stack, "ParameterFlow") == []
+    assert post(deployed, f"/flows/{pf}/runs", {"parameters": None})[0] == 202
+
+
 def test_deeply_nested_bodies_are_400_on_trigger_and_rollback(deployed, stack):
     pf = stack.machine("ParameterFlow")
     nested = b"[" * 100_000 + b"]" * 100_000
