@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/compile.py
 	$(BIN)/python bench/local_runtime.py
 	$(BIN)/python bench/e2e.py
+	$(BIN)/python bench/triggers.py
 
 clean:
 	rm -rf $(VENV) .flowdrop .pytest_cache

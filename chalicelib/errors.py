@@ -176,6 +176,12 @@ class RequestError(TriggerError):
         super().__init__(message)
 
 
+class RequestTooLargeError(RequestError):
+    """A request body is larger than the API takes: HTTP 413."""
+
+    http_status = 413
+
+
 class DefinitionRejectedError(CompileError):
     """Step Functions refused the definition itself: the package is at fault, so retrying cannot help."""
 
@@ -216,5 +222,12 @@ def http_answer(err: FlowdropError) -> tuple[int, dict[str, Any]]:
     """(HTTP status, JSON body) for an error a service raised: `{"error", "problems"?}`."""
     body: dict[str, Any] = {"error": str(err)}
     if isinstance(err, RequestError):
-        body["problems"] = list(err.problems)
+        # A hostile body can hold thousands of bad fields: the answer lists the first ones and counts the rest.
+        shown = list(err.problems[:MAX_PROBLEMS_SHOWN])
+        if len(err.problems) > MAX_PROBLEMS_SHOWN:
+            shown.append(f"... and {len(err.problems) - MAX_PROBLEMS_SHOWN} more problems")
+        body["problems"] = shown
     return err.http_status, body
+
+
+MAX_PROBLEMS_SHOWN = 20

@@ -88,6 +88,9 @@ def token_authorizer(auth_request: Any) -> AuthResponse:
 
 
 AUTHORIZER = IAMAuthorizer() if API_AUTH == "iam" else token_authorizer
+# Bodies are JSON whatever their Content-Type says (requests.json_body): Chalice would answer 415 to any
+# type but application/json, and curl -d declares form data.
+ANY_BODY = ["*/*"]
 
 
 @app.route("/health", methods=["GET"])
@@ -95,7 +98,7 @@ def health() -> dict[str, Any]:
     return {"status": "ok", "version": __version__}
 
 
-@app.route("/flows/{flow}/runs", methods=["POST"], authorizer=AUTHORIZER)
+@app.route("/flows/{flow}/runs", methods=["POST"], authorizer=AUTHORIZER, content_types=ANY_BODY)
 def start_run(flow: str) -> Response:
     request = app.current_request
     return answer(lambda: trigger.trigger_run(
@@ -134,15 +137,15 @@ def list_runs(flow: str) -> Response:
 
 @app.route("/flows/{flow}/runs/{run_id}", methods=["GET"], authorizer=AUTHORIZER)
 def run_status(flow: str, run_id: str) -> Response:
-    steps = (app.current_request.query_params or {}).get("steps", "true").lower() != "false"
-    return answer(lambda: runs.run_status(flow, run_id, clients(), settings(), with_steps=steps))
+    query = app.current_request.query_params or {}
+    return answer(lambda: runs.run_status(flow, run_id, clients(), settings(),
+                                          with_steps=requests.flag("steps", query.get("steps"), default=True)))
 
 
 def _terminate(flow: str, run_id: str) -> Response:
     def call() -> dict[str, Any]:
         request = app.current_request
-        body = requests.json_body(request.raw_body) if request.raw_body else {}
-        body = body if isinstance(body, dict) else {}
+        body = requests.json_object(request.raw_body, "terminate")
         # IAM (prod) names the caller; with a token, the client says who it is.
         identity = ((request.context or {}).get("identity") or {}).get("userArn")
         user = identity or (body.get("user") if isinstance(body.get("user"), str) else None)
@@ -151,7 +154,7 @@ def _terminate(flow: str, run_id: str) -> Response:
     return answer(call)
 
 
-@app.route("/flows/{flow}/runs/{run_id}/terminate", methods=["POST"], authorizer=AUTHORIZER)
+@app.route("/flows/{flow}/runs/{run_id}/terminate", methods=["POST"], authorizer=AUTHORIZER, content_types=ANY_BODY)
 def terminate_run(flow: str, run_id: str) -> Response:
     return _terminate(flow, run_id)
 
@@ -161,13 +164,13 @@ def cancel_run(flow: str, run_id: str) -> Response:
     return _terminate(flow, run_id)  # REST's spelling of terminate
 
 
-@app.route("/flows/{flow}/runs/{run_id}/resume", methods=["POST"], authorizer=AUTHORIZER)
+@app.route("/flows/{flow}/runs/{run_id}/resume", methods=["POST"], authorizer=AUTHORIZER, content_types=ANY_BODY)
 def resume_run(flow: str, run_id: str) -> Response:
     def call() -> dict[str, Any]:
         from flowdrop.deployer import resume
 
         request = app.current_request
-        parsed = resume.ResumeRequest.from_body(requests.json_body(request.raw_body) if request.raw_body else {})
+        parsed = resume.ResumeRequest.from_body(requests.json_object(request.raw_body, "resume"))
         identity = ((request.context or {}).get("identity") or {}).get("userArn")
         if identity:  # IAM (prod) names the caller; with a token, the client says who it is
             parsed = resume.ResumeRequest(parsed.step, identity)
@@ -176,21 +179,19 @@ def resume_run(flow: str, run_id: str) -> Response:
     return answer(call, status=202)
 
 
-@app.route("/flows/{flow}/rollback", methods=["POST"], authorizer=AUTHORIZER)
+@app.route("/flows/{flow}/rollback", methods=["POST"], authorizer=AUTHORIZER, content_types=ANY_BODY)
 def rollback(flow: str) -> Response:
     def call() -> dict[str, Any]:
-        body = requests.json_body(app.current_request.raw_body)
-        version = body.get("version") if isinstance(body, dict) else None
+        version = requests.json_object(app.current_request.raw_body, "rollback").get("version")
         return flows.rollback(flow, version, clients(), settings(), now()).to_dict()
 
     return answer(call)
 
 
-@app.route("/flows/{flow}/backfill", methods=["POST"], authorizer=AUTHORIZER)
+@app.route("/flows/{flow}/backfill", methods=["POST"], authorizer=AUTHORIZER, content_types=ANY_BODY)
 def backfill(flow: str) -> Response:
     def call() -> dict[str, Any]:
-        body = requests.json_body(app.current_request.raw_body)
-        body = body if isinstance(body, dict) else {}
+        body = requests.json_object(app.current_request.raw_body, "backfill")
         return schedule.backfill(flow, body.get("from"), body.get("to"), clients(), settings(), now())
 
     return answer(call)

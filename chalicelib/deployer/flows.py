@@ -24,6 +24,7 @@ from flowdrop.errors import FlowNotFoundError, RequestError
 from flowdrop.model import names
 from flowdrop.model.alerts import shown_alerts
 from flowdrop.model.deployments import ROLLBACK
+from flowdrop.model.excerpts import short_repr
 from flowdrop.model.schedule import Schedule, next_fire_times
 
 NEXT_FIRE_TIMES = 3
@@ -100,7 +101,7 @@ def rollback(flow: str, version: Any, clients: Clients, settings: DeployerSettin
              now: datetime) -> DeploymentRecord:
     """Point `production` at an earlier recorded version (and its schedule); recorded as ROLLBACK."""
     if type(version) is not int or version < 1:
-        raise RequestError("the rollback request is invalid", (f"version must be an integer >= 1, got {version!r}",))
+        raise RequestError("the rollback request is invalid", (f"version must be an integer >= 1, got {short_repr(version, 60)}",))
     store = _store(clients, settings)
     current = production_release(store, flow)
     target = store.get_release(flow, version)

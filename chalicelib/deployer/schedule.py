@@ -38,6 +38,7 @@ from flowdrop.deployer.trigger import machine_arn, production_release, start_exe
 from flowdrop.errors import RequestError, TriggerError
 from flowdrop.model import names
 from flowdrop.model import runs as run_ids
+from flowdrop.model.excerpts import short_repr
 from flowdrop.model.schedule import Schedule, fire_times_between
 
 DEFAULT_INPUT = json.dumps({"Parameters": "{}"})
@@ -236,9 +237,9 @@ def _moment(key: str, value: Any) -> datetime | None:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError as err:
             raise RequestError("the backfill request is invalid",
-                               (f"{key} {value!r} is not an ISO 8601 time like 2026-11-25T09:00:00Z",)) from err
+                               (f"{key} {short_repr(value, 60)} is not an ISO 8601 time like 2026-11-25T09:00:00Z",)) from err
     else:
-        raise RequestError("the backfill request is invalid", (f"{key} must be an ISO 8601 string, got {value!r}",))
+        raise RequestError("the backfill request is invalid", (f"{key} must be an ISO 8601 string, got {short_repr(value, 60)}",))
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 

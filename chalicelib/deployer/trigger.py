@@ -21,6 +21,7 @@ from flowdrop.deployer.store import DeploymentStore
 from flowdrop.errors import FlowNotFoundError, ParameterError, RequestError
 from flowdrop.model import names
 from flowdrop.model import runs as run_ids
+from flowdrop.model.excerpts import short_repr
 from flowdrop.model.parameters import ParameterSpec, resolve_parameters
 
 MAX_IDEMPOTENCY_KEY = 256
@@ -41,8 +42,9 @@ class TriggerRequest:
         if not isinstance(body, dict):
             raise RequestError("the body must be a JSON object", (f"got {type(body).__name__}",))
         unknown = sorted(set(body) - {"parameters", "idempotency_key"})
-        problems += [f"unknown field {name!r}; the body takes parameters and idempotency_key" for name in unknown]
-        parameters = body.get("parameters") or {}
+        problems += [f"unknown field {short_repr(name, 60)}; the body takes parameters and idempotency_key"
+                     for name in unknown]
+        parameters = {} if body.get("parameters") is None else body["parameters"]
         if not isinstance(parameters, dict):
             problems.append(f"parameters must be an object of name -> value, got {type(parameters).__name__}")
         key = body.get("idempotency_key", header_key)

@@ -128,7 +128,7 @@ def resolve_parameters(
     given: Mapping[str, Any],
     defaults: Mapping[str, Any] | None = None,
     *,
-    label: Callable[[str], str] = lambda name: f"parameter {name!r}",
+    label: Callable[[str], str] = lambda name: f"parameter {short_repr(name, 60)}",
 ) -> dict[str, Any]:
     """Typed values for every parameter, by parameter name.
 

@@ -393,6 +393,12 @@ def raw_post(client: Client, path: str, body: bytes, headers: dict[str, str]) ->
     return response.status_code, response.json_body
 
 
+def executions(stack: DeployerStack, flow: str) -> list[dict[str, Any]]:
+    """Every execution of `flow`'s state machine, all pages."""
+    pages = stack.clients.sfn.get_paginator("list_executions").paginate(stateMachineArn=stack.machine_arn(flow))
+    return [e for page in pages for e in page["executions"]]
+
+
 def test_a_body_without_content_type_is_read_as_json_and_bad_json_is_400(deployed, stack):
     pf = stack.machine("ParameterFlow")
     bare = {"Authorization": AUTH["Authorization"]}
@@ -405,6 +411,37 @@ def test_a_body_without_content_type_is_read_as_json_and_bad_json_is_400(deploye
     assert "this is not json" in answer["problems"][0]
 
 
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/octet-stream",
+                                          "application/json; charset=utf-8", "image/png"])
+def test_a_body_is_json_whatever_its_content_type_says(deployed, stack, content_type):
+    # curl -d declares form data; a JSON body under any declared type starts the run it describes.
+    pf = stack.machine("ParameterFlow")
+    headers = {"Authorization": AUTH["Authorization"], "Content-Type": content_type}
+    status, answer = raw_post(deployed, f"/flows/{pf}/runs", b'{"parameters": {"alpha": 0.25}}', headers)
+    assert status == 202, answer
+    execution = stack.clients.sfn.describe_execution(executionArn=answer["execution_arn"])
+    assert json.loads(execution["input"]) == {"Parameters": "{\"alpha\": 0.25}"}
+    status, answer = raw_post(deployed, f"/flows/{pf}/runs", b"alpha=0.25", headers)
+    assert status == 400 and answer["error"] == "the body is not JSON", answer
+    assert len(executions(stack, "ParameterFlow")) == 1
+
+
+def test_bodies_of_the_wrong_kind_are_400_on_every_post_route(deployed, stack):
+    pf = stack.machine("ParameterFlow")
+    started = post(deployed, f"/flows/{pf}/runs", {"parameters": {}})[1]
+    run_id = started["run_id"]
+    for path in (f"/flows/{pf}/runs", f"/flows/{pf}/rollback", f"/flows/{pf}/backfill",
+                 f"/flows/{pf}/runs/{run_id}/terminate"):
+        for body, kind in ((b"[1, 2]", "an array"), (b'"stop"', "a string"), (b"7", "a number")):
+            status, answer = raw_post(deployed, path, body, AUTH)
+            assert status == 400, (path, body, answer)
+            assert kind in answer["problems"][0] or "must be a JSON object" in answer["error"], (path, answer)
+        status, answer = raw_post(deployed, path, b'{"a": NaN}', AUTH)
+        assert status == 400 and "NaN is not a JSON number" in answer["problems"][0], (path, answer)
+    # Nothing of that stopped the run it named.
+    assert stack.clients.sfn.describe_execution(executionArn=started["execution_arn"])["status"] == "RUNNING"
+
+
 @pytest.mark.parametrize("number", ["1e309", "NaN", "Infinity", "-Infinity"])
 def test_numbers_json_cannot_carry_are_refused_and_start_nothing(deployed, stack, number):
     pf = stack.machine("ParameterFlow")
@@ -415,6 +452,17 @@ def test_numbers_json_cannot_carry_are_refused_and_start_nothing(deployed, stack
     assert status == 400 and "not a finite number" in answer["problems"][0], answer
     arn = stack.machine_arn("ParameterFlow")
     assert stack.clients.sfn.list_executions(stateMachineArn=arn)["executions"] == []
+
+
+def test_integers_too_long_and_parameters_that_are_not_an_object_start_nothing(deployed, stack):
+    pf = stack.machine("ParameterFlow")
+    status, answer = raw_post(deployed, f"/flows/{pf}/runs", b'{"parameters": {"alpha": 1' + b"0" * 5000 + b"}}", AUTH)
+    assert status == 400 and "an integer of 5,001 digits is too long" in answer["problems"][0], answer
+    for empty in (0, False, "", []):  # once read as "no parameters"
+        status, answer = post(deployed, f"/flows/{pf}/runs", {"parameters": empty})
+        assert status == 400 and "parameters must be an object" in answer["problems"][0], (empty, answer)
+    assert executions(stack, "ParameterFlow") == []
+    assert post(deployed, f"/flows/{pf}/runs", {"parameters": None})[0] == 202
 
 
 def test_deeply_nested_bodies_are_400_on_trigger_and_rollback(deployed, stack):
@@ -431,7 +479,19 @@ def test_an_error_never_echoes_a_huge_value(deployed, stack):
     assert status == 400
     assert len(json.dumps(answer)) < 1000, len(json.dumps(answer))
     status, answer = raw_post(deployed, f"/flows/{pf}/runs", b"x" * (300 * 1024), AUTH)
-    assert status == 400 and "too large" in answer["error"] and len(json.dumps(answer)) < 1000
+    assert status == 413 and "too large" in answer["error"] and len(json.dumps(answer)) < 1000
+    assert "307,200 bytes; the most is 262,144" in answer["problems"][0]
+    # Names are input too: an unknown field or parameter named by a huge string is quoted short.
+    for body in ({"x" * 100_000: 1}, {"parameters": {"y" * 100_000: 1}}):
+        status, answer = post(deployed, f"/flows/{pf}/runs", body)
+        assert status == 400 and len(json.dumps(answer)) < 1000, len(json.dumps(answer))
+    status, answer = post(deployed, f"/flows/{pf}/rollback", {"version": "v" * 100_000})
+    assert status == 400 and "version must be an integer" in answer["problems"][0] and len(json.dumps(answer)) < 1000
+    # Thousands of problems: the first ones, and how many more.
+    status, answer = post(deployed, f"/flows/{pf}/runs", {"parameters": {f"p{i}": i for i in range(5000)}})
+    assert status == 400 and len(answer["problems"]) == 21 and answer["problems"][-1] == "... and 4980 more problems"
+    assert len(json.dumps(answer)) < 5000
+    assert executions(stack, "ParameterFlow") == []
 
 
 def test_the_runs_status_filter_is_validated(deployed, stack):
@@ -440,6 +500,14 @@ def test_the_runs_status_filter_is_validated(deployed, stack):
     assert status == 400 and "RUNNING" in answer["problems"][0] and "BOGUS" in answer["problems"][0], answer
     status, answer = get(deployed, f"/flows/{pf}/runs?status=succeeded")
     assert status == 200 and answer == {"runs": []}
+    started = post(deployed, f"/flows/{pf}/runs", {"parameters": {}})[1]
+    status, answer = get(deployed, started["status_url"] + "?steps=maybe")
+    assert status == 400 and "steps='maybe': use true or false" in answer["problems"][0], answer
+    status, answer = get(deployed, started["status_url"] + "?steps=" + "z" * 5000)
+    assert status == 400 and len(json.dumps(answer)) < 1000
+    assert get(deployed, started["status_url"] + "?steps=FALSE")[1].get("steps") is None
+    status, answer = get(deployed, f"/flows/{pf}/runs?limit=1001")
+    assert status == 400 and "from 1 to 1000" in answer["problems"][0]
 
 
 def test_the_runs_listing_pages_with_next_token(deployed, stack):

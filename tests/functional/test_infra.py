@@ -357,3 +357,35 @@ def test_the_stack_outputs_what_flowdrop_aws_config_reads(packaged):
 
     for _, template in packaged.values():
         assert set(REQUIRED_OUTPUTS) <= set(template["Outputs"])
+
+
+# -- the API's edge ------------------------------------------------------------------------
+
+
+def test_the_api_stage_is_throttled_and_its_waf_refuses_large_bodies(packaged):
+    from flowdrop.deployer.requests import MAX_BODY_BYTES
+
+    for stage, (_, template) in packaged.items():
+        res, parameters = resources(template), template["Parameters"]
+        api = res["RestAPI"]["Properties"]
+        assert "DefinitionBody" in api and api["StageName"] == "api"  # merged into Chalice's API, not replacing it
+        [throttle] = api["MethodSettings"]
+        assert (throttle["ResourcePath"], throttle["HttpMethod"]) == ("/*", "*")  # every route
+        assert throttle["ThrottlingRateLimit"] == {"Ref": "ApiThrottlingRateLimit"}
+        assert throttle["ThrottlingBurstLimit"] == {"Ref": "ApiThrottlingBurstLimit"}
+        assert parameters["ApiThrottlingBurstLimit"]["Default"] >= parameters["ApiThrottlingRateLimit"]["Default"] > 0
+
+        acl = res["ApiWebAcl"]
+        assert acl["Type"] == "AWS::WAFv2::WebACL" and acl["Properties"]["Scope"] == "REGIONAL"
+        [rule] = acl["Properties"]["Rules"]
+        assert rule["Action"] == {"Block": {"CustomResponse": {"ResponseCode": 413}}}
+        size = rule["Statement"]["SizeConstraintStatement"]
+        assert size["FieldToMatch"] == {"Body": {"OversizeHandling": "MATCH"}}  # past inspection: refused
+        assert size["ComparisonOperator"] == "GT" and size["Size"] == {"Ref": "ApiMaxBodyBytes"}
+        inspected = acl["Properties"]["AssociationConfig"]["RequestBody"]["API_GATEWAY"]["DefaultSizeInspectionLimit"]
+        limit = parameters["ApiMaxBodyBytes"]
+        assert inspected == "KB_64" and limit["MaxValue"] == limit["Default"] == 64 * 1024 <= MAX_BODY_BYTES
+        association = res["ApiWebAclAssociation"]["Properties"]
+        assert association["WebACLArn"] == {"Fn::GetAtt": ["ApiWebAcl", "Arn"]}
+        assert association["ResourceArn"]["Fn::Sub"].endswith("/restapis/${RestAPI}/stages/${RestAPI.Stage}")
+        assert acl["Condition"] == res["ApiWebAclAssociation"]["Condition"] == "ApiBodyLimit"
