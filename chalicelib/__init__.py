@@ -22,6 +22,10 @@ def __getattr__(name: str):
         from flowdrop.cli import python_api  # the laptop's side: only code that deploys loads it
 
         return getattr(python_api, name)
+    if name in ("Runner", "ExecutingRun"):
+        from flowdrop.cli import runner  # local runs from Python: a subprocess per run, as Metaflow's Runner
+
+        return getattr(runner, name)
     raise AttributeError(f"module 'flowdrop' has no attribute {name!r}")
 
 
@@ -30,5 +34,5 @@ __all__ = [
     "FlowSpec", "Parameter", "JSONType", "current", "step", "retry", "catch", "timeout", "resources",
     "batch", "environment", "schedule", "project", "StepFailure",
     "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace", "default_namespace",
-    "Deployer", "DeployedFlow", "TriggeredRun",
+    "Deployer", "DeployedFlow", "TriggeredRun", "Runner", "ExecutingRun",
 ]

@@ -45,7 +45,8 @@ def definition_error(message: str) -> DecoratorError:
     like the graph's own errors (file:line: ...). And when that file is the
     script being run (`python flow.py ...`, not a module a test or the task
     runner loads), the message is printed and the process exits 1 right
-    here: a user sees one line, not a traceback through flowdrop.
+    here with 2 (the input was wrong, as for every other flow error: cli/exits.py): a user sees one line,
+    not a traceback through flowdrop.
     """
     frame = sys._getframe(1)
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR + os.sep):
@@ -55,7 +56,7 @@ def definition_error(message: str) -> DecoratorError:
     if (frame is not None and frame.f_globals.get("__name__") == "__main__"
             and not getattr(flowspec, "CLI_DEFERRED", False)):
         print(where + message, file=sys.stderr)
-        raise SystemExit(1)
+        raise SystemExit(2)
     return DecoratorError(where + message)
 
 

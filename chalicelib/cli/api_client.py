@@ -126,6 +126,11 @@ class ApiClient:
         """POST /flows/{flow}/backfill: one run per schedule tick from `start` to `end` (inclusive) without a run."""
         return self.request("POST", f"/flows/{_quote(flow)}/backfill", {"from": start, "to": end})
 
+    def plan(self, flow: str, manifest: Mapping[str, Any], flow_source: str) -> dict[str, Any]:
+        """POST /flows/{flow}/plan: what deploying this manifest and source would do; nothing is deployed."""
+        return self.request("POST", f"/flows/{_quote(flow)}/plan", {"manifest": dict(manifest),
+                                                                   "flow_source": flow_source})
+
     def delete_flow(self, flow: str) -> dict[str, Any]:
         """DELETE /flows/{flow}: state machine, alias and schedule removed; records kept."""
         return self.request("DELETE", f"/flows/{_quote(flow)}")

@@ -65,6 +65,11 @@ def _report(obj: FlowContext, result: Any, run_id: str) -> None:
         obj.echo(f"Done! Run {run_id} succeeded ({result.tasks_run} task(s) run"
                  + (f", {result.tasks_cloned} reused" if result.tasks_cloned else "") + ").", err=False, fg="green")
         return
+    if result.interrupted:
+        # 130 / 143: the shell's code for a process ended by SIGINT / SIGTERM.
+        fail(f"Run {run_id} interrupted ({result.interrupted}): its tasks were stopped and the run is recorded as "
+             f"interrupted; `resume --origin-run-id {run_id}` goes on from what succeeded.",
+             130 if result.interrupted == "SIGINT" else 143)
     fail(f"Run {run_id} failed at step '{result.failed_step}' (task {result.failed_task}): {result.error}")
 
 

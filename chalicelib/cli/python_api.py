@@ -3,10 +3,12 @@
     from flowdrop import Deployer
 
     deployed = Deployer("train_flow.py").step_functions().create(max_workers=50)
+    deployed.name, deployed.production_token    # namespace(f"production:{token}") sees its runs
     run = deployed.trigger(alpha=0.5)           # a TriggeredRun
+    run.wait_for_run()                          # the client API's Run, once its start task wrote it
     run.wait_for_completion(); run.status       # 'SUCCEEDED'
-    run.run['end'].task.data.x                  # the client API's Run
-    deployed.list_runs(); run.terminate(); deployed.delete()
+    run.run['end'].task.data.x
+    deployed.list_runs(states=["RUNNING"]); run.terminate(); deployed.delete()
     DeployedFlow.from_deployment("TrainFlow")   # Metaflow raises NotImplementedError here on Step Functions
     Deployer.list_deployed_flows()              # this one too
 
@@ -23,14 +25,15 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from flowdrop.config import ClientConfig, load_config
-from flowdrop.errors import DeployError, FlowdropError
-from flowdrop.model.runs import TERMINAL_STATUSES
+from flowdrop.cli.runner import command_line as _options
+from flowdrop.errors import DeployError, FlowdropError, MissingObjectError
+from flowdrop.model.runs import RUN_STATUSES, TERMINAL_STATUSES
 
 
 def _api(config: ClientConfig | None) -> Any:
@@ -47,6 +50,11 @@ class TriggeredRun:
     run_id: str
     config: ClientConfig | None = None
     flow_name: str | None = None  # the FlowSpec class's name, under which the datastore keeps the run
+
+    @property
+    def name(self) -> str:
+        """The run's name on Step Functions: its execution name (the run id without `sfn-`)."""
+        return self.run_id.removeprefix("sfn-")
 
     @property
     def pathspec(self) -> str:
@@ -76,18 +84,33 @@ class TriggeredRun:
 
     @property
     def run(self) -> Any:
-        """The client API's Run, read from the production datastore."""
+        """The client API's Run, read from the production datastore; None until its start task has written it."""
         from flowdrop.cli.operations import production_client
         from flowdrop.client import Run
 
         production_client(self.config or load_config())
-        return Run(self.pathspec)
+        try:
+            return Run(self.pathspec, _namespace_check=False)
+        except MissingObjectError:
+            return None
 
-    def terminate(self, reason: str | None = None) -> dict[str, Any]:
-        """Stop the run (it ends ABORTED)."""
+    def wait_for_run(self, check_interval: float = 5, timeout: float | None = None) -> Any:
+        """Block until `.run` is available (the start task began writing it) and return it; TimeoutError past
+        `timeout` seconds, as Metaflow's."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (run := self.run) is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"run {self.pathspec} not in the datastore after {timeout:.0f}s "
+                                   f"(status {self.status})")
+            time.sleep(check_interval)
+        return run
+
+    def terminate(self, reason: str | None = None, **kwargs: Any) -> bool:
+        """Stop the run (it ends ABORTED); True when the deployer stopped it. `authorize=` is accepted for
+        Metaflow (the API token authorizes here)."""
         from flowdrop.config import user_name
 
-        return _api(self.config).terminate(self.flow, self.run_id, reason, user_name())
+        return bool(_api(self.config).terminate(self.flow, self.run_id, reason, user_name()))
 
 
 @dataclass
@@ -105,6 +128,17 @@ class DeployedFlow:
         return cls(identifier, config)
 
     @property
+    def production_token(self) -> str | None:
+        """The token of the deployment's namespace: its production runs carry the tag `production:<token>`
+        (the state machine's name, stable across versions); None when the flow is not deployed."""
+        from flowdrop.errors import ApiError, FlowNotFoundError
+
+        try:
+            return str(_api(self.config).get_flow(self.name)["flow"])
+        except (ApiError, FlowNotFoundError):
+            return None
+
+    @property
     def production_version(self) -> int | None:
         return _api(self.config).get_flow(self.name).get("production_version")
 
@@ -118,14 +152,23 @@ class DeployedFlow:
         answer = _api(self.config).trigger(self.name, parameters, idempotency_key)
         return TriggeredRun(self.name, str(answer["run_id"]), self.config, self.flow_name)
 
-    def list_runs(self, status: str | None = None) -> Iterator[TriggeredRun]:
-        """Every production run (in `status`), newest first."""
-        for run in _api(self.config).iter_runs(self.name, status.upper() if status else None):
-            yield TriggeredRun(self.name, str(run["run_id"]), self.config)
+    def list_runs(self, states: Sequence[str] | None = None) -> list[TriggeredRun]:
+        """Production runs, newest first; `states` keeps those in any of RUNNING, SUCCEEDED, FAILED, TIMED_OUT,
+        ABORTED (ValueError naming an unknown or repeated one, as Metaflow's)."""
+        wanted = [str(s).upper() for s in states or ()]
+        if unknown := sorted(set(wanted) - set(RUN_STATUSES)):
+            raise ValueError(f"list_runs: unknown state(s) {', '.join(unknown)}; known: {', '.join(RUN_STATUSES)}")
+        if len(set(wanted)) != len(wanted):
+            raise ValueError(f"list_runs: repeated state(s) in {wanted}")
+        api, name = _api(self.config), self.flow_name
+        found = [run for state in (wanted or [None]) for run in api.iter_runs(self.name, state)]
+        found.sort(key=lambda run: str(run.get("start_date") or ""), reverse=True)
+        return [TriggeredRun(self.name, str(run["run_id"]), self.config, name) for run in found]
 
-    def delete(self) -> dict[str, Any]:
-        """Remove the flow from production (state machine, alias, schedule); records and artifacts stay."""
-        return _api(self.config).delete_flow(self.name)
+    def delete(self, **kwargs: Any) -> bool:
+        """Remove the flow from production (state machine, alias, schedule); records and artifacts stay.
+        True when something was removed; `authorize=` is accepted for Metaflow."""
+        return bool(_api(self.config).delete_flow(self.name).get("deleted"))
 
 
 @dataclass
@@ -175,24 +218,6 @@ class Deployer:
         """Every flow in production on this deployer."""
         flows = _api(config).list_flows().get("flows") or []
         return [DeployedFlow(str(flow.get("flow") or flow.get("name")), config) for flow in flows]
-
-
-# Metaflow's Deployer takes the repeatable options in the plural (tags=[...]).
-_SINGULAR = {"tags": "tag", "with_": "with", "withs": "with"}
-
-
-def _options(options: dict[str, Any]) -> list[str]:
-    """Keyword options as command-line flags: max_workers=5 -> --max-workers 5; lists repeat; True is a flag."""
-    args: list[str] = []
-    for key, value in options.items():
-        flag = "--" + _SINGULAR.get(key, key).replace("_", "-")
-        values: Sequence[Any] = value if isinstance(value, (list, tuple)) else [value]
-        for item in values:
-            if item is True:
-                args.append(flag)
-            elif item not in (None, False):
-                args += [flag, str(item)]
-    return args
 
 
 def _pushed_name(output: str) -> str | None:

@@ -2,7 +2,8 @@
 
 Owns: the step-functions subcommands of the flow CLI and what they print.
 `create --only-json` compiles locally and prints the state machine (no AWS
-access); `create` hands the flow to the uploader (S3, then the deployment
+access); `create --plan` asks the deployer what a deploy would change
+(deploy_plan.py); `create` hands the flow to the uploader (S3, then the deployment
 record through the API); `trigger`, `list-runs` and `delete` call the
 deployer's HTTPS API (`resume`: step_functions_resume.py). Does not own: packaging (uploader.py), HTTP
 (api_client.py) or anything that runs server side.
@@ -109,11 +110,14 @@ def add_step_functions_commands(cli: click.Group) -> None:
     @click.option("--wait-timeout", type=float, default=120.0, show_default=True,
                   help="Seconds to wait for the deployment record.")
     @click.option("--only-json", is_flag=True, help="Print the state machine definition and stop; no AWS access.")
+    @click.option("--plan", "plan_only", is_flag=True,
+                  help="Print what deploying would change (new version or duplicate, definition diff, schedule) "
+                       "and stop; nothing is uploaded.")
     @click.pass_context
     def create(ctx: click.Context, name: str | None, branch: str | None, production: bool, max_workers: int,
                workflow_timeout: int | None, tags: tuple[str, ...], backend: str | None, package_suffixes: str,
                overlap: str, notify_on_error: tuple[str, ...], notify_on_success: tuple[str, ...], no_wait: bool,
-               wait_timeout: float, only_json: bool) -> None:
+               wait_timeout: float, only_json: bool, plan_only: bool) -> None:
         from flowdrop.cli.uploader import DeployOptions, deploy_alerts
 
         obj = ctx.obj
@@ -136,6 +140,10 @@ def add_step_functions_commands(cli: click.Group) -> None:
             if only_json:
                 click.echo(_definition_json(obj, target.state_machine_name, options))
                 return
+            if plan_only:
+                from flowdrop.cli.deploy_plan import show_plan
+
+                raise SystemExit(show_plan(obj, options))
             raise SystemExit(_create(obj, options, wait=not no_wait, wait_timeout=wait_timeout))
 
     @step_functions.command(cls=_FlowParameterCommand,

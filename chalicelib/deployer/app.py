@@ -17,6 +17,7 @@ once per container, on first use (not at import: cold starts stay short).
   POST   /flows/{flow}/runs/{run_id}/resume  [{"step": S}]: 202 a new run reusing the origin's tasks; 400; 404; 409
   POST   /flows/{flow}/rollback           {"version": N}
   POST   /flows/{flow}/backfill           {"from": T, "to": T}: a run per schedule tick without one
+  POST   /flows/{flow}/plan               {"manifest", "flow_source"}: what deploying it would do (nothing done)
   DELETE /flows/{flow}                    state machine, alias and rule removed; records kept
   SQS    deploy                           package notifications (partial batch response)
   Lambda scheduled                        a flow's EventBridge Scheduler schedule fires it
@@ -195,6 +196,14 @@ def backfill(flow: str) -> Response:
         return schedule.backfill(flow, body.get("from"), body.get("to"), clients(), settings(), now())
 
     return answer(call)
+
+
+@app.route("/flows/{flow}/plan", methods=["POST"], authorizer=AUTHORIZER)
+def plan_deployment(flow: str) -> Response:
+    from flowdrop.deployer import preview  # the compiler and parser: only a plan request loads them here
+
+    return answer(lambda: preview.preview_deployment(flow, requests.json_body(app.current_request.raw_body),
+                                                     clients(), settings(), now()))
 
 
 @app.route("/flows/{flow}", methods=["DELETE"], authorizer=AUTHORIZER)

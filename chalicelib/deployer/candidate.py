@@ -79,7 +79,13 @@ def check_package(bucket: str, key: str, data: bytes, settings: DeployerSettings
     manifest = Manifest.from_dict(package.manifest)
     _check_identity(manifest, package.files, machine, sha)
     _check_created(manifest, uploaded)
-    source = _flow_source(manifest, package.files)
+    return check_candidate(bucket, key, manifest, _flow_source(manifest, package.files), settings)
+
+
+def check_candidate(bucket: str, key: str, manifest: Manifest, source: str, settings: DeployerSettings) -> Candidate:
+    """A manifest and its flow's source -> the candidate the deployer would publish (what `create --plan` previews:
+    same parse, same compile, same fingerprint); raises a FlowdropError naming what is wrong."""
+    machine = manifest.state_machine_name
     try:
         graph = parse_flow(source, manifest.flow_file, manifest.flow_class)
     except (RecursionError, MemoryError, ValueError) as err:

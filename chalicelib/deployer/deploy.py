@@ -135,12 +135,10 @@ def _check(bucket: str, key: str, data: bytes, settings: DeployerSettings, uploa
                            "package.") from err
 
 
-def _publish(candidate: Candidate, clients: Clients, store: DeploymentStore, settings: DeployerSettings,
-             deployed_at: str, uploaded: datetime) -> tuple[DeploymentRecord, bool]:
-    """The record of publishing `candidate`, and whether any call was made."""
+def candidate_release(candidate: Candidate, deployed_at: str, uploaded: datetime) -> Release:
+    """The release `candidate` would become (version fields empty until published)."""
     manifest = candidate.manifest
-    machine_arn = names.state_machine_arn(settings.partition, settings.aws.region, settings.account_id, candidate.flow)
-    release = Release(
+    return Release(
         flow=candidate.flow,
         flow_name=candidate.graph.flow_name,
         version=0,
@@ -159,6 +157,14 @@ def _publish(candidate: Candidate, clients: Clients, store: DeploymentStore, set
         deployed_at=deployed_at,
         uploaded=timestamp(uploaded),
     )
+
+
+def _publish(candidate: Candidate, clients: Clients, store: DeploymentStore, settings: DeployerSettings,
+             deployed_at: str, uploaded: datetime) -> tuple[DeploymentRecord, bool]:
+    """The record of publishing `candidate`, and whether any call was made."""
+    manifest = candidate.manifest
+    machine_arn = names.state_machine_arn(settings.partition, settings.aws.region, settings.account_id, candidate.flow)
+    release = candidate_release(candidate, deployed_at, uploaded)
     live = read_live(clients, store, candidate.flow, machine_arn, settings.schedule_group)
     expression = candidate.schedule.expression if candidate.schedule else None
     plan = plan_deployment(release, candidate.definition, live, machine_arn=machine_arn,

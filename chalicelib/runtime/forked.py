@@ -106,6 +106,7 @@ def fork_task(
             sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=True)
             sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the scheduler's interrupt handler (scheduler.py)
             output = run(payload)
             output_file.write_text(json.dumps(output))
             code = 0

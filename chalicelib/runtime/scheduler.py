@@ -68,6 +68,7 @@ class RunResult:
     error: str | None = None
     tasks_run: int = 0
     tasks_cloned: int = 0
+    interrupted: str | None = None  # SIGINT or SIGTERM when a signal stopped the run
 
 
 @dataclass
@@ -227,6 +228,8 @@ class LocalScheduler:
         """Run every task; return how the run ended."""
         self._push(("start", ()))
         failure: tuple[TaskKey, str] | None = None
+        interrupted: str | None = None
+        previous = _stop_on_sigterm()
         try:
             # After a failure nothing new starts, but running tasks finish:
             # whatever succeeds can be reused by `resume`.
@@ -239,13 +242,20 @@ class LocalScheduler:
                     failure = failure or outcome
                 if not finished:
                     time.sleep(0.005)
+        except _Interrupted as stop:
+            interrupted = stop.signal_name
         finally:
+            _restore_sigterm(previous)
             for running in self._running:
                 if running.process.poll() is None:
                     running.process.kill()
-                running.process.wait()
+                code = running.process.wait()
                 for thread in running.threads:
                     thread.join(timeout=2)
+                if interrupted:
+                    self._record_crash(running, code)  # its attempt says it was stopped, not "running"
+        if interrupted:
+            return self._interrupted(interrupted)
         if failure is None and ("end", ()) not in self._done:
             # Nothing failed, yet the run never reached `end`: never call that a success.
             failure = (("end", ()), "the run stopped before reaching step 'end'")
@@ -259,6 +269,14 @@ class LocalScheduler:
             status.update(failed_step=result.failed_step, failed_task=result.failed_task, error=result.error)
         self.datastore.write_run_status(self.run_id, status)
         return result
+
+    def _interrupted(self, signal_name: str) -> RunResult:
+        """Record a run stopped by a signal as interrupted (resume starts from what succeeded)."""
+        error = f"the run was interrupted by {signal_name}; its running tasks were stopped"
+        self.datastore.write_run_status(self.run_id, {"status": "interrupted", "finished": now_iso(),
+                                                      "signal": signal_name, "error": error})
+        return RunResult(self.run_id, False, error=error, tasks_run=self._tasks_run,
+                         tasks_cloned=sum(1 for k in self._done if k in self.cloned), interrupted=signal_name)
 
     def _start_ready(self) -> None:
         while self._ready and len(self._running) < self.options.max_workers:
@@ -354,3 +372,27 @@ class LocalScheduler:
         if meta.get("exception_type"):
             return f"{meta['exception_type']}: {meta.get('exception_message', '')}"
         return meta.get("crash")
+
+
+class _Interrupted(BaseException):
+    """Ctrl-C or SIGTERM in the scheduler's loop: stop the tasks, record the run as interrupted."""
+
+    def __init__(self, signal_name: str):
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+
+
+def _raise_interrupted(signum: int, frame: Any) -> None:
+    raise _Interrupted(signal.Signals(signum).name)
+
+
+def _stop_on_sigterm() -> dict[int, Any] | None:
+    """SIGINT and SIGTERM raise _Interrupted in the loop (main thread only); the handlers they replace."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore_sigterm(previous: dict[int, Any] | None) -> None:
+    for sig, handler in (previous or {}).items():
+        signal.signal(sig, handler)

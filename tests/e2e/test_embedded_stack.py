@@ -398,6 +398,69 @@ def test_the_python_deployer_api_creates_triggers_lists_and_deletes(stack, api):
         DeployedFlow.from_deployment("PyApiParameterFlow", config=stack.config)
 
 
+NAPPING_FLOW = """
+    import time
+
+    from flowdrop import FlowSpec, Parameter, step
+
+
+    class NappingFlow(FlowSpec):
+        seconds = Parameter('seconds', default=0)
+
+        @step
+        def start(self):
+            self.slept = self.seconds
+            time.sleep(self.seconds)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == '__main__':
+        NappingFlow()
+"""
+
+
+def test_the_python_deployer_api_has_metaflows_names_and_semantics(stack, api, tmp_path):
+    # Metaflow's floor: .name, .production_token, trigger -> TriggeredRun with .run, .status,
+    # .wait_for_run(), .terminate(); .list_runs(states=...); .delete(); and from_deployment/list_deployed_flows.
+    from flowdrop import DeployedFlow, Deployer, namespace
+    from flowdrop.testing import client_env
+
+    (tmp_path / "napping_flow.py").write_text(textwrap.dedent(NAPPING_FLOW))
+    deployed = Deployer(tmp_path / "napping_flow.py", config=stack.config, env=client_env(stack)) \
+        .step_functions().create(backend="worker")
+    assert deployed.name == "NappingFlow" and deployed.production_token == "NappingFlow"
+    quick = deployed.trigger(seconds=0)
+    assert quick.name == quick.run_id.removeprefix("sfn-")
+    found = quick.wait_for_run(check_interval=0.2, timeout=120)
+    assert found.pathspec == quick.pathspec == f"NappingFlow/{quick.run_id}"
+    assert quick.wait_for_completion(timeout=120, poll=0.25) == "SUCCEEDED" and quick.status == "SUCCEEDED"
+    assert f"production:{deployed.production_token}" in quick.run.tags
+    namespace(f"production:{deployed.production_token}")
+    try:
+        assert quick.run["start"].task.data.slept == 0
+    finally:
+        namespace(None)
+    slow = deployed.trigger(seconds=300)
+    slow.wait_for_run(check_interval=0.2, timeout=120)
+    assert [r.run_id for r in deployed.list_runs(states=["RUNNING"])] == [slow.run_id]
+    assert slow.terminate() is True
+    assert slow.wait_for_completion(timeout=60, poll=0.25) == "ABORTED"
+    assert [r.run_id for r in deployed.list_runs()] == [slow.run_id, quick.run_id]
+    assert [r.run_id for r in deployed.list_runs(states=["SUCCEEDED", "ABORTED"])] == [slow.run_id, quick.run_id]
+    assert [r.run_id for r in deployed.list_runs(states=["FAILED"])] == []
+    with pytest.raises(ValueError, match="BOGUS"):
+        deployed.list_runs(states=["BOGUS"])
+    assert DeployedFlow.from_deployment("NappingFlow", config=stack.config).production_token == "NappingFlow"
+    assert "NappingFlow" in [f.name for f in Deployer.list_deployed_flows(config=stack.config)]
+    assert deployed.delete() is True
+    assert deployed.production_token is None
+    assert "NappingFlow" not in [f.name for f in Deployer.list_deployed_flows(config=stack.config)]
+
+
 def test_a_stopped_branchs_batch_job_is_terminated_and_the_step_aborted(stack, api, tmp_path):
     flow = "StoppedBranchBatchFlow"
     source = STOPPED_BRANCH_FLOW.format(backend="Batch", quick_seconds=20)

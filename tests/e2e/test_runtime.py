@@ -361,6 +361,6 @@ def test_a_bad_decorator_argument_is_one_line_naming_file_and_line_not_a_traceba
     flow.write_text(source)
     assert source.splitlines()[line - 1].lstrip().startswith("@")  # the line named is the decorator's
     proc = run_flow(flow, *command, datastore=tmp_path / "store")
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # the input was wrong, as for every other flow error
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [f"{flow}:{line}: {message}"]
