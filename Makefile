@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv test demo bench clean
+.PHONY: venv test demo bench clean aws-install
 
 venv: $(STAMP)
 
@@ -31,3 +31,19 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .flowdrop .pytest_cache
+
+# Install the deployer on AWS: the README's two commands, for one stage.
+#   make aws-install STAGE=dev ARTIFACTS=my-bucket SUBNETS=subnet-1,subnet-2 SECURITY_GROUPS=sg-1 TOKEN=secret
+STAGE ?= dev
+STACK ?= flowdrop-$(STAGE)
+aws-install: $(STAMP)
+	@test -n "$(ARTIFACTS)" -a -n "$(SUBNETS)" -a -n "$(SECURITY_GROUPS)" -a -n "$(TOKEN)" || \
+		{ echo "aws-install needs ARTIFACTS, SUBNETS, SECURITY_GROUPS and TOKEN (see README: Installing)"; exit 2; }
+	$(BIN)/chalice package --stage $(STAGE) --merge-template .chalice/resources.json out/$(STAGE)/
+	aws cloudformation package --template-file out/$(STAGE)/sam.json --s3-bucket $(ARTIFACTS) \
+		--output-template-file out/$(STAGE)/packaged.yaml
+	aws cloudformation deploy --template-file out/$(STAGE)/packaged.yaml --stack-name $(STACK) \
+		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
+		--parameter-overrides Stage=$(STAGE) Subnets=$(SUBNETS) SecurityGroups=$(SECURITY_GROUPS) \
+		ApiTokenHashes=$$(printf %s "$(TOKEN)" | sha256sum | cut -d' ' -f1)
+	FLOWDROP_API_TOKEN=$(TOKEN) $(BIN)/flowdrop aws config --stack $(STACK)

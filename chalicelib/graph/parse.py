@@ -1,7 +1,8 @@
 """Flow source -> validated flow Graph.
 
 Owns: the entry points parse_flow, parse_flow_file and find_flow_class_names,
-and choosing the flow class in a file. Reading a class's steps, decorators
+and choosing the flow class in a file (a flow class that another one in the file
+inherits from is read into it, and is no flow of its own unless named). Reading a class's steps, decorators
 and parameters lives in source.py, the graph's structure and its checks in
 lint.py. The user's code is read with `ast`, never imported or run: the
 deployer calls this.
@@ -44,20 +45,43 @@ def _too_deep(source: str, filename: str, err: BaseException) -> str:
             "Split deeply nested expressions into several statements.")
 
 
+def flow_ancestors(cls: ast.ClassDef, classes: list[ast.ClassDef]) -> list[ast.ClassDef]:
+    """The flow classes of the same file that `cls` inherits from, most basic first (so later ones override)."""
+    by_name = {c.name: c for c in classes}
+    order: list[ast.ClassDef] = []
+
+    def visit(node: ast.ClassDef) -> None:
+        for base in reversed(node.bases):  # the first base wins, as in Python's MRO for these simple trees
+            parent = by_name.get(base.id) if isinstance(base, ast.Name) else None
+            if parent is not None and parent is not node and parent not in order:
+                visit(parent)
+                order.append(parent)
+
+    visit(cls)
+    return order
+
+
+def leaf_flow_classes(classes: list[ast.ClassDef]) -> list[ast.ClassDef]:
+    """The flow classes no other flow class in the file inherits from: the flows the file defines."""
+    bases = {base.id for cls in classes for base in cls.bases if isinstance(base, ast.Name)}
+    return [cls for cls in classes if cls.name not in bases]
+
+
 def find_flow_class_names(source: str) -> list[str]:
-    """Names of the module-level classes in `source` that subclass FlowSpec, in source order."""
+    """Names of the flows `source` defines (FlowSpec subclasses no other flow class inherits from), in source order."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
-    return [cls.name for cls in flow_classes(tree)]
+    return [cls.name for cls in leaf_flow_classes(flow_classes(tree))]
 
 
 def parse_flow(source: str, filename: str, class_name: str | None = None) -> Graph:
     """Read the flow class in `source` into a validated Graph; FlowError lists every problem."""
     tree = _parse_module(source, filename)
     problems = Problems(filename)
-    classes = flow_classes(tree)
+    every = flow_classes(tree)
+    classes = every if class_name is not None else leaf_flow_classes(every)  # a base flow is no flow of its own
     names = [cls.name for cls in classes]
     if class_name is not None:
         chosen = [cls for cls in classes if cls.name == class_name]
@@ -75,7 +99,7 @@ def parse_flow(source: str, filename: str, class_name: str | None = None) -> Gra
         chosen = classes
     cls = chosen[-1]
     try:
-        flow = read_flow(cls, filename, problems)
+        flow = read_flow(cls, filename, problems, tuple(flow_ancestors(cls, every)))
         nodes = build_nodes(flow, problems)
     except (RecursionError, MemoryError) as err:
         # A tree the parser built can still be too deep for code that walks it recursively.

@@ -118,42 +118,36 @@ def last_name(expr: ast.expr) -> str | None:
 
 
 def flow_classes(tree: ast.Module) -> list[ast.ClassDef]:
-    """The module-level classes that subclass something named FlowSpec."""
-    return [
-        node
-        for node in tree.body
-        if isinstance(node, ast.ClassDef) and any(last_name(base) == "FlowSpec" for base in node.bases)
-    ]
+    """The module-level classes that subclass FlowSpec, directly or through a flow class defined above them."""
+    flows: dict[str, ast.ClassDef] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and any(
+            last_name(base) == "FlowSpec" or (isinstance(base, ast.Name) and base.id in flows) for base in node.bases
+        ):
+            flows[node.name] = node
+    return list(flows.values())
 
 
-def read_flow(cls: ast.ClassDef, file: str, problems: Problems) -> FlowSource:
-    """Read the flow class `cls` into a FlowSource, recording problems as found."""
+def read_flow(cls: ast.ClassDef, file: str, problems: Problems,
+              bases: tuple[ast.ClassDef, ...] = ()) -> FlowSource:
+    """Read the flow class `cls` into a FlowSource, recording problems as found.
+
+    `bases` are the flow classes `cls` inherits from (flow_ancestors), most basic first: their steps,
+    parameters and flow decorators are the flow's too, unless a later class defines the same name.
+    """
     flow = cls.name
-    decorators = tuple(
-        deco
-        for expr in cls.decorator_list
+    found = {
+        deco.name: deco
+        for owner in (*bases, cls)
+        for expr in owner.decorator_list
         if (deco := _read_decorator(expr, problems, lambda line, text: problems.flow(line, flow, text))) is not None
-    )
+    }
+    decorators = tuple(found.values())
     steps: dict[str, StepSource] = {}
     plain_methods: set[str] = set()
     parameters: list[ParameterSpec] = []
-    for stmt in cls.body:
-        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
-            if not any(_is_step_decorator(d) for d in stmt.decorator_list):
-                plain_methods.add(stmt.name)
-                continue
-            step = _read_step(stmt, problems)
-            if step.name in steps:
-                problems.step(
-                    step.lineno,
-                    step.name,
-                    f"defined twice (also at line {steps[step.name].lineno}); Python keeps only the last one, "
-                    "so rename one of them.",
-                )
-                del steps[step.name]  # keep source order of the surviving definition
-            steps[step.name] = step
-        elif (param := _read_parameter(stmt, flow, problems)) is not None:
-            parameters.append(param)
+    for owner in (*bases, cls):
+        _read_body(owner, flow, problems, steps, plain_methods, parameters)
     return FlowSource(
         name=flow,
         file=file,
@@ -164,6 +158,39 @@ def read_flow(cls: ast.ClassDef, file: str, problems: Problems) -> FlowSource:
         decorators=decorators,
         plain_methods=frozenset(plain_methods - set(steps)),
     )
+
+
+def _read_body(owner: ast.ClassDef, flow: str, problems: Problems, steps: dict[str, StepSource],
+               plain_methods: set[str], parameters: list[ParameterSpec]) -> None:
+    # One class's body into steps/parameters; a name an earlier (base) class defined is overridden, as in Python.
+    inherited = set(steps)
+    inherited_parameters = {p.name for p in parameters}
+    for stmt in owner.body:
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+            if not any(_is_step_decorator(d) for d in stmt.decorator_list):
+                plain_methods.add(stmt.name)
+                if stmt.name in inherited:  # a plain method replaces an inherited step
+                    del steps[stmt.name]
+                    inherited.discard(stmt.name)
+                continue
+            step = _read_step(stmt, problems)
+            if step.name in inherited:
+                inherited.discard(step.name)
+                del steps[step.name]
+            elif step.name in steps:
+                problems.step(
+                    step.lineno,
+                    step.name,
+                    f"defined twice (also at line {steps[step.name].lineno}); Python keeps only the last one, "
+                    "so rename one of them.",
+                )
+                del steps[step.name]  # keep source order of the surviving definition
+            steps[step.name] = step
+        elif (param := _read_parameter(stmt, flow, problems)) is not None:
+            if param.name in inherited_parameters:  # a subclass's declaration replaces the base's
+                inherited_parameters.discard(param.name)
+                parameters[:] = [p for p in parameters if p.name != param.name]
+            parameters.append(param)
 
 
 def _is_step_decorator(expr: ast.expr) -> bool:

@@ -649,3 +649,45 @@ def test_a_decorator_argument_too_deep_to_show_is_not_a_literal():
     assert problems == ("d.py:6: step 'start': @retry(times=<attribute nested too deeply to show>) is not a literal; "
                         "decorator arguments are read without running the flow, so write the value itself (a number, "
                         "string, or a list or dict of them).",)
+
+
+INHERITED = '''
+from flowdrop import FlowSpec, Parameter, project, step
+
+
+@project(name="base")
+class BaseFlow(FlowSpec):
+    alpha = Parameter("alpha", default=1)
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class ChildFlow(BaseFlow):
+    alpha = Parameter("alpha", default=2)
+    beta = Parameter("beta", default="b")
+
+    @step
+    def start(self):
+        self.next(self.middle)
+
+    @step
+    def middle(self):
+        self.next(self.end)
+'''
+
+
+def test_a_flow_inherits_steps_parameters_and_decorators_from_a_base_flow_in_its_file():
+    assert find_flow_class_names(INHERITED) == ["ChildFlow"]  # the base is no flow of its own
+    graph = parse_flow(INHERITED, "child.py")
+    assert graph.flow_name == "ChildFlow"
+    assert sorted(n.name for n in graph.nodes) == ["end", "middle", "start"]  # start overridden to go to middle
+    assert [(p.name, p.default) for p in graph.parameters] == [("alpha", 2), ("beta", "b")]
+    assert graph.flow_decorator("project") is not None
+    # Named, the base parses as its own flow too (running `python base.py` runs BaseFlow).
+    assert sorted(n.name for n in parse_flow(INHERITED, "child.py", "BaseFlow").nodes) == ["end", "start"]
