@@ -80,6 +80,17 @@ class Current:
 
         return scheduled_time(run_id)
 
+    @property
+    def trigger(self) -> Any:
+        """What started this production run (a flowdrop.events.Trigger): @trigger events or upstream runs; else None."""
+        meta = self._values.get("trigger")
+        if not meta:
+            return None
+        from flowdrop.client import Run
+        from flowdrop.events import Trigger
+
+        return Trigger(list(meta), lambda pathspec: Run(pathspec, _namespace_check=False))
+
     def get(self, key: str, default: Any = None) -> Any:
         """Like getattr(current, key, default)."""
         return getattr(self, key, default)

@@ -300,9 +300,14 @@ class Run:
         return None
 
     @property
-    def trigger(self) -> None:
-        """The event that started the run: None (no event triggers yet)."""
-        return None
+    def trigger(self) -> Any:
+        """What started the run (flowdrop.events.Trigger, Metaflow's): @trigger events or upstream runs; else None."""
+        meta = self._ds.read_trigger(self.id)
+        if not meta:
+            return None
+        from flowdrop.events import Trigger
+
+        return Trigger(meta, lambda pathspec: Run(pathspec, _namespace_check=False))
 
     @property
     def end_task(self) -> Task | None:

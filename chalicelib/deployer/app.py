@@ -16,7 +16,10 @@ once per container, on first use (not at import: cold starts stay short).
   POST   /flows/{flow}/rollback           {"version": N}
   POST   /flows/{flow}/backfill           {"from": T, "to": T}: a run per schedule tick without one
   DELETE /flows/{flow}                    state machine, alias and rule removed; records kept
+  POST   /events                          {"name", "payload"}: 202 {"id", ...}; put on the flowdrop bus
+  GET    /flows/{flow}/events             what each trigger event did (started, waiting, duplicate, rejected)
   SQS    deploy                           package notifications (partial batch response)
+  SQS    events                           trigger rules' events: start triggered runs (partial batch response)
   Lambda scheduled                        a flow's EventBridge Scheduler schedule fires it
 
 Auth (FLOWDROP_API_AUTH, read at import because routes are declared then):
@@ -50,6 +53,7 @@ app = Chalice(app_name="flowdrop", configure_logs=False)
 logging.getLogger("flowdrop").setLevel(os.environ.get("FLOWDROP_LOG_LEVEL", "INFO"))
 DEPLOY_QUEUE = os.environ.get("FLOWDROP_DEPLOY_QUEUE", names.DEPLOY_QUEUE)
 API_AUTH = os.environ.get("FLOWDROP_API_AUTH", "token")
+EVENTS_QUEUE = os.environ.get("FLOWDROP_EVENTS_QUEUE", names.EVENTS_QUEUE)
 
 
 @functools.cache
@@ -183,3 +187,32 @@ def deploy(event: Any) -> dict[str, Any]:
 @app.lambda_function(name="scheduled")
 def scheduled(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return schedule.start_scheduled_run(event, clients(), settings(), now()).to_dict()
+
+
+# -- event triggers ------------------------------------------------------------------------------
+
+
+@app.route("/events", methods=["POST"], authorizer=AUTHORIZER)
+def publish_event() -> Response:
+    from flowdrop.deployer import events
+
+    def call() -> dict[str, Any]:
+        body = requests.json_body(app.current_request.raw_body)
+        body = body if isinstance(body, dict) else {}
+        return events.publish_event(body.get("name"), body.get("payload"), clients(), settings(), now())
+
+    return answer(call, status=202)
+
+
+@app.route("/flows/{flow}/events", methods=["GET"], authorizer=AUTHORIZER)
+def flow_events(flow: str) -> Response:
+    from flowdrop.deployer import events
+
+    return answer(lambda: events.event_outcomes(flow, clients(), settings()))
+
+
+@app.on_sqs_message(queue=EVENTS_QUEUE, batch_size=10, name="events")
+def trigger_events(event: Any) -> dict[str, Any]:
+    from flowdrop.deployer import events
+
+    return events.handle_event_batch(event.to_dict(), clients(), settings(), now())
