@@ -4,7 +4,8 @@ Owns: `up` (the embedded stack, local/stack.py), `demo` (demo.py) and
 the operator commands, which read the client config once and call the
 deployer's HTTPS API (api_client.py) or the client API for task logs:
 `flows`, `runs FLOW`, `status RUN`, `logs RUN [STEP]`, `trigger FLOW
---param k=v`, `rollback FLOW --to VERSION`, `schedule fire FLOW`. Errors are
+--param k=v`, `rollback FLOW --to VERSION`, `schedule fire FLOW`,
+`event publish NAME --payload k=v`. Errors are
 messages and a non-zero exit code, never tracebacks.
 """
 
@@ -270,6 +271,29 @@ def trigger(ctx: click.Context, flow: str, params: tuple[str, ...], idempotency_
     click.echo(f"Started {flow}/{answer.get('run_id')}" + ("" if answer.get("started", True) else
                                                           " (already started with this idempotency key)"))
     click.echo(f"Follow it: flowdrop status {flow}/{answer.get('run_id')}")
+
+
+@cli.group(help="Events that start @trigger flows.")
+def event() -> None:
+    pass
+
+
+@event.command(name="publish", help="Publish an event: flowdrop event publish NAME --payload alpha=0.5 ...")
+@click.argument("name")
+@click.option("--payload", "fields", multiple=True, metavar="FIELD=VALUE",
+              help="A payload field (repeatable); values are strings, as Metaflow's events carry them.")
+@click.option("--id", "event_id", default=None, help="The event's id (default: a fresh one); one id starts one run.")
+@click.pass_context
+def publish_event(ctx: click.Context, name: str, fields: tuple[str, ...], event_id: str | None) -> None:
+    try:
+        payload: dict[str, Any] = _parse_params(fields)
+    except click.BadParameter as err:
+        raise click.BadParameter(err.message, param_hint="--payload") from None
+    if event_id:
+        payload["id"] = event_id
+    with messages_not_tracebacks():
+        answer = _api(_config(ctx)).publish_event(name, payload)
+    click.echo(f"Published event {answer.get('name')} (id {answer.get('id')}) on bus {answer.get('bus')}")
 
 
 @cli.command(help="Point a flow's production alias back at an earlier version.")

@@ -78,6 +78,12 @@ def api(stack) -> ApiClient:
     return ApiClient.from_config(stack.config)
 
 
+@pytest.fixture(scope="module")
+def event_flow(stack, tmp_path_factory) -> str:
+    deploy_source(stack, tmp_path_factory.mktemp("event-flow"), "event_flow.py", ONE_EVENT)
+    return "EventFlow"
+
+
 def deploy_source(stack, tmp_path, name: str, source: str) -> None:
     path = tmp_path / name
     path.write_text(textwrap.dedent(source))
@@ -96,8 +102,7 @@ def outcomes_for(api: ApiClient, flow: str, event_id: str, count: int = 1, timeo
         time.sleep(0.2)
 
 
-def test_event_payload_starts_one_run_with_its_parameters(stack, api, tmp_path):
-    deploy_source(stack, tmp_path, "event_flow.py", ONE_EVENT)
+def test_event_payload_starts_one_run_with_its_parameters(stack, api, event_flow):
     rules = stack.aws.client("events").list_rules(EventBusName=stack.names.event_bus)["Rules"]
     assert any(json.loads(r["EventPattern"])["detail-type"] == ["data.ready"] for r in rules)
 
@@ -128,9 +133,7 @@ def test_event_payload_starts_one_run_with_its_parameters(stack, api, tmp_path):
     ({"count": "many", "id": "evt-bad-type"}, "count"),
     ({"label": "x", "id": "evt-missing"}, "'count' is required"),
 ])
-def test_bad_payload_starts_nothing_and_says_why(stack, api, tmp_path, payload, reason):
-    if not api.get_flow("EventFlow").get("production_version"):
-        deploy_source(stack, tmp_path, "event_flow.py", ONE_EVENT)
+def test_bad_payload_starts_nothing_and_says_why(stack, api, event_flow, payload, reason):
     before = {r["run_id"] for r in api.list_runs("EventFlow")["runs"]}
     api.publish_event("data.ready", payload)
     (outcome,) = outcomes_for(api, "EventFlow", payload["id"])
@@ -155,3 +158,27 @@ def test_two_event_trigger_starts_only_when_both_arrived(stack, api, tmp_path):
     production_client(stack.config)
     start = Run(f"PairFlow/{second['run_id']}")["start"].task.data
     assert (start.left, start.right, start.names) == ("L", "R", ["left.ready", "right.ready"])
+
+
+def test_cli_and_event_class_publish_start_runs(stack, api, event_flow):
+    from click.testing import CliRunner
+
+    from flowdrop import Event
+    from flowdrop.cli.operator import cli
+
+    result = CliRunner().invoke(cli, ["event", "publish", "data.ready", "--payload", "count=7", "--payload",
+                                      "weight=0.75", "--id", "evt-cli"],
+                                env={"FLOWDROP_CONFIG": str(stack.config_path)}, catch_exceptions=False)
+    assert result.exit_code == 0 and "Published event data.ready (id evt-cli)" in result.output, result.output
+    (by_cli,) = outcomes_for(api, "EventFlow", "evt-cli")
+
+    event_id = Event("data.ready", config=stack.config).add_to_payload("count", 8).publish({"label": "py"})
+    (by_class,) = outcomes_for(api, "EventFlow", event_id)
+    from flowdrop.client import Run
+
+    production_client(stack.config)
+    for outcome, expected in ((by_cli, (0.75, "none", 7)), (by_class, (0.5, "py", 8))):
+        assert outcome["outcome"] == "started", outcome
+        assert wait_for_run(api, "EventFlow", outcome["run_id"], timeout=180)["status"] == "SUCCEEDED"
+        data = Run(f"EventFlow/{outcome['run_id']}")["start"].task.data
+        assert (data.alpha, data.label, data.count) == expected  # strings converted to the parameters' types
