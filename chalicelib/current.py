@@ -89,7 +89,22 @@ class Current:
         from flowdrop.client import Run
         from flowdrop.events import Trigger
 
-        return Trigger(list(meta), lambda pathspec: Run(pathspec, _namespace_check=False))
+        storage = self._values.get("trigger_storage")
+
+        def upstream_run(pathspec: str) -> Any:
+            # An upstream run lives in the same production datastore as this task: read it there,
+            # whatever datastores the client config names.
+            if storage is not None:
+                from flowdrop.datastore import FlowDatastore
+
+                flow, _, run_id = pathspec.partition("/")
+                ds = FlowDatastore(storage, flow)
+                found = ds.read_run(run_id)
+                if found is not None:
+                    return Run._bind(ds, run_id, found)
+            return Run(pathspec, _namespace_check=False)
+
+        return Trigger(list(meta), upstream_run)
 
     def get(self, key: str, default: Any = None) -> Any:
         """Like getattr(current, key, default)."""

@@ -339,7 +339,7 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
     current._set(flow_name=graph.flow_name, run_id=run_id, step_name=step, task_id=task_id,
                  retry_count=attempt, origin_run_id=setup.origin_run_id, username=user,
                  namespace=namespace, tags=[t for t in setup.tags if not t.startswith("production:")], parameter_names=[p.name for p in graph.parameters],
-                 trigger=_trigger_meta(ds, graph, run_id), **_project_fields(graph, setup.deployment_name, user))
+                 trigger=_trigger_meta(ds, graph, run_id), trigger_storage=ds.storage, **_project_fields(graph, setup.deployment_name, user))
     for key, value in (decorators.get("environment", {}).get("vars") or {}).items():
         os.environ[str(key)] = str(value)
     with _captured_output() as (out, err):

@@ -182,3 +182,78 @@ def test_cli_and_event_class_publish_start_runs(stack, api, event_flow):
         assert wait_for_run(api, "EventFlow", outcome["run_id"], timeout=180)["status"] == "SUCCEEDED"
         data = Run(f"EventFlow/{outcome['run_id']}")["start"].task.data
         assert (data.alpha, data.label, data.count) == expected  # strings converted to the parameters' types
+
+
+UPSTREAM = '''
+from flowdrop import FlowSpec, step
+
+class UpFlow(FlowSpec):
+    @step
+    def start(self):
+        self.made = 41
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    UpFlow()
+'''
+
+DOWNSTREAM = '''
+from flowdrop import FlowSpec, current, step, trigger_on_finish
+
+@trigger_on_finish(flow="UpFlow")
+class DownFlow(FlowSpec):
+    @step
+    def start(self):
+        self.upstream = current.trigger.run.pathspec
+        self.upstream_made = current.trigger.run.data.made + 1
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    DownFlow()
+'''
+
+
+def status_event(stack, execution_name: str, status: str) -> None:
+    """What Step Functions (or the embedded stack's status poller) puts on the default bus when a run ends."""
+    machine = f"arn:aws:states:us-east-1:{stack.names.account}:stateMachine:UpFlow"
+    detail = {"executionArn": f"arn:aws:states:us-east-1:{stack.names.account}:execution:UpFlow:{execution_name}",
+              "stateMachineArn": machine, "name": execution_name, "status": status,
+              "startDate": 1764748800000, "stopDate": 1764748860000}
+    answer = stack.aws.client("events").put_events(Entries=[{
+        "Source": "aws.states", "DetailType": "Step Functions Execution Status Change",
+        "Detail": json.dumps(detail), "EventBusName": "default"}])
+    assert answer["FailedEntryCount"] == 0, answer
+
+
+def test_upstream_success_starts_the_downstream_flow_and_failure_does_not(stack, api, tmp_path):
+    deploy_source(stack, tmp_path, "up_flow.py", UPSTREAM)
+    deploy_source(stack, tmp_path, "down_flow.py", DOWNSTREAM)
+    upstream_run = api.trigger("UpFlow", {})["run_id"]
+    assert wait_for_run(api, "UpFlow", upstream_run, timeout=180)["status"] == "SUCCEEDED"
+    execution = upstream_run[len("sfn-"):]
+    arn = f"arn:aws:states:us-east-1:{stack.names.account}:execution:UpFlow:{execution}"
+
+    status_event(stack, "never-ran", "FAILED")
+    status_event(stack, execution, "SUCCEEDED")
+    (outcome,) = outcomes_for(api, "DownFlow", arn)
+    assert outcome["outcome"] == "started", outcome
+    assert [o["event_id"] for o in api.flow_events("DownFlow")] == [arn]  # the failure reached no rule
+    answer = wait_for_run(api, "DownFlow", outcome["run_id"], timeout=180)
+    assert answer["status"] == "SUCCEEDED", (answer.get("error"), answer.get("cause"))
+
+    from flowdrop.client import Run
+
+    production_client(stack.config)
+    run = Run(f"DownFlow/{outcome['run_id']}")
+    data = run["start"].task.data
+    assert (data.upstream, data.upstream_made) == (f"UpFlow/{upstream_run}", 42)
+    assert run.trigger.run.pathspec == f"UpFlow/{upstream_run}"
+    assert run.trigger.event.name == "metaflow.UpFlow.end"
