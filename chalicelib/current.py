@@ -86,23 +86,14 @@ class Current:
         meta = self._values.get("trigger")
         if not meta:
             return None
-        from flowdrop.client import Run
+        from flowdrop.client import run_in_storage
         from flowdrop.events import Trigger
 
         storage = self._values.get("trigger_storage")
 
         def upstream_run(pathspec: str) -> Any:
-            # An upstream run lives in the same production datastore as this task: read it there,
-            # whatever datastores the client config names.
-            if storage is not None:
-                from flowdrop.datastore import FlowDatastore
-
-                flow, _, run_id = pathspec.partition("/")
-                ds = FlowDatastore(storage, flow)
-                found = ds.read_run(run_id)
-                if found is not None:
-                    return Run._bind(ds, run_id, found)
-            return Run(pathspec, _namespace_check=False)
+            # An upstream run lives in the same production datastore as this task: read it there.
+            return run_in_storage(storage, pathspec)
 
         return Trigger(list(meta), upstream_run)
 

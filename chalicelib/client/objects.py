@@ -487,3 +487,14 @@ class Step:
 
 
 CLASSES.update(flow=Flow, run=Run, step=Step)
+
+
+def run_in_storage(storage: Any, pathspec: str) -> Run:
+    """The run `Flow/run_id` read from `storage` when it is there (a task's own datastore), else looked up as usual."""
+    if storage is not None:
+        flow, _, run_id = pathspec.partition("/")
+        ds = FlowDatastore(storage, flow)
+        found = ds.read_run(run_id)
+        if found is not None:
+            return Run._bind(ds, run_id, found)
+    return Run(pathspec, _namespace_check=False)
