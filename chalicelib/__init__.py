@@ -5,7 +5,9 @@ The public SDK, with Metaflow's names: change `from metaflow import ...` to
 """
 
 from flowdrop.current import current
-from flowdrop.decorators import batch, catch, environment, project, resources, retry, schedule, step, timeout
+from flowdrop.decorators import (
+    batch, catch, environment, project, resources, retry, schedule, step, timeout, trigger, trigger_on_finish,
+)
 from flowdrop.flowspec import FlowSpec, StepFailure
 from flowdrop.model.version import __version__
 from flowdrop.parameters import JSONType, Parameter
@@ -18,6 +20,10 @@ def __getattr__(name: str):
         from flowdrop import client
 
         return getattr(client, name)
+    if name == "Event":
+        from flowdrop.cli import publish  # the laptop's side (or a task's): publishing goes through the API
+
+        return publish.Event
     if name in ("Deployer", "DeployedFlow", "TriggeredRun"):
         from flowdrop.cli import python_api  # the laptop's side: only code that deploys loads it
 
@@ -32,7 +38,7 @@ def __getattr__(name: str):
 __all__ = [
     "__version__",
     "FlowSpec", "Parameter", "JSONType", "current", "step", "retry", "catch", "timeout", "resources",
-    "batch", "environment", "schedule", "project", "StepFailure",
+    "batch", "environment", "schedule", "project", "trigger", "trigger_on_finish", "StepFailure", "Event",
     "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace", "default_namespace",
     "Deployer", "DeployedFlow", "TriggeredRun", "Runner", "ExecutingRun",
 ]

@@ -80,6 +80,23 @@ class Current:
 
         return scheduled_time(run_id)
 
+    @property
+    def trigger(self) -> Any:
+        """What started this production run (a flowdrop.events.Trigger): @trigger events or upstream runs; else None."""
+        meta = self._values.get("trigger")
+        if not meta:
+            return None
+        from flowdrop.client import run_in_storage
+        from flowdrop.events import Trigger
+
+        storage = self._values.get("trigger_storage")
+
+        def upstream_run(pathspec: str) -> Any:
+            # An upstream run lives in the same production datastore as this task: read it there.
+            return run_in_storage(storage, pathspec)
+
+        return Trigger(list(meta), upstream_run)
+
     def get(self, key: str, default: Any = None) -> Any:
         """Like getattr(current, key, default)."""
         return getattr(self, key, default)

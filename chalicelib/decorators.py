@@ -1,5 +1,6 @@
 """The user-facing decorators: @step, @retry, @catch, @timeout, @resources,
-@batch, @environment on steps; @schedule and @project on flows.
+@batch, @environment on steps; @schedule, @project, @trigger and
+@trigger_on_finish on flows.
 
 Owns: recording metadata and checking arguments when the flow module is
 imported (a bad cron expression fails right there). Does not own what the
@@ -145,6 +146,32 @@ def schedule(
     except DecoratorError as err:  # names the bad field; say where it is written
         raise definition_error(str(err)) from None
     decorate = _flow_decorator("schedule", attributes)
+    return decorate(cls) if cls is not None else decorate
+
+
+def trigger(cls: type | None = None, *, event: Any = None, events: Any = None, options: Any = None) -> Any:
+    """Start the deployed flow when an event arrives (Metaflow's forms: a name, {'name', 'parameters'}, a list)."""
+    from flowdrop.model.triggers import trigger_events
+
+    attributes = {k: v for k, v in {"event": event, "events": events, "options": options}.items() if v is not None}
+    try:
+        trigger_events(attributes)
+    except DecoratorError as err:
+        raise definition_error(str(err)) from None
+    decorate = _flow_decorator("trigger", attributes)
+    return decorate(cls) if cls is not None else decorate
+
+
+def trigger_on_finish(cls: type | None = None, *, flow: Any = None, flows: Any = None, options: Any = None) -> Any:
+    """Start the deployed flow when an upstream flow's production run succeeds (@project-aware)."""
+    from flowdrop.model.triggers import finish_flows
+
+    attributes = {k: v for k, v in {"flow": flow, "flows": flows, "options": options}.items() if v is not None}
+    try:
+        finish_flows(attributes, None, None)
+    except DecoratorError as err:
+        raise definition_error(str(err)) from None
+    decorate = _flow_decorator("trigger_on_finish", attributes)
     return decorate(cls) if cls is not None else decorate
 
 

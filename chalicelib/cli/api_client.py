@@ -137,6 +137,14 @@ class ApiClient:
 
     # -- transport ---------------------------------------------------------------------
 
+    def publish_event(self, name: str, payload: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """POST /events: put event `name` with `payload` on the flowdrop bus; {"name", "id", ...}."""
+        return self.request("POST", "/events", {"name": name, "payload": dict(payload or {})})
+
+    def flow_events(self, flow: str) -> list[dict[str, Any]]:
+        """GET /flows/{flow}/events: what each trigger event of `flow` did, oldest first."""
+        return list(self.request("GET", f"/flows/{_quote(flow)}/events").get("events", []))
+
     def url(self, path: str, query: Mapping[str, str] | None = None) -> str:
         """The absolute URL of `path` (which starts with '/')."""
         return self.base_url + path + (("?" + urllib.parse.urlencode(dict(query))) if query else "")

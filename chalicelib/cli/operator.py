@@ -5,7 +5,7 @@ the operator commands, which read the client config once and call the
 deployer's HTTPS API (api_client.py) or the client API for task logs:
 `flows`, `runs FLOW`, `status RUN`, `logs RUN [STEP]`, `trigger FLOW
 --param k=v`, `cancel RUN`, `rollback FLOW --to VERSION`, `schedule fire FLOW`,
-`backfill FLOW --from T --to T`. Errors are
+`backfill FLOW --from T --to T`, `event publish NAME --payload k=v`. Errors are
 messages and a non-zero exit code, never tracebacks.
 """
 
@@ -300,6 +300,29 @@ def cancel(ctx: click.Context, run: str, flow: str | None, reason: str | None) -
         answer = _api(_config(ctx)).cancel(flow, run_id, reason, user_name())
     click.echo(f"Cancelled {flow}/{answer.get('run_id', run_id)}: it ends {answer.get('status')} "
                f"({answer.get('cause')}).")
+
+
+@cli.group(help="Events that start @trigger flows.")
+def event() -> None:
+    pass
+
+
+@event.command(name="publish", help="Publish an event: flowdrop event publish NAME --payload alpha=0.5 ...")
+@click.argument("name")
+@click.option("--payload", "fields", multiple=True, metavar="FIELD=VALUE",
+              help="A payload field (repeatable); values are strings, as Metaflow's events carry them.")
+@click.option("--id", "event_id", default=None, help="The event's id (default: a fresh one); one id starts one run.")
+@click.pass_context
+def publish_event(ctx: click.Context, name: str, fields: tuple[str, ...], event_id: str | None) -> None:
+    try:
+        payload: dict[str, Any] = _parse_params(fields)
+    except click.BadParameter as err:
+        raise click.BadParameter(err.message, param_hint="--payload") from None
+    if event_id:
+        payload["id"] = event_id
+    with messages_not_tracebacks():
+        answer = _api(_config(ctx)).publish_event(name, payload)
+    click.echo(f"Published event {answer.get('name')} (id {answer.get('id')}) on bus {answer.get('bus')}")
 
 
 @cli.command(help="Point a flow's production alias back at an earlier version.")

@@ -23,7 +23,7 @@ DataArtifact. Does not own the storage layout (datastore/flow.py) or
 writing anything but a run's tags.
 """
 
-from flowdrop.client.objects import Flow, Metaflow, Run, Step
+from flowdrop.client.objects import Flow, Metaflow, Run, Step, run_in_storage
 from flowdrop.client.reading import default_namespace, get_namespace, namespace, set_datastore
 from flowdrop.client.task import DataArtifact, Metadata, MetaflowData, Task, TaskArtifacts, TaskData
 from flowdrop.errors import MissingObjectError, NamespaceMismatchError

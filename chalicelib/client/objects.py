@@ -300,9 +300,14 @@ class Run:
         return None
 
     @property
-    def trigger(self) -> None:
-        """The event that started the run: None (no event triggers yet)."""
-        return None
+    def trigger(self) -> Any:
+        """What started the run (flowdrop.events.Trigger, Metaflow's): @trigger events or upstream runs; else None."""
+        meta = self._ds.read_trigger(self.id)
+        if not meta:
+            return None
+        from flowdrop.events import Trigger
+
+        return Trigger(meta, lambda pathspec: Run(pathspec, _namespace_check=False))
 
     @property
     def end_task(self) -> Task | None:
@@ -482,3 +487,14 @@ class Step:
 
 
 CLASSES.update(flow=Flow, run=Run, step=Step)
+
+
+def run_in_storage(storage: Any, pathspec: str) -> Run:
+    """The run `Flow/run_id` read from `storage` when it is there (a task's own datastore), else looked up as usual."""
+    if storage is not None:
+        flow, _, run_id = pathspec.partition("/")
+        ds = FlowDatastore(storage, flow)
+        found = ds.read_run(run_id)
+        if found is not None:
+            return Run._bind(ds, run_id, found)
+    return Run(pathspec, _namespace_check=False)

@@ -125,6 +125,14 @@ class FlowDatastore:
         """The run's run.json, or None."""
         return self._read_json(self._run_key(run_id, layout.RUN_FILE))
 
+    def write_trigger(self, run_id: str, events: list[Mapping[str, Any]]) -> None:
+        """Record the events that started `run_id` (what current.trigger and Run.trigger read)."""
+        self._write_json(self._run_key(run_id, layout.TRIGGER_FILE), [dict(e) for e in events])
+
+    def read_trigger(self, run_id: str) -> list[dict] | None:
+        """The events that started `run_id`, or None when it was not started by events."""
+        return self._read_json(self._run_key(run_id, layout.TRIGGER_FILE))
+
     def write_run_status(self, run_id: str, status: Mapping[str, Any]) -> None:
         """Write the run's final status.json."""
         self._write_json(self._run_key(run_id, layout.STATUS_FILE), dict(status))
@@ -146,7 +154,7 @@ class FlowDatastore:
     def list_steps(self, run_id: str) -> list[str]:
         """Names of the steps of a run that have at least one task, sorted."""
         names = self.storage.list_children(self._run_key(run_id))
-        return [n for n in names if n not in (layout.RUN_FILE, layout.STATUS_FILE)]
+        return [n for n in names if n not in (layout.RUN_FILE, layout.STATUS_FILE, layout.TRIGGER_FILE)]
 
     def list_tasks(self, run_id: str, step: str) -> list[str]:
         """Task ids of a step, sorted."""

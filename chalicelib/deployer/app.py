@@ -19,7 +19,10 @@ once per container, on first use (not at import: cold starts stay short).
   POST   /flows/{flow}/backfill           {"from": T, "to": T}: a run per schedule tick without one
   POST   /flows/{flow}/plan               {"manifest", "flow_source"}: what deploying it would do (nothing done)
   DELETE /flows/{flow}                    state machine, alias and rule removed; records kept
+  POST   /events                          {"name", "payload"}: 202 {"id", ...}; put on the flowdrop bus
+  GET    /flows/{flow}/events             what each trigger event did (started, waiting, duplicate, rejected)
   SQS    deploy                           package notifications (partial batch response)
+  SQS    events                           trigger rules' events: start triggered runs (partial batch response)
   Lambda scheduled                        a flow's EventBridge Scheduler schedule fires it
   SQS    alerts                           execution status events: run alerts, queued ticks (partial batch response)
 
@@ -55,6 +58,7 @@ logging.getLogger("flowdrop").setLevel(os.environ.get("FLOWDROP_LOG_LEVEL", "INF
 DEPLOY_QUEUE = os.environ.get("FLOWDROP_DEPLOY_QUEUE", names.DEPLOY_QUEUE)
 API_AUTH = os.environ.get("FLOWDROP_API_AUTH", "token")
 ALERTS_QUEUE = os.environ.get("FLOWDROP_ALERTS_QUEUE", names.ALERTS_QUEUE)
+EVENTS_QUEUE = os.environ.get("FLOWDROP_EVENTS_QUEUE", names.EVENTS_QUEUE)
 
 
 @functools.cache
@@ -198,7 +202,7 @@ def backfill(flow: str) -> Response:
     return answer(call)
 
 
-@app.route("/flows/{flow}/plan", methods=["POST"], authorizer=AUTHORIZER)
+@app.route("/flows/{flow}/plan", methods=["POST"], authorizer=AUTHORIZER, content_types=ANY_BODY)
 def plan_deployment(flow: str) -> Response:
     from flowdrop.deployer import preview  # the compiler and parser: only a plan request loads them here
 
@@ -228,3 +232,32 @@ def alerts(event: Any) -> dict[str, Any]:
     from flowdrop.deployer import alerts as run_alerts
 
     return run_alerts.handle_status_batch(event.to_dict(), clients(), settings(), event.context)
+
+
+# -- event triggers ------------------------------------------------------------------------------
+
+
+@app.route("/events", methods=["POST"], authorizer=AUTHORIZER)
+def publish_event() -> Response:
+    from flowdrop.deployer import events
+
+    def call() -> dict[str, Any]:
+        body = requests.json_body(app.current_request.raw_body)
+        body = body if isinstance(body, dict) else {}
+        return events.publish_event(body.get("name"), body.get("payload"), clients(), settings(), now())
+
+    return answer(call, status=202)
+
+
+@app.route("/flows/{flow}/events", methods=["GET"], authorizer=AUTHORIZER)
+def flow_events(flow: str) -> Response:
+    from flowdrop.deployer import events
+
+    return answer(lambda: events.event_outcomes(flow, clients(), settings()))
+
+
+@app.on_sqs_message(queue=EVENTS_QUEUE, batch_size=10, name="events")
+def trigger_events(event: Any) -> dict[str, Any]:
+    from flowdrop.deployer import events
+
+    return events.handle_event_batch(event.to_dict(), clients(), settings(), now())

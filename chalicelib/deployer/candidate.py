@@ -35,6 +35,7 @@ from flowdrop.model import names
 from flowdrop.model.decorators import Decorator, parse_with_spec
 from flowdrop.model.graph import FOREACH, Graph
 from flowdrop.model.schedule import DEFAULT_OVERLAP, Schedule, schedule_from_attributes
+from flowdrop.model.triggers import FlowTriggers, flow_triggers, split_deployed_name, unmapped_parameters
 
 # Fields that do not change what runs: the path the uploader parsed from and docstrings.
 _IGNORED_GRAPH_FIELDS = ("file", "doc")
@@ -53,6 +54,7 @@ class Candidate:
     backend: str
     fingerprint: str  # same code and same options -> same fingerprint (DUPLICATE)
     notes: tuple[str, ...] = ()
+    triggers: FlowTriggers = FlowTriggers()  # @trigger / @trigger_on_finish
 
     @property
     def flow(self) -> str:
@@ -115,14 +117,18 @@ def check_candidate(bucket: str, key: str, manifest: Manifest, source: str, sett
         inline_foreach_limit=settings.inline_foreach_limit,
     )
     definition = definition_json(compile_flow(graph, options))
+    triggers = triggers_of(graph, machine)
     return Candidate(bucket, key, manifest, graph, schedule, definition, backend,
-                     fingerprint(definition, schedule, manifest), notes)
+                     fingerprint(definition, schedule, manifest, triggers), notes, triggers)
 
 
-def fingerprint(definition: str, schedule: Schedule | None, manifest: Manifest) -> str:
-    """What makes two deployments the same: the definition (code package included), schedule, parameters."""
+def fingerprint(definition: str, schedule: Schedule | None, manifest: Manifest,
+                triggers: FlowTriggers = FlowTriggers()) -> str:
+    """What makes two deployments the same: the definition (code package included), schedule, parameters, triggers."""
     parts = {"definition": definition, "schedule": schedule.to_dict() if schedule else None,
              "parameters": manifest.parameters, "deploy_time_values": manifest.deploy_time_values}
+    if triggers:  # only when set, so fingerprints of flows without triggers stay the same
+        parts["triggers"] = triggers.to_dict()
     overlap = manifest.options.get("schedule_overlap", DEFAULT_OVERLAP)
     if overlap != DEFAULT_OVERLAP:  # only when set, so fingerprints from before the option stay the same
         parts["overlap"] = overlap
@@ -144,6 +150,24 @@ def flow_schedule(graph: Graph) -> Schedule | None:
     except DecoratorError as err:
         raise DecoratorError(f"{where}: {err}") from err
     return schedule
+
+
+def triggers_of(graph: Graph, machine: str) -> FlowTriggers:
+    """The flow's @trigger / @trigger_on_finish, upstream flows resolved for the branch `machine` deploys to."""
+    trigger, on_finish = graph.flow_decorator("trigger"), graph.flow_decorator("trigger_on_finish")
+    if trigger is None and on_finish is None:
+        return FlowTriggers()
+    project, branch = split_deployed_name(machine) if graph.flow_decorator("project") else (None, None)
+    where = f"{graph.file}:{(trigger or on_finish).lineno or graph.lineno}: flow '{graph.flow_name}'"
+    try:
+        triggers = flow_triggers(trigger.attributes if trigger else None,
+                                 on_finish.attributes if on_finish else None, project, branch)
+    except DecoratorError as err:
+        raise DecoratorError(f"{where}: {err}") from err
+    problems = unmapped_parameters(triggers, [p.name for p in graph.parameters])
+    if problems:
+        raise DecoratorError(f"{where}: " + "; ".join(problems))
+    return triggers
 
 
 def _schedule_where(graph: Graph) -> str:
@@ -217,7 +241,7 @@ def _backend(manifest: Manifest, settings: DeployerSettings) -> tuple[str, tuple
 
 def graph_differences(claimed: Mapping[str, Any], graph: Graph) -> list[str]:
     """Every way the manifest's graph differs from the one read from source, each naming file, line, step."""
-    actual = graph.to_dict()
+    actual = json.loads(json.dumps(graph.to_dict()))  # tuples in decorator arguments are lists in manifest.json
     file = graph.file
     out = []
     for key in sorted(set(claimed) | set(actual)):

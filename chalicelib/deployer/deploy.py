@@ -35,6 +35,7 @@ from flowdrop.deployer.settings import DeployerSettings
 from flowdrop.deployer.store import DeploymentStore
 from flowdrop.errors import (
     CompileError,
+    ConfigError,
     DecoratorError,
     DefinitionRejectedError,
     FlowError,
@@ -156,6 +157,7 @@ def candidate_release(candidate: Candidate, deployed_at: str, uploaded: datetime
         user=manifest.user,
         deployed_at=deployed_at,
         uploaded=timestamp(uploaded),
+        triggers=candidate.triggers.to_dict() if candidate.triggers else None,
     )
 
 
@@ -165,10 +167,16 @@ def _publish(candidate: Candidate, clients: Clients, store: DeploymentStore, set
     manifest = candidate.manifest
     machine_arn = names.state_machine_arn(settings.partition, settings.aws.region, settings.account_id, candidate.flow)
     release = candidate_release(candidate, deployed_at, uploaded)
-    live = read_live(clients, store, candidate.flow, machine_arn, settings.schedule_group)
+    events = settings.event_target()
+    if candidate.triggers and not events.queue_arn:
+        # Refused before any call: production must not move without its triggers.
+        raise ConfigError("the deployer is not configured for @trigger flows: set FLOWDROP_EVENTS_QUEUE_ARN "
+                          "(the queue trigger rules deliver to)")
+    live = read_live(clients, store, candidate.flow, machine_arn, settings.schedule_group, events)
     expression = candidate.schedule.expression if candidate.schedule else None
     plan = plan_deployment(release, candidate.definition, live, machine_arn=machine_arn,
-                           role_arn=settings.state_machine_role_arn, target=settings.schedule_target())
+                           role_arn=settings.state_machine_role_arn, target=settings.schedule_target(),
+                           events=events)
     outcome = execute_plan(plan.actions, clients, store)
     common = dict(flow=candidate.flow, code_sha256=manifest.code_sha256, flow_name=candidate.graph.flow_name,
                   schedule=expression, schedule_timezone=candidate.schedule.timezone if candidate.schedule else None,

@@ -109,8 +109,9 @@ def rollback(flow: str, version: Any, clients: Clients, settings: DeployerSettin
         known = ", ".join(str(r.version) for r in store.releases(flow)) or "none"
         raise FlowNotFoundError(f"flow {flow!r} has no version {version} (recorded versions: {known})")
     arn = machine_arn(settings, flow)
-    live = read_live(clients, store, flow, arn, settings.schedule_group)
-    execute_plan(plan_rollback(target, live, machine_arn=arn, target=settings.schedule_target()), clients, store)
+    live = read_live(clients, store, flow, arn, settings.schedule_group, settings.event_target())
+    execute_plan(plan_rollback(target, live, machine_arn=arn, target=settings.schedule_target(),
+                               events=settings.event_target()), clients, store)
     record = DeploymentRecord(
         flow=flow, code_sha256=target.code_sha256, status=ROLLBACK, flow_name=target.flow_name,
         version=target.version, version_arn=target.version_arn, alias_arn=names.alias_arn(arn),
@@ -127,7 +128,7 @@ def delete_flow(flow: str, clients: Clients, settings: DeployerSettings) -> dict
     """Remove `flow` from production: schedule (and any legacy rule), alias, state machine; records stay."""
     store = _store(clients, settings)
     arn = machine_arn(settings, flow)
-    live = read_live(clients, store, flow, arn, settings.schedule_group)
+    live = read_live(clients, store, flow, arn, settings.schedule_group, settings.event_target())
     actions = plan_removal(flow, live, machine_arn=arn, group=settings.schedule_group)
     if not actions:
         raise FlowNotFoundError(f"flow {flow!r} is not deployed")

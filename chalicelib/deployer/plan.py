@@ -22,6 +22,7 @@ from flowdrop.deployer.records import Production, Release
 from flowdrop.model import names
 from flowdrop.model.deployments import ACCEPTED, DUPLICATE, SUPERSEDED
 from flowdrop.model.schedule import Schedule
+from flowdrop.model.triggers import EVENT_SOURCE, STATUS_DETAIL_TYPE, STATUS_SOURCE, FlowTriggers, upstream_key
 
 # Scheduler's context attributes, replaced in a target's Input when it fires.
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
@@ -104,6 +105,21 @@ class DeleteRule:
 
 
 @dataclass(frozen=True)
+class PutEventRule:
+    """Create or update one trigger rule, whose one target is the events queue (wrapped with the flow's name)."""
+
+    rule: "EventRule"
+
+
+@dataclass(frozen=True)
+class DeleteEventRule:
+    """Remove a trigger rule's target, then the rule."""
+
+    name: str
+    bus: str
+
+
+@dataclass(frozen=True)
 class DeleteAlias:
     alias_arn: str
 
@@ -119,7 +135,36 @@ class ClearProduction:
 
 
 Action = (PublishVersion | RecordRelease | ClaimProduction | RestoreProduction | PointAlias | PutSchedule
-          | DeleteSchedule | DeleteRule | DeleteAlias | DeleteStateMachine | ClearProduction)
+          | DeleteSchedule | DeleteRule | PutEventRule | DeleteEventRule | DeleteAlias | DeleteStateMachine
+          | ClearProduction)
+
+
+@dataclass(frozen=True)
+class EventRule:
+    """A trigger rule as the deployer sets it (and as read back)."""
+
+    name: str
+    bus: str
+    pattern: str  # JSON, keys sorted
+    target_arn: str
+    input_template: str
+    description: str = ""
+
+    def same_as(self, other: "EventRule") -> bool:
+        return (self.name, self.bus, self.pattern, self.target_arn, self.input_template) == (
+            other.name, other.bus, other.pattern, other.target_arn, other.input_template)
+
+
+@dataclass(frozen=True)
+class EventTarget:
+    """Where trigger rules deliver: the events queue; user events come on `bus`, Step Functions' on the default bus."""
+
+    queue_arn: str
+    bus: str = names.EVENT_BUS
+    status_bus: str = "default"
+    partition: str = "aws"
+    region: str = "us-east-1"
+    account: str = ""
 
 
 @dataclass(frozen=True)
@@ -144,6 +189,7 @@ class Live:
     rule_targets: tuple[tuple[str, str, str], ...]  # (id, arn, input)
     production: Production | None
     schedule: LiveSchedule | None = None
+    event_rules: tuple[EventRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -176,7 +222,7 @@ class Outcome:
 
 
 def plan_deployment(release: Release, definition: str, live: Live, *, machine_arn: str, role_arn: str,
-                    target: ScheduleTarget) -> Plan:
+                    target: ScheduleTarget, events: EventTarget | None = None) -> Plan:
     """The calls that put `release` (version fields still empty) in production, given what is live."""
     current = live.production
     if current is not None and current.release.fingerprint == release.fingerprint:
@@ -196,17 +242,20 @@ def plan_deployment(release: Release, definition: str, live: Live, *, machine_ar
         ClaimProduction(release),
         PointAlias(alias, machine_arn, None, create=not live.alias_exists),
         *schedule_actions(release.flow, _schedule(release), live, target),
+        *event_rule_actions(release.flow, FlowTriggers.from_dict(release.triggers), live, events),
     ]
     return Plan(ACCEPTED, "", tuple(actions))
 
 
-def plan_rollback(release: Release, live: Live, *, machine_arn: str, target: ScheduleTarget) -> tuple[Action, ...]:
-    """The calls that move production back to `release`, schedule included."""
+def plan_rollback(release: Release, live: Live, *, machine_arn: str, target: ScheduleTarget,
+                  events: EventTarget | None = None) -> tuple[Action, ...]:
+    """The calls that move production back to `release`, schedule and trigger rules included."""
     assert live.production is not None
     return (
         PointAlias(names.alias_arn(machine_arn), machine_arn, release.version_arn, create=not live.alias_exists),
         RestoreProduction(release, live.production.newest_uploaded),
         *schedule_actions(release.flow, _schedule(release), live, target),
+        *event_rule_actions(release.flow, FlowTriggers.from_dict(release.triggers), live, events),
     )
 
 
@@ -217,6 +266,7 @@ def plan_removal(flow: str, live: Live, *, machine_arn: str, group: str = names.
         actions.append(DeleteSchedule(names.schedule_name(flow), group))
     if live.rule_expression is not None:
         actions.append(DeleteRule(names.rule_name(flow), tuple(t[0] for t in live.rule_targets)))
+    actions += [DeleteEventRule(rule.name, rule.bus) for rule in live.event_rules]
     if live.alias_exists:
         actions.append(DeleteAlias(names.alias_arn(machine_arn)))
     if live.machine_exists:
@@ -261,3 +311,44 @@ def utc_as_none(zone: str | None) -> str | None:
 
 def _schedule(release: Release) -> Schedule | None:
     return Schedule.from_dict(release.schedule) if release.schedule else None
+
+
+# -- trigger rules ------------------------------------------------------------------------------
+
+# The rule wraps the whole event with the flow it is for: one queue serves every flow.
+def rule_input_template(flow: str) -> str:
+    """The target's InputTransformer template: {"flow": <flow>, "event": <the EventBridge event>}."""
+    return '{"flow": ' + json.dumps(flow) + ', "event": <aws.events.event.json>}'
+
+
+def wanted_event_rules(flow: str, triggers: FlowTriggers, target: EventTarget) -> tuple[EventRule, ...]:
+    """One rule per @trigger event (flowdrop bus) and per upstream flow (Step Functions' SUCCEEDED, default bus)."""
+    template = rule_input_template(flow)
+    rules = [EventRule(names.event_rule_name(flow, e.name), target.bus,
+                       _pattern({"source": [EVENT_SOURCE], "detail-type": [e.name]}), target.queue_arn, template,
+                       f"flowdrop: event {e.name} starts {flow}"[:512]) for e in triggers.events]
+    for upstream in triggers.flows:
+        arn = names.state_machine_arn(target.partition, target.region, target.account, upstream.deployed)
+        pattern = {"source": [STATUS_SOURCE], "detail-type": [STATUS_DETAIL_TYPE],
+                   "detail": {"status": ["SUCCEEDED"], "stateMachineArn": [arn]}}
+        rules.append(EventRule(names.event_rule_name(flow, upstream_key(upstream.deployed)), target.status_bus,
+                               _pattern(pattern), target.queue_arn, template,
+                               f"flowdrop: success of {upstream.deployed} starts {flow}"[:512]))
+    return tuple(rules)
+
+
+def event_rule_actions(flow: str, triggers: FlowTriggers, live: Live,
+                       target: EventTarget | None) -> tuple[Action, ...]:
+    """Put the trigger rules that are missing or differ, delete the ones no trigger wants any more."""
+    wanted = wanted_event_rules(flow, triggers, target) if target is not None and triggers else ()
+    live_by_key = {(r.bus, r.name): r for r in live.event_rules}
+    actions: list[Action] = [PutEventRule(rule) for rule in wanted
+                             if not (rule.bus, rule.name) in live_by_key
+                             or not live_by_key[(rule.bus, rule.name)].same_as(rule)]
+    keep = {(r.bus, r.name) for r in wanted}
+    actions += [DeleteEventRule(r.name, r.bus) for r in live.event_rules if (r.bus, r.name) not in keep]
+    return tuple(actions)
+
+
+def _pattern(pattern: dict) -> str:
+    return json.dumps(pattern, sort_keys=True)

@@ -48,10 +48,11 @@ def preview_deployment(flow: str, body: Any, clients: Clients, settings: Deploye
         return {"flow": flow, "status": "FAILED", "message": str(err), "code_sha256": manifest.code_sha256}
     machine_arn = names.state_machine_arn(settings.partition, settings.aws.region, settings.account_id, flow)
     store = DeploymentStore(clients.dynamodb, settings.deployments_table)
-    live = read_live(clients, store, flow, machine_arn, settings.schedule_group)
+    events = settings.event_target()
+    live = read_live(clients, store, flow, machine_arn, settings.schedule_group, events)
     release = candidate_release(candidate, timestamp(now), now)
     plan = plan_deployment(release, candidate.definition, live, machine_arn=machine_arn,
-                           role_arn=settings.state_machine_role_arn, target=settings.schedule_target())
+                           role_arn=settings.state_machine_role_arn, target=settings.schedule_target(), events=events)
     current = live.production.release if live.production else None
     status = DUPLICATE if plan.status == DUPLICATE else NEW_VERSION if current else NEW_FLOW
     return {

@@ -13,6 +13,7 @@ comes back from moto with an empty error code and HTTP 400.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -24,14 +25,18 @@ from flowdrop.deployer.plan import (
     ClaimProduction,
     ClearProduction,
     DeleteAlias,
+    DeleteEventRule,
     DeleteRule,
     DeleteSchedule,
     DeleteStateMachine,
+    EventRule,
+    EventTarget,
     Live,
     LiveSchedule,
     Outcome,
     PointAlias,
     PublishVersion,
+    PutEventRule,
     PutSchedule,
     RecordRelease,
     RestoreProduction,
@@ -43,7 +48,7 @@ from flowdrop.model import names
 
 
 def read_live(clients: Clients, store: DeploymentStore, flow: str, machine_arn: str,
-              group: str = names.SCHEDULE_GROUP) -> Live:
+              group: str = names.SCHEDULE_GROUP, events: EventTarget | None = None) -> Live:
     """Describe the state machine, alias, schedule, legacy rule and production record of `flow`."""
     machine = _exists(lambda: clients.sfn.describe_state_machine(stateMachineArn=machine_arn),
                       "Step Functions", "DescribeStateMachine", machine_arn)
@@ -66,7 +71,31 @@ def read_live(clients: Clients, store: DeploymentStore, flow: str, machine_arn: 
         rule_targets=targets,
         production=store.production(flow),
         schedule=_live_schedule(clients, names.schedule_name(flow), group),
+        event_rules=read_event_rules(clients, flow, events) if events is not None else (),
     )
+
+
+def read_event_rules(clients: Clients, flow: str, events: EventTarget) -> tuple[EventRule, ...]:
+    """The flow's trigger rules on the flowdrop bus and the default bus (names start with its prefix)."""
+    prefix = names.event_rule_prefix(flow)
+    found: list[EventRule] = []
+    for bus in dict.fromkeys((events.bus, events.status_bus)):
+        try:
+            rules = clients.events.list_rules(NamePrefix=prefix, EventBusName=bus).get("Rules", [])
+        except AWS_ERRORS as err:
+            if error_code(err) in _NOT_FOUND:
+                continue
+            raise aws_error("EventBridge", "ListRules", f"{bus}/{prefix}*", err) from err
+        for rule in rules:
+            name = rule["Name"]
+            targets = _call("EventBridge", "ListTargetsByRule", f"{bus}/{name}",
+                            lambda: clients.events.list_targets_by_rule(Rule=name, EventBusName=bus)).get("Targets", [])
+            target = next((t for t in targets if t.get("Id") == names.EVENT_TARGET_ID), {})
+            pattern = json.dumps(json.loads(rule.get("EventPattern") or "{}"), sort_keys=True)
+            found.append(EventRule(name, bus, pattern, target.get("Arn", ""),
+                                   (target.get("InputTransformer") or {}).get("InputTemplate", ""),
+                                   rule.get("Description", "")))
+    return tuple(found)
 
 
 def _live_schedule(clients: Clients, name: str, group: str) -> LiveSchedule | None:
@@ -127,6 +156,13 @@ def execute_plan(actions: tuple[Action, ...], clients: Clients, store: Deploymen
                       lambda: clients.scheduler.delete_schedule(Name=name, GroupName=group))
             case DeleteRule():
                 _delete_rule(clients, action)
+            case PutEventRule(rule=rule):
+                _put_event_rule(clients, rule)
+            case DeleteEventRule(name=name, bus=bus):
+                _call("EventBridge", "RemoveTargets", f"{bus}/{name}", lambda: clients.events.remove_targets(
+                    Rule=name, EventBusName=bus, Ids=[names.EVENT_TARGET_ID]))
+                _call("EventBridge", "DeleteRule", f"{bus}/{name}",
+                      lambda: clients.events.delete_rule(Name=name, EventBusName=bus))
             case DeleteAlias(alias_arn=arn):
                 _call("Step Functions", "DeleteStateMachineAlias", arn,
                       lambda: clients.sfn.delete_state_machine_alias(stateMachineAliasArn=arn))
@@ -225,6 +261,17 @@ def _put_schedule(clients: Clients, action: PutSchedule) -> None:
     else:
         _call("EventBridge Scheduler", "UpdateSchedule", f"{action.group}/{action.name}",
               lambda: clients.scheduler.update_schedule(**request))
+
+
+def _put_event_rule(clients: Clients, rule: EventRule) -> None:
+    where = f"{rule.bus}/{rule.name}"
+    _call("EventBridge", "PutRule", where, lambda: clients.events.put_rule(
+        Name=rule.name, EventBusName=rule.bus, EventPattern=rule.pattern, State="ENABLED",
+        Description=rule.description))
+    _call("EventBridge", "PutTargets", where, lambda: clients.events.put_targets(
+        Rule=rule.name, EventBusName=rule.bus, Targets=[{
+            "Id": names.EVENT_TARGET_ID, "Arn": rule.target_arn,
+            "InputTransformer": {"InputPathsMap": {}, "InputTemplate": rule.input_template}}]))
 
 
 def _delete_rule(clients: Clients, action: DeleteRule) -> None:

@@ -68,6 +68,7 @@ class Release:
     user: str = ""
     deployed_at: str = ""
     uploaded: str = ""  # when the package reached S3 (its LastModified): what "newer" means
+    triggers: dict[str, Any] | None = None  # model.triggers.FlowTriggers.to_dict(), for @trigger flows
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""

@@ -24,6 +24,8 @@ Environment:
   FLOWDROP_MAX_PACKAGE_BYTES      largest package object accepted (default: package limits)
   FLOWDROP_INLINE_FOREACH_LIMIT   most items a foreach runs in an inline Map before a Distributed Map
                                   (default and maximum 1,000; 0: every foreach distributed)
+  FLOWDROP_EVENT_BUS              the bus @trigger events are published on (default "flowdrop")
+  FLOWDROP_EVENTS_QUEUE_ARN       the queue trigger rules deliver to (needed by @trigger flows)
   FLOWDROP_AWS_ENDPOINT, AWS_REGION   where AWS is (aws.AwsConfig)
 """
 
@@ -36,7 +38,7 @@ from dataclasses import dataclass, field
 from flowdrop.aws import AwsConfig
 from flowdrop.codepackage.archive import PackageLimits
 from flowdrop.compiler.options import BackendSettings
-from flowdrop.deployer.plan import ScheduleTarget
+from flowdrop.deployer.plan import EventTarget, ScheduleTarget
 from flowdrop.errors import ConfigError
 from flowdrop.model import names
 from flowdrop.model.backends import BACKENDS, DEFAULT_BACKEND
@@ -71,6 +73,8 @@ class DeployerSettings:
     inline_foreach_limit: int = INLINE_FOREACH_LIMIT
     scheduler_role_arn: str = ""
     schedule_group: str = names.SCHEDULE_GROUP
+    event_bus: str = names.EVENT_BUS
+    events_queue_arn: str = ""
     aws: AwsConfig = field(default_factory=AwsConfig)
 
     def __post_init__(self) -> None:
@@ -84,6 +88,11 @@ class DeployerSettings:
     def schedule_target(self) -> ScheduleTarget:
         """Where the flows' schedules deliver (the scheduled Lambda, through Scheduler's role)."""
         return ScheduleTarget(self.scheduled_function_arn, self.scheduler_role_arn, self.schedule_group)
+
+    def event_target(self) -> EventTarget:
+        """Where trigger rules deliver (the events queue) and which buses they sit on."""
+        return EventTarget(self.events_queue_arn, self.event_bus, "default", self.partition, self.aws.region,
+                           self.account_id)
 
     @property
     def account_id(self) -> str:
@@ -134,6 +143,8 @@ class DeployerSettings:
             inline_foreach_limit=_inline_limit(env),
             scheduler_role_arn=env.get("FLOWDROP_SCHEDULER_ROLE_ARN") or "",
             schedule_group=env.get("FLOWDROP_SCHEDULE_GROUP") or names.SCHEDULE_GROUP,
+            event_bus=env.get("FLOWDROP_EVENT_BUS") or names.EVENT_BUS,
+            events_queue_arn=env.get("FLOWDROP_EVENTS_QUEUE_ARN") or "",
             aws=AwsConfig.from_env(env),
         )
 

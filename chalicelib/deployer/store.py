@@ -15,6 +15,8 @@ Table layout (key: `flow` = state machine name, `sk`):
   history#<time>#<sha>  every record, kept forever (also rollbacks)
   queued#<tick>         a schedule tick waiting for the flow's scheduled runs to end (overlap "queue")
   alert#<execution>#<status>#<target digest>   an alert claimed for delivery (one per run end and target)
+  arrival#<key>         the latest event of a multi-event trigger's key (event name or flow:<upstream>)
+  event#<time>#<id>     what a trigger event did: started, waiting, duplicate or rejected (with the reason)
 """
 
 from __future__ import annotations
@@ -177,6 +179,38 @@ class DeploymentStore:
         """Give up a claim whose delivery failed, so the event's redelivery tries again."""
         self._call("DeleteItem", self._client.delete_item, TableName=self._table,
                    Key={"flow": {"S": flow}, "sk": {"S": f"alert#{key}"}})
+
+
+    # -- trigger events ------------------------------------------------------------
+
+    def put_arrival(self, flow: str, key: str, arrival: Mapping[str, Any]) -> None:
+        """Remember the latest event that arrived for `key` of a multi-event trigger."""
+        self._call("PutItem", self._client.put_item, TableName=self._table, Item={
+            "flow": {"S": flow}, "sk": {"S": f"arrival#{key}"}, "data": {"S": json.dumps(arrival, sort_keys=True)}})
+
+    def arrivals(self, flow: str) -> list[dict[str, Any]]:
+        """Every remembered arrival of `flow`'s trigger events."""
+        return self._query(flow, "arrival#")
+
+    def clear_arrival(self, flow: str, key: str, event_id: str) -> None:
+        """Forget the arrival of `key` if it is still event `event_id` (a newer one stays)."""
+        try:
+            self._client.delete_item(TableName=self._table, Key={"flow": {"S": flow}, "sk": {"S": f"arrival#{key}"}},
+                                     ConditionExpression="contains(#d, :id)", ExpressionAttributeNames={"#d": "data"},
+                                     ExpressionAttributeValues={":id": {"S": json.dumps(event_id)}})
+        except AWS_ERRORS as err:
+            if error_code(err) != "ConditionalCheckFailedException":
+                raise aws_error("DynamoDB", "DeleteItem", f"table {self._table!r}", err) from err
+
+    def put_event_outcome(self, flow: str, handled_at: str, event_id: str, outcome: Mapping[str, Any]) -> None:
+        """Record what a trigger event did (kept, like deployment history)."""
+        self._call("PutItem", self._client.put_item, TableName=self._table, Item={
+            "flow": {"S": flow}, "sk": {"S": f"event#{handled_at}#{event_id}"},
+            "data": {"S": json.dumps(outcome, sort_keys=True)}})
+
+    def event_outcomes(self, flow: str) -> list[dict[str, Any]]:
+        """What every trigger event of `flow` did, oldest first."""
+        return self._query(flow, "event#")
 
     # -- plumbing --------------------------------------------------------------
 

@@ -64,6 +64,14 @@ class StackNames:
         return f"flowdrop-{self.stage}-run-status"
 
     @property
+    def events_queue(self) -> str:
+        return f"flowdrop-events-{self.stage}"
+
+    @property
+    def event_bus(self) -> str:
+        return f"flowdrop-{self.stage}"
+
+    @property
     def task_queue(self) -> str:
         return f"flowdrop-tasks-{self.stage}"
 
@@ -128,6 +136,8 @@ class StackResources:
     scheduler_role_arn: str = ""
     alerts_queue_url: str = ""
     alerts_queue_arn: str = ""
+    events_queue_url: str = ""
+    events_queue_arn: str = ""
 
     def deployer_env(self, aws: AwsConfig, api_token: str, heartbeat_seconds: int) -> dict[str, str]:
         """The deployer's environment (deployer/settings.py) for this stack: Batch by default, S3 datastore."""
@@ -160,6 +170,10 @@ class StackResources:
             "AWS_REGION": aws.region,
             "AWS_DEFAULT_REGION": aws.region,
             "POWERTOOLS_SERVICE_NAME": "flowdrop",
+            # Event triggers: rules on this bus (and Step Functions' status events on the default bus) feed the queue.
+            "FLOWDROP_EVENT_BUS": names.event_bus,
+            "FLOWDROP_EVENTS_QUEUE": names.events_queue,
+            "FLOWDROP_EVENTS_QUEUE_ARN": self.events_queue_arn,
         }
 
 
@@ -198,9 +212,11 @@ def create_resources(aws: AwsConfig, names: StackNames, deploy_visibility_second
                                AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     job_queue_arn, job_definition_arn = _create_batch(aws, names)
     alerts_url, alerts_arn = _create_alerts(aws, names)
+    events_url, events_arn = _create_events(aws, names)
     return StackResources(names, queue_url, queue_arn, dlq_url, task_url, role_arn, job_queue_arn, job_definition_arn,
                           _create_task_function(aws, names), scheduler_role_arn=_create_scheduler(aws, names),
-                          alerts_queue_url=alerts_url, alerts_queue_arn=alerts_arn)
+                          alerts_queue_url=alerts_url, alerts_queue_arn=alerts_arn,
+                          events_queue_url=events_url, events_queue_arn=events_arn)
 
 
 # What the template's rule matches: the run ends of every state machine (the
@@ -224,6 +240,19 @@ def _create_alerts(aws: AwsConfig, names: StackNames) -> tuple[str, str]:
     events.put_rule(Name=names.alerts_rule, EventPattern=json.dumps(RUN_STATUS_PATTERN), State="ENABLED")
     events.put_targets(Rule=names.alerts_rule, Targets=[{"Id": "alerts", "Arn": arn}])
     return url, arn
+
+
+def _create_events(aws: AwsConfig, names: StackNames) -> tuple[str, str]:
+    """The flowdrop event bus and the events queue (with its dead-letter queue) trigger rules deliver to."""
+    sqs, events = aws.client("sqs"), aws.client("events")
+    events.create_event_bus(Name=names.event_bus)
+    dlq_url = sqs.create_queue(QueueName=names.events_queue + "-dlq")["QueueUrl"]
+    url = sqs.create_queue(QueueName=names.events_queue, Attributes={
+        "VisibilityTimeout": "60",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": _queue_arn(sqs, dlq_url),
+                                     "maxReceiveCount": str(MAX_RECEIVE_COUNT)}),
+    })["QueueUrl"]
+    return url, _queue_arn(sqs, url)
 
 
 def _create_scheduler(aws: AwsConfig, names: StackNames) -> str:

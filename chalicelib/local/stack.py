@@ -85,6 +85,7 @@ class EmbeddedStack:
         self.event_source: SqsEventSource | None = None
         self.status_events: StatusEventEmitter | None = None  # what Step Functions emits on AWS (moto does not)
         self.alerts_source: SqsEventSource | None = None  # the alerts queue -> app.py's alerts handler
+        self.trigger_source: SqsEventSource | None = None  # the events queue -> the trigger handler
         self.clock: ScheduleClock | None = None
         self.worker: TaskWorker | None = None
         self.packages: PackageCache | None = None
@@ -135,6 +136,9 @@ class EmbeddedStack:
         self.event_source = SqsEventSource(
             aws.client("sqs"), resources.deploy_queue_url, resources.deploy_queue_arn, app.deploy,
             context_factory=lambda: lambda_context("flowdrop-local-deploy", 120, 512), region=aws.region).start()
+        self.trigger_source = SqsEventSource(
+            aws.client("sqs"), resources.events_queue_url, resources.events_queue_arn, app.trigger_events,
+            context_factory=lambda: lambda_context("flowdrop-local-events", 60, 256), region=aws.region).start()
         self.clock = ScheduleClock(aws.client("scheduler"), self.names.scheduled_function_arn, self._invoke_scheduled,
                                    group=settings.schedule_group, now=options.now,
                                    interval=options.clock_interval).start()
@@ -152,7 +156,7 @@ class EmbeddedStack:
 
     def stop(self) -> None:
         """Stop the stand-ins, the API and moto; restore the environment. Safe to call twice."""
-        for part in (self.clock, self.event_source, self.status_events, self.alerts_source):
+        for part in (self.clock, self.event_source, self.status_events, self.alerts_source, self.trigger_source):
             if part is not None:
                 part.stop(timeout=10)
         self.status_events = self.alerts_source = None
@@ -162,7 +166,7 @@ class EmbeddedStack:
             self.api.stop()
         if self.moto is not None:
             self.moto.stop()
-        self.clock = self.event_source = self.worker = self.api = self.moto = None
+        self.clock = self.event_source = self.trigger_source = self.worker = self.api = self.moto = None
         self._restore_env()
         if self._log_handler is not None:
             logging.getLogger().removeHandler(self._log_handler)

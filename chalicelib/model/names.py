@@ -22,6 +22,9 @@ SCHEDULE_GROUP = "flowdrop"  # the EventBridge Scheduler group of every flow's s
 DEPLOY_QUEUE = "flowdrop-deploy"  # the SQS queue the package notifications go to
 ALERTS_QUEUE = "flowdrop-alerts"  # the SQS queue Step Functions' execution status events go to
 MAX_RULE_NAME = 64
+EVENT_BUS = "flowdrop"  # the bus @trigger events are published on (`flowdrop event publish`, POST /events)
+EVENTS_QUEUE = "flowdrop-events"  # the SQS queue every trigger rule delivers to
+EVENT_TARGET_ID = "events"
 MAX_EXECUTION_NAME = 80
 
 _RULE_BAD = re.compile(r"[^.\-_A-Za-z0-9]")
@@ -35,6 +38,17 @@ def rule_name(state_machine: str) -> str:
         return name
     digest = hashlib.sha256(state_machine.encode("utf-8")).hexdigest()[:8]
     return name[: MAX_RULE_NAME - 9] + "-" + digest
+
+
+def event_rule_prefix(state_machine: str) -> str:
+    """`fd-ev-<flow, cut>-<hash>-`: the names of one flow's trigger rules start with it (and no other flow's do)."""
+    digest = hashlib.sha256(state_machine.encode("utf-8")).hexdigest()[:8]
+    return f"fd-ev-{_RULE_BAD.sub('_', state_machine)[:40]}-{digest}-"
+
+
+def event_rule_name(state_machine: str, key: str) -> str:
+    """The rule of one @trigger event (or upstream flow) of a flow: its prefix plus a hash of the key."""
+    return event_rule_prefix(state_machine) + hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
 
 
 def schedule_name(state_machine: str) -> str:

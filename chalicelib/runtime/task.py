@@ -92,6 +92,16 @@ def run_system_tags(graph: Graph, run_id: str, created: str, deployment_name: st
     return tags
 
 
+def _trigger_meta(ds: FlowDatastore, graph: Graph, run_id: str) -> list[dict] | None:
+    """The events that started a triggered production run (datastore trigger.json); None for any other run."""
+    from flowdrop.model.runs import execution_name_of, is_production_run
+
+    triggered = graph.flow_decorator("trigger") or graph.flow_decorator("trigger_on_finish")
+    if triggered is None or not is_production_run(run_id) or not execution_name_of(run_id).startswith("evt-"):
+        return None  # only runs the event handler started have one: no extra read for every other task
+    return ds.read_trigger(run_id)
+
+
 def _project_fields(graph: Graph, deployment_name: str | None, user: str) -> dict[str, Any]:
     """current's @project fields: the branch comes from the deployment's name (`<project>.<branch>.<Flow>`)."""
     project = graph.flow_decorator("project")
@@ -339,7 +349,7 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
     current._set(flow_name=graph.flow_name, run_id=run_id, step_name=step, task_id=task_id,
                  retry_count=attempt, origin_run_id=setup.origin_run_id, username=user,
                  namespace=namespace, tags=[t for t in setup.tags if not t.startswith("production:")], parameter_names=[p.name for p in graph.parameters],
-                 **_project_fields(graph, setup.deployment_name, user))
+                 trigger=_trigger_meta(ds, graph, run_id), trigger_storage=ds.storage, **_project_fields(graph, setup.deployment_name, user))
     for key, value in (decorators.get("environment", {}).get("vars") or {}).items():
         os.environ[str(key)] = str(value)
     with _captured_output() as (out, err):

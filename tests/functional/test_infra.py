@@ -284,7 +284,8 @@ def test_bundle_is_small_and_imports_without_the_editable_install(packaged, tmp_
 NAME_PROPERTIES = ("BucketName", "QueueName", "TableName", "FunctionName", "JobQueueName", "JobDefinitionName",
                    "ComputeEnvironmentName", "LogGroupName", "RoleName")
 # Actions AWS only grants on "*" (DescribeJobs and TerminateJob take job ids; ListStateMachines lists).
-STAR_RESOURCE_ACTIONS = {"batch:DescribeJobs", "batch:TerminateJob", "states:ListStateMachines"}
+# events:ListRules has no resource-level permissions (the deployer lists a flow's trigger rules by name prefix).
+STAR_RESOURCE_ACTIONS = {"batch:DescribeJobs", "batch:TerminateJob", "states:ListStateMachines", "events:ListRules"}
 
 
 def test_every_named_resource_carries_the_stage(packaged):
@@ -389,3 +390,20 @@ def test_the_api_stage_is_throttled_and_its_waf_refuses_large_bodies(packaged):
         assert association["WebACLArn"] == {"Fn::GetAtt": ["ApiWebAcl", "Arn"]}
         assert association["ResourceArn"]["Fn::Sub"].endswith("/restapis/${RestAPI}/stages/${RestAPI.Stage}")
         assert acl["Condition"] == res["ApiWebAclAssociation"]["Condition"] == "ApiBodyLimit"
+
+
+def test_trigger_rules_feed_the_events_queue_consumed_by_the_events_lambda(packaged):
+    for stage, (_, template) in packaged.items():
+        res = resources(template)
+        assert res["EventBus"]["Properties"]["Name"] == {"Fn::Sub": "flowdrop-${Stage}"}
+        queue = res["EventsQueue"]["Properties"]
+        assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}
+        event = res["Events"]["Properties"]["Events"]["EventsSqsEventSource"]
+        assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        queue_name = queue["QueueName"]["Fn::Sub"].replace("${Stage}", stage)
+        assert event["Properties"]["Queue"]["Fn::Sub"].endswith(f":{queue_name}")
+        [allow] = res["EventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        assert allow["Principal"] == {"Service": "events.amazonaws.com"} and allow["Action"] == "sqs:SendMessage"
+        assert {"events:PutRule", "events:ListRules", "events:PutEvents", "s3:PutObject"} <= actions(res["DefaultRole"])
+        variables = template["Globals"]["Function"]["Environment"]["Variables"]
+        assert variables["FLOWDROP_EVENTS_QUEUE_ARN"] == {"Fn::GetAtt": ["EventsQueue", "Arn"]}
