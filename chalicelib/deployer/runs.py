@@ -18,10 +18,11 @@ from typing import Any
 from flowdrop.deployer import run_records
 from flowdrop.deployer.clients import AWS_ERRORS, Clients, aws_error, error_code
 from flowdrop.deployer.settings import DeployerSettings
-from flowdrop.deployer.step_states import ChildHistory, UnreadChildren, body_steps, map_runs_started, step_states
+from flowdrop.deployer.step_states import (ChildHistory, UnreadChildren, body_steps, foreach_widths, map_runs_started,
+                                           step_counts, step_states)
 from flowdrop.deployer.trigger import machine_arn
 from flowdrop.errors import FlowNotFoundError, RequestError, RunEndedError
-from flowdrop.model import layout, names
+from flowdrop.model import layout, names, state_names
 from flowdrop.model import runs as run_ids
 
 # A Distributed Map can run millions of child executions, one history each:
@@ -116,6 +117,9 @@ def run_status(flow: str, run: str, clients: Clients, settings: DeployerSettings
     out = _run_summary(execution)
     out["steps"] = _with_datastore(clients, events, step_states(events, execution["status"], fan_out.children,
                                                                 fan_out.unread))
+    # What a view of foreach steps shows: done / failed / running of N.
+    out["step_counts"] = step_counts(events, execution["status"], fan_out.children, fan_out.unread)
+    out["foreach_widths"] = _widths(events, fan_out)
     out["partial"] = bool(fan_out.problems) or any(any(u.counts.values()) for u in fan_out.unread)
     if fan_out.map_runs:
         out["map_runs"] = fan_out.map_runs
@@ -127,6 +131,18 @@ def run_status(flow: str, run: str, clients: Clients, settings: DeployerSettings
         if execution.get(key):
             out[key] = execution[key]
     return out
+
+
+def _widths(events: list[dict[str, Any]], fan_out: _FanOut) -> dict[str, int]:
+    """Foreach step -> items, from the Map states' starts; a Distributed Map's run counts its items
+    when the history gives no length."""
+    widths = foreach_widths(events, fan_out.children)
+    wide: Counter[str] = Counter()
+    for run in fan_out.map_runs:
+        step = state_names.step_of(str(run.get("state") or ""))
+        if step.isidentifier():
+            wide[step] += int(run.get("executions", {}).get("total") or 0)
+    return {**widths, **{step: n for step, n in wide.items() if not widths.get(step)}}
 
 
 def _with_datastore(clients: Clients, events: list[dict[str, Any]], states: dict[str, str]) -> dict[str, str]:
