@@ -9,6 +9,13 @@ const FULL_EVERY = 5;        // ... and its full view every this many polls, bes
 const RECENT_RUNS = 8;
 
 let pollTimer = null;
+let generation = 0;  // bumped by every navigation: a view whose answers arrive after it was left draws nothing
+
+class Stale extends Error {}
+
+function check(gen) {
+  if (gen !== generation) throw new Stale("left");
+}
 
 // -- small DOM helpers ---------------------------------------------------------------------------
 
@@ -43,9 +50,13 @@ function svg(tag, attrs, ...children) {
   return node;
 }
 
+// Replace a node's children (null, undefined and false left out).
+function put(node, ...children) {
+  node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+}
+
 function show(...nodes) {
-  const main = document.getElementById("main");
-  main.replaceChildren(...nodes.flat());
+  put(document.getElementById("main"), ...nodes);
 }
 
 function say(text) {
@@ -58,7 +69,7 @@ function crumbs(...parts) {
   for (const [label, href] of parts) {
     items.push(" / ", href ? el("a", { href }, label) : el("span", { "aria-current": "page" }, label));
   }
-  nav.replaceChildren(...items);
+  put(nav, ...items);
 }
 
 function badge(state, label, href) {
@@ -143,10 +154,11 @@ function askToken(message) {
 
 // -- #/ : the flows -------------------------------------------------------------------------------
 
-async function flowsView() {
+async function flowsView(gen) {
   crumbs();
   say("Loading flows…");
   const { flows } = await api("flows");
+  check(gen);
   const rows = flows.map((flow) => {
     const row = el("tr", { "data-flow": flow.flow },
       el("td", {}, el("a", { href: `#/flow/${enc(flow.flow)}` }, flow.flow)),
@@ -170,20 +182,22 @@ async function flowsView() {
     const next = detail && detail.next_fire_times && detail.next_fire_times.length
       ? el("ul", { class: "plain" }, detail.next_fire_times.map((t) => el("li", {}, el("time", { datetime: t }, when(t)))))
       : (detail ? (detail.triggers ? "on events" : "—") : "?");
-    row.querySelector(".next").replaceChildren(next);
+    put(row.querySelector(".next"), next);
     const list = runs ? runs.runs : [];
-    row.querySelector(".runs").replaceChildren(...(list.length ? list.map((r) =>
+    put(row.querySelector(".runs"), ...(list.length ? list.map((r) =>
       badge(r.status, r.status[0], `#/run/${enc(flow.flow)}/${enc(r.run_id)}`)) : ["none yet"]));
   }));
+  check(gen);
   say(`${flows.length} flow${flows.length === 1 ? "" : "s"}.`);
 }
 
 // -- #/flow/<flow> : versions, rollback, trigger form, runs -------------------------------------------
 
-async function flowView(flow) {
+async function flowView(flow, gen) {
   crumbs([flow, null]);
   say("Loading the flow…");
   const [detail, runs] = await Promise.all([api(`flows/${enc(flow)}`), api(`flows/${enc(flow)}/runs?limit=25`)]);
+  check(gen);
   const production = detail.production_version;
   const versions = el("table", { id: "versions" },
     el("thead", {}, el("tr", {}, el("th", {}, "Version"), el("th", {}, "Deployed"),
@@ -217,9 +231,11 @@ async function rollback(flow, version, production) {
   try {
     const record = await api(`flows/${enc(flow)}/rollback`, { method: "POST", body: { version } });
     say(record.message || `Production is v${version}.`);
-    await flowView(flow);
+    delete flowCache[flow];
+    await flowView(flow, generation);
     say(record.message || `Production is v${version}.`);
   } catch (err) {
+    if (err instanceof Stale) return;
     say(`Rollback refused: ${err.message}`);
   }
 }
@@ -234,6 +250,15 @@ function runsTable(flow, runs) {
       el("td", {}, badge(r.status)),
       el("td", {}, when(r.start_date)),
       el("td", { class: "hide-narrow" }, when(r.stop_date)))))));
+}
+
+// A number for a number parameter when the text is one; else the text as typed: the API converts it
+// and says what does not fit.
+function typed(type, text) {
+  const number = Number(text);
+  if (type === "float" && Number.isFinite(number)) return number;
+  if (type === "int" && Number.isInteger(number)) return number;
+  return text;
 }
 
 function triggerForm(flow, parameters) {
@@ -258,7 +283,7 @@ function triggerForm(flow, parameters) {
   const deployTime = parameters.filter((p) => p.deploy_time);
   const form = el("form", { id: "trigger", onsubmit: async (event) => {
     event.preventDefault();
-    general.replaceChildren();
+    put(general);
     const values = {};
     for (const [name, field] of Object.entries(fields)) {
       field.problem.textContent = "";
@@ -266,7 +291,7 @@ function triggerForm(flow, parameters) {
       if (field.spec.type === "bool") {
         if (field.input.checked !== (field.spec.default === true)) values[name] = field.input.checked;
       } else if (field.input.value.trim() !== "") {
-        values[name] = field.input.value.trim();  // as typed: the API converts and says what does not fit
+        values[name] = typed(field.spec.type, field.input.value.trim());
       }
     }
     try {
@@ -299,11 +324,12 @@ function triggerForm(flow, parameters) {
 
 const flowCache = {};
 
-async function runView(flow, runId) {
+async function runView(flow, runId, gen) {
   crumbs([flow, `#/flow/${enc(flow)}`], [runId, null]);
   say("Loading the run…");
   const detail = flowCache[flow] || (flowCache[flow] = await api(`flows/${enc(flow)}`));
   let status = await api(`flows/${enc(flow)}/runs/${enc(runId)}`);
+  check(gen);
   const header = el("div", { id: "run-header" });
   const graphBox = el("div", { id: "graph" });
   const stepsBox = el("div", { id: "steps" });
@@ -316,14 +342,14 @@ async function runView(flow, runId) {
     showStep(flow, runId, step, panel);
   };
   const draw = () => {
-    header.replaceChildren(el("h1", {}, runId), el("p", {}, badge(status.status, null), " ",
+    put(header, el("h1", {}, runId), el("p", {}, badge(status.status, null), " ",
       status.start_date ? `started ${when(status.start_date)}` : "",
       status.stop_date ? `, ended ${when(status.stop_date)}` : ""),
       status.error ? el("p", { class: "problems" }, `${status.error}: ${status.cause || ""}`) : null,
       status.partial ? el("p", { class: "muted" }, "Step states are partial: ",
                           (status.partial_reasons || []).join("; ")) : null);
-    graphBox.replaceChildren(drawGraph(detail.graph || [], status, select, selected));
-    stepsBox.replaceChildren(stepTable(detail.graph || [], status, select));
+    put(graphBox, drawGraph(detail.graph || [], status, select, selected));
+    put(stepsBox, stepTable(detail.graph || [], status, select));
   };
   draw();
   show(header, graphBox, el("h2", {}, "Steps"), stepsBox, panel);
@@ -334,19 +360,22 @@ async function runView(flow, runId) {
   let polls = 0;
   let last = JSON.stringify(status.status);
   const tick = async () => {
-    if (location.hash !== `#/run/${enc(flow)}/${enc(runId)}`) return;
+    if (gen !== generation) return;
     try {
       polls += 1;
       const cheap = await api(`flows/${enc(flow)}/runs/${enc(runId)}?steps=false`);
+      check(gen);
       const now = JSON.stringify(cheap.status);
       if (now !== last || polls % FULL_EVERY === 0) {
         last = now;
         status = await api(`flows/${enc(flow)}/runs/${enc(runId)}`);
+        check(gen);
         draw();
         if (selected) showStep(flow, runId, selected, panel);
       }
       if (cheap.status !== "RUNNING") { say(`The run ended: ${cheap.status}.`); return; }
     } catch (err) {
+      if (err instanceof Stale) return;
       say(`Refresh failed: ${err.message}; retrying.`);
     }
     pollTimer = setTimeout(tick, POLL_MS);
@@ -443,9 +472,9 @@ function drawGraph(graph, status, select, selected) {
     const { x, y } = pos[node.name];
     const state = states[node.name] || "NOT_STARTED";
     const sub = countsText(node, byName, status)
-      || (node.type === "foreach" ? `foreach ${(status.foreach_widths || {})[node.name] ?? ""}`.trim()
+      || (node.type === "foreach" ? `foreach: ${(status.foreach_widths || {})[node.name] ?? "?"} items`
         : node.type === "join" ? "join" : node.condition ? `switch on ${node.condition}` : "")
-      || (states[node.name] ? state.toLowerCase() : "");
+      || (states[node.name] ? state.toLowerCase().replace("_", " ") : "not started");
     const g = svg("g", { class: `node state-${state}${node.name === selected ? " selected" : ""}`, "data-step": node.name,
                          "data-state": state, tabindex: 0, role: "button",
                          "aria-label": `step ${node.name}: ${state.toLowerCase().replace("_", " ")}${sub ? `, ${sub}` : ""}`,
@@ -457,7 +486,7 @@ function drawGraph(graph, status, select, selected) {
       svg("text", { x: x + 10, y: y + 37, class: "sub step-sub" }, sub));
     return g;
   });
-  return svg("svg", { class: "graph", viewBox: `0 0 ${width + 40} ${height}`, role: "img",
+  return svg("svg", { class: "graph", viewBox: `0 0 ${width + 40} ${height}`, width: width + 40, role: "img",
                       "aria-label": `the flow's graph, ${graph.length} steps` },
     svg("defs", {}, svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7,
                                     markerHeight: 7, orient: "auto-start-reverse" },
@@ -466,19 +495,19 @@ function drawGraph(graph, status, select, selected) {
 }
 
 async function showStep(flow, runId, step, panel) {
-  panel.replaceChildren(el("h2", {}, `Step ${step}`), el("p", { class: "muted" }, "Loading its tasks…"));
+  put(panel, el("h2", {}, `Step ${step}`), el("p", { class: "muted" }, "Loading its tasks…"));
   let answer;
   try {
     answer = await api(`flows/${enc(flow)}/runs/${enc(runId)}/steps/${enc(step)}`);
   } catch (err) {
-    panel.replaceChildren(el("h2", {}, `Step ${step}`), el("p", { class: "problems" }, err.message));
+    put(panel, el("h2", {}, `Step ${step}`), el("p", { class: "problems" }, err.message));
     return;
   }
   const shown = answer.tasks.length;
-  panel.replaceChildren(el("h2", {}, `Step ${step}`),
+  put(panel, el("h2", {}, `Step ${step}`),
     el("p", {}, answer.task_count ? `${answer.task_count} task${answer.task_count === 1 ? "" : "s"}` +
                 (shown < answer.task_count ? `; the first ${shown} shown` : "") : "No task has run yet."),
-    answer.tasks.map((t) => taskBox(t, answer.tasks.length === 1 || t.status === "failed")));
+    ...answer.tasks.map((t) => taskBox(t, answer.tasks.length === 1 || t.status === "failed")));
 }
 
 function taskBox(task, open) {
@@ -507,14 +536,16 @@ function taskBox(task, open) {
 
 async function route() {
   stopPolling();
+  const gen = ++generation;
   if (!token()) { askToken(); return; }
   document.getElementById("sign-out").hidden = false;
   const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
   try {
-    if (parts[0] === "flow" && parts[1]) await flowView(parts[1]);
-    else if (parts[0] === "run" && parts[1] && parts[2]) await runView(parts[1], parts[2]);
-    else await flowsView();
+    if (parts[0] === "flow" && parts[1]) await flowView(parts[1], gen);
+    else if (parts[0] === "run" && parts[1] && parts[2]) await runView(parts[1], parts[2], gen);
+    else await flowsView(gen);
   } catch (err) {
+    if (err instanceof Stale) return;
     say("");
     failure(err);
   }
