@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -112,12 +111,15 @@ def up(port: int | None, state_dir: Path | None, workers: int, heartbeat_seconds
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         _print_stack(console, stack, needs_export)
-        while True:
-            time.sleep(1)
+        while not stack.failed.wait(1):
+            pass
     except KeyboardInterrupt:
         console.print("Stopping...")
     finally:
         stack.stop()
+    if stack.failure:
+        console.print(f"[red]Stopped[/red]: {stack.failure}")
+        raise SystemExit(1)
     console.print("[green]Stopped[/green]: workers, clock, event source, API and moto.")
 
 

@@ -11,6 +11,11 @@ Does not own: any deployer logic (the handlers are app.py's, unchanged).
 
 Usable as a context manager from tests and the demo; `flowdrop up` is a
 thin wrapper. Its logs go to <state_dir>/logs/.
+
+Durable (local/durable.py, local/moto/journal.py): one stack per state dir
+(a lock), moto journals what changes under <state_dir>/moto/ and replays it
+on start, after the resources are made; runs a stop cut short come back
+ABORTED and marked interrupted; if moto dies, `failed` is set and says why.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import json
 import logging
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +38,7 @@ from flowdrop.config import ClientConfig, write_config
 from flowdrop.errors import FlowdropError
 from flowdrop.local.app_host import LocalApi, lambda_context, load_app
 from flowdrop.local.clock import ScheduleClock, utc_now
+from flowdrop.local.durable import MotoWatchdog, StateDirLock, mark_interrupted
 from flowdrop.local.events import SqsEventSource
 from flowdrop.local.moto.server import MotoServer, free_port, start_moto_server
 from flowdrop.runtime.packages import PackageCache
@@ -93,6 +100,13 @@ class EmbeddedStack:
         self.started_in: float = 0.0
         self._saved_env: dict[str, str | None] = {}
         self._log_handler: logging.Handler | None = None
+        # Durability: the state dir's lock, what the journal restored, moto's watchdog.
+        self.lock = StateDirLock(self.state_dir)
+        self.restored: dict[str, Any] = {}
+        self.interrupted_runs: list[str] = []
+        self.watchdog: MotoWatchdog | None = None
+        self.failed = threading.Event()  # set when a part died under the running stack (`failure` says which)
+        self.failure: str | None = None
 
     # --- lifecycle ----------------------------------------------------------------
 
@@ -105,6 +119,7 @@ class EmbeddedStack:
     def start(self) -> EmbeddedStack:
         """Start every part; on failure, stop what started and raise FlowdropError."""
         began = time.monotonic()
+        self.lock.acquire()  # before anything touches the state dir
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         self._start_logging()
         try:
@@ -119,9 +134,14 @@ class EmbeddedStack:
 
     def _start(self) -> None:
         options = self.options
-        self.moto = start_moto_server(options.moto_port, log_path=str(self.logs_dir / "moto.log"))
+        self.moto = start_moto_server(options.moto_port, log_path=str(self.logs_dir / "moto.log"),
+                                      state_dir=str(self.state_dir))
         self.aws = aws = AwsConfig(endpoint_url=self.moto.endpoint_url)
         self.resources = resources = create_resources(aws, self.names, options.deploy_visibility_seconds)
+        # The resources are made afresh each start; then the journal puts back what the flows changed.
+        self.restored = self.moto.restore_journal()
+        log.info("journal restored: %s entries replayed (%s failed), %s executions",
+                 self.restored.get("replayed"), self.restored.get("failed"), len(self.restored.get("executions", [])))
         env = resources.deployer_env(aws, self.api_token, options.heartbeat_seconds)
         if options.inline_foreach_limit is not None:
             env["FLOWDROP_INLINE_FOREACH_LIMIT"] = str(options.inline_foreach_limit)
@@ -130,7 +150,7 @@ class EmbeddedStack:
         self._set_env({**env, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
         self.app = app = load_app()
         settings = app.settings()
-        app.clients()
+        self.interrupted_runs = mark_interrupted(app.clients(), self.restored.get("executions", []))
         port = options.port or free_port()
         self.api = LocalApi(app, port, settings.api_token_hashes, self._control).start()
         self.event_source = SqsEventSource(
@@ -153,9 +173,19 @@ class EmbeddedStack:
                                    api_token=self.api_token)
         write_config(self.config_path, self.config)
         (self.state_dir / "stack.json").write_text(json.dumps(self.describe(), indent=2, sort_keys=True) + "\n")
+        self.watchdog = MotoWatchdog(self.moto.process, self._moto_exited).start()
+
+    def _moto_exited(self, code: int) -> None:
+        self.failure = (f"the moto server (AWS endpoint {self.aws.endpoint_url if self.aws else '?'}) exited with "
+                        f"code {code}; the embedded stack stops (its state is in {self.state_dir}, "
+                        f"`flowdrop up` again restores it)")
+        self.failed.set()
 
     def stop(self) -> None:
         """Stop the stand-ins, the API and moto; restore the environment. Safe to call twice."""
+        if self.watchdog is not None:
+            self.watchdog.stop()
+            self.watchdog = None
         for part in (self.clock, self.event_source, self.status_events, self.alerts_source, self.trigger_source):
             if part is not None:
                 part.stop(timeout=10)
@@ -165,6 +195,11 @@ class EmbeddedStack:
         if self.api is not None:
             self.api.stop()
         if self.moto is not None:
+            if self.moto.process.poll() is None:
+                try:
+                    self.moto.snapshot_journal()  # the executions as they are now, for the next start
+                except OSError:
+                    log.exception("could not snapshot the executions before stopping moto")
             self.moto.stop()
         self.clock = self.event_source = self.trigger_source = self.worker = self.api = self.moto = None
         self._restore_env()
@@ -172,6 +207,7 @@ class EmbeddedStack:
             logging.getLogger().removeHandler(self._log_handler)
             self._log_handler.close()
             self._log_handler = None
+        self.lock.release()
 
     def _start_alerts(self, aws: AwsConfig, resources: StackResources) -> None:
         """Status events on EventBridge (rule -> alerts queue), and the queue's event source for `alerts`."""
@@ -179,8 +215,10 @@ class EmbeddedStack:
         self.alerts_source = SqsEventSource(
             aws.client("sqs"), resources.alerts_queue_url, resources.alerts_queue_arn, self.app.alerts,
             context_factory=lambda: lambda_context("flowdrop-local-alerts", 60, 256), region=aws.region).start()
+        # Runs restored as they ended were alerted on before the restart; interrupted ones are news.
+        seen = {e["arn"]: e["status"] for e in self.restored.get("executions", []) if not e.get("interrupted")}
         self.status_events = StatusEventEmitter(aws.client("stepfunctions"), aws.client("events"),
-                                                interval=self.options.status_interval).start()
+                                                interval=self.options.status_interval, seen=seen).start()
 
     # --- what the stack offers ----------------------------------------------------
 

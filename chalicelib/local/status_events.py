@@ -11,8 +11,8 @@ whose event source feeds app.py's `alerts` handler, as on AWS. Does not own:
 the rule, the queue or the handler.
 
 A status is remembered as emitted only once put_events accepted it, so a
-moto hiccup retries on the next poll; a restarted stack starts from an
-empty moto, so there is nothing old to re-emit.
+moto hiccup retries on the next poll; a restarted stack passes the
+statuses of the runs it restored as seen, so nothing old is re-emitted.
 """
 
 from __future__ import annotations
@@ -61,10 +61,12 @@ def status_event(execution: Mapping[str, Any]) -> dict[str, Any]:
 class StatusEventEmitter:
     """Polls every state machine's executions and puts a status event for each change it sees."""
 
-    def __init__(self, sfn: Any, events: Any, *, interval: float = 1.0, bus: str = "default"):
+    def __init__(self, sfn: Any, events: Any, *, interval: float = 1.0, bus: str = "default",
+                 seen: Mapping[str, str] | None = None):
         self.sfn, self.events, self.bus = sfn, events, bus
         self.emitted = 0  # events put so far
-        self._seen: dict[str, str] = {}  # execution ARN -> the status last emitted
+        # execution ARN -> the status last emitted (`seen`: what was emitted before a restart)
+        self._seen: dict[str, str] = dict(seen or {})
         self._loop = RepeatingThread("flowdrop-status-events", self.poll_once, pause=interval)
 
     def start(self) -> StatusEventEmitter:

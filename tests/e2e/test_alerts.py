@@ -199,6 +199,10 @@ def test_a_terminated_run_alerts_on_error_saying_who_stopped_it(stack, hook, tmp
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and api.get_run("TerminatedAlertFlow", run_id)["steps"].get("start") != "RUNNING":
         time.sleep(0.2)
+    # Its task has written run.json (terminate marks status.json only of a run the datastore knows).
+    s3, key = stack.aws.client("s3"), f"data/TerminatedAlertFlow/runs/{run_id}/run.json"
+    while time.monotonic() < deadline and not s3.list_objects_v2(Bucket=stack.config.bucket, Prefix=key).get("KeyCount"):
+        time.sleep(0.2)
     before = len(hook.messages)
     api.terminate("TerminatedAlertFlow", run_id, "wrong input", "alice")
     assert wait_for_run(api, "TerminatedAlertFlow", run_id)["status"] == "ABORTED"

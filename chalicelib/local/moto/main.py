@@ -3,16 +3,26 @@
 Owns: applying local/moto/compat.py's fixes in this process, then handing
 over to moto's own `moto_server` entry point (moto/server.py `main`) with the
 same command line, so flags, signals and MOTO_PORT behave exactly as there.
+With FLOWDROP_MOTO_STATE_DIR set, moto's app is wrapped by the journal
+(local/moto/journal.py) that makes the embedded stack durable.
 Does not own: choosing the port or configuring moto (local/moto/server.py).
 """
 
 from __future__ import annotations
 
+import atexit
+import os
+from pathlib import Path
+from typing import Any
+
+import moto.server
 from moto.server import main as moto_server_main
 
 from flowdrop.local.moto.batch_jobs import apply_patches as apply_batch_patches
 from flowdrop.local.moto.callbacks import apply_patches as apply_callback_patches
 from flowdrop.local.moto.compat import apply_patches
+from flowdrop.local.moto.journal import STATE_DIR_ENV, Journal
+from flowdrop.local.moto.journal import apply_patches as apply_journal_patches
 from flowdrop.local.moto.lambda_functions import apply_patches as apply_lambda_patches
 
 
@@ -22,7 +32,23 @@ def main(argv: list[str] | None = None) -> None:
     apply_callback_patches()
     apply_batch_patches()
     apply_lambda_patches()
+    state_dir = os.environ.get(STATE_DIR_ENV)
+    if state_dir:
+        _journal_app(Journal(Path(state_dir)))
     moto_server_main(argv)
+
+
+def _journal_app(journal: Journal) -> None:
+    """moto's main builds its app and hands it to werkzeug's run_simple: wrap it there."""
+    apply_journal_patches()
+    stock_run_simple = moto.server.run_simple
+
+    def run_simple(host: str, port: int, app: Any, **kwargs: Any) -> None:
+        stock_run_simple(host, port, journal.wrap(app), **kwargs)
+
+    moto.server.run_simple = run_simple
+    # moto exits on SIGTERM through sys.exit: the last look at the executions happens then.
+    atexit.register(lambda: journal.recording and journal.snapshot())
 
 
 if __name__ == "__main__":

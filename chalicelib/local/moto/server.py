@@ -20,6 +20,7 @@ import urllib.request
 from dataclasses import dataclass, field
 
 from flowdrop.errors import FlowdropError
+from flowdrop.local.moto.journal import CONTROL_PREFIX, STATE_DIR_ENV
 
 
 def free_port() -> int:
@@ -41,6 +42,14 @@ class MotoServer:
         """The URL boto3 clients use as endpoint_url."""
         return f"http://127.0.0.1:{self.port}"
 
+    def restore_journal(self) -> dict:
+        """Replay the state dir's journal and executions (local/moto/journal.py); journal from now on."""
+        return _post_json(f"{self.endpoint_url}{CONTROL_PREFIX}restore", {}, timeout=600)
+
+    def snapshot_journal(self) -> dict:
+        """Write the executions' snapshot now (before a stop)."""
+        return _post_json(f"{self.endpoint_url}{CONTROL_PREFIX}snapshot", {}, timeout=60)
+
     def stop(self) -> None:
         """Terminate the server and wait for it."""
         if self.process.poll() is None:
@@ -59,18 +68,30 @@ def _moto_command(port: int) -> list[str]:
     return [sys.executable, "-m", "flowdrop.local.moto.main", "-H", "127.0.0.1", "-p", str(port)]
 
 
-def _post_json(url: str, body: dict) -> None:
+def _post_json(url: str, body: dict, timeout: float = 10) -> dict:
     request = urllib.request.Request(
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        response.read()
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        text = response.read()
+    try:
+        answer = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
 
 
-def start_moto_server(port: int | None = None, timeout: float = 30.0, log_path: str | None = None) -> MotoServer:
-    """Start moto in server mode with Step Functions executing state machines."""
+def start_moto_server(port: int | None = None, timeout: float = 30.0, log_path: str | None = None,
+                      state_dir: str | None = None) -> MotoServer:
+    """Start moto in server mode with Step Functions executing state machines.
+
+    `state_dir`: journal what changes there and restore it on restore_journal() (local/moto/journal.py).
+    """
     port = port or free_port()
     env = dict(os.environ)
+    env.pop(STATE_DIR_ENV, None)
+    if state_dir:
+        env[STATE_DIR_ENV] = state_dir
     # moto's Step Functions interpreter calls back into the server (SQS,
     # Lambda, ...) through MOTO_PORT; without it the callbacks go to port 5000.
     env["MOTO_PORT"] = str(port)
