@@ -345,7 +345,16 @@ async function runView(flow, runId, gen) {
     put(header, el("h1", {}, runId), el("p", {}, badge(status.status, null), " ",
       status.start_date ? `started ${when(status.start_date)}` : "",
       status.stop_date ? `, ended ${when(status.stop_date)}` : ""),
-      status.error ? el("p", { class: "problems" }, `${status.error}: ${status.cause || ""}`) : null,
+      failedSteps(detail.graph || [], status).length
+        ? el("p", { class: "problems", id: "run-failed" }, "Failed in ",
+             failedSteps(detail.graph || [], status).map((step) => el("button", {
+               type: "button", class: "link", "data-step": step, onclick: () => select(step) }, step)),
+             " (select a step for its exception and logs)")
+        : null,
+      status.error
+        ? el("details", { id: "run-error" }, el("summary", {}, "What Step Functions said"),
+             el("pre", {}, `${status.error}: ${status.cause || ""}`))
+        : null,
       status.partial ? el("p", { class: "muted" }, "Step states are partial: ",
                           (status.partial_reasons || []).join("; ")) : null);
     put(graphBox, drawGraph(detail.graph || [], status, select, selected));
@@ -353,6 +362,9 @@ async function runView(flow, runId, gen) {
   };
   draw();
   show(header, graphBox, el("h2", {}, "Steps"), stepsBox, panel);
+  // A failed run opens on its (first) failed step: the exception is what the operator came for.
+  const failed = failedSteps(detail.graph || [], status);
+  if (failed.length) select(failed[0]);
   say(status.status === "RUNNING" ? "Live: refreshing while the run is going." : "");
 
   stopPolling();
@@ -381,6 +393,13 @@ async function runView(flow, runId, gen) {
     pollTimer = setTimeout(tick, POLL_MS);
   };
   pollTimer = setTimeout(tick, POLL_MS);
+}
+
+// The steps the run status calls FAILED, in the graph's order.
+function failedSteps(graph, status) {
+  const states = status.steps || {};
+  const names = graph.length ? graph.map((n) => n.name) : Object.keys(states);
+  return names.filter((name) => states[name] === "FAILED");
 }
 
 function stopPolling() {
