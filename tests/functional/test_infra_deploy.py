@@ -49,8 +49,9 @@ DEPENDENTS = {"APIHandlerInvokePermission": {"APIHandler", "RestAPI"},
 DROPPED_OUTPUTS = {"RestAPIId": {"RestAPI"}, "APIHandlerName": {"APIHandler"}, "APIHandlerArn": {"APIHandler"},
                    "EndpointURL": {"RestAPI"}}
 # Template properties moto's CloudFormation models do not apply (each has a canary below).
-IGNORED_BY_MOTO = {"AWS::S3::Bucket": {"NotificationConfiguration", "PublicAccessBlockConfiguration"},
-                   "AWS::DynamoDB::Table": {"TimeToLiveSpecification"}, "AWS::IAM::Role": {"ManagedPolicyArns"},
+IGNORED_BY_MOTO = {"AWS::S3::Bucket": {"NotificationConfiguration", "PublicAccessBlockConfiguration",
+                                       "OwnershipControls"},
+                   "AWS::DynamoDB::Table": {"TimeToLiveSpecification", "PointInTimeRecoverySpecification"}, "AWS::IAM::Role": {"ManagedPolicyArns"},
                    "AWS::Batch::JobDefinition": {"PlatformCapabilities"}}
 STAGES = {"dev": {"BatchComputeType": "FARGATE"},
           "prod": {"BatchComputeType": "EC2", "Ec2InstanceTypes": "g5.xlarge,c6i.large"}}
@@ -147,6 +148,9 @@ def test_only_what_moto_lacks_is_left_out_and_everything_else_is_created(stacks)
         # The event bus has no physical id in moto's listing (checked by name below).
         assert created | {"EventBus"} == expected
         assert len(expected) >= 25
+        for kind, properties in IGNORED_BY_MOTO.items():  # the template does set what moto ignores
+            declared = set().union(*(r.get("Properties", {}) for r in _resources(stack, kind).values()))
+            assert properties <= declared, (kind, properties - declared)
 
 
 def test_moto_still_requires_a_batch_service_role(cfn_aws, batch_service_role, unique_name):
@@ -178,8 +182,13 @@ def test_the_bucket_is_named_for_account_region_and_stage_and_is_what_the_output
         assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
         assert stack.outputs["PackagesBucketName"] == bucket
         assert stack.outputs["DatastoreRoot"] == f"s3://{bucket}/data"
-        # Canary (IGNORED_BY_MOTO): moto's bucket model drops the notification to the deploy queue.
+        # Canaries (IGNORED_BY_MOTO): moto's bucket model drops the notification to the deploy queue, the public
+        # access block and the ownership controls.
         assert "QueueConfigurations" not in s3.get_bucket_notification_configuration(Bucket=bucket)
+        with pytest.raises(s3.exceptions.ClientError, match="NoSuchPublicAccessBlockConfiguration"):
+            s3.get_public_access_block(Bucket=bucket)
+        with pytest.raises(s3.exceptions.ClientError, match="OwnershipControlsNotFoundError"):
+            s3.get_bucket_ownership_controls(Bucket=bucket)
 
 
 def test_tables_have_the_keys_the_deployer_reads(stacks, cfn_aws):
@@ -192,9 +201,12 @@ def test_tables_have_the_keys_the_deployer_reads(stacks, cfn_aws):
         idempotency = dynamodb.describe_table(TableName=f"flowdrop-idempotency-{stack.stage}")["Table"]
         assert idempotency["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
         assert {a["AttributeName"]: a["AttributeType"] for a in idempotency["AttributeDefinitions"]} == {"id": "S"}
-        # Canary (IGNORED_BY_MOTO): moto's table model drops TimeToLiveSpecification.
+        # Canaries (IGNORED_BY_MOTO): moto's table model drops TimeToLiveSpecification and point-in-time recovery.
         ttl = dynamodb.describe_time_to_live(TableName=idempotency["TableName"])["TimeToLiveDescription"]
         assert ttl["TimeToLiveStatus"] == "DISABLED"
+        backups = dynamodb.describe_continuous_backups(TableName=deployments["TableName"])
+        assert backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"] == {
+            "PointInTimeRecoveryStatus": "DISABLED"}
 
 
 def test_every_queue_redrives_to_its_dead_letter_queue(stacks, cfn_aws):
