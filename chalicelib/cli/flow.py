@@ -39,11 +39,18 @@ from flowdrop.model.task import TaskPayload
 __all__ = ["FlowContext", "build_cli", "main"]
 
 
+def _with_config_options(func: Callable) -> Callable:
+    from flowdrop.cli.flow_configs import config_options
+
+    return apply_options(config_options(), func)
+
+
 def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
     """The click group for one flow."""
 
     @click.group(cls=_FlowGroup, help=f"Commands for the flow {graph.flow_name} ({flow_file.name}).",
                  invoke_without_command=True)
+    @_with_config_options
     @click.option("--quiet/--not-quiet", default=False, help="Print only what was asked for, no progress messages.")
     @click.option("--metadata", type=click.Choice(["local"]), default="local", show_default=True,
                   help="Where run metadata lives: beside the artifacts, in the datastore.")
@@ -63,13 +70,16 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
     @click.pass_context
     def cli(ctx: click.Context, quiet: bool, metadata: str, datastore_kind: str | None, datastore_root: str | None,
             with_specs: tuple[str, ...], pylint: bool, environment: str, event_logger: str, monitor: str,
-            branch: str | None, production: bool) -> None:
+            branch: str | None, production: bool, config_files: tuple, config_texts: tuple,
+            config_frozen: str | None) -> None:
+        from flowdrop.cli.flow_configs import apply_configs
         from flowdrop.config import user_name
         from flowdrop.model.version import __version__
 
         obj = FlowContext(flow_cls, flow_file, graph, load_config())
+        apply_configs(obj, config_files, config_texts, config_frozen)  # configs first: decorators read them
         obj.quiet, obj.pylint, obj.branch, obj.production = quiet, pylint, branch, production
-        obj.with_decorators = with_decorators(graph, with_specs)
+        obj.with_decorators = with_decorators(obj.graph, with_specs)
         obj.with_specs = with_specs
         obj.datastore_root = resolve_datastore_root(obj.config, datastore_kind, datastore_root)
         ctx.obj = obj
@@ -159,7 +169,8 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
         context = load_package_context(obj.flow_file)
         setup = TaskSetup(obj.flow_cls, obj.graph, obj.datastore(), (*context.with_decorators, *obj.with_decorators),
                           (*tag, *context.tags_for(run_id)), context.deploy_values, origin_run_id,
-                          deployment_name=context.state_machine_name, max_log_size=max_log_size * 1024 * 1024)
+                          deployment_name=context.state_machine_name, max_log_size=max_log_size * 1024 * 1024,
+                          configs=obj.configs)
         output = run_task(setup, payload)
         if output_file:
             Path(output_file).write_text(json.dumps(output))

@@ -37,6 +37,7 @@ class FlowContext:
         self.pylint = True
         self.branch: str | None = None
         self.production = False
+        self.configs: dict[str, Any] = {}  # the command's Config values by name (cli/flow_configs.py)
 
     def echo(self, message: str, err: bool = True, **style: Any) -> None:
         """A progress message, silenced by --quiet."""
