@@ -294,7 +294,8 @@ def _create(obj: Any, options: Any, *, wait: bool, wait_timeout: float) -> int:
     console = Console(stderr=True, highlight=False)
     now = datetime.now(timezone.utc)
     s3 = _BackgroundClient(config.aws, "s3")  # boto3's import and S3 model load (~0.4 s) overlap the packaging
-    prepared = prepare_deployment(obj.flow_cls, obj.flow_file, obj.graph, options, user_name(), now)
+    prepared = prepare_deployment(obj.flow_cls, obj.flow_file, obj.graph, options, user_name(), now,
+                                  configs=obj.configs)
     manifest = prepared.manifest
     console.print(f"Deploying {manifest.state_machine_name} to AWS Step Functions: {len(prepared.files)} files "
                   f"(flowdrop {manifest.sdk_version} included), code sha256 {manifest.code_sha256[:12]}...")
