@@ -65,8 +65,11 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
                   help="Where step code finds its packages: this Python's (Metaflow's local environment).")
     @click.option("--event-logger", default="nullSidecarLogger", hidden=True, help="Accepted for Metaflow; unused.")
     @click.option("--monitor", default="nullSidecarMonitor", hidden=True, help="Accepted for Metaflow; unused.")
-    @click.option("--branch", default=None, help="@project flows: the branch (as after step-functions create).")
-    @click.option("--production", is_flag=True, help="@project flows: the production branch.")
+    # Metaflow's METAFLOW_BRANCH / METAFLOW_PRODUCTION are read too, as a Metaflow user sets them.
+    @click.option("--branch", default=None, envvar=["FLOWDROP_BRANCH", "METAFLOW_BRANCH"],
+                  help="@project flows: the branch test.BRANCH, for runs and step-functions create.")
+    @click.option("--production", is_flag=True, envvar=["FLOWDROP_PRODUCTION", "METAFLOW_PRODUCTION"],
+                  help="@project flows: the production branch, for runs and step-functions create.")
     @click.pass_context
     def cli(ctx: click.Context, quiet: bool, metadata: str, datastore_kind: str | None, datastore_root: str | None,
             with_specs: tuple[str, ...], pylint: bool, environment: str, event_logger: str, monitor: str,
@@ -169,7 +172,8 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
         context = load_package_context(obj.flow_file)
         setup = TaskSetup(obj.flow_cls, obj.graph, obj.datastore(), (*context.with_decorators, *obj.with_decorators),
                           (*tag, *context.tags_for(run_id)), context.deploy_values, origin_run_id,
-                          deployment_name=context.state_machine_name, max_log_size=max_log_size * 1024 * 1024,
+                          deployment_name=context.state_machine_name or obj.project_flow_name(),
+                          max_log_size=max_log_size * 1024 * 1024,
                           configs=obj.configs)
         output = run_task(setup, payload)
         if output_file:

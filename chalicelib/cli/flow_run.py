@@ -113,7 +113,6 @@ def run_settings(obj: FlowContext, max_workers: int, max_num_splits: int, max_lo
 
 def run_flow(obj: FlowContext, run_id: str, params_json: str | None, settings: RunSettings,
               cloned: dict | None = None, origin_run_id: str | None = None) -> None:
-    from flowdrop.cli.flow_configs import frozen_values
     from flowdrop.runtime.scheduler import LocalScheduler, RunOptions
 
     if settings.namespace is not None:
@@ -130,7 +129,7 @@ def run_flow(obj: FlowContext, run_id: str, params_json: str | None, settings: R
                          with_specs=obj.with_specs, tags=settings.tags, datastore_root=obj.datastore_url(),
                          origin_run_id=origin_run_id, echo=obj.echo, launcher=launcher,
                          max_num_splits=settings.max_num_splits, max_log_size=settings.max_log_size,
-                         namespace=settings.namespace, config_values=frozen_values(obj))
+                         namespace=settings.namespace, top_options=obj.top_options())
     obj.echo(f"Workflow starting (run-id {run_id}) for {obj.graph.flow_name}, datastore {obj.datastore_url()}:",
              err=False)
 
@@ -141,7 +140,7 @@ def run_flow(obj: FlowContext, run_id: str, params_json: str | None, settings: R
 
         setup = TaskSetup(obj.flow_cls, obj.graph, obj.datastore(), obj.with_decorators, settings.tags,
                           load_package_context(obj.flow_file).deploy_values, origin_run_id,
-                          max_log_size=max_log_bytes, configs=obj.configs)
+                          max_log_size=max_log_bytes, configs=obj.configs, deployment_name=obj.project_flow_name())
         return run_task(setup, payload)
 
     scheduler = LocalScheduler(obj.flow_file, obj.graph, obj.datastore(), run_id, options, params_json, cloned,
