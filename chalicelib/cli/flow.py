@@ -80,7 +80,8 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
         from flowdrop.model.version import __version__
 
         obj = FlowContext(flow_cls, flow_file, graph, load_config())
-        apply_configs(obj, config_files, config_texts, config_frozen)  # configs first: decorators read them
+        # Configs first: decorators read them.
+        apply_configs(obj, config_files, config_texts, config_frozen, ctx.invoked_subcommand)
         obj.quiet, obj.pylint, obj.branch, obj.production = quiet, pylint, branch, production
         obj.with_decorators = with_decorators(obj.graph, with_specs)
         obj.with_specs = with_specs
@@ -110,13 +111,16 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
         from flowdrop.runtime.resume import clone_tasks, steps_to_rerun
         from flowdrop.runtime.scheduler import new_run_id
 
+        from flowdrop.cli.flow_configs import apply_origin_configs
+
         settings = run_settings(obj, max_workers, max_num_splits, max_log_size, tags, run_id_file,
                                  user_namespace, run_with)
-        with messages_not_tracebacks():
-            check_flow(obj)
         local = obj.datastore()
         origin = find_origin(obj, local, origin_run_id)
         origin_id = origin_run_id or local.list_runs()[0]
+        apply_origin_configs(obj, origin, origin_id)  # as Metaflow: a resumed run keeps its origin's configs
+        with messages_not_tracebacks():
+            check_flow(obj)
         rerun = steps_to_rerun(obj.graph, origin, origin_id, step)
         run_id = run_id or new_run_id()
         cloned = clone_tasks(obj.graph, origin, origin_id, local, run_id, rerun)

@@ -36,12 +36,21 @@ def config_options() -> list[Callable]:
 
 
 def apply_configs(obj: Any, files: tuple[tuple[str, str], ...], texts: tuple[tuple[str, str], ...],
-                  frozen: str | None) -> None:
-    """Fix obj.configs (values by name) and resolve obj.graph over them; FlowConfigError names every problem."""
+                  frozen: str | None, command: str | None = None) -> None:
+    """Fix obj.configs (values by name) and resolve obj.graph over them; FlowConfigError names every problem.
+
+    For `resume` the values are the origin run's, as in Metaflow: they are set once the origin is known
+    (apply_origin_configs), and --config there is a usage error.
+    """
     from flowdrop.graph.configs import resolve_configs
     from flowdrop.runtime.entry import load_package_context
 
-    graph = obj.graph
+    graph = obj.source_graph = obj.graph
+    if command == "resume" and graph.configs:
+        if files or texts:
+            raise click.UsageError("resume takes the origin run's config values: --config and --config-value "
+                                   "cannot be given with resume")
+        return
     if frozen is not None:
         try:
             values = json.loads(frozen)
@@ -56,6 +65,27 @@ def apply_configs(obj: Any, files: tuple[tuple[str, str], ...], texts: tuple[tup
         raise FlowConfigError([f"--config {', '.join(names)}: flow {graph.flow_name!r} declares no Config"])
     else:
         values = {}
+    obj.configs = values
+    obj.graph = resolve_configs(graph, values)
+
+
+def apply_origin_configs(obj: Any, origin: Any, origin_run_id: str) -> None:
+    """`resume`: the config values of the run resumed (its start task's artifacts), resolved into obj.graph."""
+    from flowdrop.graph.configs import resolve_configs
+    from flowdrop.user_configs import ConfigValue
+
+    graph = obj.source_graph
+    if not graph.configs:
+        return
+    done = origin.read_done(origin_run_id, "start", "start")
+    if done is None:  # the origin never finished its start: no values were stored, so fix them now
+        values = compute_now(obj, {}, {})
+    else:
+        artifacts = done.get("artifacts") or {}
+        values = {}
+        for spec in graph.configs:
+            value = origin.load_artifact(artifacts[spec.attribute]) if spec.attribute in artifacts else None
+            values[spec.name] = value.to_dict() if isinstance(value, ConfigValue) else value
     obj.configs = values
     obj.graph = resolve_configs(graph, values)
 

@@ -38,6 +38,7 @@ class FlowContext:
         self.branch: str | None = None
         self.production = False
         self.configs: dict[str, Any] = {}  # the command's Config values by name (cli/flow_configs.py)
+        self.source_graph = graph  # the graph as read from source, before config values are put in
 
     def project_flow_name(self) -> str | None:
         """`<project>.<branch>.<Flow>` for a local run of a @project flow (--branch / --production), else None."""

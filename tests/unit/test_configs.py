@@ -286,3 +286,23 @@ def test_a_runs_config_values_and_included_file_reach_every_task(tmp_path, launc
     assert start["alpha"].data == 3  # Parameter(default=config_expr("cfg.cpu"))
     assert run["end"].task["data"].data == b"\x00\xffbytes"
     assert run["end"].task["pairs"].data == {"a": "1"} and run["end"].task["from_config"].data == "yes"
+
+
+def test_resume_keeps_the_origin_runs_config_values_and_refuses_new_ones(tmp_path, monkeypatch):
+    from flowdrop.client import Run, set_datastore
+
+    (tmp_path / "configured_flow.py").write_text(textwrap.dedent(FLOW))
+    (tmp_path / "data.bin").write_bytes(b"data")
+    store = ["--datastore-root", str(tmp_path / "ds")]
+    done = _flow_command(tmp_path, "--config-value", "cfg", '{"project": "demo", "mode": "first", "cpu": 2}', *store,
+                         "run", "--run-id-file", "origin")
+    assert done.returncode == 0, done.stderr
+    # No cfg.json on disk and no --config-value: only the origin's values can make `cfg.mode` work.
+    done = _flow_command(tmp_path, *store, "resume", "start", "--run-id-file", "resumed")
+    assert done.returncode == 0, done.stderr
+    monkeypatch.setenv("FLOWDROP_USER", "ada")
+    set_datastore(str(tmp_path / "ds"), production=None)
+    start = Run(f"ConfiguredFlow/{(tmp_path / 'resumed').read_text()}")["start"].task
+    assert start["mode"].data == "first" and start["cfg"].data.cpu == 2
+    done = _flow_command(tmp_path, "--config-value", "cfg", "{}", *store, "resume")
+    assert done.returncode == 2 and "--config and --config-value cannot be given with resume" in done.stderr
