@@ -8,7 +8,9 @@ in the run's datastore and hands the start task `{"flowdrop_include":
 file's content in the code package (`_flowdrop_include/<name>`, beside the
 flow) and the deployment's default is `{"flowdrop_include": {"package_path":
 ...}}`, so a production run reads what was there at deploy time, as
-Metaflow's does. Does not own: the parameter checks (model/parameters.py).
+Metaflow's does; `step-functions trigger --name PATH` sends the file's content
+inline (`{"text": ...}` or `{"base64": ...}`). Does not own: the parameter
+checks (model/parameters.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from flowdrop.errors import ParameterError
+from flowdrop.model.excerpts import short_repr
 from flowdrop.model.parameters import ParameterSpec
 from flowdrop.parameters import Parameter
 
@@ -65,6 +68,15 @@ def package_reference(path: str) -> str:
     return json.dumps({_KEY: {"package_path": path}}, sort_keys=True)
 
 
+def inline_reference(content: str | bytes) -> str:
+    """A value carrying an included file's content itself (`step-functions trigger --data PATH`)."""
+    import base64
+
+    if isinstance(content, bytes):
+        return json.dumps({_KEY: {"base64": base64.b64encode(content).decode("ascii")}}, sort_keys=True)
+    return json.dumps({_KEY: {"text": content}}, sort_keys=True)
+
+
 def reference_of(value: Any) -> dict[str, str] | None:
     """The reference in a parameter value, or None when it is a plain path."""
     if not isinstance(value, str) or _KEY not in value:
@@ -77,15 +89,30 @@ def reference_of(value: Any) -> dict[str, str] | None:
     return inner if isinstance(inner, dict) else None
 
 
-def load_included(spec: ParameterSpec, value: Any, datastore: Any, code_folder: Path) -> Any:
-    """The artifact for an IncludeFile's value: the content a reference points to, or the file at a plain path."""
+def load_included(spec: ParameterSpec, value: Any, datastore: Any, code_folder: Path, production: bool = False) -> Any:
+    """The artifact for an IncludeFile's value: the content a reference points to, or the file at a plain path.
+
+    A production run reads no plain path: its input comes from whoever may trigger the flow, who must not
+    get the task host's files as artifacts.
+    """
     if value is None:
         return None
     reference = reference_of(value)
     if reference is None:
+        if production:
+            raise ParameterError([f"IncludeFile {spec.name!r}: a production run takes the file deployed with the "
+                                  f"flow, or one given to `step-functions trigger --{spec.name} PATH`; got a plain "
+                                  "value"])
         return read_included(spec, Path(str(value)))  # a path given to the task itself (a run started by hand)
-    if "sha" in reference:
+    if "text" in reference:
+        return reference["text"]
+    if "base64" in reference:
+        import base64
+
+        return base64.b64decode(reference["base64"])
+    if "sha" in reference and not production:  # the run's own datastore, written by the CLI at run start
         return datastore.load_artifact(reference["sha"])
-    if "package_path" in reference:
-        return read_included(spec, code_folder / reference["package_path"])
-    raise ParameterError([f"--{spec.name}: unknown included-file reference {value!r}"])
+    if reference.get("package_path") == f"{PACKAGE_FOLDER}/{spec.name}":  # only the file packaged for it
+        return read_included(spec, code_folder / PACKAGE_FOLDER / spec.name)
+    raise ParameterError([f"--{spec.name}: not a reference to an included file this run may read: "
+                          f"{short_repr(value, 80)}"])

@@ -325,6 +325,14 @@ def trigger_parameters(graph: Graph, given: Mapping[str, str]) -> dict[str, Any]
     # deployed manifest).
     specs = [spec for spec in graph.parameters if spec.name in given]
     values = resolve_parameters(specs, given, label=lambda name: f"--{name}")
+    for spec in specs:
+        if spec.include is not None and values[spec.name] is not None:
+            from pathlib import Path
+
+            from flowdrop.includefile import inline_reference, read_included
+
+            # As Metaflow's trigger: the file is read here, on this machine, and travels with the run's input.
+            values[spec.name] = inline_reference(read_included(spec, Path(str(values[spec.name]))))
     return {name: values[name] for name in given}
 
 

@@ -247,7 +247,7 @@ def _parameter_values(setup: TaskSetup, payload: TaskPayload, user: str) -> dict
     return resolve_parameters(setup.graph.parameters, given, defaults)
 
 
-def _start_artifacts(setup: TaskSetup, by_name: Mapping[str, Any]) -> dict[str, Any]:
+def _start_artifacts(setup: TaskSetup, by_name: Mapping[str, Any], run_id: str) -> dict[str, Any]:
     """The start task's parameter, IncludeFile and Config artifacts, by attribute name."""
     from pathlib import Path
 
@@ -258,7 +258,8 @@ def _start_artifacts(setup: TaskSetup, by_name: Mapping[str, Any]) -> dict[str, 
     out: dict[str, Any] = {}
     for spec in setup.graph.parameters:
         value = by_name[spec.name]
-        out[spec.attribute] = load_included(spec, value, setup.datastore, code_folder) if spec.include else value
+        out[spec.attribute] = (load_included(spec, value, setup.datastore, code_folder, is_production_run(run_id))
+                               if spec.include else value)
     declared = declared_configs(setup.flow_cls, setup.graph)
     for config in setup.graph.configs:
         out[config.attribute] = config_artifact(declared.get(config.name), setup.configs.get(config.name))
@@ -282,7 +283,7 @@ def _prepare_flow(setup: TaskSetup, payload: TaskPayload, user: str) -> tuple[Fl
     extra["input_paths"] = [f"{payload.run_id}/{s}/{t}" for s, t, _ in inputs]
     if not inputs:
         by_name = _parameter_values(setup, payload, user)
-        for attr, value in _start_artifacts(setup, by_name).items():
+        for attr, value in _start_artifacts(setup, by_name, payload.run_id).items():
             flow.__dict__[attr] = value
         for attr, value in _constants(type(flow)).items():
             if _picklable(value):  # as Metaflow: the flow's constants are artifacts of every task
