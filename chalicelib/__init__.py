@@ -39,7 +39,8 @@ def __getattr__(name: str):
 
 __all__ = [
     "__version__",
-    "FlowSpec", "Parameter", "JSONType", "IncludeFile", "Config", "config_expr", "current", "step", "retry", "catch", "timeout", "resources",
+    "FlowSpec", "Parameter", "JSONType", "IncludeFile", "Config", "config_expr", "current",
+    "step", "retry", "catch", "timeout", "resources",
     "batch", "environment", "schedule", "project", "trigger", "trigger_on_finish", "StepFailure", "Event",
     "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace", "default_namespace",
     "Deployer", "DeployedFlow", "TriggeredRun", "Runner", "ExecutingRun",

@@ -34,7 +34,8 @@ def config_value_problems(graph: Graph, values: Mapping[str, Any]) -> list[str]:
     """Config values that do not match the flow's declarations (unknown or missing names), each naming the file."""
     declared = {spec.name for spec in graph.configs}
     problems = [f"{graph.file}: flow '{graph.flow_name}': config {name!r} is not declared by the flow "
-                f"(it declares: {', '.join(sorted(declared)) or 'no configs'})" for name in sorted(set(values) - declared)]
+                f"(it declares: {', '.join(sorted(declared)) or 'no configs'})"
+                for name in sorted(set(values) - declared)]
     problems += [f"{graph.file}:{spec.lineno}: flow '{graph.flow_name}': config {spec.name!r} has no value"
                  for spec in graph.configs if spec.name not in values]
     return problems

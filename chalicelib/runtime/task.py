@@ -268,7 +268,8 @@ def _start_artifacts(setup: TaskSetup, by_name: Mapping[str, Any], run_id: str) 
 
 def _run_attributes(graph: Graph, flow_cls: type) -> set[str]:
     """What a join takes from its first input rather than merging: parameters, configs and constants."""
-    return {spec.attribute for spec in graph.parameters} | {c.attribute for c in graph.configs} | set(_constants(flow_cls))
+    configs = {config.attribute for config in graph.configs}
+    return {spec.attribute for spec in graph.parameters} | configs | set(_constants(flow_cls))
 
 
 def _prepare_flow(setup: TaskSetup, payload: TaskPayload, user: str) -> tuple[FlowSpec, dict[str, Any]]:

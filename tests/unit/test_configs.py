@@ -66,7 +66,8 @@ if __name__ == "__main__":
 
 def test_configs_and_include_files_are_read_from_source():
     graph = parse_flow(FLOW, "configured_flow.py")
-    assert [(c.name, c.attribute) for c in graph.configs] == [("cfg", "cfg"), ("pairs", "pairs"), ("env_cfg", "env_cfg")]
+    assert [(c.name, c.attribute) for c in graph.configs] == [("cfg", "cfg"), ("pairs", "pairs"),
+                                                              ("env_cfg", "env_cfg")]
     data = graph.parameter("data")
     assert data.include == {"is_text": False, "encoding": "utf-8"} and data.default == "data.bin"
     assert graph.parameter("alpha").deploy_time  # a default over configs is computed at run start or deploy time
@@ -164,7 +165,8 @@ def test_values_come_from_files_values_and_defaults_through_parsers(tmp_path):
     (tmp_path / "cfg.json").write_text('{"project": "p", "mode": "m", "cpu": 2}')
     (tmp_path / "other.json").write_text('{"project": "q", "mode": "n", "cpu": 8}')
     assert compute_config_values(cls, graph, {}, {}, folder=tmp_path) == {
-        "cfg": {"project": "p", "mode": "m", "cpu": 2}, "pairs": {"a": "1"}, "env_cfg": {"vars": {"FROM_CONFIG": "yes"}}}
+        "cfg": {"project": "p", "mode": "m", "cpu": 2}, "pairs": {"a": "1"},
+        "env_cfg": {"vars": {"FROM_CONFIG": "yes"}}}
     values = compute_config_values(cls, graph, {"cfg": "other.json"}, {"pairs": "b=2\nc=3"}, folder=tmp_path)
     assert values["cfg"] == {"project": "q", "mode": "n", "cpu": 8} and values["pairs"] == {"b": "2", "c": "3"}
 
