@@ -308,3 +308,44 @@ def test_resume_keeps_the_origin_runs_config_values_and_refuses_new_ones(tmp_pat
     assert start["mode"].data == "first" and start["cfg"].data.cpu == 2
     done = _flow_command(tmp_path, "--config-value", "cfg", "{}", *store, "resume")
     assert done.returncode == 2 and "--config and --config-value cannot be given with resume" in done.stderr
+
+
+# -- the deployer: decorators from the frozen values, no user code --------------------------------
+
+
+def _candidate(values: dict, claimed_values: dict | None = None):
+    from datetime import datetime, timezone
+
+    from flowdrop.cli.uploader import DeployOptions, DeployTarget, build_manifest
+    from flowdrop.deployer.candidate import check_candidate
+    from flowdrop.deployer.settings import DeployerSettings
+
+    graph = resolve_configs(parse_flow(FLOW, "configured_flow.py"), values)
+    manifest = build_manifest(graph, "ConfiguredFlow", "configured_flow.py", DeployTarget("demo.prod.ConfiguredFlow",
+                              "demo", "prod"), DeployOptions(production=True), {"alpha": 2}, "ada",
+                              datetime.now(timezone.utc), "0" * 64, "1.0",
+                              configs=values if claimed_values is None else claimed_values)
+    settings = DeployerSettings(bucket="b", deployments_table="d", idempotency_table="i",
+                                state_machine_role_arn="arn:aws:iam::123456789012:role/r", scheduled_function_arn="f")
+    return check_candidate("b", "packages/demo.prod.ConfiguredFlow/" + "0" * 64 + ".tar.gz", manifest,
+                           textwrap.dedent(FLOW), settings)
+
+
+def test_the_deployer_compiles_decorators_from_the_frozen_config_values():
+    values = {"cfg": {"project": "demo", "mode": "m", "cpu": 6}, "pairs": {}, "env_cfg": {"vars": {}}}
+    candidate = _candidate(values)
+    assert candidate.graph["start"].decorator("resources").attributes == {"cpu": 6}
+    assert '"Value": "6"' in candidate.definition or '"Value":"6"' in candidate.definition
+    other = _candidate({**values, "cfg": {**values["cfg"], "cpu": 7}})
+    assert other.fingerprint != candidate.fingerprint  # another config value is another deployment
+
+
+def test_the_deployer_refuses_a_manifest_whose_config_values_disagree_with_its_graph():
+    values = {"cfg": {"project": "demo", "mode": "m", "cpu": 6}, "pairs": {}, "env_cfg": {"vars": {}}}
+    with pytest.raises(Exception) as err:
+        _candidate(values, {**values, "cfg": {**values["cfg"], "cpu": 9}})
+    assert "manifest.json: its graph disagrees with the flow's source" in str(err.value)
+    assert "resources" in str(err.value)
+    with pytest.raises(FlowConfigError) as err:
+        _candidate(values, {"cfg": values["cfg"]})
+    assert "config 'pairs' has no value" in str(err.value)
