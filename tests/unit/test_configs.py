@@ -349,3 +349,20 @@ def test_the_deployer_refuses_a_manifest_whose_config_values_disagree_with_its_g
     with pytest.raises(FlowConfigError) as err:
         _candidate(values, {"cfg": values["cfg"]})
     assert "config 'pairs' has no value" in str(err.value)
+
+
+def test_runner_gives_configs_as_metaflow_s_runner_does(tmp_path, monkeypatch):
+    from flowdrop import Runner
+    from flowdrop.cli.runner import command_line
+
+    assert command_line({"config": {"cfg": "a.json"}, "config_value": [("pairs", {"k": 1})], "with_": ("retry",)}) \
+        == ["--config", "cfg", "a.json", "--config-value", "pairs", '{"k": 1}', "--with", "retry"]
+    (tmp_path / "configured_flow.py").write_text(textwrap.dedent(FLOW))
+    (tmp_path / "data.bin").write_bytes(b"data")
+    monkeypatch.setenv("FLOWDROP_USER", "ada")
+    with Runner(str(tmp_path / "configured_flow.py"), cwd=tmp_path, show_output=False,
+                datastore_root=str(tmp_path / "ds"), env={"FLOWDROP_CONFIG": str(tmp_path / "absent.json")},
+                config_value=[("cfg", {"project": "demo", "mode": "runner", "cpu": 1})]) as runner:
+        done = runner.run()
+        assert done.status == "successful", done.stderr
+        assert done.run["start"].task["mode"].data == "runner"
