@@ -56,15 +56,15 @@ def apply_configs(obj: Any, files: tuple[tuple[str, str], ...], texts: tuple[tup
             values = json.loads(frozen)
         except json.JSONDecodeError as err:
             raise FlowConfigError([f"{FROZEN_OPTION}: not a JSON object: {err.msg}"]) from err
-    elif (packaged := load_package_context(obj.flow_file).configs) is not None and not files and not texts:
-        values = packaged  # a deployed package: the values frozen at `step-functions create`
-    elif graph.configs:
-        values = compute_now(obj, dict(files), dict(texts))
-    elif files or texts:
-        names = sorted({name for name, _ in (*files, *texts)})
-        raise FlowConfigError([f"--config {', '.join(names)}: flow {graph.flow_name!r} declares no Config"])
-    else:
+    elif not graph.configs:
+        if files or texts:
+            names = sorted({name for name, _ in (*files, *texts)})
+            raise FlowConfigError([f"--config {', '.join(names)}: flow {graph.flow_name!r} declares no Config"])
         values = {}
+    else:
+        # In a deployed package, the values frozen at `step-functions create`; else fixed now.
+        packaged = None if files or texts else load_package_context(obj.flow_file).configs
+        values = packaged if packaged is not None else compute_now(obj, dict(files), dict(texts))
     obj.configs = values
     obj.graph = resolve_configs(graph, values)
 

@@ -188,7 +188,8 @@ def sdk_files(package_dir: Path | None = None) -> dict[str, bytes]:
     return files
 
 
-def included_files(graph: Graph, folder: Path) -> tuple[dict[str, bytes], dict[str, str]]:
+def included_files(graph: Graph, folder: Path, deploy_values: Mapping[str, Any] | None = None,
+                   ) -> tuple[dict[str, bytes], dict[str, str]]:
     """Each IncludeFile default's file, read now for the package, and the deployment's default pointing to it.
 
     As Metaflow: the file a deployed run includes is the one there at deploy time (paths relative to `folder`,
@@ -199,9 +200,11 @@ def included_files(graph: Graph, folder: Path) -> tuple[dict[str, bytes], dict[s
     files: dict[str, bytes] = {}
     defaults: dict[str, str] = {}
     for spec in graph.parameters:
-        if spec.include is None or not spec.has_default or spec.deploy_time or spec.default is None:
+        # A default path, or the one a deploy-time function gave (evaluated already, in deploy_values).
+        default = (deploy_values or {}).get(spec.name) if spec.deploy_time else spec.default
+        if spec.include is None or not spec.has_default or default is None:
             continue
-        path = folder / str(spec.default)
+        path = folder / str(default)
         read_included(spec, path)  # the check a run makes: readable, and text in its encoding
         inside = f"{PACKAGE_FOLDER}/{spec.name}"
         files[inside] = path.read_bytes()
@@ -218,7 +221,7 @@ def prepare_deployment(flow_cls: type, flow_file: Path, graph: Graph, options: D
     target = deployment_target(graph, user, options.name, options.branch, options.production)
     values = evaluate_deploy_time_parameters(flow_cls, graph, user, configs=configs)
     flow_file = Path(flow_file)
-    included, include_defaults = included_files(graph, Path.cwd())
+    included, include_defaults = included_files(graph, Path.cwd(), values)
     values.update(include_defaults)
     files = snapshot(flow_file.parent, options.suffixes, limits, extra={**sdk_files(), **included})
     sha = code_sha256(files)

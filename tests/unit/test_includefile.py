@@ -88,3 +88,32 @@ def test_step_functions_trigger_reads_the_file_and_sends_its_content(tmp_path):
     body = trigger_parameters(graph, {"notes": str(tmp_path / "given.txt")})
     assert load_included(graph.parameter("notes"), body["notes"], None, Path("/nowhere"), production=True) == \
         "given at trigger time"
+
+
+def test_the_uploader_packages_each_default_file_and_points_the_deployment_at_it(tmp_path):
+    from flowdrop.cli.uploader import included_files
+    from flowdrop.graph import parse_flow
+
+    graph = parse_flow(
+        "from flowdrop import FlowSpec, IncludeFile, step\n"
+        "def pick(ctx):\n"
+        "    return 'picked.txt'\n"
+        "class F(FlowSpec):\n"
+        "    notes = IncludeFile('notes', default='n.txt')\n"
+        "    chosen = IncludeFile('chosen', default=pick, is_text=False)\n"
+        "    absent = IncludeFile('absent')\n"
+        "    @step\n"
+        "    def start(self):\n"
+        "        self.next(self.end)\n"
+        "    @step\n"
+        "    def end(self):\n"
+        "        pass\n", "f.py")
+    (tmp_path / "n.txt").write_text("deployed notes")
+    (tmp_path / "picked.txt").write_bytes(b"\x01\x02")
+    files, defaults = included_files(graph, tmp_path, {"chosen": "picked.txt"})
+    assert files == {f"{PACKAGE_FOLDER}/notes": b"deployed notes", f"{PACKAGE_FOLDER}/chosen": b"\x01\x02"}
+    assert defaults == {"notes": package_reference(f"{PACKAGE_FOLDER}/notes"),
+                        "chosen": package_reference(f"{PACKAGE_FOLDER}/chosen")}
+    (tmp_path / "n.txt").unlink()
+    with pytest.raises(ParameterError, match="--notes: cannot read the included file"):
+        included_files(graph, tmp_path, {"chosen": "picked.txt"})
