@@ -26,6 +26,7 @@ from flowdrop.model.graph import FLOWSPEC_ATTRIBUTES
 
 if TYPE_CHECKING:
     from flowdrop.datastore import FlowDatastore
+    from flowdrop.model.graph import Graph
 
 # Set while a launcher loads a flow file to run one task in-process
 # (runtime/entry.py): the file's `MyFlow()` under __main__ must not start the CLI.
@@ -159,6 +160,18 @@ class FlowSpec:
         ordered = sorted(found.values(), key=lambda f: (f.__name__ != "start", f.__name__ == "end",
                                                          f.__code__.co_firstlineno))
         return iter([getattr(self, f.__name__) for f in ordered])
+
+    @property
+    def _graph(self) -> Graph:
+        """The flow's graph, read from its file (Metaflow's private name; its own tests read `flow._graph[step]`)."""
+        cls = type(self)
+        graph = cls.__dict__.get("_flowdrop_graph")
+        if graph is None:
+            from flowdrop.graph import parse_flow_file
+
+            graph = parse_flow_file(self.script_name, class_name=cls.__name__)
+            type.__setattr__(cls, "_flowdrop_graph", graph)
+        return graph
 
     @property
     def script_name(self) -> str:

@@ -74,6 +74,11 @@ class Node:
         return None
 
     @property
+    def parallel_step(self) -> bool:
+        """Metaflow's flag for a @parallel (gang) step; flowdrop has none, so always False."""
+        return False
+
+    @property
     def is_split(self) -> bool:
         """True when the step fans out (a branch or a foreach)."""
         return self.foreach_param is not None or (len(self.out_funcs) > 1 and not self.is_switch)
