@@ -129,7 +129,7 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
         obj.echo(f"Resuming run {origin_id} {rerunning} ({len(cloned)} task(s) reused)", err=False)
         origin_meta = origin.read_run(origin_id) or {}
         params = origin_meta.get("parameters") or {}
-        if ("start", ()) in cloned:
+        if ("start", "start") in cloned:
             # The start task, which records a run, is reused: record this one here.
             local.ensure_run(run_id, resumed_run_meta(obj.graph, run_id, origin_id, params, settings.tags))
         run_flow(obj, run_id, json.dumps(params, sort_keys=True, default=str), settings, cloned,

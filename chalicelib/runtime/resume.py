@@ -20,9 +20,9 @@ from typing import Any
 from flowdrop.datastore import FlowDatastore
 from flowdrop.errors import FlowdropError
 from flowdrop.model.graph import Graph
-from flowdrop.model.task import indices_of
 
-TaskKey = tuple[str, tuple[int, ...]]
+# A cloned task by (step, task id): the id tells apart the runs of a recursive switch at one place ("loop.3").
+CloneKey = tuple[str, str]
 
 
 def descendants(graph: Graph, steps: Iterable[str]) -> set[str]:
@@ -87,9 +87,10 @@ def clone_tasks(
     target: FlowDatastore,
     run_id: str,
     rerun: set[str],
-) -> dict[TaskKey, dict[str, Any]]:
-    """Copy the origin's successful tasks of steps not rerun into run `run_id`; returns their done metadata."""
-    cloned: dict[TaskKey, dict[str, Any]] = {}
+) -> dict[CloneKey, dict[str, Any]]:
+    """Copy the origin's successful tasks of steps not rerun into run `run_id`; returns their done metadata
+    by (step, task id)."""
+    cloned: dict[CloneKey, dict[str, Any]] = {}
     origin_steps = set(origin.list_steps(origin_run_id))
     for node in graph:
         if node.name in rerun or node.name not in origin_steps:
@@ -97,7 +98,7 @@ def clone_tasks(
         for task_id in origin.list_tasks(origin_run_id, node.name):
             copied = clone_task(origin, origin_run_id, target, run_id, node.name, task_id)
             if copied is not None:
-                cloned[(node.name, indices_of(task_id))] = copied[0]
+                cloned[(node.name, task_id)] = {**copied[0], "task_id": task_id}
     return cloned
 
 

@@ -101,7 +101,7 @@ class LocalScheduler:
         run_id: str,
         options: RunOptions,
         parameters_json: str | None = None,
-        cloned: Mapping[TaskKey, Mapping[str, Any]] | None = None,
+        cloned: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
         run_forked: Callable[[TaskPayload], dict[str, Any]] | None = None,
     ):
         self.flow_file = flow_file
@@ -110,7 +110,8 @@ class LocalScheduler:
         self.run_id = run_id
         self.options = options
         self.parameters_json = parameters_json
-        self.cloned = dict(cloned or {})
+        self.cloned = dict(cloned or {})  # by (step, task id), from resume.clone_tasks
+        self._clones_used: set[tuple[str, str]] = set()
         self.run_forked = run_forked if options.launcher == "fork" and hasattr(os, "fork") else None
         self._lock = threading.Lock()
         self._tmp = Path(tempfile.mkdtemp(prefix="flowdrop-run-"))
@@ -262,7 +263,7 @@ class LocalScheduler:
             # Nothing failed, yet the run never reached `end`: never call that a success.
             failure = (("end", ()), "the run stopped before reaching step 'end'")
         result = RunResult(self.run_id, failure is None, tasks_run=self._tasks_run,
-                           tasks_cloned=sum(1 for k in self._done if k in self.cloned))
+                           tasks_cloned=len(self._clones_used))
         if failure is not None:
             (step, indices), error = failure
             result.failed_step, result.failed_task, result.error = step, task_id_for(step, indices), error
@@ -278,14 +279,17 @@ class LocalScheduler:
         self.datastore.write_run_status(self.run_id, {"status": "interrupted", "finished": now_iso(),
                                                       "signal": signal_name, "error": error})
         return RunResult(self.run_id, False, error=error, tasks_run=self._tasks_run,
-                         tasks_cloned=sum(1 for k in self._done if k in self.cloned), interrupted=signal_name)
+                         tasks_cloned=len(self._clones_used), interrupted=signal_name)
 
     def _start_ready(self) -> None:
         while self._ready and len(self._running) < self.options.max_workers:
             key, mode = self._ready.popleft()
-            if key in self.cloned and mode == "run":
-                self._done[key] = dict(self.cloned[key])
-                for successor in self._successors(key, self.cloned[key]):
+            # A recursive switch's step runs again at the same key: its task id (with the iteration) says which clone.
+            clone_key = (key[0], task_id_for(key[0], key[1], self._iteration.get(key, 0)))
+            if clone_key in self.cloned and mode == "run":
+                self._clones_used.add(clone_key)
+                self._done[key] = dict(self.cloned[clone_key])
+                for successor in self._successors(key, self.cloned[clone_key]):
                     self._push(successor)
                 continue
             self._launch(key, mode)

@@ -408,6 +408,8 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
                 foreach_count = _count_items(flow, node.foreach_param, step, payload.mode)
                 location = ds.write_foreach_items(run_id, step, task_id, foreach_count)
                 meta["foreach_count"] = foreach_count
+            if node.is_switch and payload.mode == "run":
+                meta["switch_target"] = flow._transition[0][0]  # the case it chose, which a resume's clone follows
             meta.update(status="succeeded" if payload.mode == "run" and not meta.get("caught") else "caught",
                         finished=now_iso(),
                         artifacts=artifacts)
