@@ -18,7 +18,8 @@ from tests.metaflow_core import harness
 
 # One case per feature the suite exercises: artifacts through branches and
 # foreaches, every switch shape, merge_artifacts, parameters and constants,
-# current, logs, resume, tags and lineage, configs, included files and @project branches.
+# current, logs, resume (also through a recursive switch), tags, @catch and
+# @retry, lineage, configs, included files and @project branches.
 SUBSET = [
     "BasicArtifactTest[small-foreach]", "BasicForeachTest[simple-foreach]", "NestedForeachTest[nested-foreach]",
     "BasicSwitchTest[simple_switch]", "NestedSwitchTest[nested_switch]", "BranchInSwitchTest[branch_in_switch]",
@@ -31,6 +32,8 @@ SUBSET = [
     "BasicLogTest[single-linear-step]", "TaskExceptionTest[single-linear-step]", "RunIdFileTest[single-linear-step]",
     "ResumeStartStepTest[single-linear-step]", "ResumeForeachInnerTest[simple-foreach]",
     "BasicConfigTest[single-and-branch]", "BasicIncludeTest[simple-foreach]", "ProjectBranchTest[single-linear-step]",
+    "LineageTest[single-and-branch]", "CatchRetryTest[simple-foreach]", "TagCatchTest[single-linear-step]",
+    "ResumeRecursiveSwitchFlowTest[recursive_switch]",
 ]
 
 
