@@ -52,6 +52,16 @@ How a flow maps to states (state data and payload: payload.py):
   the worst case needs every attempt of every task to fail). The
   distributed path reads the runner's `foreach_items`, which it writes
   whenever the datastore is S3; on a folder datastore it has none.
+- switch: the step's Task, then `<step>-switch` (Choice on the case its
+  condition matched, the task output's `switch_value`) to each case's step;
+  the cases' steps run in the same scope up to where they meet again (a
+  later step, the enclosing join, or the end). A case back to the step
+  itself is a loop: each pass is a new task (`loop`, `loop.1`, ...; the
+  runner counts from the task that ran before, which the payload's
+  `input_paths` names from the state data), bounded by the history budget
+  (history.py); past the bound, or on a value no case matches, the run
+  fails in a Fail state naming step and value (switch.py). The batch
+  backend cannot run a switch flow: a Batch job returns no result.
 - Task results go to $.task (overwritten by each Task); Map and Parallel
   results are dropped (ResultPath null): joins read inputs from the datastore.
 - @retry(times, minutes_between_retries): Retry States.ALL, MaxAttempts
@@ -91,15 +101,12 @@ def compile_flow(graph: Graph, options: CompileOptions) -> dict[str, Any]:
     problems = option_problems(options)
     if "start" not in graph:
         problems.append(f"{graph.file}: flow {graph.flow_name!r} has no 'start' step")
-    # Switch steps run locally; their Step Functions shape (a Choice state) is not built yet.
-    problems += [f"{graph.file}:{node.lineno}: step '{node.name}': a switch (self.next({{...}}, "
-                 f"condition='{node.condition}')) runs with `python flow.py run` but cannot be deployed to Step "
-                 "Functions yet; deploy a flow without switch steps" for node in graph.nodes if node.is_switch]
     if problems:
         raise CompileError(problems)
     compilation = Compilation.of(graph, options)
     problems = [problem for node in graph.nodes if compilation.backend_kind(node) == "lambda"
                 for problem in resource_problems(node.name, compilation.decorators[node.name], options.backend)]
+    problems += _switch_backend_problems(graph, compilation)
     if problems:
         raise CompileError(problems)
     states = start_states(graph, options, "start")
@@ -113,6 +120,20 @@ def compile_flow(graph: Graph, options: CompileOptions) -> dict[str, Any]:
         asl["TimeoutSeconds"] = int(options.workflow_timeout)
     check_limits(asl)
     return asl
+
+
+def _switch_backend_problems(graph: Graph, compilation: Compilation) -> list[str]:
+    """A flow with a switch needs every task's result in the state data, which a Batch job cannot give."""
+    switches = [node.name for node in graph.nodes if node.is_switch]
+    on_batch = [node for node in graph.nodes if compilation.backend_kind(node) == "batch"]
+    if not switches or not on_batch:
+        return []
+    where = ("the batch backend" if compilation.options.backend.kind == "batch"
+             else "@batch on " + ", ".join(f"step '{node.name}' (line {node.lineno})" for node in on_batch))
+    return [f"{graph.file}: flow {graph.flow_name!r} has switch steps ({', '.join(switches)}): their Choice states "
+            "read each task's result from the state data, and a Batch job returns none (submitJob.sync yields the "
+            f"job description), so it cannot run on {where}; deploy with --backend worker or --backend lambda"
+            + ("" if compilation.options.backend.kind == "batch" else " and without @batch")]
 
 
 __all__ = [

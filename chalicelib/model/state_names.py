@@ -17,6 +17,10 @@ import re
 CATCH, OUTPUT, FOREACH, MAP, MAP_WIDE, INDICES, BRANCHES = (
     "catch", "output", "foreach", "map", "map-wide", "indices", "branches")
 
+# The parts a switch step adds: its Choice, and the Fail states of a value no case
+# matches and of a recursive switch past its bound (compiler/switch.py).
+SWITCH, NO_CASE, TOO_MANY_REPEATS = "switch", "no-case", "too-many-repeats"
+
 # Run-wide states, before the first step.
 CHECK_PARAMETERS = "parameters-check"
 DEFAULT_PARAMETERS = "parameters-default"

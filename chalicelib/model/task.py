@@ -32,6 +32,21 @@ def indices_of(task_id: str) -> tuple[int, ...]:
     return tuple(int(part) for part in task_id.split(".")[0].split("-")[1:])
 
 
+def step_of_task(task_id: str) -> str:
+    """The step a task id made by task_id_for belongs to ("loop-1.2" -> "loop")."""
+    return task_id.split(".")[0].split("-")[0]
+
+
+def input_task(path: str) -> tuple[str, str]:
+    """(step, task_id) of an input path: `run/step/task_id`, `step/task_id`, or a bare task id.
+
+    Step Functions passes the bare id of the task that ran before (its
+    output's task_id), as the state data holds no step name.
+    """
+    parts = path.split("/")
+    return (parts[-2], parts[-1]) if len(parts) > 1 else (step_of_task(path), path)
+
+
 def iteration_of(task_id: str) -> int:
     """The recursive-switch iteration encoded in a task id made by task_id_for (0 for the first run)."""
     _, dot, tail = task_id.partition(".")
@@ -141,11 +156,21 @@ INLINE_FOREACH_LIMIT = 1000
 
 
 def task_output(task_id: str, foreach_count: int | None = None, items_location: Mapping[str, str] | None = None,
-                switch_target: str | None = None) -> dict[str, Any]:
-    """The JSON a task returns to Step Functions (SendTaskSuccess output, Lambda result)."""
+                switch_target: str | None = None, switch_value: Any = None,
+                iteration: int | None = None) -> dict[str, Any]:
+    """The JSON a task returns to Step Functions (SendTaskSuccess output, Lambda result).
+
+    A switch adds the step it chose and the case its condition matched
+    (`switch_value`, what the compiled Choice state tests); a recursive
+    switch adds its `iteration` (0 on its first run), which the Choice
+    compares with the most repeats one execution's history holds.
+    """
     out: dict[str, Any] = {"task_id": task_id}
     if switch_target is not None:
         out["switch_target"] = switch_target  # the step a switch chose
+        out["switch_value"] = switch_value
+    if iteration is not None:
+        out["iteration"] = iteration
     if foreach_count is not None:
         out["foreach_count"] = foreach_count
         out["foreach_indices"] = list(range(foreach_count)) if foreach_count <= INLINE_FOREACH_LIMIT else []

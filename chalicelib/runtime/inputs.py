@@ -15,6 +15,11 @@ from flowdrop.model.graph import Graph
 from flowdrop.model.task import task_id_for
 
 
+def has_switch(graph: Graph) -> bool:
+    """True when some step is a switch: then which parents ran depends on data."""
+    return any(node.is_switch for node in graph)
+
+
 def foreach_step_closed_by(graph: Graph, join: str) -> str | None:
     """The foreach step whose matching join is `join`, if that join closes a foreach."""
     for node in graph:
@@ -49,3 +54,33 @@ def input_tasks(
             raise TaskError(f"step '{step}' runs inside foreach '{parent.name}' but was given no foreach index")
         return [(parent.name, task_id_for(parent.name, indices[:-1]))]
     return [(parent.name, task_id_for(parent.name, indices))]
+
+
+def join_inputs_ran(
+    graph: Graph, step: str, indices: tuple[int, ...], foreach_count: Callable[[str, str], int],
+    succeeded: Callable[[str, str], bool],
+) -> list[tuple[str, str]]:
+    """The inputs of join `step` in a flow with a switch: of its parents, those that ran (`succeeded`).
+
+    A switch inside a foreach body or a branch runs one of its cases, so a
+    join's parents are alternatives: a foreach join takes, at each index,
+    the one parent that succeeded there; a branch join every parent that
+    did. Task ids are still deterministic (a join's parent is never a
+    recursive switch, lint sees to that), so each probe is one datastore read.
+    """
+    node = graph[step]
+    foreach = foreach_step_closed_by(graph, step)
+    if foreach is None:
+        ran = [(parent, task_id_for(parent, indices)) for parent in node.in_funcs
+               if succeeded(parent, task_id_for(parent, indices))]
+        if not ran:
+            raise TaskError(f"join '{step}': none of its parents {list(node.in_funcs)} succeeded")
+        return ran
+    out = []
+    for k in range(foreach_count(foreach, task_id_for(foreach, indices))):
+        found = next(((p, task_id_for(p, (*indices, k))) for p in node.in_funcs
+                      if succeeded(p, task_id_for(p, (*indices, k)))), None)
+        if found is None:
+            raise TaskError(f"join '{step}': at foreach index {k} none of {list(node.in_funcs)} succeeded")
+        out.append(found)
+    return out

@@ -35,11 +35,11 @@ from flowdrop.model.decorators import Decorator, effective_decorators, timeout_s
 from flowdrop.model.graph import Graph
 from flowdrop.model.parameters import parse_parameters_input, resolve_parameters
 from flowdrop.model.runs import is_production_run, run_record
-from flowdrop.model.task import TaskPayload, task_output
+from flowdrop.model.task import TaskPayload, input_task, iteration_of, task_output
 from flowdrop.parameters import evaluate_deploy_time_parameters
 from flowdrop.plugins.catch_decorator import FailureHandledByCatch
 from flowdrop.plugins.timeout_decorator import TimeoutException
-from flowdrop.runtime.inputs import foreach_step_closed_by, input_tasks
+from flowdrop.runtime.inputs import foreach_step_closed_by, has_switch, input_tasks, join_inputs_ran
 from flowdrop.runtime.resume import ProductionResume, clone_task
 
 
@@ -223,8 +223,11 @@ def _foreach_count(datastore: FlowDatastore, run_id: str):
 def _input_metadata(setup: TaskSetup, payload: TaskPayload) -> list[tuple[str, str, dict[str, Any]]]:
     ds = setup.datastore
     out = []
-    if payload.input_paths is not None:  # a flow with a switch: the scheduler says which parents ran
-        given = [tuple(path.split("/")[-2:]) for path in payload.input_paths]
+    if payload.input_paths is not None:  # a flow with a switch: the scheduler (or the state data) says which ran
+        given = [input_task(path) for path in payload.input_paths]
+    elif setup.graph[payload.step].is_join and has_switch(setup.graph):
+        given = join_inputs_ran(setup.graph, payload.step, payload.indices, _foreach_count(ds, payload.run_id),
+                                lambda step, task_id: ds.read_done(payload.run_id, step, task_id) is not None)
     else:
         given = input_tasks(setup.graph, payload.step, payload.indices, _foreach_count(ds, payload.run_id))
     for step, task_id in given:
@@ -325,6 +328,7 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
     if payload.step not in graph:
         raise TaskError(f"flow {graph.flow_name!r} has no step {payload.step!r}")
     node = graph[payload.step]
+    payload = _with_iteration(node, payload)
     run_id, step, task_id = payload.run_id, payload.step, payload.task_id
     if setup.origin_run_id is None and is_production_run(run_id):
         # A run the deployer resumed says so in its run.json (runtime/resume.py).
@@ -403,8 +407,25 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
     # The status says "succeeded" or "caught": the run's status reader trusts the first over a stopped branch.
     ds.mark_done(run_id, step, task_id, attempt, {"foreach_count": meta.get("foreach_count"), "status": meta["status"]})
     current._clear()
-    switch_target = flow._transition[0][0] if node.is_switch and payload.mode == "run" else None
-    return task_output(task_id, meta.get("foreach_count"), location, switch_target)
+    chose = node.is_switch and payload.mode == "run" and flow._transition is not None
+    return task_output(task_id, meta.get("foreach_count"), location,
+                       switch_target=flow._transition[0][0] if chose else None,
+                       switch_value=flow._switch_value if chose else None,
+                       iteration=payload.iteration if node.is_recursive else None)
+
+
+def _with_iteration(node: Any, payload: TaskPayload) -> TaskPayload:
+    """A recursive switch's run after itself is its next iteration: `loop` -> `loop.1` -> `loop.2`.
+
+    The local scheduler counts iterations itself; in Step Functions the
+    state data only says which task ran before (input_paths), so the
+    iteration follows from that task's id, as Metaflow's iteration stack
+    follows from the input's.
+    """
+    if not node.is_recursive or payload.iteration or not payload.input_paths:
+        return payload
+    parent_step, parent_id = input_task(payload.input_paths[0])
+    return replace(payload, iteration=iteration_of(parent_id) + 1) if parent_step == node.name else payload
 
 
 def _run_step(flow: FlowSpec, node: Any, decorators: Mapping[str, Mapping[str, Any]]) -> None:
