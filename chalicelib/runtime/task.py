@@ -338,7 +338,7 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
             if payload.mode == "run" and resumed.clones(graph, step):
                 copied = clone_task(ds, resumed.origin_run_id, ds, run_id, step, task_id)
                 if copied is not None:
-                    return task_output(task_id, copied[0].get("foreach_count"), copied[1])
+                    return _output(node, payload, copied[0], copied[1])
     user = user_name()
     decorators = effective_decorators(node, setup.with_decorators)
     meta: dict[str, Any] = {"status": "running", "started": now_iso(), "pid": os.getpid(),
@@ -386,6 +386,9 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
                 foreach_count = _count_items(flow, node.foreach_param, step, payload.mode)
                 location = ds.write_foreach_items(run_id, step, task_id, foreach_count)
                 meta["foreach_count"] = foreach_count
+            if node.is_switch and payload.mode == "run" and flow._transition is not None:
+                # Kept with the attempt: a production resume that reuses this task answers the same case.
+                meta.update(switch_target=flow._transition[0][0], switch_value=flow._switch_value)
             meta.update(status="succeeded" if payload.mode == "run" and not meta.get("caught") else "caught",
                         finished=now_iso(),
                         artifacts=artifacts)
@@ -407,10 +410,13 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
     # The status says "succeeded" or "caught": the run's status reader trusts the first over a stopped branch.
     ds.mark_done(run_id, step, task_id, attempt, {"foreach_count": meta.get("foreach_count"), "status": meta["status"]})
     current._clear()
-    chose = node.is_switch and payload.mode == "run" and flow._transition is not None
-    return task_output(task_id, meta.get("foreach_count"), location,
-                       switch_target=flow._transition[0][0] if chose else None,
-                       switch_value=flow._switch_value if chose else None,
+    return _output(node, payload, meta, location)
+
+
+def _output(node: Any, payload: TaskPayload, meta: Mapping[str, Any], location: Any) -> dict[str, Any]:
+    """The task's model.task_output from its recorded metadata (a reused task's too)."""
+    return task_output(payload.task_id, meta.get("foreach_count"), location, switch_target=meta.get("switch_target"),
+                       switch_value=meta.get("switch_value"),
                        iteration=payload.iteration if node.is_recursive else None)
 
 

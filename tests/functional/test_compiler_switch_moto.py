@@ -175,3 +175,22 @@ def test_a_recursive_switch_past_its_bound_fails_clearly(stack):
     result, ds, run_id = run(stack, "LoopOnlyFlow", {"Parameters": "{}"}, "unbounded")
     assert result["status"] == "SUCCEEDED", (result.get("error"), result.get("cause"))
     assert ds.load_task_artifacts(run_id, "end", "end")["count"] == 3
+
+
+def test_a_production_resume_reuses_switch_tasks_and_their_cases(stack):
+    from datetime import datetime, timezone
+
+    from flowdrop.deployer.resume import resumed_run_record
+
+    result, ds, origin = run(stack, "SwitchFlow", {"Parameters": "{}"}, "resume-origin")
+    assert result["status"] == "SUCCEEDED", (result.get("error"), result.get("cause"))
+    # As the deployer's resume writes it: every step before `quick` is reused from the origin.
+    ds.write_run("sfn-resumed", resumed_run_record(ds.read_run(origin), "SwitchFlow", "sfn-resumed",
+                                                   datetime.now(timezone.utc), "ada", origin, "quick"))
+    result, ds, run_id = run(stack, "SwitchFlow", {"Parameters": "{}"}, "resumed")
+    assert result["status"] == "SUCCEEDED", (result.get("error"), result.get("cause"))
+    # The reused switch tasks answered their origin's cases, so the same steps ran, the loop's passes included.
+    assert ds.read_attempt(run_id, "loop", "loop.2", 0)["cloned_from"] == f"{origin}/loop/loop.2"
+    assert ds.read_attempt(run_id, "gather", "gather", 0)["cloned_from"] == f"{origin}/gather/gather"
+    assert "cloned_from" not in ds.read_attempt(run_id, "quick", "quick", 0)
+    assert ds.load_task_artifacts(run_id, "end", "end")["seen"] == ["C:b", "C:c", "V:a"]
