@@ -64,6 +64,8 @@ def _path(nodes: Mapping[str, Node], first: str, stop: str | None) -> list[str |
 def meeting_point(nodes: Mapping[str, Node], node: Node, stop: str | None) -> str | None:
     """The first step every case of switch `node` reaches (`stop`, the scope's end, if only that)."""
     paths = [_path(nodes, step, stop) for step in case_steps(node)]
+    if not paths:  # every case is the step itself (lint refuses a loop with no way out)
+        return stop
     others = [set(path) for path in paths[1:]]
     return next(step for step in paths[0] if all(step in seen for seen in others))
 
