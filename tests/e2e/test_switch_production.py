@@ -9,6 +9,7 @@ and both runs are read with the client API, as a user would.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -43,20 +44,35 @@ def run_view(run: Any) -> dict[str, dict[str, Any]]:
     return view
 
 
-def test_switch_flow_in_production_matches_the_local_run(stack, tmp_path):
-    folder = tmp_path / "flow"
-    folder.mkdir()
-    flow_file = Path(shutil.copy(TEST_FLOWS / "switch_flow.py", folder / "switch_flow.py"))
+@pytest.fixture(scope="module")
+def flow_file(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("flow")
+    return Path(shutil.copy(TEST_FLOWS / "switch_flow.py", folder / "switch_flow.py"))
 
-    local_store = tmp_path / "local-ds"
-    done = run_flow(flow_file, "--no-pylint", "run", "--mode", "slow", datastore=local_store)
+
+@pytest.fixture(scope="module")
+def local(flow_file, tmp_path_factory) -> dict[str, dict[str, Any]]:
+    """The local run's view (`python switch_flow.py run --mode slow`)."""
+    store = tmp_path_factory.mktemp("local-ds")
+    done = run_flow(flow_file, "--no-pylint", "run", "--mode", "slow", datastore=store)
     assert done.returncode == 0, done.stderr + done.stdout
-    client.set_datastore(str(local_store), production=None)
+    client.set_datastore(str(store), production=None)
     client.namespace(None)
-    local = run_view(client.Flow("SwitchFlow").latest_run)
+    return run_view(client.Flow("SwitchFlow").latest_run)
 
-    output = deploy_flow(stack, flow_file, "--no-pylint", backend="worker")
+
+# The two backends whose tasks return a result: worker (SQS + task token) and lambda (the task function,
+# run by the embedded stack's stand-in with the payload a Lambda would get).
+@pytest.mark.parametrize("backend", ["worker", "lambda"])
+def test_switch_flow_in_production_matches_the_local_run(stack, flow_file, local, backend):
+    output = deploy_flow(stack, flow_file, "--no-pylint", backend=backend)
     assert "State machine SwitchFlow for flow SwitchFlow pushed" in output, output
+    sfn = stack.aws.client("stepfunctions")
+    machine = next(m for m in sfn.list_state_machines()["stateMachines"] if m["name"] == "SwitchFlow")
+    definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])["definition"])
+    resource = {"worker": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "lambda": "arn:aws:states:::lambda:invoke"}
+    assert definition["States"]["loop"]["Resource"] == resource[backend]
+    assert definition["States"]["loop-switch"]["Type"] == "Choice"
     api = ApiClient.from_config(stack.config)
     run_id = api.trigger("SwitchFlow", {"mode": "slow"})["run_id"]
     answer = wait_for_run(api, "SwitchFlow", run_id, timeout=240)
