@@ -70,7 +70,8 @@ def test_switch_flow_in_production_matches_the_local_run(stack, flow_file, local
     sfn = stack.aws.client("stepfunctions")
     machine = next(m for m in sfn.list_state_machines()["stateMachines"] if m["name"] == "SwitchFlow")
     definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])["definition"])
-    resource = {"worker": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "lambda": "arn:aws:states:::lambda:invoke"}
+    resource = {"worker": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "lambda": "arn:aws:states:::lambda:invoke"}
     assert definition["States"]["loop"]["Resource"] == resource[backend]
     assert definition["States"]["loop-switch"]["Type"] == "Choice"
     api = ApiClient.from_config(stack.config)
