@@ -194,3 +194,42 @@ def test_a_production_resume_reuses_switch_tasks_and_their_cases(stack):
     assert ds.read_attempt(run_id, "gather", "gather", 0)["cloned_from"] == f"{origin}/gather/gather"
     assert "cloned_from" not in ds.read_attempt(run_id, "quick", "quick", 0)
     assert ds.load_task_artifacts(run_id, "end", "end")["seen"] == ["C:b", "C:c", "V:a"]
+
+
+# Metaflow's own switch graphs (tests/metaflow_core), one case each: its flow asserts what each step must
+# see (Metaflow's test code, run in the tasks). In production it must succeed and leave the local run's tasks.
+CORE_CASES = [
+    "BasicSwitchTest[simple_switch]", "NestedSwitchTest[nested_switch]", "BranchInSwitchTest[branch_in_switch]",
+    "ForeachInSwitchTest[foreach_in_switch]", "SwitchInBranchTest[switch_in_branch]",
+    "SwitchInForeachTest[switch_in_foreach]", "RecursiveSwitchFlowTest[recursive_switch]",
+    "RecursiveSwitchInsideForeachFlowTest[recursive_switch_inside_foreach]",
+]
+
+
+def tasks_of(ds: FlowDatastore, run_id: str) -> dict[tuple[str, str], dict]:
+    """Every succeeded task of a run: its user artifacts."""
+    return {(step, task): {k: v for k, v in ds.load_task_artifacts(run_id, step, task).items() if not k.startswith("_")}
+            for step in ds.list_steps(run_id) for task in ds.list_tasks(run_id, step)
+            if ds.read_done(run_id, step, task) is not None}
+
+
+@pytest.mark.parametrize("case_id", CORE_CASES)
+def test_metaflow_switch_graphs_run_in_production_as_locally(stack, case_id, tmp_path, monkeypatch):
+    from tests.helpers.runtime import run_flow
+    from tests.metaflow_core import harness
+    from tests.metaflow_core.test_core_suite import CASES
+
+    case = CASES[case_id]
+    monkeypatch.syspath_prepend(str(harness.SUPPORT))  # metaflow_test, for the tasks the worker forks
+    flow_file = tmp_path / f"{case.file}.py"
+    flow_file.write_text(case.flow_code)
+    stack["files"][case.flow_name] = flow_file
+    local_root = tmp_path / "local"
+    done = run_flow(flow_file, "--no-pylint", "run", "--run-id-file", str(tmp_path / "run-id"), datastore=local_root,
+                    env={"PYTHONPATH": str(harness.SUPPORT)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    local = tasks_of(FlowDatastore(open_storage(str(local_root)), case.flow_name),
+                     (tmp_path / "run-id").read_text().strip())
+    result, ds, run_id = run(stack, case.flow_name, {"Parameters": "{}"}, f"core-{CORE_CASES.index(case_id)}")
+    assert result["status"] == "SUCCEEDED", (result.get("error"), result.get("cause"))
+    assert tasks_of(ds, run_id) == local
