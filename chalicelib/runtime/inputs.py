@@ -4,15 +4,22 @@ Task ids are deterministic (model.task_id_for), so a task's inputs follow
 from its step's place in the graph; only a foreach join needs one fact from
 the datastore, the foreach step's item count. This is what lets a Step
 Functions task find its inputs with no side table.
+
+After a switch, which parent ran depends on data: the local scheduler says
+(input_paths), Step Functions' state data names the task that ran before
+(input_paths again, a bare task id), and a join looks its alternatives up
+in the datastore (join_inputs_ran). A recursive switch's pass number
+follows from its input (with_iteration).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from flowdrop.errors import TaskError
-from flowdrop.model.graph import Graph
-from flowdrop.model.task import task_id_for
+from flowdrop.model.graph import Graph, Node
+from flowdrop.model.task import TaskPayload, input_task, iteration_of, task_id_for
 
 
 def has_switch(graph: Graph) -> bool:
@@ -84,3 +91,17 @@ def join_inputs_ran(
             raise TaskError(f"join '{step}': at foreach index {k} none of {list(node.in_funcs)} succeeded")
         out.append(found)
     return out
+
+
+def with_iteration(node: Node, payload: TaskPayload) -> TaskPayload:
+    """A recursive switch's run after itself is its next iteration: `loop` -> `loop.1` -> `loop.2`.
+
+    The local scheduler counts iterations itself; in Step Functions the
+    state data only says which task ran before (input_paths), so the
+    iteration follows from that task's id, as Metaflow's iteration stack
+    follows from the input's.
+    """
+    if not node.is_recursive or payload.iteration or not payload.input_paths:
+        return payload
+    parent_step, parent_id = input_task(payload.input_paths[0])
+    return replace(payload, iteration=iteration_of(parent_id) + 1) if parent_step == node.name else payload

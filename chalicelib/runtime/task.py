@@ -35,11 +35,11 @@ from flowdrop.model.decorators import Decorator, effective_decorators, timeout_s
 from flowdrop.model.graph import Graph
 from flowdrop.model.parameters import parse_parameters_input, resolve_parameters
 from flowdrop.model.runs import is_production_run, run_record
-from flowdrop.model.task import TaskPayload, input_task, iteration_of, task_output
+from flowdrop.model.task import TaskPayload, input_task, task_output
 from flowdrop.parameters import evaluate_deploy_time_parameters
 from flowdrop.plugins.catch_decorator import FailureHandledByCatch
 from flowdrop.plugins.timeout_decorator import TimeoutException
-from flowdrop.runtime.inputs import foreach_step_closed_by, has_switch, input_tasks, join_inputs_ran
+from flowdrop.runtime.inputs import foreach_step_closed_by, has_switch, input_tasks, join_inputs_ran, with_iteration
 from flowdrop.runtime.resume import ProductionResume, clone_task
 
 
@@ -328,7 +328,7 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
     if payload.step not in graph:
         raise TaskError(f"flow {graph.flow_name!r} has no step {payload.step!r}")
     node = graph[payload.step]
-    payload = _with_iteration(node, payload)
+    payload = with_iteration(node, payload)
     run_id, step, task_id = payload.run_id, payload.step, payload.task_id
     if setup.origin_run_id is None and is_production_run(run_id):
         # A run the deployer resumed says so in its run.json (runtime/resume.py).
@@ -418,20 +418,6 @@ def _output(node: Any, payload: TaskPayload, meta: Mapping[str, Any], location: 
     return task_output(payload.task_id, meta.get("foreach_count"), location, switch_target=meta.get("switch_target"),
                        switch_value=meta.get("switch_value"),
                        iteration=payload.iteration if node.is_recursive else None)
-
-
-def _with_iteration(node: Any, payload: TaskPayload) -> TaskPayload:
-    """A recursive switch's run after itself is its next iteration: `loop` -> `loop.1` -> `loop.2`.
-
-    The local scheduler counts iterations itself; in Step Functions the
-    state data only says which task ran before (input_paths), so the
-    iteration follows from that task's id, as Metaflow's iteration stack
-    follows from the input's.
-    """
-    if not node.is_recursive or payload.iteration or not payload.input_paths:
-        return payload
-    parent_step, parent_id = input_task(payload.input_paths[0])
-    return replace(payload, iteration=iteration_of(parent_id) + 1) if parent_step == node.name else payload
 
 
 def _run_step(flow: FlowSpec, node: Any, decorators: Mapping[str, Mapping[str, Any]]) -> None:

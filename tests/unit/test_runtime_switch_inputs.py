@@ -9,8 +9,7 @@ import pytest
 from flowdrop.errors import TaskError
 from flowdrop.graph import parse_flow_file
 from flowdrop.model.task import TaskPayload, input_task, step_of_task, task_output
-from flowdrop.runtime.inputs import join_inputs_ran
-from flowdrop.runtime.task import _with_iteration
+from flowdrop.runtime.inputs import join_inputs_ran, with_iteration
 
 SWITCH_FLOW = Path(__file__).resolve().parents[1] / "flows" / "switch_flow.py"
 
@@ -27,12 +26,12 @@ def test_input_paths_name_a_task_with_or_without_its_step(path, expected):
 def test_a_recursive_step_after_itself_is_its_next_pass_and_after_another_step_its_first():
     graph = parse_flow_file(SWITCH_FLOW)
     first = TaskPayload("SwitchFlow", "loop", "sfn-r", input_paths=("start",))
-    assert _with_iteration(graph["loop"], first).task_id == "loop"
+    assert with_iteration(graph["loop"], first).task_id == "loop"
     again = TaskPayload("SwitchFlow", "loop", "sfn-r", input_paths=("loop.1",))
-    assert _with_iteration(graph["loop"], again).task_id == "loop.2"
+    assert with_iteration(graph["loop"], again).task_id == "loop.2"
     # Steps that are no recursive switch keep their id.
     fan = TaskPayload("SwitchFlow", "fan", "sfn-r", input_paths=("loop.2",))
-    assert _with_iteration(graph["fan"], fan).task_id == "fan"
+    assert with_iteration(graph["fan"], fan).task_id == "fan"
 
 
 def test_a_foreach_join_takes_at_each_index_the_case_that_ran():
