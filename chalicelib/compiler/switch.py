@@ -25,7 +25,7 @@ Does not own: the Task states (shapes.py) or the history budget (history.py).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flowdrop.model import state_names as sn
@@ -92,7 +92,7 @@ def _equals(value: Any) -> dict[str, Any]:
     return {"StringEquals": str(value)}
 
 
-def switch_states(node: Node, scope_name: Any, repeats: int | None) -> dict[str, dict[str, Any]]:
+def switch_states(node: Node, scope_name: Callable[[str], str], repeats: int | None) -> dict[str, dict[str, Any]]:
     """The Choice after switch `node`'s Task and its Fail states; `scope_name` names a state in the scope."""
     choice, no_case = scope_name(state_name(node.name, sn.SWITCH)), scope_name(state_name(node.name, sn.NO_CASE))
     # Checked first: AWS fails a comparison on a missing path (moto takes Default).
