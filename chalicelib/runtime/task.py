@@ -225,7 +225,8 @@ def _input_metadata(setup: TaskSetup, payload: TaskPayload) -> list[tuple[str, s
     out = []
     if payload.input_paths is not None:  # a flow with a switch: the scheduler (or the state data) says which ran
         given = [input_task(path) for path in payload.input_paths]
-    elif setup.graph[payload.step].is_join and has_switch(setup.graph):
+    elif setup.graph[payload.step].is_join and len(setup.graph[payload.step].in_funcs) > 1 and has_switch(setup.graph):
+        # Its parents may be a switch's alternatives: each probe is one read, only for such joins.
         given = join_inputs_ran(setup.graph, payload.step, payload.indices, _foreach_count(ds, payload.run_id),
                                 lambda step, task_id: ds.read_done(payload.run_id, step, task_id) is not None)
     else:
