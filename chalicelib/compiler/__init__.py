@@ -60,8 +60,9 @@ How a flow maps to states (state data and payload: payload.py):
   runner counts from the task that ran before, which the payload's
   `input_paths` names from the state data), bounded by the history budget
   (history.py); past the bound, or on a value no case matches, the run
-  fails in a Fail state naming step and value (switch.py). The batch
-  backend cannot run a switch flow: a Batch job returns no result.
+  fails in a Fail state naming step and value (switch.py). On Batch, whose
+  jobs return no result, the result is read from the task's done.json
+  where a Choice or the next step needs it (batch.task_done_states).
 - Task results go to $.task (overwritten by each Task); Map and Parallel
   results are dropped (ResultPath null): joins read inputs from the datastore.
 - @retry(times, minutes_between_retries): Retry States.ALL, MaxAttempts
@@ -106,7 +107,6 @@ def compile_flow(graph: Graph, options: CompileOptions) -> dict[str, Any]:
     compilation = Compilation.of(graph, options)
     problems = [problem for node in graph.nodes if compilation.backend_kind(node) == "lambda"
                 for problem in resource_problems(node.name, compilation.decorators[node.name], options.backend)]
-    problems += _switch_backend_problems(graph, compilation)
     if problems:
         raise CompileError(problems)
     states = start_states(graph, options, "start")
@@ -120,20 +120,6 @@ def compile_flow(graph: Graph, options: CompileOptions) -> dict[str, Any]:
         asl["TimeoutSeconds"] = int(options.workflow_timeout)
     check_limits(asl)
     return asl
-
-
-def _switch_backend_problems(graph: Graph, compilation: Compilation) -> list[str]:
-    """A flow with a switch needs every task's result in the state data, which a Batch job cannot give."""
-    switches = [node.name for node in graph.nodes if node.is_switch]
-    on_batch = [node for node in graph.nodes if compilation.backend_kind(node) == "batch"]
-    if not switches or not on_batch:
-        return []
-    where = ("the batch backend" if compilation.options.backend.kind == "batch"
-             else "@batch on " + ", ".join(f"step '{node.name}' (line {node.lineno})" for node in on_batch))
-    return [f"{graph.file}: flow {graph.flow_name!r} has switch steps ({', '.join(switches)}): their Choice states "
-            "read each task's result from the state data, and a Batch job returns none (submitJob.sync yields the "
-            f"job description), so it cannot run on {where}; deploy with --backend worker or --backend lambda"
-            + ("" if compilation.options.backend.kind == "batch" else " and without @batch")]
 
 
 __all__ = [

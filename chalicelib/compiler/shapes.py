@@ -54,8 +54,8 @@ class Compilation:
         """Index the graph once (Graph lookups by name are linear) and size every foreach's inline Map."""
         nodes = {node.name: node for node in graph.nodes}
         decorators = {node.name: effective_decorators(node, options.with_decorators) for node in graph.nodes}
-        step_events = {name: _step_events(node, decorators[name], _backend_kind(decorators[name], options))
-                       for name, node in nodes.items()}
+        step_events = {name: _step_events(node, decorators[name], _backend_kind(decorators[name], options),
+                                          _reads_result(nodes, node)) for name, node in nodes.items()}
         return cls(graph=graph, options=options, nodes=nodes, decorators=decorators,
                    foreach_budgets=foreach_budgets(nodes, step_events, options.inline_foreach_limit))
 
@@ -63,18 +63,32 @@ class Compilation:
         """The backend that runs `node`: @batch always means Batch, whatever the deployment's default."""
         return _backend_kind(self.decorators[node.name], self.options)
 
+    def reads_batch_result(self, node: Node) -> bool:
+        """True for a Batch step of a switch flow whose result the next states read (batch.task_done_states)."""
+        return self.backend_kind(node) == "batch" and _reads_result(self.nodes, node)
+
+
+def _reads_result(nodes: Mapping[str, Node], node: Node) -> bool:
+    """A switch's Choice reads its case; a step naming its input task reads the one before it (a foreach
+    step's result is read anyway)."""
+    if node.foreach_param is not None:
+        return False
+    return node.is_switch or any(switch.reads_input_task(nodes, nodes[child]) for child in node.out_funcs)
+
 
 def _backend_kind(decorators: Mapping[str, Any], options: CompileOptions) -> str:
     return "batch" if "batch" in decorators else options.backend.kind
 
 
-def _step_events(node: Node, decorators: Mapping[str, Mapping[str, Any]], kind: str) -> int:
+def _step_events(node: Node, decorators: Mapping[str, Mapping[str, Any]], kind: str, reads_result: bool) -> int:
     """The most history events of the states step_states emits for `node` before its fan-out."""
     events = task_events(1 + retry_times(decorators))
     if "catch" in decorators:
         events += task_events(1 + CATCH_RETRY_TIMES)
     if node.foreach_param is not None and kind == "batch":
         events += task_events(1) + STATE_EVENTS  # `-output` (no Retry) and `-indices`
+    if reads_result and kind == "batch":
+        events += task_events(1) + (STATE_EVENTS if node.is_recursive else 0)  # `-output` (and `-pass`)
     return events
 
 
@@ -135,9 +149,14 @@ def step_states(c: Compilation, node: Node, next_step: str | None, scope: Scope)
         fan_out = switch.switch_states(node, scope.name, repeats)
     else:
         after_task, fan_out = next_step, {}
+    reads: dict[str, dict[str, Any]] = {}
+    if c.reads_batch_result(node):
+        after_task, reads = batch.task_done_states(c.options, c.graph.flow_name, node, scope.name,
+                                                   transition(after_task, scope))
     states = {scope.name(node.name): task_state(c, node, "run", after_task, scope)}
     if "catch" in c.decorators[node.name]:
         states[scope.name(state_name(node.name, sn.CATCH))] = task_state(c, node, "catch", after_task, scope)
+    states.update(reads)
     states.update(fan_out)
     return states
 
@@ -151,7 +170,7 @@ def task_state(c: Compilation, node: Node, mode: str, next_base: str | None, sco
     backend = c.options.backend
     match c.backend_kind(node):
         case "batch":
-            fields = batch.task_fields(c.graph.flow_name, node.name, mode, decorators, backend, timeout)
+            fields = batch.task_fields(c.graph.flow_name, node.name, mode, decorators, backend, timeout, reads_input)
         case "lambda":
             fields = lambda_.task_fields(payload, backend)
         case _:
@@ -232,7 +251,8 @@ def foreach_states(c: Compilation, node: Node, scope: Scope) -> dict[str, dict[s
     if c.backend_kind(node) == "batch":
         states[scope.name(state_name(step, sn.OUTPUT))] = batch.fetch_output_state(c.options, c.graph.flow_name, node, choice)
         inline_entry = scope.name(state_name(step, sn.INDICES))
-        states[inline_entry] = batch.inline_indices_state(inline)
+        states[inline_entry] = batch.inline_indices_state(
+            inline, switch.reads_input_task(c.nodes, c.nodes[node.out_funcs[0]]))
         reader = batch.items_reader_parameters(c.options, c.graph.flow_name, node)
     else:
         reader = {"Bucket.$": "$.task.output.foreach_items.Bucket", "Key.$": "$.task.output.foreach_items.Key"}

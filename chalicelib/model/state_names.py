@@ -20,6 +20,8 @@ CATCH, OUTPUT, FOREACH, MAP, MAP_WIDE, INDICES, BRANCHES = (
 # The parts a switch step adds: its Choice, and the Fail states of a value no case
 # matches and of a recursive switch past its bound (compiler/switch.py).
 SWITCH, NO_CASE, TOO_MANY_REPEATS = "switch", "no-case", "too-many-repeats"
+# On Batch, a recursive switch's read of its result: which pass ran, and the read of a later pass.
+PASS, OUTPUT_AGAIN = "pass", "output-again"
 
 # Run-wide states, before the first step.
 CHECK_PARAMETERS = "parameters-check"

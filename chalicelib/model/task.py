@@ -130,6 +130,8 @@ class TaskPayload:
 # interpreter does not understand (it would make the definition untestable).
 ENV_RUN, ENV_INDICES, ENV_STEP, ENV_MODE, ENV_RETRY_COUNT = (
     "FLOWDROP_RUN", "FLOWDROP_INDICES", "FLOWDROP_STEP", "FLOWDROP_MODE", "FLOWDROP_RETRY_COUNT")
+# After a switch: the id of the task that ran before (a bare task id), where that depends on data.
+ENV_INPUT_TASK = "FLOWDROP_INPUT_TASK"
 
 
 
@@ -145,6 +147,7 @@ def payload_from_batch_environment(env: Mapping[str, str]) -> TaskPayload:
         "step": env[ENV_STEP],
         "mode": env.get(ENV_MODE) or "run",
         "retry_count": int(env.get(ENV_RETRY_COUNT) or 0),
+        **({"input_paths": [env[ENV_INPUT_TASK]]} if env.get(ENV_INPUT_TASK) else {}),
     })
 
 

@@ -409,9 +409,21 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
     ds.save_logs(run_id, step, task_id, attempt, _log_bytes(out.buffer_copy.getvalue(), setup.max_log_size),
                  _log_bytes(err.buffer_copy.getvalue(), setup.max_log_size))
     # The status says "succeeded" or "caught": the run's status reader trusts the first over a stopped branch.
-    ds.mark_done(run_id, step, task_id, attempt, {"foreach_count": meta.get("foreach_count"), "status": meta["status"]})
+    ds.mark_done(run_id, step, task_id, attempt, {"foreach_count": meta.get("foreach_count"), "status": meta["status"],
+                                                  **_switch_done(graph, node, payload, meta)})
     current._clear()
     return _output(node, payload, meta, location)
+
+
+def _switch_done(graph: Graph, node: Any, payload: TaskPayload, meta: Mapping[str, Any]) -> dict[str, Any]:
+    """What a Batch job of a switch flow leaves in done.json for Step Functions to read (compiler/batch.py):
+    its task id, a switch's case, and for a recursive switch its pass and the id its next pass would have."""
+    if not has_switch(graph):
+        return {}
+    out = {"task_id": payload.task_id, **{k: meta[k] for k in ("switch_target", "switch_value") if k in meta}}
+    if node.is_recursive:
+        out.update(iteration=payload.iteration, next_task_id=replace(payload, iteration=payload.iteration + 1).task_id)
+    return out
 
 
 def _output(node: Any, payload: TaskPayload, meta: Mapping[str, Any], location: Any) -> dict[str, Any]:

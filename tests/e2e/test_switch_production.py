@@ -63,7 +63,7 @@ def local(flow_file, tmp_path_factory) -> dict[str, dict[str, Any]]:
 
 # The two backends whose tasks return a result: worker (SQS + task token) and lambda (the task function,
 # run by the embedded stack's stand-in with the payload a Lambda would get).
-@pytest.mark.parametrize("backend", ["worker", "lambda"])
+@pytest.mark.parametrize("backend", ["worker", "lambda", "batch"])
 def test_switch_flow_in_production_matches_the_local_run(stack, flow_file, local, backend):
     output = deploy_flow(stack, flow_file, "--no-pylint", backend=backend)
     assert "State machine SwitchFlow for flow SwitchFlow pushed" in output, output
@@ -71,7 +71,7 @@ def test_switch_flow_in_production_matches_the_local_run(stack, flow_file, local
     machine = next(m for m in sfn.list_state_machines()["stateMachines"] if m["name"] == "SwitchFlow")
     definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])["definition"])
     resource = {"worker": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-                "lambda": "arn:aws:states:::lambda:invoke"}
+                "lambda": "arn:aws:states:::lambda:invoke", "batch": "arn:aws:states:::batch:submitJob.sync"}
     assert definition["States"]["loop"]["Resource"] == resource[backend]
     assert definition["States"]["loop-switch"]["Type"] == "Choice"
     api = ApiClient.from_config(stack.config)

@@ -41,7 +41,7 @@ def test_create_only_json_previews_a_foreach_flow_on_every_backend(env, backend)
     assert "placeholders" in result.stderr
 
 
-@pytest.mark.parametrize("backend", ["lambda", "worker"])
+@pytest.mark.parametrize("backend", ["batch", "lambda", "worker"])
 def test_create_only_json_shows_a_switch_flows_choice_states(env, backend):
     from tests.helpers.runtime import TEST_FLOWS
 
@@ -51,15 +51,6 @@ def test_create_only_json_shows_a_switch_flows_choice_states(env, backend):
     states = json.loads(result.stdout)["States"]
     assert states["gather-switch"]["Type"] == "Choice" and states["loop-switch"]["Type"] == "Choice"
     assert {rule.get("Next") for rule in states["gather-switch"]["Choices"]} == {"gather-no-case", "quick", "careful"}
-
-
-def test_create_only_json_of_a_switch_flow_on_batch_says_which_backends_can(env):
-    from tests.helpers.runtime import TEST_FLOWS
-
-    result = invoke(load_cli(TEST_FLOWS / "switch_flow.py"), ["--no-pylint", "step-functions", "create", "--only-json"],
-                    env)
-    assert result.exit_code != 0 and "Traceback" not in result.output
-    assert "cannot run on the batch backend; deploy with --backend worker or --backend lambda" in result.output
 
 
 def test_create_refuses_zero_workers(parameter_cli, env):

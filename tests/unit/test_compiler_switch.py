@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from flowdrop.compiler import CompileOptions, compile_flow, definition_json
 from flowdrop.compiler.history import HISTORY_BUDGET
-from flowdrop.errors import CompileError
 from flowdrop.graph import parse_flow, parse_flow_file
 from tests.helpers.compiler import all_states, options
 from tests.unit.test_graph import flow
@@ -223,12 +220,44 @@ def test_the_repeat_bound_comes_from_the_history_budget():
     assert 0 < threshold < 1000 and repeats(nested, "again") * threshold < HISTORY_BUDGET
 
 
-def test_switch_flows_cannot_use_batch_and_at_batch_steps_are_named():
-    source = flow(LOOP.format(decorator="batch\n    @")).replace("import FlowSpec,", "import FlowSpec, batch,")
-    with pytest.raises(CompileError) as info:
-        compile_flow(parse_flow(source, "flow.py"), options("worker"))
-    assert "cannot run on @batch on step 'loop' (line 11)" in info.value.problems[0]
-    assert "deploy with --backend worker or --backend lambda and without @batch" in info.value.problems[0]
+def test_on_batch_the_result_is_read_from_done_json_where_it_is_needed():
+    # A Batch job returns no result: a GetObject reads the task's done.json after a switch step and
+    # before a step that names its input task, and only there.
+    states = compile_flow(parse_flow_file(SWITCH_FLOW), options("batch"))["States"]
+    assert states["gather"]["Next"] == "gather-output" and states["gather-output"]["Next"] == "gather-switch"
+    assert states["gather-output"]["Parameters"]["Key.$"] == (
+        "States.Format('data/SwitchFlow/runs/{}/gather/gather/done.json', $.run.run_id)")
+    assert states["quick"]["Next"] == "quick-output" and states["quick-output"]["Next"] == "end"
+    assert states["start"]["Next"] == "start-output"  # the loop's first pass names `start` as its input
+    assert "end-output" not in states and states["fan"]["Next"] == "fan-output"  # a foreach's read, as before
+    body = states["fan-map"]["ItemProcessor"]["States"]
+    assert body["pick"]["Next"] == "pick-output" and "vowel-output" not in body
+    environment = states["end"]["Parameters"]["ContainerOverrides"]["Environment"]
+    assert {"Name": "FLOWDROP_INPUT_TASK", "Value.$": "$.task.output.task_id"} in environment
+    assert not any(e["Name"] == "FLOWDROP_INPUT_TASK" for e in states["quick"]["Parameters"]["ContainerOverrides"]
+                   ["Environment"])
+
+
+def test_on_batch_a_recursive_pass_is_read_by_the_id_its_previous_pass_gave():
+    states = compile_flow(parse_flow_file(SWITCH_FLOW), options("batch"))["States"]
+    assert states["loop"]["Next"] == "loop-pass"
+    choice = states["loop-pass"]
+    # Before the read, $.task.output is still the task before this one (a Batch Task keeps no result).
+    assert choice["Choices"][0]["Or"] == [
+        {"Variable": "$.task.output.task_id", "StringEquals": "loop"},
+        {"Variable": "$.task.output.task_id", "StringMatches": "loop.*"},
+        {"Variable": "$.task.output.task_id", "StringMatches": "loop-*"}]
+    assert choice["Choices"][0]["Next"] == "loop-output-again" and choice["Default"] == "loop-output"
+    assert states["loop-output-again"]["Parameters"]["Key.$"] == (
+        "States.Format('data/SwitchFlow/runs/{}/loop/{}/done.json', $.run.run_id, $.task.output.next_task_id)")
+    assert states["loop-output"]["Next"] == states["loop-output-again"]["Next"] == "loop-switch"
+
+
+def test_batch_foreach_keeps_the_task_id_for_a_recursive_first_step():
+    states = compile_flow(parse_flow(flow(RECURSIVE_IN_FOREACH.format(decorator="")), "flow.py"),
+                          options("batch"))["States"]
+    assert states["start-indices"]["Parameters"]["task_id.$"] == "$.task.output.task_id"
+    assert states["start-map"]["ItemSelector"]["task"] == {"output": {"task_id.$": "$.task.output.task_id"}}
 
 
 def test_lambda_backend_compiles_the_same_choice():

@@ -40,16 +40,6 @@ def test_show_and_dot_name_the_cases():
     assert '"loop" -> "loop" [label="again == True", style=dashed];' in render_dot(graph)
 
 
-def test_compiler_refuses_a_switch_flow_on_batch_naming_the_flow_and_what_to_do():
-    # A Batch job returns no result to Step Functions, and the Choice reads the task's.
-    graph = parse_flow_file(SWITCH_FLOW)
-    with pytest.raises(CompileError) as info:
-        compile_flow(graph, CompileOptions(state_machine_name="SwitchFlow"))
-    text = "\n".join(info.value.problems)
-    assert "switch_flow.py: flow 'SwitchFlow' has switch steps (loop, pick, gather)" in text
-    assert "cannot run on the batch backend; deploy with --backend worker or --backend lambda" in text
-
-
 SWITCH = """
 class F(FlowSpec):
     @step

@@ -49,3 +49,19 @@ def test_a_switch_task_output_carries_its_case_and_a_recursive_one_its_pass():
         "task_id": "gather", "switch_target": "quick", "switch_value": "fast"}
     assert task_output("loop.2", switch_target="loop", switch_value=True, iteration=2)["iteration"] == 2
     assert task_output("a") == {"task_id": "a"}
+
+
+def test_a_batch_job_and_the_step_command_carry_the_input_task():
+    import json
+
+    from flowdrop.model.task import payload_from_batch_environment
+    from flowdrop.runtime import task_command
+
+    env = {"FLOWDROP_RUN": json.dumps({"flow_name": "SwitchFlow", "run_id": "sfn-r"}), "FLOWDROP_INDICES": "[]",
+           "FLOWDROP_STEP": "loop", "FLOWDROP_INPUT_TASK": "loop.1"}
+    payload = payload_from_batch_environment(env)
+    assert payload.input_paths == ("loop.1",)
+    args = task_command(Path("switch_flow.py"), with_iteration(parse_flow_file(SWITCH_FLOW)["loop"], payload))
+    assert args[args.index("--task-id") + 1] == "loop.2" and args[args.index("--input-paths") + 1] == "loop.1"
+    del env["FLOWDROP_INPUT_TASK"]
+    assert payload_from_batch_environment(env).input_paths is None
