@@ -34,7 +34,7 @@ from flowdrop.cli.lint import check_flow
 from flowdrop.config import load_config
 from flowdrop.errors import FlowdropError, ParameterError
 from flowdrop.model.graph import Graph
-from flowdrop.model.task import TaskPayload
+from flowdrop.model.task import TASK_MODES, TaskPayload
 
 __all__ = ["FlowContext", "build_cli", "main"]
 
@@ -132,7 +132,7 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
     @click.option("--run-id", required=True)
     @click.option("--task-id", required=True)
     @click.option("--parameters", default=None, help='The start task\'s parameters as a JSON object string.')
-    @click.option("--mode", type=click.Choice(["run", "catch"]), default="run")
+    @click.option("--mode", type=click.Choice(list(TASK_MODES)), default="run")
     @click.option("--output-file", default=None)
     @click.option("--tag", multiple=True)
     @click.option("--origin-run-id", default=None)

@@ -39,8 +39,9 @@ def iteration_of(task_id: str) -> int:
 
 
 # Task modes: "run" executes the step; "catch" runs after a step's final
-# failure under @catch and records that failure so the flow goes on.
-TASK_MODES = ("run", "catch")
+# failure under @catch and records that failure so the flow goes on; the
+# exit hook modes (model/exit_hooks.py) call a production run's @exit_hook functions.
+TASK_MODES = ("run", "catch", "exit_hook_success", "exit_hook_error")
 
 
 @dataclass(frozen=True)

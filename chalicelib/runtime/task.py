@@ -32,6 +32,7 @@ from flowdrop.errors import TaskError
 from flowdrop.exception import MetaflowExceptionWrapper, dotted_type
 from flowdrop.flowspec import ArtifactView, FlowSpec, ForeachFrame, Inputs, _constants
 from flowdrop.model.decorators import Decorator, effective_decorators, timeout_seconds
+from flowdrop.model.exit_hooks import MODES as EXIT_HOOK_MODES
 from flowdrop.model.graph import Graph
 from flowdrop.model.parameters import parse_parameters_input, resolve_parameters
 from flowdrop.model.runs import is_production_run, run_record
@@ -322,6 +323,10 @@ def _jsonable(value: Any) -> Any:
 def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
     """Run one task (or record its failure, in catch mode) and return its task_output."""
     ds, graph = setup.datastore, setup.graph
+    if payload.mode in EXIT_HOOK_MODES:  # the production run's final hook task, not a step
+        from flowdrop.runtime.exit_hooks import run_exit_hook_task
+
+        return run_exit_hook_task(graph, ds, setup.flow_cls, payload)
     if payload.step not in graph:
         raise TaskError(f"flow {graph.flow_name!r} has no step {payload.step!r}")
     node = graph[payload.step]
