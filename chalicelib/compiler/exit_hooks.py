@@ -12,9 +12,9 @@ by calling the hooks (runtime/exit_hooks.py):
 - failure: every top-level Task, Map and Parallel gets one more Catch,
   States.ALL after its own (@catch still comes first), keeping the state data
   and putting the error at `$.failure`; it leads to `exit-hook-error` (mode
-  exit_hook_error), then `run-failed-check`, then a Fail state that repeats
-  the caught Error and Cause (ErrorPath / CausePath), so the execution still
-  ends FAILED with the step's own error. States inside a Map or Parallel need
+  exit_hook_error), then `run-failed-check`, then a Fail state, so the
+  execution still ends FAILED: error `flowdrop.RunFailed` (a Fail state may
+  not raise a States.* error), cause "<caught error>: <caught cause>". States inside a Map or Parallel need
   no Catch: their failure fails the enclosing state, which is caught.
 
 Only the hook lists the flow has get their path: a flow with on_success
@@ -37,6 +37,9 @@ from flowdrop.model.state_names import (
     EXIT_HOOK_ERROR, EXIT_HOOK_SUCCESS, RUN_FAILED, RUN_FAILED_CHECK, RUN_FAILED_NO_CAUSE, RUN_SUCCEEDED,
 )
 
+# A Fail state may not raise an error named States.* (a Task's States.TaskFailed, States.Timeout), so the
+# failure path ends on its own error name, with the caught error and cause in the Cause.
+RUN_FAILED_ERROR = "flowdrop.RunFailed"
 FAILURE_PATH = "$.failure"  # where a caught error lands; the hook task's own result goes elsewhere
 HOOK_FAILURE_PATH = "$.exit_hook_failure"
 CATCHABLE = ("Task", "Map", "Parallel")
@@ -76,8 +79,10 @@ def failure_states(graph: Graph, options: CompileOptions) -> dict[str, dict[str,
             "Choices": [{"Variable": f"{FAILURE_PATH}.Cause", "IsPresent": True, "Next": RUN_FAILED}],
             "Default": RUN_FAILED_NO_CAUSE,
         },
-        RUN_FAILED: {"Type": "Fail", "ErrorPath": f"{FAILURE_PATH}.Error", "CausePath": f"{FAILURE_PATH}.Cause"},
-        RUN_FAILED_NO_CAUSE: {"Type": "Fail", "ErrorPath": f"{FAILURE_PATH}.Error"},
+        RUN_FAILED: {"Type": "Fail", "Error": RUN_FAILED_ERROR,
+                     "CausePath": f"States.Format('{{}}: {{}}', {FAILURE_PATH}.Error, {FAILURE_PATH}.Cause)"},
+        RUN_FAILED_NO_CAUSE: {"Type": "Fail", "Error": RUN_FAILED_ERROR,
+                              "CausePath": f"States.Format('{{}}', {FAILURE_PATH}.Error)"},
     }
 
 

@@ -129,8 +129,10 @@ def test_both_paths_end_in_a_hook_task_and_the_failure_path_still_fails():
     assert error["Parameters"]["MessageBody"]["payload"]["mode"] == "exit_hook_error"
     assert error["Parameters"]["MessageBody"]["payload"]["step"] == "_exit_hook"
     assert error["Next"] == error["Catch"][0]["Next"] == "run-failed-check"
-    assert states["run-failed"] == {"Type": "Fail", "ErrorPath": "$.failure.Error", "CausePath": "$.failure.Cause"}
-    assert states["run-failed-without-cause"] == {"Type": "Fail", "ErrorPath": "$.failure.Error"}
+    assert states["run-failed"] == {"Type": "Fail", "Error": "flowdrop.RunFailed",
+                                    "CausePath": "States.Format('{}: {}', $.failure.Error, $.failure.Cause)"}
+    assert states["run-failed-without-cause"] == {"Type": "Fail", "Error": "flowdrop.RunFailed",
+                                                  "CausePath": "States.Format('{}', $.failure.Error)"}
     # The hook task keeps the caught error where the Fail state reads it.
     assert "$.failure" not in (success.get("ResultPath"), error.get("ResultPath"))
 
