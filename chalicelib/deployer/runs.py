@@ -21,7 +21,8 @@ from flowdrop.deployer.settings import DeployerSettings
 from flowdrop.deployer.step_states import ChildHistory, UnreadChildren, body_steps, map_runs_started, step_states
 from flowdrop.deployer.trigger import machine_arn
 from flowdrop.errors import FlowNotFoundError, RequestError, RunEndedError
-from flowdrop.model import layout, names, state_names
+from flowdrop.model import layout, names
+from flowdrop.model.exit_hooks import with_exit_hook_failures
 from flowdrop.model import runs as run_ids
 
 # A Distributed Map can run millions of child executions, one history each:
@@ -114,7 +115,8 @@ def run_status(flow: str, run: str, clients: Clients, settings: DeployerSettings
         return out
     fan_out = _read_fan_out(clients, arn, events, max_child_histories)
     out = _run_summary(execution)
-    states = _failed_into_exit_hook(events, step_states(events, execution["status"], fan_out.children, fan_out.unread))
+    states = with_exit_hook_failures(events, step_states(events, execution["status"], fan_out.children,
+                                                         fan_out.unread))
     out["steps"] = _with_datastore(clients, events, states)
     out["partial"] = bool(fan_out.problems) or any(any(u.counts.values()) for u in fan_out.unread)
     if fan_out.map_runs:
@@ -126,21 +128,6 @@ def run_status(flow: str, run: str, clients: Clients, settings: DeployerSettings
     for key in ("error", "cause"):
         if execution.get(key):
             out[key] = execution[key]
-    return out
-
-
-def _failed_into_exit_hook(events: list[dict[str, Any]], states: dict[str, str]) -> dict[str, str]:
-    """A step whose failure the @exit_hook Catch took to the hook task (compiler/exit_hooks.py) left its state
-    through that Catch, which reads like a success in the history: it FAILED."""
-    by_id = {event.get("id"): event for event in events if event.get("id") is not None}
-    out = dict(states)
-    for event in events:
-        if (event.get("stateEnteredEventDetails") or {}).get("name") != state_names.EXIT_HOOK_ERROR:
-            continue
-        caught = (by_id.get(event.get("previousEventId")) or {}).get("stateExitedEventDetails") or {}
-        step = state_names.task_step(str(caught.get("name", "")))
-        if step in out:
-            out[step] = "FAILED"
     return out
 
 

@@ -4,17 +4,18 @@ Owns: the decorator's argument rules (Metaflow's: `on_success` and `on_error`
 lists of functions, or of their names / dotted import paths, at least one of
 them given; `options` a dict), the hook names in force for a graph (several
 @exit_hook decorators add up, as in Metaflow), the task modes and the pseudo
-step name that run hooks, and the shape of the run's `exit-hooks.json`.
-Does not own: calling the functions (runtime/exit_hooks.py) or the states that
+step name that run hooks, and the shape of the run's `exit-hooks.json`, and reading back from an execution's history which step's
+failure the hook path caught. Does not own: calling the functions (runtime/exit_hooks.py) or the states that
 start them in production (compiler/exit_hooks.py). Pure: no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flowdrop.model.excerpts import short_repr
+from flowdrop.model.state_names import EXIT_HOOK_ERROR, task_step
 
 if TYPE_CHECKING:
     from flowdrop.model.graph import Graph
@@ -75,3 +76,21 @@ def hook_result(name: str, ok: bool, output: str, error: str | None = None) -> d
 def exit_hooks_record(successful: bool, results: list[dict[str, Any]], finished: str) -> dict[str, Any]:
     """The run's exit-hooks.json: the outcome the hooks were called for and each hook's result."""
     return {"successful": successful, "finished": finished, "hooks": list(results)}
+
+
+def with_exit_hook_failures(events: Sequence[Mapping[str, Any]], states: Mapping[str, str]) -> dict[str, str]:
+    """Step states (deployer/step_states.py) with the step whose failure the @exit_hook Catch took marked FAILED.
+
+    That step left its state through the Catch (compiler/exit_hooks.py), which reads like a success in the
+    history; the hook task's StateEntered follows that StateExited (previousEventId).
+    """
+    by_id = {event.get("id"): event for event in events if event.get("id") is not None}
+    out = dict(states)
+    for event in events:
+        if (event.get("stateEnteredEventDetails") or {}).get("name") != EXIT_HOOK_ERROR:
+            continue
+        caught = (by_id.get(event.get("previousEventId")) or {}).get("stateExitedEventDetails") or {}
+        step = task_step(str(caught.get("name", "")))
+        if step in out:
+            out[step] = "FAILED"
+    return out

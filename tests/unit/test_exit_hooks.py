@@ -234,3 +234,20 @@ def test_a_local_run_calls_its_hooks_once_and_keeps_its_own_result(tmp_path, fai
         assert f"success hook: {pathspec} successful=True x=42" in done.stdout
     assert "[exit_hook] Hook 'broken_hook' failed with error: RuntimeError: this hook is broken" in done.stdout
     assert done.stdout.count("[exit_hook] Hook") == 1
+
+
+def test_the_step_whose_failure_the_hook_path_caught_reads_as_failed():
+    from flowdrop.model.exit_hooks import with_exit_hook_failures
+
+    events = [
+        {"id": 1, "type": "TaskStateEntered", "stateEnteredEventDetails": {"name": "start"}},
+        {"id": 2, "previousEventId": 1, "type": "TaskStateExited", "stateExitedEventDetails": {"name": "start"}},
+        {"id": 3, "previousEventId": 2, "type": "TaskStateEntered", "stateEnteredEventDetails": {"name": "end"}},
+        {"id": 4, "previousEventId": 3, "type": "TaskFailed", "taskFailedEventDetails": {"error": "States.TaskFailed"}},
+        {"id": 5, "previousEventId": 4, "type": "TaskStateExited", "stateExitedEventDetails": {"name": "end"}},
+        {"id": 6, "previousEventId": 5, "type": "TaskStateEntered",
+         "stateEnteredEventDetails": {"name": "exit-hook-error"}},
+    ]
+    states = {"start": "SUCCEEDED", "end": "SUCCEEDED"}
+    assert with_exit_hook_failures(events, states) == {"start": "SUCCEEDED", "end": "FAILED"}
+    assert with_exit_hook_failures(events[:5], states) == states  # no hook path: nothing changes
