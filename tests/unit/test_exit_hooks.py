@@ -82,6 +82,12 @@ def test_a_flow_file_with_a_bad_hook_prints_one_line_and_exits_2(tmp_path):
 SOURCE = '''
 from flowdrop import FlowSpec, exit_hook, step
 import helpers
+from alerting import alert
+
+def notify(run):
+    pass
+
+by_name = notify
 
 @exit_hook(on_success=[notify, "by_name", helpers.page])
 @exit_hook(on_error=[alert])
@@ -107,11 +113,22 @@ def test_the_graph_refuses_what_is_not_a_function_naming_the_line():
     with pytest.raises(FlowError) as info:
         parse_flow(source, "hooked.py")
     assert list(info.value.problems) == [
-        "hooked.py:6: flow 'HookedFlow': @exit_hook(on_error=[...]): item 1 `alert()` is not a function; name a "
+        "hooked.py:12: flow 'HookedFlow': @exit_hook(on_error=[...]): item 1 `alert()` is not a function; name a "
         "function defined or imported in the flow file (or write 'module.function').",
-        "hooked.py:6: flow 'HookedFlow': @exit_hook(on_error=[...]): item 2 `3` is not a function; name a "
+        "hooked.py:12: flow 'HookedFlow': @exit_hook(on_error=[...]): item 2 `3` is not a function; name a "
         "function defined or imported in the flow file (or write 'module.function').",
     ]
+
+
+def test_a_hook_name_the_file_never_binds_is_refused_before_any_run():
+    source = SOURCE.replace("from alerting import alert\n", "")
+    with pytest.raises(FlowError) as info:
+        parse_flow(source, "hooked.py")
+    assert list(info.value.problems) == [
+        "hooked.py:11: flow 'HookedFlow': @exit_hook(on_error=[...]): no function 'alert' in this file; define or "
+        "import it here, or name it as 'module.function'."]
+    assert hook_names(parse_flow(source.replace("import helpers", "from helpers import *"), "hooked.py"), False) == (
+        "alert",)  # a star import may bring it
 
 
 # -- the compiled machine -----------------------------------------------------------------------------
