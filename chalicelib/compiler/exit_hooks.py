@@ -14,7 +14,9 @@ by calling the hooks (runtime/exit_hooks.py):
   and putting the error at `$.failure`; it leads to `exit-hook-error` (mode
   exit_hook_error), then `run-failed-check`, then a Fail state, so the
   execution still ends FAILED: error `flowdrop.RunFailed` (a Fail state may
-  not raise a States.* error), cause "<caught error>: <caught cause>". States inside a Map or Parallel need
+  not raise a States.* error), cause "<caught error>: <caught cause>".
+- the hook task has its own Retry (a lost worker or host) and a one-hour
+  TimeoutSeconds, so a hanging hook cannot keep an ended run RUNNING. States inside a Map or Parallel need
   no Catch: their failure fails the enclosing state, which is caught.
 
 Only the hook lists the flow has get their path: a flow with on_success
@@ -43,6 +45,9 @@ RUN_FAILED_ERROR = "flowdrop.RunFailed"
 FAILURE_PATH = "$.failure"  # where a caught error lands; the hook task's own result goes elsewhere
 HOOK_FAILURE_PATH = "$.exit_hook_failure"
 CATCHABLE = ("Task", "Map", "Parallel")
+
+# A hook that hangs must not keep a run that has ended RUNNING for ever: after this, its Catch ends the run.
+HOOK_TIMEOUT_SECONDS = 3600
 
 # The hook task's Retry, as the -catch Task's: its failure means a lost worker or host, not a hook's.
 HOOK_RETRY = [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 2, "IntervalSeconds": 5, "BackoffRate": 2.0}]
@@ -93,13 +98,13 @@ def hook_task(graph: Graph, options: CompileOptions, mode: str, next_state: str 
     payload = payload_template(HOOK_STEP, mode)
     match backend.kind:
         case "batch":
-            fields = batch.task_fields(graph.flow_name, HOOK_STEP, mode, {}, backend)
+            fields = batch.task_fields(graph.flow_name, HOOK_STEP, mode, {}, backend, HOOK_TIMEOUT_SECONDS)
         case "lambda":
             fields = lambda_.task_fields(payload, backend)
         case _:
-            fields = worker.task_fields(payload, backend, None)
+            fields = worker.task_fields(payload, backend, HOOK_TIMEOUT_SECONDS)
     state: dict[str, Any] = {
-        "Type": "Task", **fields, "Retry": HOOK_RETRY,
+        "Type": "Task", **fields, "TimeoutSeconds": HOOK_TIMEOUT_SECONDS, "Retry": HOOK_RETRY,
         "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": HOOK_FAILURE_PATH, "Next": if_lost}],
     }
     state.update({"Next": next_state} if next_state is not None else {"End": True})

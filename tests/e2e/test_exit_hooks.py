@@ -30,12 +30,16 @@ def stack(tmp_path_factory):
         yield running
 
 
+WORKER_MACHINE = "ExitHookOnWorkers"  # the same flow deployed again, on the worker backend
+
+
 @pytest.fixture(scope="module")
 def api(stack, tmp_path_factory) -> ApiClient:
     folder = tmp_path_factory.mktemp("exit-hook-flow")
     flow_file = folder / "exit_hook_flow.py"
     shutil.copy(TEST_FLOWS / "exit_hook_flow.py", flow_file)
     deploy_flow(stack, flow_file)
+    deploy_flow(stack, flow_file, backend="worker", create_options=("--name", WORKER_MACHINE))
     return ApiClient.from_config(stack.config)
 
 
@@ -47,15 +51,15 @@ def hooks_of(stack, run_id: str) -> dict:
     return Run(f"{FLOW}/{run_id}").exit_hooks
 
 
-def execution(stack, run_id: str) -> dict:
+def execution(stack, run_id: str, machine: str = FLOW) -> dict:
     sfn = stack.aws.client("stepfunctions")
-    arn = next(e["executionArn"] for e in sfn.list_executions(stateMachineArn=_machine_arn(sfn))["executions"]
+    arn = next(e["executionArn"] for e in sfn.list_executions(stateMachineArn=_machine_arn(sfn, machine))["executions"]
                if f"sfn-{e['name']}" == run_id)
     return sfn.describe_execution(executionArn=arn)
 
 
-def _machine_arn(sfn) -> str:
-    return next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == FLOW)
+def _machine_arn(sfn, machine: str) -> str:
+    return next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == machine)
 
 
 def test_a_successful_run_calls_its_success_hooks_once_and_still_succeeds(stack, api):
@@ -86,3 +90,14 @@ def test_a_failed_run_calls_its_error_hooks_once_and_still_fails_with_the_steps_
     # The Fail state after the hook task: the run's own error, the end step's task failure, in its cause.
     assert described["error"] == "flowdrop.RunFailed", described
     assert described["cause"].startswith("States.TaskFailed: ") and "ExitHookFlow-end" in described["cause"]
+
+
+def test_on_workers_a_failed_run_calls_its_error_hooks_too(stack, api):
+    # moto drops a worker's failure cause (EMULATOR.md): the failure path's Fail state without a cause.
+    run_id = api.trigger(WORKER_MACHINE, {"fail": True})["run_id"]
+    status = wait_for_run(api, WORKER_MACHINE, run_id)
+    assert (status["status"], status["steps"]) == ("FAILED", {"start": "SUCCEEDED", "end": "FAILED"}), status
+    record = hooks_of(stack, run_id)
+    assert [(h["name"], h["ok"]) for h in record["hooks"]] == [("broken_hook", False), ("report_error", True)]
+    described = execution(stack, run_id, WORKER_MACHINE)
+    assert described["error"] == "flowdrop.RunFailed" and described["cause"].startswith("TaskFailed"), described

@@ -143,6 +143,7 @@ def test_both_paths_end_in_a_hook_task_and_the_failure_path_still_fails():
     success, error = states["exit-hook-success"], states["exit-hook-error"]
     assert success["Parameters"]["MessageBody"]["payload"]["mode"] == "exit_hook_success"
     assert success["End"] is True and success["Catch"][0]["Next"] == "run-succeeded"
+    assert success["TimeoutSeconds"] == error["TimeoutSeconds"] == 3600 and "HeartbeatSeconds" in success
     assert error["Parameters"]["MessageBody"]["payload"]["mode"] == "exit_hook_error"
     assert error["Parameters"]["MessageBody"]["payload"]["step"] == "_exit_hook"
     assert error["Next"] == error["Catch"][0]["Next"] == "run-failed-check"
