@@ -1,6 +1,7 @@
 """@exit_hook in production on the embedded stack: the deployed state machine calls the hooks once at the end.
 
-One stack, one deployed flow (tests/flows/exit_hook_flow.py, on the default
+A local run first (`python flow.py run`: the hooks run in the run's process once its
+last task ended). Then one stack, one deployed flow (tests/flows/exit_hook_flow.py, on the default
 Batch backend), two runs of it: one succeeds, one fails in its end step.
 Each calls its hooks through the machine's final hook task; one hook raises
 on both paths, which changes neither run's outcome, and the failed run's
@@ -9,6 +10,7 @@ execution still ends FAILED with the step's own error.
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -17,7 +19,7 @@ from flowdrop.cli.api_client import ApiClient
 from flowdrop.cli.operations import production_client
 from flowdrop.local.stack import EmbeddedStack, StackOptions
 from flowdrop.testing import deploy_flow, wait_for_run
-from tests.helpers.runtime import TEST_FLOWS
+from tests.helpers.runtime import TEST_FLOWS, run_flow
 
 pytestmark = pytest.mark.slow
 
@@ -60,6 +62,25 @@ def execution(stack, run_id: str, machine: str = FLOW) -> dict:
 
 def _machine_arn(sfn, machine: str) -> str:
     return next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == machine)
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_local_run_calls_its_hooks_once_and_keeps_its_own_result(tmp_path, fail):
+    done = run_flow(TEST_FLOWS / "exit_hook_flow.py", "run", *(["--fail", "true"] if fail else []),
+                    datastore=tmp_path / "ds")
+    assert done.returncode == (1 if fail else 0), done.stderr
+    (run_folder,) = (tmp_path / "ds" / "ExitHookFlow" / "runs").iterdir()
+    record = json.loads((run_folder / "exit-hooks.json").read_text())
+    assert record["successful"] is (not fail)
+    pathspec = f"ExitHookFlow/{run_folder.name}"
+    if fail:
+        assert [(h["name"], h["ok"]) for h in record["hooks"]] == [("broken_hook", False), ("report_error", True)]
+        assert f"error hook: {pathspec} successful=False" in done.stdout
+    else:
+        assert [(h["name"], h["ok"]) for h in record["hooks"]] == [("report_success", True), ("broken_hook", False)]
+        assert f"success hook: {pathspec} successful=True x=42" in done.stdout
+    assert "[exit_hook] Hook 'broken_hook' failed with error: RuntimeError: this hook is broken" in done.stdout
+    assert done.stdout.count("[exit_hook] Hook") == 1
 
 
 def test_a_successful_run_calls_its_success_hooks_once_and_still_succeeds(stack, api):

@@ -16,7 +16,7 @@ from flowdrop.errors import DecoratorError, FlowError
 from flowdrop.graph import parse_flow, parse_flow_file
 from flowdrop.model.exit_hooks import hook_names
 from flowdrop.runtime.exit_hooks import run_exit_hooks
-from tests.helpers.runtime import TEST_FLOWS, run_flow
+from tests.helpers.runtime import TEST_FLOWS
 
 FLOW = TEST_FLOWS / "exit_hook_flow.py"
 WORKER = CompileOptions("ExitHookFlow", backend=BackendSettings(kind="worker", worker_queue_url="http://queue"))
@@ -231,27 +231,6 @@ def test_hooks_get_the_run_a_raising_hook_is_reported_and_none_runs_twice(tmp_pa
     assert ds.read_exit_hooks("r1")["successful"] is True
     assert run_exit_hooks(graph, ds, "r1", True, namespace) == results and len(calls) == 2
     assert ds.list_steps("r1") == []  # the record is no step
-
-
-# -- a local run -----------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("fail", [False, True])
-def test_a_local_run_calls_its_hooks_once_and_keeps_its_own_result(tmp_path, fail):
-    done = run_flow(FLOW, "run", *(["--fail", "true"] if fail else []), datastore=tmp_path / "ds")
-    assert done.returncode == (1 if fail else 0), done.stderr
-    (run_folder,) = (tmp_path / "ds" / "ExitHookFlow" / "runs").iterdir()
-    record = json.loads((run_folder / "exit-hooks.json").read_text())
-    assert record["successful"] is (not fail)
-    pathspec = f"ExitHookFlow/{run_folder.name}"
-    if fail:
-        assert [(h["name"], h["ok"]) for h in record["hooks"]] == [("broken_hook", False), ("report_error", True)]
-        assert f"error hook: {pathspec} successful=False" in done.stdout
-    else:
-        assert [(h["name"], h["ok"]) for h in record["hooks"]] == [("report_success", True), ("broken_hook", False)]
-        assert f"success hook: {pathspec} successful=True x=42" in done.stdout
-    assert "[exit_hook] Hook 'broken_hook' failed with error: RuntimeError: this hook is broken" in done.stdout
-    assert done.stdout.count("[exit_hook] Hook") == 1
 
 
 def test_the_step_whose_failure_the_hook_path_caught_reads_as_failed():
