@@ -129,10 +129,12 @@ def _print_stack(console: Any, stack: Any, needs_export: bool) -> None:
     rows = [("API (Chalice routes)", info["api_url"]), ("AWS endpoint (moto)", info["aws_endpoint"]),
             ("packages bucket", f"s3://{info['bucket']}/packages/ -> {info['deploy_queue']}"),
             ("deploy dead letters", info["dead_letter_queue"]), ("worker queue", info["task_queue"]),
-            ("workers", str(info["workers"])), ("schedule clock", "EventBridge rules flowdrop-*"),
+            ("workers", str(info["workers"])), ("schedule clock", "EventBridge Scheduler schedules and rules flowdrop-*"),
             ("client config", info["config"]), ("logs", info["logs"])]
+    if info["api_url"]:  # the page asks for the token once per browser tab
+        rows.insert(1, ("operator page", f"{info['api_url']}/  (token: {stack.api_token})"))
     for label, value in rows:
-        console.print(f"  {label:<22} {value}")
+        console.print(f"  {label:<22} {value}", soft_wrap=True)
     if needs_export:
         console.print(f"\nUse it from another shell:\n  export FLOWDROP_CONFIG={info['config']}")
     console.print("\nThen: python flow.py step-functions create; python flow.py step-functions trigger; flowdrop flows")
@@ -179,7 +181,7 @@ def _show_flow(ctx: click.Context, flow: str) -> None:
     click.echo(f"{answer.get('flow', flow)}: production version {answer.get('production_version', '?')} of "
                f"{len(answer.get('versions') or [])}, deployed {production.get('deployed_at') or '?'} by "
                f"{production.get('user') or '?'}")
-    for line in trigger_lines(str(answer.get("flow", flow)), list(answer.get("triggers") or [])):
+    for line in trigger_lines(str(answer.get("flow", flow)), list(answer.get("trigger_rules") or [])):
         click.echo(line)
 
 

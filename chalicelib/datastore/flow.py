@@ -103,6 +103,10 @@ class FlowDatastore:
                 "Is the code that defined its class importable here?"
             ) from err
 
+    def artifact_size(self, sha: str) -> int:
+        """Bytes of the stored (pickled) value under `sha`."""
+        return self.storage.size(self._blob_key(sha))
+
     def copy_artifacts_from(self, origin: FlowDatastore, shas: Iterable[str]) -> None:
         """Copy the blobs `shas` from another store of this flow (resume from a production run)."""
         for sha in sorted(set(shas)):

@@ -42,6 +42,7 @@ from flowdrop.errors import (
     PackageError,
     ParameterError,
 )
+from flowdrop.graph.render import render_outline
 from flowdrop.model import names
 from flowdrop.model.schedule import DEFAULT_OVERLAP
 from flowdrop.model.deployments import ACCEPTED, DUPLICATE, FAILED, SUPERSEDED
@@ -152,6 +153,7 @@ def candidate_release(candidate: Candidate, deployed_at: str, uploaded: datetime
         schedule=candidate.schedule.to_dict() if candidate.schedule else None,
         overlap=manifest.options.get("schedule_overlap", DEFAULT_OVERLAP),
         steps=[node.name for node in candidate.graph.nodes],
+        graph=render_outline(candidate.graph),
         alerts=manifest.options.get("alerts") or None,
         package_key=candidate.key,
         user=manifest.user,

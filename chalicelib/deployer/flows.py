@@ -59,6 +59,15 @@ def release_view(release: Release) -> dict[str, Any]:
     }
 
 
+def drawn_graph(release: Release) -> list[dict[str, Any]]:
+    """The release's steps with their edges, for the operator page (graph.render.render_outline); a
+    release recorded before outlines were kept: its steps in a line."""
+    if release.graph:
+        return release.graph
+    steps = release.steps
+    return [{"name": step, "type": "linear", "out_funcs": steps[i + 1:i + 2]} for i, step in enumerate(steps)]
+
+
 def list_flows(clients: Clients, settings: DeployerSettings) -> list[dict[str, Any]]:
     """Every flow with a production deployment: name, production version, schedule."""
     return [{"flow": p.release.flow, "flow_name": p.release.flow_name, **release_view(p.release)}
@@ -84,11 +93,13 @@ def describe_flow(flow: str, clients: Clients, settings: DeployerSettings, now: 
         "next_fire_times": fire_times(release.schedule, now),
         "alerts": shown_alerts(release.alerts),
         "steps": release.steps,
-        "triggers": _triggers(release, settings),
+        "graph": drawn_graph(release),
+        "triggers": release.triggers,
+        "trigger_rules": _trigger_rules(release, settings),
     }
 
 
-def _triggers(release: Release, settings: DeployerSettings) -> list[dict[str, Any]]:
+def _trigger_rules(release: Release, settings: DeployerSettings) -> list[dict[str, Any]]:
     """The flow's trigger rules and schedule as the deployer keeps them (trigger_views.py)."""
     triggers = FlowTriggers.from_dict(release.triggers)
     target = settings.event_target() if triggers else PLACEHOLDER_TARGET  # no rules: the queue is never read

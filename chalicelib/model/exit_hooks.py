@@ -78,19 +78,36 @@ def exit_hooks_record(successful: bool, results: list[dict[str, Any]], finished:
     return {"successful": successful, "finished": finished, "hooks": list(results)}
 
 
-def with_exit_hook_failures(events: Sequence[Mapping[str, Any]], states: Mapping[str, str]) -> dict[str, str]:
-    """Step states (deployer/step_states.py) with the step whose failure the @exit_hook Catch took marked FAILED.
+def caught_by_exit_hook(events: Sequence[Mapping[str, Any]]) -> set[str]:
+    """The steps whose failure the @exit_hook Catch took to the hook task (compiler/exit_hooks.py).
 
-    That step left its state through the Catch (compiler/exit_hooks.py), which reads like a success in the
-    history; the hook task's StateEntered follows that StateExited (previousEventId).
+    Such a step left its state through the Catch, which reads like a success in the history; the hook
+    task's StateEntered follows that StateExited (previousEventId).
     """
     by_id = {event.get("id"): event for event in events if event.get("id") is not None}
-    out = dict(states)
+    steps = set()
     for event in events:
         if (event.get("stateEnteredEventDetails") or {}).get("name") != EXIT_HOOK_ERROR:
             continue
         caught = (by_id.get(event.get("previousEventId")) or {}).get("stateExitedEventDetails") or {}
         step = task_step(str(caught.get("name", "")))
-        if step in out:
-            out[step] = "FAILED"
+        if step:
+            steps.add(step)
+    return steps
+
+
+def with_exit_hook_failures(events: Sequence[Mapping[str, Any]], states: Mapping[str, str]) -> dict[str, str]:
+    """Step states (deployer/step_states.py) with the steps caught_by_exit_hook marked FAILED."""
+    caught = caught_by_exit_hook(events)
+    return {step: "FAILED" if step in caught else state for step, state in states.items()}
+
+
+def counts_with_exit_hook_failures(events: Sequence[Mapping[str, Any]],
+                                   counts: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]:
+    """Task counts per step (step_states.step_counts) with each caught step's exited task counted as failed."""
+    out = {step: dict(c) for step, c in counts.items()}
+    for step in caught_by_exit_hook(events):
+        if out.get(step, {}).get("succeeded", 0) > 0:
+            out[step]["succeeded"] -= 1
+            out[step]["failed"] = out[step].get("failed", 0) + 1
     return out

@@ -259,7 +259,7 @@ def test_the_flow_lists_its_triggers_in_the_api_and_the_operator_cli(stack, api,
 
     from flowdrop.cli.operator import cli
 
-    (view,) = api.get_flow("EventFlow")["triggers"]
+    (view,) = api.get_flow("EventFlow")["trigger_rules"]
     assert (view["kind"], view["event"], view["parameters"]) == ("event", "data.ready", {"alpha": "weight"})
     assert view["pattern"] == {"detail-type": ["data.ready"], "source": ["flowdrop.events"]}
     rules = stack.aws.client("events").list_rules(EventBusName=view["bus"])["Rules"]

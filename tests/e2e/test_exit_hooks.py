@@ -101,6 +101,7 @@ def test_a_failed_run_calls_its_error_hooks_once_and_still_fails_with_the_steps_
     assert status["status"] == "FAILED", status
     # The end step's task failed into the hook path's Catch; the run's status still says which step failed.
     assert status["steps"] == {"start": "SUCCEEDED", "end": "FAILED"}
+    assert status["step_counts"]["end"] == {"succeeded": 0, "failed": 1, "running": 0, "aborted": 0}
     record = hooks_of(stack, run_id)
     assert record["successful"] is False
     assert [(h["name"], h["ok"]) for h in record["hooks"]] == [("broken_hook", False), ("report_error", True)]

@@ -234,7 +234,7 @@ def test_hooks_get_the_run_a_raising_hook_is_reported_and_none_runs_twice(tmp_pa
 
 
 def test_the_step_whose_failure_the_hook_path_caught_reads_as_failed():
-    from flowdrop.model.exit_hooks import with_exit_hook_failures
+    from flowdrop.model.exit_hooks import counts_with_exit_hook_failures, with_exit_hook_failures
 
     events = [
         {"id": 1, "type": "TaskStateEntered", "stateEnteredEventDetails": {"name": "start"}},
@@ -248,3 +248,6 @@ def test_the_step_whose_failure_the_hook_path_caught_reads_as_failed():
     states = {"start": "SUCCEEDED", "end": "SUCCEEDED"}
     assert with_exit_hook_failures(events, states) == {"start": "SUCCEEDED", "end": "FAILED"}
     assert with_exit_hook_failures(events[:5], states) == states  # no hook path: nothing changes
+    counts = {"start": {"succeeded": 1, "failed": 0}, "end": {"succeeded": 1, "failed": 0}}
+    assert counts_with_exit_hook_failures(events, counts) == {"start": {"succeeded": 1, "failed": 0},
+                                                              "end": {"succeeded": 0, "failed": 1}}
