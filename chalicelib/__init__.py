@@ -10,8 +10,10 @@ from flowdrop.decorators import (
     trigger_on_finish,
 )
 from flowdrop.flowspec import FlowSpec, StepFailure
+from flowdrop.includefile import IncludeFile
 from flowdrop.model.version import __version__
 from flowdrop.parameters import JSONType, Parameter
+from flowdrop.user_configs import Config, config_expr
 
 
 def __getattr__(name: str):
@@ -38,7 +40,8 @@ def __getattr__(name: str):
 
 __all__ = [
     "__version__",
-    "FlowSpec", "Parameter", "JSONType", "current", "step", "retry", "catch", "timeout", "resources",
+    "FlowSpec", "Parameter", "JSONType", "IncludeFile", "Config", "config_expr", "current",
+    "step", "retry", "catch", "timeout", "resources",
     "batch", "environment", "schedule", "project", "trigger", "trigger_on_finish", "exit_hook", "StepFailure",
     "Event",
     "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace", "default_namespace",

@@ -311,7 +311,8 @@ def _create(obj: Any, options: Any, *, wait: bool, wait_timeout: float) -> int:
     console = Console(stderr=True, highlight=False)
     now = datetime.now(timezone.utc)
     s3 = _BackgroundClient(config.aws, "s3")  # boto3's import and S3 model load (~0.4 s) overlap the packaging
-    prepared = prepare_deployment(obj.flow_cls, obj.flow_file, obj.graph, options, user_name(), now)
+    prepared = prepare_deployment(obj.flow_cls, obj.flow_file, obj.graph, options, user_name(), now,
+                                  configs=obj.configs)
     manifest = prepared.manifest
     console.print(f"Deploying {manifest.state_machine_name} to AWS Step Functions: {len(prepared.files)} files "
                   f"(flowdrop {manifest.sdk_version} included), code sha256 {manifest.code_sha256[:12]}...")
@@ -341,6 +342,14 @@ def trigger_parameters(graph: Graph, given: Mapping[str, str]) -> dict[str, Any]
     # deployed manifest).
     specs = [spec for spec in graph.parameters if spec.name in given]
     values = resolve_parameters(specs, given, label=lambda name: f"--{name}")
+    for spec in specs:
+        if spec.include is not None and values[spec.name] is not None:
+            from pathlib import Path
+
+            from flowdrop.includefile import inline_reference, read_included
+
+            # As Metaflow's trigger: the file is read here, on this machine, and travels with the run's input.
+            values[spec.name] = inline_reference(read_included(spec, Path(str(values[spec.name]))))
     return {name: values[name] for name in given}
 
 

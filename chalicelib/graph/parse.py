@@ -115,6 +115,7 @@ def parse_flow(source: str, filename: str, class_name: str | None = None) -> Gra
         flow_decorators=flow.decorators,
         lineno=flow.lineno,
         doc=flow.doc,
+        configs=flow.configs,
     )
 
 
