@@ -3,7 +3,9 @@
 Owns: CallKiller, an HTTP proxy in front of the moto server that forwards
 every call and, at the first call a predicate picks, SIGKILLs a process
 (before the call reaches moto, or after moto carried it out but before the
-answer gets back), then drops the connection; and `run_handler`, which runs
+answer gets back), then drops the connection, or (`when="cut"`) reads half
+of that call's body and drops the connection, as a network that fails
+mid-upload does, `cuts` times; and `run_handler`, which runs
 the deployer's deploy or scheduled handler in a child process of its own
 (`python -m tests.helpers.faults`), so that it can be killed for real.
 Nothing here patches boto3 or the code under test: the handler runs
@@ -45,17 +47,19 @@ def aws_target(operation: str, body_has: str = "") -> Picker:
 
 @dataclass
 class CallKiller:
-    """A proxy to `upstream` that kills `victim` at the first call `pick` selects (`when`: before or after it)."""
+    """A proxy to `upstream` that kills `victim` at the first call `pick` selects (`when`: before or after it),
+    or cuts the connection mid-body of the first `cuts` calls it selects (`when="cut"`; None: every one)."""
 
     upstream: str
     pick: Picker
     when: str = "before"
+    cuts: int | None = 1
     victim: int | None = None  # the pid to kill; set once the process is started
     killed_at: list[str] = field(default_factory=list)  # the call it killed at ("METHOD path target")
     calls: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        assert self.when in ("before", "after"), self.when
+        assert self.when in ("before", "after", "cut"), self.when
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -75,7 +79,11 @@ class CallKiller:
         label = f"{method} {path} {headers.get('X-Amz-Target', '')}".strip()
         with self._lock:
             self.calls.append(label)
-            if self.killed_at or self.victim is None or not self.pick(method, path, headers, body):
+            if self.when == "cut":
+                if (self.cuts is not None and len(self.killed_at) >= self.cuts) or not self.pick(method, path,
+                                                                                                    headers, body):
+                    return False
+            elif self.killed_at or self.victim is None or not self.pick(method, path, headers, body):
                 return False
             self.killed_at.append(label)
             return True
@@ -102,9 +110,14 @@ class CallKiller:
 
             def _any(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
                 headers = {k: v for k, v in self.headers.items()}
-                chosen = killer._take(self.command, self.path, headers, body)
+                if killer.when == "cut" and length and killer._take(self.command, self.path, headers, b""):
+                    self.rfile.read(length // 2)  # half the body arrives, then the line goes dead
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                body = self.rfile.read(length) if length else b""
+                chosen = killer.when != "cut" and killer._take(self.command, self.path, headers, body)
                 if chosen and killer.when == "before":
                     killer._kill()
                     self.close_connection = True
