@@ -207,6 +207,7 @@ class Live:
     schedule: LiveSchedule | None = None
     event_rules: tuple[EventRule, ...] = ()
     alias_version_arn: str | None = None  # the version the alias routes to (its heaviest)
+    releases: tuple[Release, ...] = ()  # every recorded version, oldest first
     unrecorded_versions: tuple[PublishedVersion, ...] = ()  # published after the newest recorded release
 
 
@@ -256,11 +257,14 @@ def plan_deployment(release: Release, definition: str, live: Live, *, machine_ar
                     ())
     alias = names.alias_arn(machine_arn)
     description = f"code {release.code_sha256}"
-    # A deploy of this code that died after publishing left its version: take it rather than publish it twice.
-    leftover = next((v for v in live.unrecorded_versions if (v.definition, v.description) == (definition, description)),
-                    None)
+    # A deploy of this upload that died after publishing left its version, recorded (but production not claimed)
+    # or not: take it rather than publish it twice.
+    recorded = next((r.version_arn for r in live.releases
+                     if _same_upload(r, release) and r.fingerprint == release.fingerprint), None)
+    leftover = recorded or next((v.version_arn for v in live.unrecorded_versions
+                                 if (v.definition, v.description) == (definition, description)), None)
     actions: list[Action] = [
-        UseVersion(leftover.version_arn) if leftover else
+        UseVersion(leftover) if leftover else
         PublishVersion(machine_arn, release.flow, definition, role_arn, description, create=not live.machine_exists),
         RecordRelease(release),
         ClaimProduction(release),
@@ -280,10 +284,7 @@ def _same_upload(production: Release, release: Release) -> bool:
 
 def _finish(production: Release, live: Live, machine_arn: str, target: ScheduleTarget,
             events: EventTarget | None) -> Plan:
-    """What is left of a deployment of this upload that claimed production and died: alias, schedule, rules.
-
-    Nothing at all when it had finished (a redelivery of a deployed upload).
-    """
+    """What is left of a deployment of this upload that claimed production and died (none if it finished)."""
     actions: list[Action] = [UseVersion(production.version_arn)]
     if live.alias_version_arn != production.version_arn:
         actions.append(PointAlias(names.alias_arn(machine_arn), machine_arn, None, create=not live.alias_exists))

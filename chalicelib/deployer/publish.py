@@ -58,6 +58,7 @@ def read_live(clients: Clients, store: DeploymentStore, flow: str, machine_arn: 
     alias = _exists(lambda: clients.sfn.describe_state_machine_alias(stateMachineAliasArn=alias_arn),
                     "Step Functions", "DescribeStateMachineAlias", alias_arn) if machine else None
     production = store.production(flow)
+    releases = tuple(store.releases(flow)) if machine else ()
     rule = names.rule_name(flow)
     described = _exists(lambda: clients.events.describe_rule(Name=rule), "EventBridge", "DescribeRule", rule)
     targets: tuple[tuple[str, str, str], ...] = ()
@@ -76,7 +77,8 @@ def read_live(clients: Clients, store: DeploymentStore, flow: str, machine_arn: 
         schedule=_live_schedule(clients, names.schedule_name(flow), group),
         event_rules=read_event_rules(clients, flow, events) if events is not None else (),
         alias_version_arn=_routed_version(alias),
-        unrecorded_versions=_unrecorded_versions(clients, store, flow, machine_arn) if machine else (),
+        releases=releases,
+        unrecorded_versions=_unrecorded_versions(clients, releases, machine_arn) if machine else (),
     )
 
 
@@ -89,14 +91,14 @@ def _routed_version(alias: dict[str, Any] | None) -> str | None:
 _UNRECORDED_LOOKAHEAD = 5
 
 
-def _unrecorded_versions(clients: Clients, store: DeploymentStore, flow: str,
+def _unrecorded_versions(clients: Clients, releases: tuple[Release, ...],
                          machine_arn: str) -> tuple[PublishedVersion, ...]:
     """The versions published after the newest recorded release, found by describing the next version numbers.
 
     A deploy killed between PublishVersion and RecordRelease leaves one. (ListStateMachineVersions would list
     them, but moto answers it with HTTP 500: EMULATOR.md.)
     """
-    newest = max((r.version for r in store.releases(flow)), default=0)
+    newest = max((r.version for r in releases), default=0)
     found = []
     for number in range(newest + 1, newest + 1 + _UNRECORDED_LOOKAHEAD):
         arn = f"{machine_arn}:{number}"

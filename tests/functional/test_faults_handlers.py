@@ -79,9 +79,11 @@ def redeliver(stack: DeployerStack, event: dict, attempts: int = 40) -> int:
     ("UpdateStateMachine", "", "after"),
     # version 2 published, not yet recorded
     ("PutItem", "version#000002", "before"),
+    # version 2 recorded, production not claimed
+    ("PutItem", "newest_uploaded <=", "before"),
     # version 2 recorded and claimed as production; the alias not moved yet
     ("UpdateStateMachineAlias", "", "before"),
-], ids=["after-publish", "before-record", "before-alias"])
+], ids=["after-publish", "before-record", "before-claim", "before-alias"])
 def test_a_deploy_killed_between_publish_and_alias_is_finished_by_the_redelivery(aws, unique_name, kill):
     stack = make_stack(aws, unique_name)
     first = stack.package(variant(1), file_name="parameter_flow.py")

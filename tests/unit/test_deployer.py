@@ -175,6 +175,11 @@ def test_a_version_a_dead_deploy_published_is_taken_not_published_again():
     assert result.status == "ACCEPTED"
     assert [type(a) for a in result.actions] == [UseVersion, RecordRelease, ClaimProduction, PointAlias]
     assert result.actions[0] == UseVersion(f"{ARN}:4")
+    # Recorded but production not claimed (the deploy died in between): the recorded version is taken.
+    mine = release(uploaded="2026-11-25T11:00:00.000000Z", fingerprint="f2")
+    recorded = replace(live, unrecorded_versions=(), releases=(current.release, replace(mine, version=4,
+                                                                                          version_arn=f"{ARN}:4")))
+    assert plan(mine, recorded).actions[0] == UseVersion(f"{ARN}:4")
     # Another definition (another package's dead deploy) is no reason to skip publishing.
     live = replace(live, unrecorded_versions=(other,))
     assert isinstance(plan(release(uploaded="2026-11-25T11:00:00.000000Z", fingerprint="f2"), live).actions[0],
