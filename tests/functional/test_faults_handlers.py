@@ -140,3 +140,34 @@ def test_a_scheduled_handler_killed_after_start_execution_starts_nothing_new_on_
     again = stack.clients.sfn.list_executions(stateMachineArn=stack.machine_arn("HourlyFlow"))["executions"]
     assert [e["executionArn"] for e in again] == [e["executionArn"] for e in started]
     stack.clients.sfn.stop_execution(executionArn=started[0]["executionArn"])
+
+
+def test_a_scheduled_handler_killed_while_taking_a_queued_tick_loses_no_tick(aws, unique_name):
+    from flowdrop.cli.uploader import DeployOptions
+
+    stack = make_stack(aws, unique_name)
+    package = stack.package(EXAMPLES / "hourly_flow.py", options=DeployOptions(backend="worker",
+                                                                                 schedule_overlap="queue"))
+    stack.upload(package.key, package.data)
+    assert handle_package_batch(delivery(stack, package.key, "m1"), stack.clients, stack.settings, now) == {
+        "batchItemFailures": []}
+    # The 10:00 tick waited for a run that has since ended; the 11:00 tick's invocation takes it off the queue.
+    stack.store.queue_tick(package.flow, "2026-11-25T10:00:00Z")
+    tick = {"flow": package.flow, "scheduled_time": "2026-11-25T11:00:00Z", "attempt": "1"}
+    killer = CallKiller(aws.endpoint_url, aws_target("DeleteItem", "queued#"), when="after")
+    try:
+        died = run_handler("scheduled", stack.env, tick, endpoint=killer.url, killer=killer)
+    finally:
+        killer.stop()
+    assert died.returncode == -9 and killer.killed_at, (died.returncode, killer.calls, died.stderr[-2000:])
+
+    retried = run_handler("scheduled", stack.env, {**tick, "attempt": "2"}, endpoint=aws.endpoint_url)
+    assert retried.returncode == 0, retried.stderr[-2000:]
+    started = stack.clients.sfn.list_executions(stateMachineArn=stack.machine_arn("HourlyFlow"))["executions"]
+    # The queued tick ran (its run started before it left the queue); 11:00 waits behind it.
+    assert [e["name"] for e in started] == ["sched-20261125T1000Z"]
+    assert stack.store.queued_ticks(package.flow) == ["2026-11-25T11:00:00Z"]
+    answer = json.loads(retried.stdout.strip().splitlines()[-1])
+    assert answer["outcome"] == "queued", answer
+    for execution in started:
+        stack.clients.sfn.stop_execution(executionArn=execution["executionArn"])
