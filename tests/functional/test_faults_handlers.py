@@ -171,3 +171,23 @@ def test_a_scheduled_handler_killed_while_taking_a_queued_tick_loses_no_tick(aws
     assert answer["outcome"] == "queued", answer
     for execution in started:
         stack.clients.sfn.stop_execution(executionArn=execution["executionArn"])
+
+
+def test_a_first_deploy_killed_after_creating_the_state_machine_is_finished_by_the_redelivery(aws, unique_name):
+    stack = make_stack(aws, unique_name)
+    first = stack.package(variant(1), file_name="parameter_flow.py")
+    stack.upload(first.key, first.data)
+    event = delivery(stack, first.key, "m1")
+    killer = CallKiller(aws.endpoint_url, aws_target("CreateStateMachine"), when="after")
+    try:
+        died = run_handler("deploy", stack.env, event, endpoint=killer.url, killer=killer, lambda_timeout=2)
+    finally:
+        killer.stop()
+    assert died.returncode == -9 and killer.killed_at, (died.returncode, killer.calls, died.stderr[-2000:])
+    assert version_exists(stack, "ParameterFlow", 1) and stack.store.production(first.flow) is None
+
+    redeliver(stack, event)
+    record = stack.store.get_record(first.flow, first.sha)
+    assert (record.status, record.version) == ("ACCEPTED", 1), record
+    assert alias_target(stack, "ParameterFlow").endswith(":1")
+    assert not version_exists(stack, "ParameterFlow", 2)
