@@ -86,7 +86,8 @@ def _alive(pid: int) -> bool:
     return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
 
 
-def test_moto_killed_under_a_running_stack_stops_it_with_a_message_and_exit_1(tmp_path):
+@pytest.mark.parametrize("backend", ["batch", "worker"])
+def test_moto_killed_under_a_running_stack_stops_it_with_a_message_and_exit_1(tmp_path, backend):
     state_dir, work = tmp_path / "state", tmp_path / "work"
     work.mkdir()
     started = work / "started"
@@ -103,13 +104,14 @@ def test_moto_killed_under_a_running_stack_stops_it_with_a_message_and_exit_1(tm
         assert up.poll() is None, up.stdout.read()
         stack = json.loads((state_dir / "stack.json").read_text())
         client_env = {**env, "FLOWDROP_CONFIG": stack["config"]}
-        run_command([sys.executable, str(flow_file), "step-functions", "create"], client_env, work)
+        run_command([sys.executable, str(flow_file), "step-functions", "create", "--backend", backend], client_env,
+                    work)
         api = ApiClient.from_config(load_config(client_env))
         run_id = api.trigger("HoldingFlow", {})["run_id"]
         _wait_until(lambda: started.exists() and started.read_text(), "the task to start")
         task_pid = int(started.read_text())
         spawned.append(task_pid)
-        moto = [pid for pid in _children(up.pid) if "moto" in _cmdline(pid)]
+        moto = [pid for pid in _children(up.pid) if "flowdrop.local.moto.main" in _cmdline(pid)]
         spawned += moto
         assert len(moto) == 1, [(pid, _cmdline(pid)) for pid in _children(up.pid)]
 
