@@ -88,7 +88,11 @@ class FlowDatastore:
                     "Store a picklable value, or use a local variable instead of self."
                 ) from err
             sha = hashlib.sha256(blob).hexdigest()
-            self.storage.put_if_absent(self._blob_key(sha), blob)
+            try:
+                self.storage.put_if_absent(self._blob_key(sha), blob)
+            except DatastoreError as err:  # a full disk, a lost connection: say which artifact did not fit
+                raise DatastoreError(f"flow {self.flow_name}: artifact '{name}' ({len(blob):,} bytes pickled) was not "
+                                     f"saved, so the task fails: {err}") from err
             shas[name] = sha
         return shas
 
