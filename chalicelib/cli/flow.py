@@ -20,17 +20,6 @@ import click
 
 from flowdrop.cli.exits import fail, messages_not_tracebacks
 from flowdrop.cli.flow_context import FlowContext, resolve_datastore_root, with_decorators
-from flowdrop.cli.flow_run import (
-    apply_options,
-    find_origin,
-    given_parameters,
-    resumed_run_meta,
-    run_flow,
-    run_options,
-    run_settings,
-    start_parameters,
-)
-from flowdrop.cli.lint import check_flow
 from flowdrop.config import load_config
 from flowdrop.errors import FlowdropError, ParameterError
 from flowdrop.model.graph import Graph
@@ -76,7 +65,67 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
         # Metaflow's first line on stderr; tools reading its output skip it (`tag list --flat`).
         obj.echo(f"flowdrop {__version__} executing {graph.flow_name} for user:{user_name()}", fg="magenta")
         if ctx.invoked_subcommand is None:
+            from flowdrop.cli.lint import check_flow
+
             check_flow(obj)  # as Metaflow: `python flow.py` alone checks the flow
+
+    cli.graph = graph  # type: ignore[attr-defined]  # run's and resume's options, built when first asked for
+
+    @cli.command(help="Run one task (used by the local runtime, workers, Batch and Lambda).")
+    @click.argument("step_name")
+    @click.option("--run-id", required=True)
+    @click.option("--task-id", required=True)
+    @click.option("--parameters", default=None, help='The start task\'s parameters as a JSON object string.')
+    @click.option("--mode", type=click.Choice(["run", "catch"]), default="run")
+    @click.option("--output-file", default=None)
+    @click.option("--tag", multiple=True)
+    @click.option("--origin-run-id", default=None)
+    @click.option("--retry-count", type=click.IntRange(min=0), default=0,
+                  help="Attempts of this task before this one (Step Functions' retry count).")
+    @click.option("--namespace", "user_namespace", default=None)
+    @click.option("--max-log-size", default=10, help="MB of stdout and stderr kept.")
+    @click.pass_obj
+    def step(obj: FlowContext, step_name: str, run_id: str, task_id: str, parameters: str | None, mode: str,
+             output_file: str | None, tag: tuple[str, ...], origin_run_id: str | None, retry_count: int,
+             user_namespace: str | None, max_log_size: int) -> None:
+        from flowdrop.model.task import indices_of
+        from flowdrop.runtime.entry import load_package_context
+        from flowdrop.runtime.task import TaskSetup, run_task
+
+        if not (task_id == step_name or task_id.startswith(step_name + "-")):
+            fail(f"--task-id {task_id!r} does not belong to step {step_name!r} (expected {step_name}[-i-j...])", 2)
+        if user_namespace is not None:
+            from flowdrop.client import namespace
+
+            namespace(user_namespace or None)
+        payload = TaskPayload(obj.graph.flow_name, step_name, run_id, indices_of(task_id), parameters, mode,
+                              retry_count)
+        context = load_package_context(obj.flow_file)
+        setup = TaskSetup(obj.flow_cls, obj.graph, obj.datastore(), (*context.with_decorators, *obj.with_decorators),
+                          (*tag, *context.tags_for(run_id)), context.deploy_values, origin_run_id,
+                          deployment_name=context.state_machine_name, max_log_size=max_log_size * 1024 * 1024)
+        output = run_task(setup, payload)
+        if output_file:
+            Path(output_file).write_text(json.dumps(output))
+
+    return cli
+
+
+def _add_run_commands(cli: click.Group) -> None:
+    """`run` and `resume`: their options come from the flow's parameters (cli.graph)."""
+    from flowdrop.cli.flow_run import (
+        apply_options,
+        find_origin,
+        given_parameters,
+        resumed_run_meta,
+        run_flow,
+        run_options,
+        run_settings,
+        start_parameters,
+    )
+    from flowdrop.cli.lint import check_flow
+
+    graph: Graph = cli.graph  # type: ignore[attr-defined]  # set by build_cli
 
     def run(obj: FlowContext, max_workers: int, max_num_splits: int, max_log_size: int, tags: tuple[str, ...],
             run_id_file: str | None, user_namespace: str | None, run_with: tuple[str, ...], **kwargs: Any) -> None:
@@ -127,44 +176,6 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
     cli.command(help="Rerun a run from its failed step (or STEP), reusing what succeeded.")(
         apply_options(resume_options, resume))
 
-    @cli.command(help="Run one task (used by the local runtime, workers, Batch and Lambda).")
-    @click.argument("step_name")
-    @click.option("--run-id", required=True)
-    @click.option("--task-id", required=True)
-    @click.option("--parameters", default=None, help='The start task\'s parameters as a JSON object string.')
-    @click.option("--mode", type=click.Choice(["run", "catch"]), default="run")
-    @click.option("--output-file", default=None)
-    @click.option("--tag", multiple=True)
-    @click.option("--origin-run-id", default=None)
-    @click.option("--retry-count", type=click.IntRange(min=0), default=0,
-                  help="Attempts of this task before this one (Step Functions' retry count).")
-    @click.option("--namespace", "user_namespace", default=None)
-    @click.option("--max-log-size", default=10, help="MB of stdout and stderr kept.")
-    @click.pass_obj
-    def step(obj: FlowContext, step_name: str, run_id: str, task_id: str, parameters: str | None, mode: str,
-             output_file: str | None, tag: tuple[str, ...], origin_run_id: str | None, retry_count: int,
-             user_namespace: str | None, max_log_size: int) -> None:
-        from flowdrop.model.task import indices_of
-        from flowdrop.runtime.entry import load_package_context
-        from flowdrop.runtime.task import TaskSetup, run_task
-
-        if not (task_id == step_name or task_id.startswith(step_name + "-")):
-            fail(f"--task-id {task_id!r} does not belong to step {step_name!r} (expected {step_name}[-i-j...])", 2)
-        if user_namespace is not None:
-            from flowdrop.client import namespace
-
-            namespace(user_namespace or None)
-        payload = TaskPayload(obj.graph.flow_name, step_name, run_id, indices_of(task_id), parameters, mode,
-                              retry_count)
-        context = load_package_context(obj.flow_file)
-        setup = TaskSetup(obj.flow_cls, obj.graph, obj.datastore(), (*context.with_decorators, *obj.with_decorators),
-                          (*tag, *context.tags_for(run_id)), context.deploy_values, origin_run_id,
-                          deployment_name=context.state_machine_name, max_log_size=max_log_size * 1024 * 1024)
-        output = run_task(setup, payload)
-        if output_file:
-            Path(output_file).write_text(json.dumps(output))
-
-    return cli
 
 
 def _add_inspect_commands(cli: click.Group) -> None:
@@ -179,9 +190,10 @@ def _add_step_functions_commands(cli: click.Group) -> None:
     add_step_functions_commands(cli)
 
 
-# Commands defined in other modules, loaded when first asked for: every Batch and Lambda task is a
-# fresh `python flow.py step ...` that needs neither the uploader and API client nor the inspectors.
+# Commands built when first asked for: every Batch and Lambda task is a fresh `python flow.py step ...`
+# that needs neither the local runtime's run and resume, the uploader and API client, nor the inspectors.
 _LAZY_COMMANDS: dict[str, Callable[[click.Group], None]] = {
+    **dict.fromkeys(("run", "resume"), _add_run_commands),
     **dict.fromkeys(("check", "show", "output-dot", "logs", "dump", "tag"), _add_inspect_commands),
     "step-functions": _add_step_functions_commands,
 }
@@ -189,6 +201,8 @@ _LAZY_COMMANDS: dict[str, Callable[[click.Group], None]] = {
 
 class _FlowGroup(click.Group):
     """The flow's command group, with the commands of _LAZY_COMMANDS loaded on demand."""
+
+    graph: Graph | None = None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *_LAZY_COMMANDS})

@@ -106,7 +106,8 @@ def test_branch_and_production_at_top_level_reach_step_functions(env, monkeypatc
 
 
 def test_a_task_command_loads_neither_the_uploader_nor_the_inspectors(tmp_path):
-    """`python flow.py step ...` (every Batch and Lambda task) never imports what only deploying or reading needs."""
+    """`python flow.py step ...` (every Batch and Lambda task) never imports what only deploying, reading, or
+    running the flow locally (run, resume, pyflakes) needs."""
     import subprocess
     import sys
 
@@ -115,7 +116,8 @@ def test_a_task_command_loads_neither_the_uploader_nor_the_inspectors(tmp_path):
              "try:\n    runpy.run_path(sys.argv[0], run_name='__main__')\nexcept SystemExit as done:\n"
              "    assert not done.code, done.code\n"
              "loaded = [m for m in ('flowdrop.cli.step_functions', 'flowdrop.cli.uploader', 'flowdrop.cli.flow_inspect',"
-             " 'rich', 'difflib') if m in sys.modules]\nprint('LOADED', loaded)\n")
+             " 'flowdrop.cli.flow_run', 'flowdrop.cli.lint', 'flowdrop.runtime.scheduler', 'rich', 'difflib')"
+             " if m in sys.modules]\nprint('LOADED', loaded)\n")
     done = subprocess.run([sys.executable, "-c", probe], cwd=EXAMPLES, capture_output=True, text=True,
                           env={**__import__("os").environ, "FLOWDROP_CONFIG": str(tmp_path / "none.json")})
     assert "LOADED []" in done.stdout, done.stdout + done.stderr
