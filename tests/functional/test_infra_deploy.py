@@ -49,10 +49,12 @@ DEPENDENTS = {"APIHandlerInvokePermission": {"APIHandler", "RestAPI"},
 DROPPED_OUTPUTS = {"RestAPIId": {"RestAPI"}, "APIHandlerName": {"APIHandler"}, "APIHandlerArn": {"APIHandler"},
                    "EndpointURL": {"RestAPI"}}
 # Template properties moto's CloudFormation models do not apply (each has a canary below).
-IGNORED_BY_MOTO = {"AWS::S3::Bucket": {"NotificationConfiguration", "PublicAccessBlockConfiguration",
-                                       "OwnershipControls"},
-                   "AWS::DynamoDB::Table": {"TimeToLiveSpecification", "PointInTimeRecoverySpecification"}, "AWS::IAM::Role": {"ManagedPolicyArns"},
-                   "AWS::Batch::JobDefinition": {"PlatformCapabilities"}}
+IGNORED_BY_MOTO = {
+    "AWS::S3::Bucket": {"NotificationConfiguration", "PublicAccessBlockConfiguration", "OwnershipControls"},
+    "AWS::DynamoDB::Table": {"TimeToLiveSpecification", "PointInTimeRecoverySpecification"},
+    "AWS::IAM::Role": {"ManagedPolicyArns"},
+    "AWS::Batch::JobDefinition": {"PlatformCapabilities"},
+}
 STAGES = {"dev": {"BatchComputeType": "FARGATE"},
           "prod": {"BatchComputeType": "EC2", "Ec2InstanceTypes": "g5.xlarge,c6i.large"}}
 
