@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv test demo bench clean aws-install
+.PHONY: venv test demo bench clean aws-install browser
 
 venv: $(STAMP)
 
@@ -17,8 +17,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+# The operator page's browser tests drive Debian's chromium through chromedriver (CI runs as root and
+# reaches Debian's archive). Nothing to do when both are there; without root, say what to run instead.
+CHROMIUM_PACKAGES := chromium chromium-driver
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then \
+		echo "browser: chromium and chromedriver are installed"; \
+	elif [ "$$(id -u)" != 0 ]; then \
+		echo "browser: chromium/chromedriver missing and not root, so not installed here:" \
+			"run 'sudo apt-get install -y $(CHROMIUM_PACKAGES)' (the operator page's tests need them)"; \
+	else \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(CHROMIUM_PACKAGES); \
+	fi
 
 demo: $(STAMP)
 	$(BIN)/flowdrop demo

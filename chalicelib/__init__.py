@@ -6,11 +6,14 @@ The public SDK, with Metaflow's names: change `from metaflow import ...` to
 
 from flowdrop.current import current
 from flowdrop.decorators import (
-    batch, catch, environment, project, resources, retry, schedule, step, timeout, trigger, trigger_on_finish,
+    batch, catch, environment, exit_hook, project, resources, retry, schedule, step, timeout, trigger,
+    trigger_on_finish,
 )
 from flowdrop.flowspec import FlowSpec, StepFailure
+from flowdrop.includefile import IncludeFile
 from flowdrop.model.version import __version__
 from flowdrop.parameters import JSONType, Parameter
+from flowdrop.user_configs import Config, config_expr
 
 
 def __getattr__(name: str):
@@ -37,8 +40,10 @@ def __getattr__(name: str):
 
 __all__ = [
     "__version__",
-    "FlowSpec", "Parameter", "JSONType", "current", "step", "retry", "catch", "timeout", "resources",
-    "batch", "environment", "schedule", "project", "trigger", "trigger_on_finish", "StepFailure", "Event",
+    "FlowSpec", "Parameter", "JSONType", "IncludeFile", "Config", "config_expr", "current",
+    "step", "retry", "catch", "timeout", "resources",
+    "batch", "environment", "schedule", "project", "trigger", "trigger_on_finish", "exit_hook", "StepFailure",
+    "Event",
     "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace", "default_namespace",
     "Deployer", "DeployedFlow", "TriggeredRun", "Runner", "ExecutingRun",
 ]

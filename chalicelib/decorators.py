@@ -1,6 +1,6 @@
 """The user-facing decorators: @step, @retry, @catch, @timeout, @resources,
-@batch, @environment on steps; @schedule, @project, @trigger and
-@trigger_on_finish on flows.
+@batch, @environment on steps; @schedule, @project, @trigger,
+@trigger_on_finish and @exit_hook on flows.
 
 Owns: recording metadata and checking arguments when the flow module is
 imported (a bad cron expression fails right there). Does not own what the
@@ -61,10 +61,25 @@ def definition_error(message: str) -> DecoratorError:
     return DecoratorError(where + message)
 
 
-def _step_decorator(name: str, func: Callable | None, attributes: dict[str, Any]) -> Any:
+def _config_unpacked(name: str, unpacked: dict[str, Any]) -> dict[str, Any]:
+    """`**cfg` in a decorator call while the class body runs: allowed (a config expression), nothing else is."""
+    from flowdrop.user_configs import UNPACK_KEY
+
+    for key in unpacked:
+        if not key.startswith(UNPACK_KEY):
+            raise TypeError(f"{name}() got an unexpected keyword argument {key!r}")
+    return unpacked
+
+
+def _step_decorator(name: str, func: Callable | None, attributes: dict[str, Any],
+                    unpacked: dict[str, Any] | None = None) -> Any:
+    from flowdrop.user_configs import is_delayed
+
+    _config_unpacked(name, unpacked or {})
     # The same check the static graph, the manifest and `--with` use, so a
     # bad argument fails here with a message, not later with a TypeError.
-    problems = decorator_problems(Decorator(name, attributes))
+    # Arguments over the flow's configs are checked once their values are known (graph/configs.py).
+    problems = decorator_problems(Decorator(name, {k: v for k, v in attributes.items() if not is_delayed(v)}))
     if problems:
         raise definition_error("; ".join(problems))
 
@@ -77,24 +92,28 @@ def _step_decorator(name: str, func: Callable | None, attributes: dict[str, Any]
     return apply(func) if func is not None else apply
 
 
-def retry(func: Callable | None = None, *, times: int = 3, minutes_between_retries: int = 2) -> Any:
+def retry(func: Callable | None = None, *, times: int = 3, minutes_between_retries: int = 2, **unpacked: Any) -> Any:
     """Retry a failing step `times` more times, waiting `minutes_between_retries` between tries."""
-    return _step_decorator("retry", func, {"times": times, "minutes_between_retries": minutes_between_retries})
+    return _step_decorator("retry", func, {"times": times, "minutes_between_retries": minutes_between_retries},
+                           unpacked)
 
 
-def catch(func: Callable | None = None, *, var: str | None = None, print_exception: bool = True) -> Any:
+def catch(func: Callable | None = None, *, var: str | None = None, print_exception: bool = True,
+          **unpacked: Any) -> Any:
     """After a step's final failure, store the exception in artifact `var` and go on."""
-    return _step_decorator("catch", func, {"var": var, "print_exception": print_exception})
+    return _step_decorator("catch", func, {"var": var, "print_exception": print_exception}, unpacked)
 
 
-def timeout(func: Callable | None = None, *, seconds: int = 0, minutes: int = 0, hours: int = 0) -> Any:
+def timeout(func: Callable | None = None, *, seconds: int = 0, minutes: int = 0, hours: int = 0,
+            **unpacked: Any) -> Any:
     """Fail the step (then retry or catch) when it runs longer than the given time."""
-    return _step_decorator("timeout", func, {"seconds": seconds, "minutes": minutes, "hours": hours})
+    return _step_decorator("timeout", func, {"seconds": seconds, "minutes": minutes, "hours": hours}, unpacked)
 
 
-def resources(func: Callable | None = None, *, cpu: int = 1, gpu: int = 0, memory: int = 4096) -> Any:
+def resources(func: Callable | None = None, *, cpu: int = 1, gpu: int = 0, memory: int = 4096,
+              **unpacked: Any) -> Any:
     """What the step needs when it runs remotely (vCPUs, GPUs, memory in MB)."""
-    return _step_decorator("resources", func, {"cpu": cpu, "gpu": gpu, "memory": memory})
+    return _step_decorator("resources", func, {"cpu": cpu, "gpu": gpu, "memory": memory}, unpacked)
 
 
 def batch(
@@ -105,14 +124,17 @@ def batch(
     memory: int = 4096,
     image: str | None = None,
     queue: str | None = None,
+    **unpacked: Any,
 ) -> Any:
     """Run the step on AWS Batch, with these resources."""
-    return _step_decorator("batch", func, {"cpu": cpu, "gpu": gpu, "memory": memory, "image": image, "queue": queue})
+    return _step_decorator("batch", func, {"cpu": cpu, "gpu": gpu, "memory": memory, "image": image, "queue": queue},
+                           unpacked)
 
 
-def environment(func: Callable | None = None, *, vars: dict[str, str] | None = None) -> Any:  # noqa: A002
+def environment(func: Callable | None = None, *, vars: dict[str, str] | None = None,  # noqa: A002
+                **unpacked: Any) -> Any:
     """Set environment variables for the step's task."""
-    return _step_decorator("environment", func, {"vars": {} if vars is None else vars})
+    return _step_decorator("environment", func, {"vars": {} if vars is None else vars}, unpacked)
 
 
 def _flow_decorator(name: str, attributes: dict[str, Any]) -> Callable[[type], type]:
@@ -175,12 +197,51 @@ def trigger_on_finish(cls: type | None = None, *, flow: Any = None, flows: Any =
     return decorate(cls) if cls is not None else decorate
 
 
+def exit_hook(cls: type | None = None, *, on_success: Any = None, on_error: Any = None, options: Any = None) -> Any:
+    """Call these functions once when a run ends: `on_success` after a successful run, `on_error` after a failed one.
+
+    As Metaflow's: each item is a function (or its name, or 'module.name'); a
+    function taking `run` (or **kwargs) gets the run's client Run. A hook that
+    raises is reported and changes nothing about the run. Several @exit_hook add up.
+    """
+    from flowdrop.model.exit_hooks import exit_hook_problems
+
+    attributes: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, value in (("on_success", on_success), ("on_error", on_error)):
+        if value is None:
+            continue
+        if not isinstance(value, list | tuple):
+            problems.append(f"@exit_hook({key}={value!r:.40}): {key} must be a list of functions")
+            continue
+        names = []
+        for position, item in enumerate(value, 1):
+            if isinstance(item, str) or callable(item):
+                names.append(item if isinstance(item, str) else getattr(item, "__name__", repr(item)))
+            else:
+                problems.append(f"@exit_hook({key}=[...]): item {position} is {item!r:.40} ({type(item).__name__}), "
+                                "not a function; give the function itself, or its name")
+        attributes[key] = names
+    if options is not None:
+        attributes["options"] = options
+    problems = problems or exit_hook_problems(attributes)
+    if problems:
+        raise definition_error("; ".join(problems))
+    decorate = _flow_decorator("exit_hook", attributes)
+    return decorate(cls) if cls is not None else decorate
+
+
 _PROJECT_NAME = re.compile(r"^[a-z0-9_]{1,128}$")
 
 
-def project(cls: type | None = None, *, name: str) -> Any:
+def project(cls: type | None = None, *, name: Any = None, **unpacked: Any) -> Any:
     """Group flows of one project; deployments get per-user, test or prod branches."""
-    if not _PROJECT_NAME.match(name or ""):
+    from flowdrop.user_configs import is_delayed
+
+    _config_unpacked("project", unpacked)
+    if name is None and unpacked:  # @project(**cfg): the name comes from the config
+        return _flow_decorator("project", {})
+    if not is_delayed(name) and not _PROJECT_NAME.match(name or ""):
         raise definition_error(f"@project: name must be lowercase letters, digits and underscores, got {name!r}")
     decorate = _flow_decorator("project", {"name": name})
     return decorate(cls) if cls is not None else decorate

@@ -59,6 +59,16 @@ class DecoratorError(FlowdropError):
     """A decorator has arguments that cannot work (a bad cron expression, say)."""
 
 
+class FlowConfigError(FlowdropError):
+    """A flow's Config (Metaflow's user configs) has no value, a bad one, or an expression that cannot be evaluated."""
+
+    http_status = 400
+
+    def __init__(self, problems: Iterable[str]):
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self.problems))
+
+
 class DatastoreError(FlowdropError):
     """Artifacts or metadata could not be read or written."""
 

@@ -34,6 +34,7 @@ class DeployTimeContext:
     user_name: str
     parameter_name: str
     logger: Callable[[str], None] = print
+    configs: Any = None  # the flow's config values by name (ctx.configs.cfg.x), as Metaflow's context has
 
 
 class Parameter:
@@ -104,7 +105,7 @@ def _infer_type(default: Any) -> Any:
 
 
 def evaluate_deploy_time_parameters(
-    flow_cls: type, graph: Graph, user: str, skip: Collection[str] = ()
+    flow_cls: type, graph: Graph, user: str, skip: Collection[str] = (), configs: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Call each callable Parameter default once, now (but those named in `skip`); ParameterError lists every failure.
 
@@ -118,7 +119,7 @@ def evaluate_deploy_time_parameters(
     saved = dict(current._values)
     current._set(flow_name=graph.flow_name, project_name=project.attributes.get("name") if project else None)
     try:
-        _evaluate(flow_cls, graph, user, skip, values, problems)
+        _evaluate(flow_cls, graph, user, skip, values, problems, configs)
     finally:
         current._clear()
         current._set(**saved)
@@ -128,7 +129,10 @@ def evaluate_deploy_time_parameters(
 
 
 def _evaluate(flow_cls: type, graph: Graph, user: str, skip: Collection[str], values: dict[str, Any],
-              problems: list[str]) -> None:
+              problems: list[str], configs: Mapping[str, Any] | None = None) -> None:
+    from flowdrop.user_configs import ConfigValue
+
+    config_context = ConfigValue({name: value for name, value in (configs or {}).items()})
     for spec in graph.parameters:
         if not spec.deploy_time or spec.name in skip:
             continue
@@ -137,7 +141,8 @@ def _evaluate(flow_cls: type, graph: Graph, user: str, skip: Collection[str], va
         if not callable(function):
             problems.append(f"{where}: the flow class has no callable default for it")
             continue
-        context = DeployTimeContext(flow_name=graph.flow_name, user_name=user, parameter_name=spec.name)
+        context = DeployTimeContext(flow_name=graph.flow_name, user_name=user, parameter_name=spec.name,
+                                    configs=config_context)
         try:
             raw = function(context)
         except Exception as err:  # noqa: BLE001 - user code: report it, whatever it raised

@@ -31,7 +31,7 @@ def show_plan(obj: Any, options: Any) -> int:
 
     api = ApiClient.from_config(obj.config)
     prepared = prepare_deployment(obj.flow_cls, obj.flow_file, obj.graph, options, user_name(),
-                                  datetime.now(timezone.utc))
+                                  datetime.now(timezone.utc), configs=obj.configs)
     manifest = prepared.manifest
     source = prepared.files[manifest.flow_file].decode("utf-8")
     answer = api.plan(manifest.state_machine_name, manifest.to_dict(), source)

@@ -34,9 +34,15 @@ from flowdrop.cli.lint import check_flow
 from flowdrop.config import load_config
 from flowdrop.errors import FlowdropError, ParameterError
 from flowdrop.model.graph import Graph
-from flowdrop.model.task import TaskPayload
+from flowdrop.model.task import TASK_MODES, TaskPayload
 
 __all__ = ["FlowContext", "build_cli", "main"]
+
+
+def _with_config_options(func: Callable) -> Callable:
+    from flowdrop.cli.flow_configs import config_options
+
+    return apply_options(config_options(), func)
 
 
 def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
@@ -44,6 +50,7 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
 
     @click.group(cls=_FlowGroup, help=f"Commands for the flow {graph.flow_name} ({flow_file.name}).",
                  invoke_without_command=True)
+    @_with_config_options
     @click.option("--quiet/--not-quiet", default=False, help="Print only what was asked for, no progress messages.")
     @click.option("--metadata", type=click.Choice(["local"]), default="local", show_default=True,
                   help="Where run metadata lives: beside the artifacts, in the datastore.")
@@ -58,18 +65,25 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
                   help="Where step code finds its packages: this Python's (Metaflow's local environment).")
     @click.option("--event-logger", default="nullSidecarLogger", hidden=True, help="Accepted for Metaflow; unused.")
     @click.option("--monitor", default="nullSidecarMonitor", hidden=True, help="Accepted for Metaflow; unused.")
-    @click.option("--branch", default=None, help="@project flows: the branch (as after step-functions create).")
-    @click.option("--production", is_flag=True, help="@project flows: the production branch.")
+    # Metaflow's METAFLOW_BRANCH / METAFLOW_PRODUCTION are read too, as a Metaflow user sets them.
+    @click.option("--branch", default=None, envvar=["FLOWDROP_BRANCH", "METAFLOW_BRANCH"],
+                  help="@project flows: the branch test.BRANCH, for runs and step-functions create.")
+    @click.option("--production", is_flag=True, envvar=["FLOWDROP_PRODUCTION", "METAFLOW_PRODUCTION"],
+                  help="@project flows: the production branch, for runs and step-functions create.")
     @click.pass_context
     def cli(ctx: click.Context, quiet: bool, metadata: str, datastore_kind: str | None, datastore_root: str | None,
             with_specs: tuple[str, ...], pylint: bool, environment: str, event_logger: str, monitor: str,
-            branch: str | None, production: bool) -> None:
+            branch: str | None, production: bool, config_files: tuple, config_texts: tuple,
+            config_frozen: str | None) -> None:
+        from flowdrop.cli.flow_configs import apply_configs
         from flowdrop.config import user_name
         from flowdrop.model.version import __version__
 
         obj = FlowContext(flow_cls, flow_file, graph, load_config())
+        # Configs first: decorators read them.
+        apply_configs(obj, config_files, config_texts, config_frozen, ctx.invoked_subcommand)
         obj.quiet, obj.pylint, obj.branch, obj.production = quiet, pylint, branch, production
-        obj.with_decorators = with_decorators(graph, with_specs)
+        obj.with_decorators = with_decorators(obj.graph, with_specs)
         obj.with_specs = with_specs
         obj.datastore_root = resolve_datastore_root(obj.config, datastore_kind, datastore_root)
         ctx.obj = obj
@@ -97,13 +111,16 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
         from flowdrop.runtime.resume import clone_tasks, steps_to_rerun
         from flowdrop.runtime.scheduler import new_run_id
 
+        from flowdrop.cli.flow_configs import apply_origin_configs
+
         settings = run_settings(obj, max_workers, max_num_splits, max_log_size, tags, run_id_file,
                                  user_namespace, run_with)
-        with messages_not_tracebacks():
-            check_flow(obj)
         local = obj.datastore()
         origin = find_origin(obj, local, origin_run_id)
         origin_id = origin_run_id or local.list_runs()[0]
+        apply_origin_configs(obj, origin, origin_id)  # as Metaflow: a resumed run keeps its origin's configs
+        with messages_not_tracebacks():
+            check_flow(obj)
         rerun = steps_to_rerun(obj.graph, origin, origin_id, step)
         run_id = run_id or new_run_id()
         cloned = clone_tasks(obj.graph, origin, origin_id, local, run_id, rerun)
@@ -132,7 +149,7 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
     @click.option("--run-id", required=True)
     @click.option("--task-id", required=True)
     @click.option("--parameters", default=None, help='The start task\'s parameters as a JSON object string.')
-    @click.option("--mode", type=click.Choice(["run", "catch"]), default="run")
+    @click.option("--mode", type=click.Choice(list(TASK_MODES)), default="run")
     @click.option("--output-file", default=None)
     @click.option("--tag", multiple=True)
     @click.option("--origin-run-id", default=None)
@@ -163,7 +180,9 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
         context = load_package_context(obj.flow_file)
         setup = TaskSetup(obj.flow_cls, obj.graph, obj.datastore(), (*context.with_decorators, *obj.with_decorators),
                           (*tag, *context.tags_for(run_id)), context.deploy_values, origin_run_id,
-                          deployment_name=context.state_machine_name, max_log_size=max_log_size * 1024 * 1024)
+                          deployment_name=context.state_machine_name or obj.project_flow_name(),
+                          max_log_size=max_log_size * 1024 * 1024,
+                          configs=obj.configs)
         output = run_task(setup, payload)
         if output_file:
             Path(output_file).write_text(json.dumps(output))

@@ -37,6 +37,32 @@ class FlowContext:
         self.pylint = True
         self.branch: str | None = None
         self.production = False
+        self.configs: dict[str, Any] = {}  # the command's Config values by name (cli/flow_configs.py)
+        self.source_graph = graph  # the graph as read from source, before config values are put in
+
+    def project_flow_name(self) -> str | None:
+        """`<project>.<branch>.<Flow>` for a local run of a @project flow (--branch / --production), else None."""
+        from flowdrop.config import user_name
+        from flowdrop.decorators import project_info
+
+        project = self.graph.flow_decorator("project")
+        if project is None or not project.attributes.get("name"):
+            return None
+        return project_info(str(project.attributes["name"]), self.graph.flow_name, user_name(), self.branch,
+                            self.production).project_flow_name
+
+    def top_options(self) -> tuple[str, ...]:
+        """The top-level options a task subprocess of a local run needs to see what the run's scheduler saw."""
+        from flowdrop.cli.flow_configs import FROZEN_OPTION, frozen_values
+
+        out: tuple[str, ...] = ()
+        if (frozen := frozen_values(self)) is not None:
+            out += (FROZEN_OPTION, frozen)
+        if self.branch:
+            out += ("--branch", self.branch)
+        if self.production:
+            out += ("--production",)
+        return out
 
     def echo(self, message: str, err: bool = True, **style: Any) -> None:
         """A progress message, silenced by --quiet."""

@@ -34,9 +34,13 @@ def start_parameters(obj: FlowContext, given: dict[str, Any]) -> str:
     from flowdrop.model.parameters import resolve_parameters
     from flowdrop.parameters import evaluate_deploy_time_parameters
 
+    from flowdrop.cli.flow_configs import store_included_files
+
     values = dict(given)
-    values.update(evaluate_deploy_time_parameters(obj.flow_cls, obj.graph, user_name(), skip=given))
+    values.update(evaluate_deploy_time_parameters(obj.flow_cls, obj.graph, user_name(), skip=given,
+                                                  configs=obj.configs))
     resolve_parameters(obj.graph.parameters, values, label=lambda name: f"--{name}")
+    store_included_files(obj, values)  # as Metaflow: an IncludeFile's file is read at run start
     return json.dumps(values, sort_keys=True, default=str)
 
 
@@ -46,8 +50,9 @@ def parameter_options(graph: Graph, run: bool = False) -> list[Callable]:
     for spec in graph.parameters:
         default_text = "computed at run start" if spec.deploy_time else repr(spec.default)
         help_text = (spec.help or "") + f" [{spec.type}; default: {default_text}]"
-        # As Metaflow's METAFLOW_RUN_<NAME>: a value may come from FLOWDROP_RUN_<NAME>.
-        envvar = f"FLOWDROP_RUN_{spec.name.replace('-', '_').upper()}" if run else None
+        # As Metaflow's METAFLOW_RUN_<NAME> (also read): a value may come from FLOWDROP_RUN_<NAME>.
+        suffix = spec.name.replace('-', '_').upper()
+        envvar = [f"FLOWDROP_RUN_{suffix}", f"METAFLOW_RUN_{suffix}"] if run else None
         options.append(click.option(f"--{spec.name}", spec.attribute, type=str, default=None, envvar=envvar,
                                     help=help_text.strip()))
     return options
@@ -124,7 +129,7 @@ def run_flow(obj: FlowContext, run_id: str, params_json: str | None, settings: R
                          with_specs=obj.with_specs, tags=settings.tags, datastore_root=obj.datastore_url(),
                          origin_run_id=origin_run_id, echo=obj.echo, launcher=launcher,
                          max_num_splits=settings.max_num_splits, max_log_size=settings.max_log_size,
-                         namespace=settings.namespace)
+                         namespace=settings.namespace, top_options=obj.top_options())
     obj.echo(f"Workflow starting (run-id {run_id}) for {obj.graph.flow_name}, datastore {obj.datastore_url()}:",
              err=False)
 
@@ -135,12 +140,25 @@ def run_flow(obj: FlowContext, run_id: str, params_json: str | None, settings: R
 
         setup = TaskSetup(obj.flow_cls, obj.graph, obj.datastore(), obj.with_decorators, settings.tags,
                           load_package_context(obj.flow_file).deploy_values, origin_run_id,
-                          max_log_size=max_log_bytes)
+                          max_log_size=max_log_bytes, configs=obj.configs, deployment_name=obj.project_flow_name())
         return run_task(setup, payload)
 
     scheduler = LocalScheduler(obj.flow_file, obj.graph, obj.datastore(), run_id, options, params_json, cloned,
                                run_forked=run_forked)
-    _report(obj, scheduler.run(), run_id)
+    result = scheduler.run()
+    _call_exit_hooks(obj, run_id, result.succeeded)
+    _report(obj, result, run_id)
+
+
+def _call_exit_hooks(obj: FlowContext, run_id: str, succeeded: bool) -> None:
+    """@exit_hook: once the run has ended (failed or interrupted too), its hooks run here, in the run's process."""
+    from flowdrop.model.exit_hooks import has_exit_hooks
+
+    if not has_exit_hooks(obj.graph):
+        return
+    from flowdrop.runtime.exit_hooks import flow_namespace, run_exit_hooks
+
+    run_exit_hooks(obj.graph, obj.datastore(), run_id, succeeded, flow_namespace(obj.flow_cls))
 
 
 def run_options(graph: Graph | None) -> list[Callable]:

@@ -129,10 +129,12 @@ def _print_stack(console: Any, stack: Any, needs_export: bool) -> None:
     rows = [("API (Chalice routes)", info["api_url"]), ("AWS endpoint (moto)", info["aws_endpoint"]),
             ("packages bucket", f"s3://{info['bucket']}/packages/ -> {info['deploy_queue']}"),
             ("deploy dead letters", info["dead_letter_queue"]), ("worker queue", info["task_queue"]),
-            ("workers", str(info["workers"])), ("schedule clock", "EventBridge rules flowdrop-*"),
+            ("workers", str(info["workers"])), ("schedule clock", "EventBridge Scheduler schedules and rules flowdrop-*"),
             ("client config", info["config"]), ("logs", info["logs"])]
+    if info["api_url"]:  # the page asks for the token once per browser tab
+        rows.insert(1, ("operator page", f"{info['api_url']}/  (token: {stack.api_token})"))
     for label, value in rows:
-        console.print(f"  {label:<22} {value}")
+        console.print(f"  {label:<22} {value}", soft_wrap=True)
     if needs_export:
         console.print(f"\nUse it from another shell:\n  export FLOWDROP_CONFIG={info['config']}")
     console.print("\nThen: python flow.py step-functions create; python flow.py step-functions trigger; flowdrop flows")
@@ -150,9 +152,13 @@ def demo(state_dir: Path | None) -> None:
 # -- operator commands ---------------------------------------------------------------------------
 
 
-@cli.command(help="List the flows in production.")
+@cli.command(help="List the flows in production; with FLOW, that flow's production version and triggers.")
+@click.argument("flow", required=False)
 @click.pass_context
-def flows(ctx: click.Context) -> None:
+def flows(ctx: click.Context, flow: str | None) -> None:
+    if flow is not None:
+        _show_flow(ctx, flow)
+        return
     with messages_not_tracebacks():
         answer = _api(_config(ctx)).list_flows().get("flows") or []
     if not answer:
@@ -163,6 +169,20 @@ def flows(ctx: click.Context) -> None:
                          for kind in ("on_error", "on_success") if alerts.get(kind))
         click.echo(f"{flow.get('flow', '?'):<40} version {flow.get('version', '?'):<4} schedule {_schedule_text(flow):<22} "
                    f"deployed {flow.get('deployed_at') or '?'} by {flow.get('user') or '?'}{notify}")
+
+
+def _show_flow(ctx: click.Context, flow: str) -> None:
+    """One flow: its production version, then every rule and schedule that starts it (trigger_views.py)."""
+    from flowdrop.deployer.trigger_views import trigger_lines
+
+    with messages_not_tracebacks():
+        answer = _api(_config(ctx)).get_flow(flow)
+    production = answer.get("production") or {}
+    click.echo(f"{answer.get('flow', flow)}: production version {answer.get('production_version', '?')} of "
+               f"{len(answer.get('versions') or [])}, deployed {production.get('deployed_at') or '?'} by "
+               f"{production.get('user') or '?'}")
+    for line in trigger_lines(str(answer.get("flow", flow)), list(answer.get("trigger_rules") or [])):
+        click.echo(line)
 
 
 def _schedule_text(flow: Mapping[str, Any]) -> str:

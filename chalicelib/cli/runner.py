@@ -44,7 +44,8 @@ def command_line(options: dict[str, Any], parameters: frozenset[str] = frozenset
     """Keyword options as flags: max_workers=5 -> --max-workers 5; lists repeat; True is a flag.
 
     Keys naming a flow parameter keep their spelling (`--num_items 3`); dicts and lists given to
-    a parameter travel as JSON, booleans as true/false.
+    a parameter travel as JSON, booleans as true/false. A dict or (name, value) pairs given to another
+    option (config=, config_value=) repeat it once per pair.
     """
     args: list[str] = []
     for key, value in options.items():
@@ -54,9 +55,13 @@ def command_line(options: dict[str, Any], parameters: frozenset[str] = frozenset
             text = json.dumps(value) if isinstance(value, (dict, list, bool)) else str(value)
             args += [f"--{key}", text]
             continue
-        values = value if isinstance(value, (list, tuple)) else [value]
+        # config={"cfg": "cfg.json"} or config_value=[("cfg", {...})]: one `--config NAME VALUE` per pair.
+        values = list(value.items()) if isinstance(value, dict) else value if isinstance(value, (list, tuple)) \
+            else [value]
         for item in values:
-            if item is True:
+            if isinstance(item, tuple):
+                args += [_flag(key), *(json.dumps(v) if isinstance(v, (dict, list)) else str(v) for v in item)]
+            elif item is True:
                 args.append(_flag(key))
             elif item not in (None, False):
                 args += [_flag(key), str(item)]

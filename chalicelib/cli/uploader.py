@@ -127,7 +127,7 @@ def deploy_alerts(options: DeployOptions) -> Alerts:
 
 def build_manifest(graph: Graph, flow_class: str, flow_file: str, target: DeployTarget, options: DeployOptions,
                    deploy_values: Mapping[str, Any], user: str, now: datetime, sha256: str,
-                   sdk_version: str) -> Manifest:
+                   sdk_version: str, configs: Mapping[str, Any] | None = None) -> Manifest:
     """The validated manifest of one deployment; PackageError lists every problem."""
     schedule = flow_schedule(graph)
     alerts = deploy_alerts(options)
@@ -166,6 +166,8 @@ def build_manifest(graph: Graph, flow_class: str, flow_file: str, target: Deploy
         "created": now.astimezone(timezone.utc).isoformat(timespec="seconds"),
         "code_sha256": sha256,
         "sdk_version": sdk_version,
+        # Config values, frozen now; only when the flow has some, so other manifests keep their form.
+        **({"configs": dict(configs)} if configs else {}),
     }
     return Manifest.from_dict(data)
 
@@ -186,18 +188,45 @@ def sdk_files(package_dir: Path | None = None) -> dict[str, bytes]:
     return files
 
 
+def included_files(graph: Graph, folder: Path, deploy_values: Mapping[str, Any] | None = None,
+                   ) -> tuple[dict[str, bytes], dict[str, str]]:
+    """Each IncludeFile default's file, read now for the package, and the deployment's default pointing to it.
+
+    As Metaflow: the file a deployed run includes is the one there at deploy time (paths relative to `folder`,
+    the working directory, as at run start).
+    """
+    from flowdrop.includefile import PACKAGE_FOLDER, package_reference, read_included
+
+    files: dict[str, bytes] = {}
+    defaults: dict[str, str] = {}
+    for spec in graph.parameters:
+        # A default path, or the one a deploy-time function gave (evaluated already, in deploy_values).
+        default = (deploy_values or {}).get(spec.name) if spec.deploy_time else spec.default
+        if spec.include is None or not spec.has_default or default is None:
+            continue
+        path = folder / str(default)
+        read_included(spec, path)  # the check a run makes: readable, and text in its encoding
+        inside = f"{PACKAGE_FOLDER}/{spec.name}"
+        files[inside] = path.read_bytes()
+        defaults[spec.name] = package_reference(inside)
+    return files, defaults
+
+
 def prepare_deployment(flow_cls: type, flow_file: Path, graph: Graph, options: DeployOptions, user: str,
-                       now: datetime, limits: PackageLimits = PackageLimits()) -> PreparedDeployment:
-    """Everything up to the upload: target, deploy-time values, snapshot, manifest, tarball."""
+                       now: datetime, limits: PackageLimits = PackageLimits(),
+                       configs: Mapping[str, Any] | None = None) -> PreparedDeployment:
+    """Everything up to the upload: target, deploy-time values, included files, snapshot, manifest, tarball."""
     from flowdrop.model.version import __version__
 
     target = deployment_target(graph, user, options.name, options.branch, options.production)
-    values = evaluate_deploy_time_parameters(flow_cls, graph, user)
+    values = evaluate_deploy_time_parameters(flow_cls, graph, user, configs=configs)
     flow_file = Path(flow_file)
-    files = snapshot(flow_file.parent, options.suffixes, limits, extra=sdk_files())
+    included, include_defaults = included_files(graph, Path.cwd(), values)
+    values.update(include_defaults)
+    files = snapshot(flow_file.parent, options.suffixes, limits, extra={**sdk_files(), **included})
     sha = code_sha256(files)
     manifest = build_manifest(graph, flow_cls.__name__, flow_file.name, target, options, values, user, now, sha,
-                              __version__)
+                              __version__, configs)
     data = build_package(manifest.to_dict(), files)
     return PreparedDeployment(manifest, files, data, package_key(target.state_machine_name, sha))
 
@@ -210,7 +239,7 @@ def upload_package(s3: Any, bucket: str, prepared: PreparedDeployment,
     """PUT the package at its key; returns its s3:// URL. DeployError says what to check."""
     from boto3.exceptions import S3UploadFailedError
     from boto3.s3.transfer import TransferConfig
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, HTTPClientError
 
     url = f"s3://{bucket}/{prepared.key}"
     extra = {
@@ -231,6 +260,13 @@ def upload_package(s3: Any, bucket: str, prepared: PreparedDeployment,
             raise DeployError(f"cannot upload {url}: access denied ({code}). Your AWS credentials need "
                               f"s3:PutObject on arn:aws:s3:::{bucket}/{PACKAGES_PREFIX}*.") from err
         raise DeployError(f"cannot upload {url}: S3 PutObject failed: {cause or err}") from err
+    except (HTTPClientError, EndpointConnectionError) as err:
+        # A connection dropped or refused mid-upload, after botocore's retries. S3 stores an object only
+        # once all of it arrived, so nothing half-uploaded can be deployed.
+        raise DeployError(f"cannot upload {url}: the connection to S3 failed before the package was complete, "
+                          f"retries included ({err}). Nothing was deployed and production is unchanged. Run the "
+                          "command again; if it keeps failing, check your network and aws_endpoint in the flowdrop "
+                          "config.") from err
     except BotoCoreError as err:
         raise DeployError(f"cannot upload {url}: {err}. Check aws_endpoint and region in the flowdrop config "
                           "and your AWS credentials.") from err

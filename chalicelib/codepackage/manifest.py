@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,6 +36,8 @@ _FIELDS = (
     "deploy_time_values", "decorators", "schedule", "project", "branch", "options", "user", "created",
     "code_sha256", "sdk_version",
 )  # fmt: skip
+# Fields added since: a manifest without them means their default (and a deployment without one writes none).
+_LATER_FIELDS = ("configs",)
 _OPTIONS = ("max_workers", "workflow_timeout", "with_decorators", "tags", "backend")
 # Options added since: a manifest without them means their default.
 _LATER_OPTIONS = ("schedule_overlap", "alerts")
@@ -62,10 +64,14 @@ class Manifest:
     created: str  # ISO 8601, UTC
     code_sha256: str
     sdk_version: str
+    configs: dict[str, Any] = field(default_factory=dict)  # Config values, frozen at deploy time, by name
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form, as written to manifest.json."""
-        return {name: copy.deepcopy(getattr(self, name)) for name in _FIELDS}
+        out = {name: copy.deepcopy(getattr(self, name)) for name in _FIELDS}
+        if self.configs:
+            out["configs"] = copy.deepcopy(self.configs)
+        return out
 
     @classmethod
     def from_dict(cls, data: Any) -> Manifest:
@@ -82,7 +88,8 @@ class Manifest:
             problems = _problems(data)
             if problems:
                 raise PackageError("\n".join(f"manifest.json: {p}" for p in problems))
-            return cls(**{name: copy.deepcopy(data[name]) for name in _FIELDS})
+            return cls(**{name: copy.deepcopy(data[name]) for name in _FIELDS},
+                       configs=copy.deepcopy(data.get("configs") or {}))
         except RecursionError as err:
             # JSON nested a few hundred deep reads fine but is too deep to check or copy.
             raise PackageError("manifest.json: a value is nested too deeply to check; "
@@ -113,7 +120,8 @@ def _problems(data: Mapping[str, Any]) -> list[str]:
     problems: list[str] = []
     missing = [name for name in _FIELDS if name not in data]
     problems += [f"{name} is missing" for name in missing]
-    problems += [f"{name} is not a manifest field" for name in sorted(set(data) - set(_FIELDS), key=str)]
+    problems += [f"{name} is not a manifest field" for name in sorted(set(data) - set(_FIELDS) - set(_LATER_FIELDS),
+                                                                      key=str)]
     checks: dict[str, Callable[[str, Any], list[str]]] = {
         "flow_name": _identifier,
         "flow_class": _identifier,
@@ -131,6 +139,7 @@ def _problems(data: Mapping[str, Any]) -> list[str]:
         "created": _created,
         "code_sha256": _sha256,
         "sdk_version": _text,
+        "configs": _string_keyed,
     }
     for name, check in checks.items():
         if name in data:

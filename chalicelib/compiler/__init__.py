@@ -77,6 +77,9 @@ How a flow maps to states (state data and payload: payload.py):
   machine's TimeoutSeconds. Worker tasks also get HeartbeatSeconds.
 - @resources/@batch: Batch ResourceRequirements (VCPU, MEMORY, GPU > 0); a
   step with @batch runs on Batch whatever the deployment's backend.
+- @exit_hook: a hook task at the end of the success path and, through a
+  Catch on every top-level state, of the failure path, which then still
+  ends in a Fail state with the step's error (exit_hooks.py).
 - Backends (same payload, different transport): batch = submitJob.sync with
   the payload in environment variables (batch.py); lambda = lambda:invoke
   with the payload as Payload; worker = sqs:sendMessage.waitForTaskToken
@@ -87,12 +90,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from flowdrop.compiler.exit_hooks import with_exit_hooks
 from flowdrop.compiler.lambda_ import resource_problems
 from flowdrop.compiler.limits import MAX_DEFINITION_BYTES, MAX_STATE_NAME, check_limits, definition_json
 from flowdrop.compiler.options import BackendSettings, CompileOptions, option_problems
 from flowdrop.compiler.payload import start_states
 from flowdrop.compiler.shapes import Compilation, Scope, chain
 from flowdrop.errors import CompileError
+from flowdrop.model.exit_hooks import has_exit_hooks
 from flowdrop.model.graph import Graph
 from flowdrop.model.state_names import CHECK_PARAMETERS
 
@@ -111,6 +116,8 @@ def compile_flow(graph: Graph, options: CompileOptions) -> dict[str, Any]:
         raise CompileError(problems)
     states = start_states(graph, options, "start")
     states.update(chain(compilation, "start", None, Scope()))
+    if has_exit_hooks(graph):
+        states = with_exit_hooks(states, graph, options)
     asl: dict[str, Any] = {
         "Comment": f"{graph.flow_name}, compiled by flowdrop",
         "StartAt": CHECK_PARAMETERS,

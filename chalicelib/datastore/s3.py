@@ -78,6 +78,15 @@ class S3Storage(Storage):
                 return False
             raise self._failure("HeadObject", key, err) from err
 
+    def size(self, key: str) -> int:
+        """Bytes under `key` (HeadObject's ContentLength); MissingKey when there are none."""
+        try:
+            return int(self.client.head_object(Bucket=self.bucket, Key=self._object_key(key))["ContentLength"])
+        except self._client_error as err:
+            if _code(err) in _MISSING_CODES:
+                raise MissingKey(self.url, key) from err
+            raise self._failure("HeadObject", key, err) from err
+
     def _pages(self, prefix: str, **extra: Any) -> Any:
         prefix = check_prefix(prefix)
         full = "/".join(p for p in (self.prefix, prefix) if p)

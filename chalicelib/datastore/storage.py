@@ -52,6 +52,10 @@ class Storage(ABC):
     def exists(self, key: str) -> bool:
         """True when `key` holds a value."""
 
+    def size(self, key: str) -> int:
+        """Bytes under `key` (MissingKey when there are none); backends that can, answer without reading them."""
+        return len(self.get(key))
+
     @abstractmethod
     def list(self, prefix: str) -> list[str]:
         """Every key under `prefix`, sorted."""

@@ -8,10 +8,11 @@ once per container, on first use (not at import: cold starts stay short).
   GET    /health                          no auth
   POST   /flows/{flow}/runs               202 {"run_id", "execution_arn", "status_url"}; 400; 404
   GET    /flows                           {"flows": [...]}
-  GET    /flows/{flow}                    versions, production, parameters, schedule, next fire times
+  GET    /flows/{flow}                    versions, production, parameters, schedule, next fire times, triggers
   GET    /flows/{flow}/deployments/{sha}  the deployment record (404 until written)
   GET    /flows/{flow}/runs[?status=S&limit=N&next_token=T]  {"runs": [...], "next_token"?: T}
   GET    /flows/{flow}/runs/{run_id}      status and per-step states (?steps=false: status only)
+  GET    /flows/{flow}/runs/{run_id}/steps/{step}[?limit=N]  the step's tasks: attempts, exception, logs, artifacts
   POST   /flows/{flow}/runs/{run_id}/terminate  [{"reason": "..."}]: 200 ABORTED; 404; 409 already ended
   DELETE /flows/{flow}/runs/{run_id}      the same as terminate
   POST   /flows/{flow}/runs/{run_id}/resume  [{"step": S}]: 202 a new run reusing the origin's tasks; 400; 404; 409
@@ -25,6 +26,8 @@ once per container, on first use (not at import: cold starts stay short).
   SQS    events                           trigger rules' events: start triggered runs (partial batch response)
   Lambda scheduled                        a flow's EventBridge Scheduler schedule fires it
   SQS    alerts                           execution status events: run alerts, queued ticks (partial batch response)
+
+  GET    /  and  /static/{name}           the operator page (no auth: it holds no data; it calls the API above)
 
 Auth (FLOWDROP_API_AUTH, read at import because routes are declared then):
 "token" (default) is a bearer token checked against FLOWDROP_API_TOKEN_HASHES
@@ -147,6 +150,15 @@ def run_status(flow: str, run_id: str) -> Response:
                                           with_steps=requests.flag("steps", query.get("steps"), default=True)))
 
 
+@app.route("/flows/{flow}/runs/{run_id}/steps/{step}", methods=["GET"], authorizer=AUTHORIZER)
+def step_tasks(flow: str, run_id: str, step: str) -> Response:
+    from flowdrop.deployer import step_tasks as tasks
+
+    query = app.current_request.query_params or {}
+    return answer(lambda: tasks.step_tasks(flow, run_id, step, clients(), settings(), requests.bounded_int(
+        "limit", query.get("limit"), 1, tasks.MAX_TASKS, default=tasks.DEFAULT_TASKS)))
+
+
 def _terminate(flow: str, run_id: str) -> Response:
     def call() -> dict[str, Any]:
         request = app.current_request
@@ -261,3 +273,20 @@ def trigger_events(event: Any) -> dict[str, Any]:
     from flowdrop.deployer import events
 
     return events.handle_event_batch(event.to_dict(), clients(), settings(), now())
+
+
+# -- the operator page: its shell only; every datum comes from the routes above, with the user's token ---------
+
+
+@app.route("/", methods=["GET"])
+def operator_page() -> Response:
+    from flowdrop import page
+
+    return Response(**page.asset_response("index.html"))
+
+
+@app.route("/static/{name}", methods=["GET"])
+def operator_page_asset(name: str) -> Response:
+    from flowdrop import page
+
+    return Response(**page.asset_response(name))

@@ -31,6 +31,7 @@ from flowdrop.compiler import CompileOptions, compile_flow, definition_json
 from flowdrop.deployer.settings import DeployerSettings
 from flowdrop.errors import DecoratorError, FlowError, PackageError
 from flowdrop.graph import parse_flow
+from flowdrop.graph.configs import resolve_configs
 from flowdrop.model import names
 from flowdrop.model.decorators import Decorator, parse_with_spec
 from flowdrop.model.graph import FOREACH, Graph
@@ -95,6 +96,8 @@ def check_candidate(bucket: str, key: str, manifest: Manifest, source: str, sett
         # misses from escaping as a retried "AWS" failure with no record.
         raise FlowError([f"{manifest.flow_file}:1: cannot read the flow: {type(err).__name__}: {err}; "
                          "simplify the file (deeply nested expressions, huge literals)."]) from err
+    # Decorator arguments over the flow's Configs, with the values frozen in the manifest (no user code runs).
+    graph = resolve_configs(graph, manifest.configs)
     schedule = flow_schedule(graph)  # the source's own faults first, then the manifest's disagreements
     differences = graph_differences(manifest.graph, graph)
     if differences:
@@ -135,6 +138,8 @@ def fingerprint(definition: str, schedule: Schedule | None, manifest: Manifest,
     alerts = manifest.options.get("alerts")
     if alerts and any(alerts.values()):  # likewise: a deployment without alerts keeps its fingerprint
         parts["alerts"] = alerts
+    if manifest.configs:  # Config values frozen at deploy time; none: the fingerprint from before configs
+        parts["configs"] = manifest.configs
     body = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 

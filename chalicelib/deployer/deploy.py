@@ -28,7 +28,7 @@ from typing import Any
 from flowdrop.codepackage.archive import read_package
 from flowdrop.deployer.candidate import Candidate, check_package
 from flowdrop.deployer.clients import AWS_ERRORS, Clients, aws_error, error_code
-from flowdrop.deployer.plan import plan_deployment
+from flowdrop.deployer.plan import UseVersion, plan_deployment
 from flowdrop.deployer.publish import execute_plan, read_live
 from flowdrop.deployer.records import DeploymentRecord, Release, timestamp
 from flowdrop.deployer.settings import DeployerSettings
@@ -42,6 +42,7 @@ from flowdrop.errors import (
     PackageError,
     ParameterError,
 )
+from flowdrop.graph.render import render_outline
 from flowdrop.model import names
 from flowdrop.model.schedule import DEFAULT_OVERLAP
 from flowdrop.model.deployments import ACCEPTED, DUPLICATE, FAILED, SUPERSEDED
@@ -152,6 +153,7 @@ def candidate_release(candidate: Candidate, deployed_at: str, uploaded: datetime
         schedule=candidate.schedule.to_dict() if candidate.schedule else None,
         overlap=manifest.options.get("schedule_overlap", DEFAULT_OVERLAP),
         steps=[node.name for node in candidate.graph.nodes],
+        graph=render_outline(candidate.graph),
         alerts=manifest.options.get("alerts") or None,
         package_key=candidate.key,
         user=manifest.user,
@@ -197,8 +199,10 @@ def _publish(candidate: Candidate, clients: Clients, store: DeploymentStore, set
                                 message=_join(plan.reason, notes)), False
     assert outcome.version_arn is not None
     version = names.version_number(outcome.version_arn)
+    # Only UseVersion: this upload had been deployed in full (a redelivery), nothing was called.
+    acted = any(not isinstance(action, UseVersion) for action in plan.actions)
     return DeploymentRecord(status=plan.status, version=version, version_arn=outcome.version_arn, **common,
-                            message=_join(f"version {version} is production", notes)), True
+                            message=_join(f"version {version} is production", notes)), acted
 
 
 def _same_upload_again(record: DeploymentRecord, store: DeploymentStore) -> bool:

@@ -20,12 +20,14 @@ from flowdrop.deployer.records import DeploymentRecord, Release, timestamp
 from flowdrop.deployer.settings import DeployerSettings
 from flowdrop.deployer.store import DeploymentStore
 from flowdrop.deployer.trigger import machine_arn, production_release
+from flowdrop.deployer.trigger_views import PLACEHOLDER_TARGET, trigger_views
 from flowdrop.errors import FlowNotFoundError, RequestError
 from flowdrop.model import names
 from flowdrop.model.alerts import shown_alerts
 from flowdrop.model.deployments import ROLLBACK
 from flowdrop.model.excerpts import short_repr
 from flowdrop.model.schedule import Schedule, next_fire_times
+from flowdrop.model.triggers import FlowTriggers
 
 NEXT_FIRE_TIMES = 3
 
@@ -57,6 +59,15 @@ def release_view(release: Release) -> dict[str, Any]:
     }
 
 
+def drawn_graph(release: Release) -> list[dict[str, Any]]:
+    """The release's steps with their edges, for the operator page (graph.render.render_outline); a
+    release recorded before outlines were kept: its steps in a line."""
+    if release.graph:
+        return release.graph
+    steps = release.steps
+    return [{"name": step, "type": "linear", "out_funcs": steps[i + 1:i + 2]} for i, step in enumerate(steps)]
+
+
 def list_flows(clients: Clients, settings: DeployerSettings) -> list[dict[str, Any]]:
     """Every flow with a production deployment: name, production version, schedule."""
     return [{"flow": p.release.flow, "flow_name": p.release.flow_name, **release_view(p.release)}
@@ -82,7 +93,17 @@ def describe_flow(flow: str, clients: Clients, settings: DeployerSettings, now: 
         "next_fire_times": fire_times(release.schedule, now),
         "alerts": shown_alerts(release.alerts),
         "steps": release.steps,
+        "graph": drawn_graph(release),
+        "triggers": release.triggers,
+        "trigger_rules": _trigger_rules(release, settings),
     }
+
+
+def _trigger_rules(release: Release, settings: DeployerSettings) -> list[dict[str, Any]]:
+    """The flow's trigger rules and schedule as the deployer keeps them (trigger_views.py)."""
+    triggers = FlowTriggers.from_dict(release.triggers)
+    target = settings.event_target() if triggers else PLACEHOLDER_TARGET  # no rules: the queue is never read
+    return trigger_views(release.flow, triggers, release.schedule, release.overlap, target, settings.schedule_group)
 
 
 def get_deployment(flow: str, sha: str, clients: Clients, settings: DeployerSettings,

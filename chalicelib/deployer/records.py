@@ -63,6 +63,7 @@ class Release:
     schedule: dict[str, Any] | None = None  # cron.Schedule.to_dict()
     overlap: str = "skip"  # what a tick does while an earlier scheduled run is going (model.schedule.OVERLAPS)
     steps: list[str] = field(default_factory=list)
+    graph: list[dict[str, Any]] = field(default_factory=list)  # graph.render.render_outline: what the page draws
     alerts: dict[str, Any] | None = None  # model.alerts.Alerts.to_dict(); None: no alerts
     package_key: str = ""
     user: str = ""

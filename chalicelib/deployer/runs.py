@@ -18,10 +18,12 @@ from typing import Any
 from flowdrop.deployer import run_records
 from flowdrop.deployer.clients import AWS_ERRORS, Clients, aws_error, error_code
 from flowdrop.deployer.settings import DeployerSettings
-from flowdrop.deployer.step_states import ChildHistory, UnreadChildren, body_steps, map_runs_started, step_states
+from flowdrop.deployer.step_states import (ChildHistory, UnreadChildren, body_steps, foreach_widths, map_runs_started,
+                                           step_counts, step_states)
 from flowdrop.deployer.trigger import machine_arn
 from flowdrop.errors import FlowNotFoundError, RequestError, RunEndedError
-from flowdrop.model import layout, names
+from flowdrop.model import names, state_names
+from flowdrop.model.exit_hooks import counts_with_exit_hook_failures, with_exit_hook_failures
 from flowdrop.model import runs as run_ids
 
 # A Distributed Map can run millions of child executions, one history each:
@@ -114,8 +116,14 @@ def run_status(flow: str, run: str, clients: Clients, settings: DeployerSettings
         return out
     fan_out = _read_fan_out(clients, arn, events, max_child_histories)
     out = _run_summary(execution)
-    out["steps"] = _with_datastore(clients, events, step_states(events, execution["status"], fan_out.children,
+    # A step whose failure the @exit_hook path caught left its state through a Catch: it FAILED all the same.
+    states = with_exit_hook_failures(events, step_states(events, execution["status"], fan_out.children,
+                                                         fan_out.unread))
+    # What a view of foreach steps shows: done / failed / running of N.
+    counts = counts_with_exit_hook_failures(events, step_counts(events, execution["status"], fan_out.children,
                                                                 fan_out.unread))
+    out["steps"], out["step_counts"] = _with_datastore(clients, events, states, counts)
+    out["foreach_widths"] = _widths(events, fan_out)
     out["partial"] = bool(fan_out.problems) or any(any(u.counts.values()) for u in fan_out.unread)
     if fan_out.map_runs:
         out["map_runs"] = fan_out.map_runs
@@ -129,28 +137,65 @@ def run_status(flow: str, run: str, clients: Clients, settings: DeployerSettings
     return out
 
 
-def _with_datastore(clients: Clients, events: list[dict[str, Any]], states: dict[str, str]) -> dict[str, str]:
-    """Step states, with what the datastore knows better: a step outside any foreach whose task
-    succeeded (its done.json says so) SUCCEEDED, even when Step Functions stopped its branch
-    (ABORTED) or failed its task as the branch was cancelled (a sibling failed as it ended).
-    A step whose failure @catch recorded stays FAILED."""
+def _widths(events: list[dict[str, Any]], fan_out: _FanOut) -> dict[str, int]:
+    """Foreach step -> items, from the Map states' starts; a Distributed Map's run counts its items
+    when the history gives no length."""
+    widths = foreach_widths(events, fan_out.children)
+    wide: Counter[str] = Counter()
+    for run in fan_out.map_runs:
+        step = state_names.step_of(str(run.get("state") or ""))
+        if step.isidentifier():
+            wide[step] += int(run.get("executions", {}).get("total") or 0)
+    return {**widths, **{step: n for step, n in wide.items() if not widths.get(step)}}
+
+
+def _with_datastore(clients: Clients, events: list[dict[str, Any]], states: dict[str, str],
+                    counts: dict[str, dict[str, int]]) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    """Step states and task counts, with what the datastore knows better: a step Step Functions calls
+    ABORTED or FAILED whose tasks all succeeded (their done.json says so) SUCCEEDED, e.g. a branch
+    stopped, or a task failed as the branch was cancelled, after its task had finished. A step outside
+    any foreach has one task, named after it; a foreach step's tasks are those its step lists, and it
+    is corrected only when as many succeeded as Step Functions counted tasks (at most
+    MAX_DONE_READS of them are read). A step whose failure @catch recorded stays FAILED."""
     run = run_records.RunContext.from_history(events)
     if run is None:
-        return states
-    bucket, _, prefix = run.datastore_root[len("s3://"):].partition("/")
-    out = dict(states)
+        return states, counts
+    ds = run_records.flow_datastore(clients, run.datastore_root, run.flow_name)
+    out_states, out_counts = dict(states), dict(counts)
     for step, state in states.items():
         if state not in ("ABORTED", "FAILED") or not step.isidentifier():
             continue
-        key = layout.task_key(run.flow_name, run.run_id, step, step, layout.DONE_FILE)
         try:
-            body = clients.s3.get_object(Bucket=bucket, Key=f"{prefix.strip('/')}/{key}" if prefix.strip("/") else key)
-            done = json.loads(body["Body"].read())
-        except (*AWS_ERRORS, ValueError):
-            continue  # not finished, inside a foreach (other task ids), or unreadable: Step Functions' word stands
-        if done.get("status") == "succeeded":
-            out[step] = "SUCCEEDED"
-    return out
+            done = _succeeded_tasks(ds, run.run_id, step, sum(counts.get(step, {}).values()))
+        except (*AWS_ERRORS, ValueError, KeyError, TypeError):
+            continue  # unreadable: Step Functions' word stands
+        if done is not None:
+            out_states[step] = "SUCCEEDED"
+            if step in counts:
+                out_counts[step] = {"succeeded": done, "failed": 0, "running": 0, "aborted": 0}
+    return out_states, out_counts
+
+
+MAX_DONE_READS = 1000
+
+
+def _succeeded_tasks(ds: Any, run_id: str, step: str, counted: int) -> int | None:
+    """How many tasks of `step` succeeded, when all it ran did (else None)."""
+    single = ds.read_done(run_id, step, step)
+    if single is not None:  # outside any foreach: the one task, named after its step
+        return 1 if single.get("status") == "succeeded" else None
+    if counted <= 0 or counted > MAX_DONE_READS:
+        return None
+    tasks = ds.list_tasks(run_id, step)
+    if len(tasks) < counted:
+        return None  # some task Step Functions counted never wrote anything
+    succeeded = 0
+    for task_id in tasks:
+        done = ds.read_done(run_id, step, task_id)
+        if done is None or done.get("status") != "succeeded":
+            return None
+        succeeded += 1
+    return succeeded
 
 
 def _history(clients: Clients, arn: str) -> list[dict[str, Any]]:

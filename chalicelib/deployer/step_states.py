@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flowdrop.model.state_names import task_step
+from flowdrop.model.state_names import step_of, task_step
 
 
 @dataclass(frozen=True)
@@ -150,3 +150,73 @@ def _entered_state(event: Mapping[str, Any], by_id: Mapping[Any, Mapping[str, An
         current = by_id.get(current.get("previousEventId"))
         seen += 1
     return None
+
+
+# -- task counts, for a view of foreach steps (done / failed / running of N) -------------------------
+
+
+def step_counts(events: Sequence[Mapping[str, Any]], execution_status: str, children: Sequence[ChildHistory] = (),
+                unread: Sequence[UnreadChildren] = ()) -> dict[str, dict[str, int]]:
+    """Step -> {"succeeded", "failed", "running", "aborted"}: how many of its tasks (Task state entries)
+    ended each way, over the execution's and its children's histories.
+
+    A task entered and exited SUCCEEDED; one entered and not exited is RUNNING
+    while its execution runs, else FAILED when one of that step's tasks failed
+    in that history, else ABORTED. Unread children count as the steps of
+    their map's body: succeeded ones as succeeded, running or pending ones as
+    running (which step a failed one failed is unknown).
+    """
+    out: dict[str, Counter[str]] = {}
+    for history, status in [(events, execution_status), *((c.events, c.status) for c in children)]:
+        for step, counts in _history_counts(history, status).items():
+            out.setdefault(step, Counter()).update(counts)
+    for group in unread:
+        for step in group.steps:
+            counts = out.setdefault(step, Counter())
+            counts["succeeded"] += group.counts.get("SUCCEEDED", 0)
+            counts["running"] += group.counts.get("RUNNING", 0) + group.counts.get("PENDING", 0)
+    return {step: {key: counts[key] for key in ("succeeded", "failed", "running", "aborted")}
+            for step, counts in out.items()}
+
+
+def _history_counts(events: Sequence[Mapping[str, Any]], execution_status: str) -> dict[str, Counter[str]]:
+    entered: Counter[str] = Counter()
+    exited: Counter[str] = Counter()
+    by_id = {event.get("id"): event for event in events if event.get("id") is not None}
+    failed: set[str] = set()
+    for event in events:
+        kind = str(event.get("type", ""))
+        if kind.endswith("StateEntered"):
+            step = task_step(event.get("stateEnteredEventDetails", {}).get("name", ""))
+            if step:
+                entered[step] += 1
+        elif kind.endswith("StateExited"):
+            step = task_step(event.get("stateExitedEventDetails", {}).get("name", ""))
+            if step:
+                exited[step] += 1
+        elif kind in _TASK_FAILURES:
+            step = task_step(_entered_state(event, by_id) or "")
+            if step:
+                failed.add(step)
+    out: dict[str, Counter[str]] = {}
+    for step, count in entered.items():
+        done = min(exited[step], count)
+        unfinished = count - done
+        ending = "running" if execution_status == "RUNNING" else "failed" if step in failed else "aborted"
+        out[step] = Counter({"succeeded": done, ending: unfinished})
+    return out
+
+
+def foreach_widths(events: Sequence[Mapping[str, Any]], children: Sequence[ChildHistory] = ()) -> dict[str, int]:
+    """Foreach step -> how many items its Map states were started with, over all histories (a nested
+    foreach sums its inner maps: the number of tasks each step in its body runs)."""
+    out: Counter[str] = Counter()
+    for history in [events, *(c.events for c in children)]:
+        by_id = {event.get("id"): event for event in history if event.get("id") is not None}
+        for event in history:
+            if event.get("type") == "MapStateStarted":
+                state = _entered_state(event, by_id) or ""
+                step = step_of(state)
+                if step.isidentifier():
+                    out[step] += int((event.get("mapStateStartedEventDetails") or {}).get("length") or 0)
+    return dict(out)

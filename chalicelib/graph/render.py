@@ -78,3 +78,22 @@ def render_dot(graph: Graph) -> str:
             lines.append(f"    {_dot_id(node.name)} -> {_dot_id(child)}{style};")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def render_outline(graph: Graph) -> list[dict]:
+    """The graph as the operator page draws it: each step's name, type and edges, foreach and switch
+    details; small enough to keep in every release record."""
+    out = []
+    for node in graph.nodes:
+        item: dict = {"name": node.name, "type": node.type, "out_funcs": list(node.out_funcs)}
+        if node.foreach_param:
+            item["foreach_param"] = node.foreach_param
+        if node.matching_join:
+            item["matching_join"] = node.matching_join
+        if node.split_parents:
+            item["split_parents"] = list(node.split_parents)
+        if node.is_switch:
+            item["condition"] = node.condition
+            item["switch_cases"] = [[repr(value), step] for value, step in node.switch_cases]
+        out.append(item)
+    return out

@@ -17,6 +17,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowdrop.model.configs import ConfigSpec
 from flowdrop.model.decorators import Decorator
 from flowdrop.model.parameters import ParameterSpec
 
@@ -106,6 +107,7 @@ class FlowSource:
     parameters: tuple[ParameterSpec, ...]
     decorators: tuple[Decorator, ...]
     plain_methods: frozenset[str] = frozenset()
+    configs: tuple[ConfigSpec, ...] = ()
 
 
 def last_name(expr: ast.expr) -> str | None:
@@ -136,18 +138,20 @@ def read_flow(cls: ast.ClassDef, file: str, problems: Problems,
     parameters and flow decorators are the flow's too, unless a later class defines the same name.
     """
     flow = cls.name
+    configs = read_configs((*bases, cls), flow, problems)
     found = {
-        deco.name: deco
+        (deco.name, deco.lineno if deco.name == "exit_hook" else 0): deco  # several @exit_hook add up, as in Metaflow
         for owner in (*bases, cls)
         for expr in owner.decorator_list
-        if (deco := _read_decorator(expr, problems, lambda line, text: problems.flow(line, flow, text))) is not None
+        if (deco := _read_decorator(expr, problems, lambda line, text: problems.flow(line, flow, text),
+                                    bool(configs))) is not None
     }
     decorators = tuple(found.values())
     steps: dict[str, StepSource] = {}
     plain_methods: set[str] = set()
     parameters: list[ParameterSpec] = []
     for owner in (*bases, cls):
-        _read_body(owner, flow, problems, steps, plain_methods, parameters)
+        _read_body(owner, flow, problems, steps, plain_methods, parameters, bool(configs))
     return FlowSource(
         name=flow,
         file=file,
@@ -157,11 +161,39 @@ def read_flow(cls: ast.ClassDef, file: str, problems: Problems,
         parameters=tuple(parameters),
         decorators=decorators,
         plain_methods=frozenset(plain_methods - set(steps)),
+        configs=configs,
     )
 
 
+def read_configs(owners: tuple[ast.ClassDef, ...], flow: str, problems: Problems) -> tuple[ConfigSpec, ...]:
+    """The `attr = Config('name', ...)` declarations of the flow's classes (a subclass's replace a base's)."""
+    found: dict[str, ConfigSpec] = {}
+    for owner in owners:
+        for stmt in owner.body:
+            target, value = _assignment(stmt)
+            if not (isinstance(target, ast.Name) and isinstance(value, ast.Call) and last_name(value.func) == "Config"):
+                continue
+            name_expr = value.args[0] if value.args else next((k.value for k in value.keywords if k.arg == "name"),
+                                                              None)
+            if not (isinstance(name_expr, ast.Constant) and isinstance(name_expr.value, str) and name_expr.value):
+                problems.flow(stmt.lineno, flow, f"config `{target.id}`: the config name must be a string literal, "
+                              f"write {target.id} = Config('{target.id}', ...).")
+                continue
+            found.pop(name_expr.value, None)
+            found[name_expr.value] = ConfigSpec(name_expr.value, target.id, stmt.lineno)
+    return tuple(found.values())
+
+
+def _assignment(stmt: ast.stmt) -> tuple[ast.expr | None, ast.expr | None]:
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+        return stmt.targets[0], stmt.value
+    if isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+        return stmt.target, stmt.value
+    return None, None
+
+
 def _read_body(owner: ast.ClassDef, flow: str, problems: Problems, steps: dict[str, StepSource],
-               plain_methods: set[str], parameters: list[ParameterSpec]) -> None:
+               plain_methods: set[str], parameters: list[ParameterSpec], has_configs: bool = False) -> None:
     # One class's body into steps/parameters; a name an earlier (base) class defined is overridden, as in Python.
     inherited = set(steps)
     inherited_parameters = {p.name for p in parameters}
@@ -173,7 +205,7 @@ def _read_body(owner: ast.ClassDef, flow: str, problems: Problems, steps: dict[s
                     del steps[stmt.name]
                     inherited.discard(stmt.name)
                 continue
-            step = _read_step(stmt, problems)
+            step = _read_step(stmt, problems, has_configs)
             if step.name in inherited:
                 inherited.discard(step.name)
                 del steps[step.name]
@@ -205,28 +237,62 @@ def _describe(expr: ast.expr) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _read_decorator(expr: ast.expr, problems: Problems, report) -> Decorator | None:
-    """A Decorator from `@name` or `@name(key=literal, ...)`; None (and a problem) otherwise."""
+def _read_decorator(expr: ast.expr, problems: Problems, report, has_configs: bool = False) -> Decorator | None:
+    """A Decorator from `@name` or `@name(key=literal, ...)`; None (and a problem) otherwise.
+
+    In a flow that declares Configs, an argument that is not a literal (or `**config`) is kept as an
+    expression, evaluated over the config values once they are known (graph/configs.py), as Metaflow
+    evaluates config values at decoration time.
+    """
     call = expr if isinstance(expr, ast.Call) else None
     name = last_name(call.func if call else expr)
     if name is None:
         report(expr.lineno, f"decorator `@{_describe(expr)}` is not a plain name; write it as @name or @name(key=value).")
         return None
     attributes: dict[str, Any] = {}
+    expressions: list[tuple[str | None, str]] = []
     for arg in call.args if call else ():
         report(arg.lineno, f"@{name} takes keyword arguments only, not `{_describe(arg)}`; write @{name}(key=value).")
     for keyword in call.keywords if call else ():
+        if keyword.arg is None and has_configs:
+            expressions.append((None, ast.unparse(keyword.value)))
+            continue
         if keyword.arg is None:
             report(keyword.value.lineno, f"@{name}(**{_describe(keyword.value)}) cannot be read without running the flow; "
                    "spell the arguments out as literals.")
             continue
+        if name == "exit_hook" and keyword.arg in ("on_success", "on_error"):
+            attributes[keyword.arg] = _hook_names(keyword.value, keyword.arg, report)
+            continue
         try:
             attributes[keyword.arg] = ast.literal_eval(keyword.value)
         except _NOT_LITERAL:
+            if has_configs:
+                expressions.append((keyword.arg, ast.unparse(keyword.value)))
+                continue
             report(keyword.value.lineno, f"@{name}({keyword.arg}={_describe(keyword.value)}) is not a literal; decorator "
                    "arguments are read without running the flow, so write the value itself (a number, string, or a "
                    "list or dict of them).")
-    return Decorator(name, attributes, expr.lineno)
+    return Decorator(name, attributes, expr.lineno, tuple(expressions))
+
+
+def _hook_names(expr: ast.expr, key: str, report) -> list[str]:
+    """@exit_hook(on_success=[notify, 'name', module.fn]): the functions by name, as Metaflow records them."""
+    if not isinstance(expr, ast.List | ast.Tuple):
+        report(expr.lineno, f"@exit_hook({key}={_describe(expr)}): {key} must be a list of functions, "
+               f"like {key}=[notify].")
+        return []
+    names = []
+    for position, item in enumerate(expr.elts, 1):
+        if isinstance(item, ast.Constant) and isinstance(item.value, str):
+            names.append(item.value)
+        elif isinstance(item, ast.Name | ast.Attribute) and all(
+                isinstance(n, ast.Name | ast.Attribute) for n in ast.walk(item) if not isinstance(n, ast.Load)):
+            names.append(ast.unparse(item))
+        else:
+            report(item.lineno, f"@exit_hook({key}=[...]): item {position} `{_describe(item)}` is not a function; "
+                   "name a function defined or imported in the flow file (or write 'module.function').")
+    return names
 
 
 def _is_next_call(node: ast.AST) -> bool:
@@ -239,13 +305,14 @@ def _is_next_call(node: ast.AST) -> bool:
     )
 
 
-def _read_step(fn: ast.FunctionDef | ast.AsyncFunctionDef, problems: Problems) -> StepSource:
+def _read_step(fn: ast.FunctionDef | ast.AsyncFunctionDef, problems: Problems, has_configs: bool = False) -> StepSource:
     name, line = fn.name, fn.lineno
     decorators = tuple(
         deco
         for expr in fn.decorator_list
         if not _is_step_decorator(expr)
-        and (deco := _read_decorator(expr, problems, lambda ln, text: problems.step(ln, name, text))) is not None
+        and (deco := _read_decorator(expr, problems, lambda ln, text: problems.step(ln, name, text),
+                                     has_configs)) is not None
     )
     if isinstance(fn, ast.AsyncFunctionDef):
         problems.step(line, name, "a step cannot be `async def`; make it a plain `def`.")
@@ -384,14 +451,11 @@ def _read_transition(call: ast.Call, step: str, problems: Problems) -> tuple[Tra
 
 def _read_parameter(stmt: ast.stmt, flow: str, problems: Problems) -> ParameterSpec | None:
     """A ParameterSpec from `attr = Parameter('name', ...)` in the class body; None for other statements."""
-    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
-        target, value = stmt.targets[0], stmt.value
-    elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-        target, value = stmt.target, stmt.value
-    else:
+    target, value = _assignment(stmt)
+    if not (isinstance(target, ast.Name) and isinstance(value, ast.Call)
+            and last_name(value.func) in ("Parameter", "IncludeFile")):
         return None
-    if not (isinstance(target, ast.Name) and isinstance(value, ast.Call) and last_name(value.func) == "Parameter"):
-        return None
+    kind = last_name(value.func)
     line, attribute = stmt.lineno, target.id
 
     def report(text: str) -> None:
@@ -422,12 +486,18 @@ def _read_parameter(stmt: ast.stmt, flow: str, problems: Problems) -> ParameterS
             # evaluated by the uploader on the user's machine, never here.
             deploy_time = True
 
+    include = None
+    if kind == "IncludeFile":  # a path (str); the task gets the file's content
+        include = {"is_text": _literal_keyword(keywords, "is_text", bool, True, report),
+                   "encoding": _literal_keyword(keywords, "encoding", str, "utf-8", report)}
+        keywords = {k: v for k, v in keywords.items() if k != "type"}
     type_name = _parameter_type(keywords.get("type"), default, report)
     required = _literal_keyword(keywords, "required", bool, False, report)
     help_text = _literal_keyword(keywords, "help", str, None, report)
     separator = _literal_keyword(keywords, "separator", str, None, report)
     return ParameterSpec(name=name, attribute=attribute, type=type_name, default=default, has_default=has_default,
-                         deploy_time=deploy_time, required=required, help=help_text, lineno=line, separator=separator)
+                         deploy_time=deploy_time, required=required, help=help_text, lineno=line, separator=separator,
+                         include=include)
 
 
 def _parameter_type(expr: ast.expr | None, default: Any, report) -> str:

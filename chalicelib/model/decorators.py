@@ -26,15 +26,22 @@ class Decorator:
     name: str
     attributes: Mapping[str, Any] = field(default_factory=dict)
     lineno: int = 0
+    # Arguments that read the flow's Configs, as source text: (keyword, expression), keyword None for
+    # `**config`. graph/configs.py turns them into attributes once the config values are known.
+    expressions: tuple[tuple[str | None, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"name": self.name, "attributes": dict(self.attributes), "lineno": self.lineno}
+        out = {"name": self.name, "attributes": dict(self.attributes), "lineno": self.lineno}
+        if self.expressions:  # only when there are any: graphs of flows without configs keep their form
+            out["expressions"] = [list(item) for item in self.expressions]
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Decorator:
         """Inverse of to_dict."""
-        return cls(data["name"], dict(data.get("attributes", {})), int(data.get("lineno", 0)))
+        expressions = tuple((key, str(text)) for key, text in data.get("expressions") or ())
+        return cls(data["name"], dict(data.get("attributes", {})), int(data.get("lineno", 0)), expressions)
 
 
 # Step decorators' default attributes, as in Metaflow. The runtime and the

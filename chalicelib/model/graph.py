@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flowdrop.model.configs import ConfigSpec
 from flowdrop.model.decorators import Decorator
 from flowdrop.model.parameters import ParameterSpec
 
@@ -128,6 +129,7 @@ class Graph:
     flow_decorators: tuple[Decorator, ...] = ()
     lineno: int = 0
     doc: str | None = None
+    configs: tuple[ConfigSpec, ...] = ()  # Metaflow's Config declarations
 
     def __getitem__(self, name: str) -> Node:
         for node in self.nodes:
@@ -168,6 +170,7 @@ class Graph:
             "nodes": [n.to_dict() for n in self.nodes],
             "parameters": [p.to_dict() for p in self.parameters],
             "flow_decorators": [d.to_dict() for d in self.flow_decorators],
+            **({"configs": [c.to_dict() for c in self.configs]} if self.configs else {}),
         }
 
     @classmethod
@@ -181,6 +184,7 @@ class Graph:
             nodes=tuple(Node.from_dict(n) for n in data["nodes"]),
             parameters=tuple(ParameterSpec.from_dict(p) for p in data.get("parameters", ())),
             flow_decorators=tuple(Decorator.from_dict(d) for d in data.get("flow_decorators", ())),
+            configs=tuple(ConfigSpec.from_dict(c) for c in data.get("configs", ())),
         )
 
 

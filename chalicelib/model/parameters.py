@@ -41,6 +41,9 @@ class ParameterSpec:
     help: str | None = None
     lineno: int = 0
     separator: str | None = None  # Metaflow's Parameter(separator=','): the value is a list, split on it
+    # Metaflow's IncludeFile: the value is a path whose file's content becomes the artifact,
+    # {"is_text": bool, "encoding": str}; None for a plain Parameter.
+    include: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -55,6 +58,7 @@ class ParameterSpec:
             "help": self.help,
             "lineno": self.lineno,
             **({"separator": self.separator} if self.separator is not None else {}),
+            **({"include": dict(self.include)} if self.include is not None else {}),
         }
 
     @classmethod
@@ -71,6 +75,7 @@ class ParameterSpec:
             help=data.get("help"),
             lineno=int(data.get("lineno", 0)),
             separator=data.get("separator"),
+            include=dict(data["include"]) if isinstance(data.get("include"), Mapping) else None,
         )
 
 

@@ -29,6 +29,14 @@ DEFAULT_PARAMETERS = "parameters-default"
 ENCODE_PARAMETERS = "parameters-encode"
 START_RUN = "run-start"
 
+# Run-wide states at the end of a flow with @exit_hook (compiler/exit_hooks.py).
+EXIT_HOOK_SUCCESS = "exit-hook-success"
+EXIT_HOOK_ERROR = "exit-hook-error"
+RUN_SUCCEEDED = "run-succeeded"
+RUN_FAILED_CHECK = "run-failed-check"
+RUN_FAILED = "run-failed"
+RUN_FAILED_NO_CAUSE = "run-failed-without-cause"
+
 _COPY_MARK = "@"
 _PART_MARK = "-"
 _MARKS = re.compile(f"[{re.escape(_PART_MARK)}{re.escape(_COPY_MARK)}]")

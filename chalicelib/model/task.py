@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flowdrop.errors import TaskError
+from flowdrop.model.exit_hooks import MODES as EXIT_HOOK_MODES
 
 
 def task_id_for(step: str, indices: tuple[int, ...] | list[int] = (), iteration: int = 0) -> str:
@@ -54,8 +55,9 @@ def iteration_of(task_id: str) -> int:
 
 
 # Task modes: "run" executes the step; "catch" runs after a step's final
-# failure under @catch and records that failure so the flow goes on.
-TASK_MODES = ("run", "catch")
+# failure under @catch and records that failure so the flow goes on; the
+# exit hook modes (model/exit_hooks.py) call a production run's @exit_hook functions.
+TASK_MODES = ("run", "catch", *EXIT_HOOK_MODES)
 
 
 @dataclass(frozen=True)

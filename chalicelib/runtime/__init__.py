@@ -24,9 +24,10 @@ def task_command(
     origin_run_id: str | None = None,
     namespace: str | None = None,
     max_log_size: int | None = None,
+    top_options: tuple[str, ...] = (),
 ) -> list[str]:
     """The argument list that runs one task through the task runner."""
-    args = [python or sys.executable, str(flow_file), "--quiet"]
+    args = [python or sys.executable, str(flow_file), "--quiet", *top_options]
     for spec in with_specs:
         args += ["--with", spec]
     root = datastore_root or payload.datastore_root

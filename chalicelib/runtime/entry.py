@@ -32,6 +32,7 @@ class PackageContext:
     deploy_values: dict[str, Any]
     with_specs: tuple[str, ...] = ()
     state_machine_name: str | None = None
+    configs: dict[str, Any] | None = None  # the deployment's frozen Config values; None outside a package
 
     @property
     def with_decorators(self) -> tuple[Decorator, ...]:
@@ -57,7 +58,7 @@ def load_package_context(flow_file: Path) -> PackageContext:
             except (OSError, json.JSONDecodeError, FlowdropError) as err:
                 raise FlowdropError(f"{manifest}: unreadable manifest: {err}") from err
             return PackageContext(dict(found.deploy_time_values), tuple(found.options.get("with_decorators") or ()),
-                                  found.state_machine_name)
+                                  found.state_machine_name, dict(found.configs))
         if (folder / "code").is_dir() or folder == folder.parent:
             break
     return PackageContext({})
@@ -94,6 +95,8 @@ def run_task_from_file(flow_file: Path, payload: TaskPayload, datastore_root: st
     from flowdrop.graph import parse_flow_file
     from flowdrop.runtime.task import TaskSetup, run_task
 
+    from flowdrop.graph.configs import resolve_configs
+
     config = load_config()
     graph = parse_flow_file(flow_file)
     module = load_flow_module(flow_file)
@@ -101,8 +104,10 @@ def run_task_from_file(flow_file: Path, payload: TaskPayload, datastore_root: st
     if not isinstance(flow_cls, type) or not issubclass(flow_cls, flowspec.FlowSpec):
         raise FlowdropError(f"{flow_file}: no FlowSpec class {graph.flow_name!r} after running the file")
     context = load_package_context(flow_file)
+    configs = context.configs or {}
+    graph = resolve_configs(graph, configs)  # the values frozen at deploy time, as every task of the run sees them
     root = datastore_root or payload.datastore_root or config.datastore
     datastore = FlowDatastore(open_storage(root, config.aws), graph.flow_name)
     setup = TaskSetup(flow_cls, graph, datastore, context.with_decorators, context.tags_for(payload.run_id),
-                      context.deploy_values, deployment_name=context.state_machine_name)
+                      context.deploy_values, deployment_name=context.state_machine_name, configs=configs)
     return run_task(setup, payload)

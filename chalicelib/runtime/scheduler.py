@@ -55,6 +55,8 @@ class RunOptions:
     max_num_splits: int = 100
     max_log_size: int = 10  # MB of each task's stdout and stderr kept
     namespace: str | None = None  # the client API's namespace inside tasks ("" for every namespace)
+    # Top-level flow options task subprocesses get (the run's Config values fixed at its start, --branch).
+    top_options: tuple[str, ...] = ()
 
 
 @dataclass
@@ -195,7 +197,7 @@ class LocalScheduler:
             args = task_command(self.flow_file, payload, output_file, self.options.datastore_root,
                                 with_specs=self.options.with_specs, tags=self.options.tags,
                                 origin_run_id=self.options.origin_run_id, namespace=self.options.namespace,
-                                max_log_size=self.options.max_log_size)
+                                max_log_size=self.options.max_log_size, top_options=self.options.top_options)
             env = dict(os.environ, PYTHONUNBUFFERED="1")
             process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         decorators = effective_decorators(self.graph[step], self.options.with_decorators)

@@ -32,6 +32,7 @@ from flowdrop.errors import TaskError
 from flowdrop.exception import MetaflowExceptionWrapper, dotted_type
 from flowdrop.flowspec import ArtifactView, FlowSpec, ForeachFrame, Inputs, _constants
 from flowdrop.model.decorators import Decorator, effective_decorators, timeout_seconds
+from flowdrop.model.exit_hooks import MODES as EXIT_HOOK_MODES
 from flowdrop.model.graph import Graph
 from flowdrop.model.parameters import parse_parameters_input, resolve_parameters
 from flowdrop.model.runs import is_production_run, run_record
@@ -65,6 +66,7 @@ class TaskSetup:
     origin_run_id: str | None = None
     deployment_name: str | None = None  # the state machine's name, for production runs
     max_log_size: int = 10 * 1024 * 1024  # bytes of stdout and of stderr kept (Metaflow's --max-log-size)
+    configs: Mapping[str, Any] = field(default_factory=dict)  # the run's Config values by name (fixed at its start)
 
 
 def _log_bytes(text: str, limit: int) -> bytes:
@@ -242,12 +244,37 @@ def _input_metadata(setup: TaskSetup, payload: TaskPayload) -> list[tuple[str, s
 
 
 def _parameter_values(setup: TaskSetup, payload: TaskPayload, user: str) -> dict[str, Any]:
-    """Typed parameter values by attribute name, for the start task."""
+    """Parameter values by name as given (an IncludeFile's: its path or reference), for the start task."""
     given = parse_parameters_input(payload.parameters)
     defaults = dict(setup.deploy_values)
-    defaults.update(evaluate_deploy_time_parameters(setup.flow_cls, setup.graph, user, skip={*given, *defaults}))
-    by_name = resolve_parameters(setup.graph.parameters, given, defaults)
-    return {spec.attribute: by_name[spec.name] for spec in setup.graph.parameters}
+    defaults.update(evaluate_deploy_time_parameters(setup.flow_cls, setup.graph, user, skip={*given, *defaults},
+                                                    configs=setup.configs))
+    return resolve_parameters(setup.graph.parameters, given, defaults)
+
+
+def _start_artifacts(setup: TaskSetup, by_name: Mapping[str, Any], run_id: str) -> dict[str, Any]:
+    """The start task's parameter, IncludeFile and Config artifacts, by attribute name."""
+    from pathlib import Path
+
+    from flowdrop.includefile import load_included
+    from flowdrop.user_configs import config_artifact, declared_configs
+
+    code_folder = Path(getattr(sys.modules.get(setup.flow_cls.__module__), "__file__", None) or ".").resolve().parent
+    out: dict[str, Any] = {}
+    for spec in setup.graph.parameters:
+        value = by_name[spec.name]
+        out[spec.attribute] = (load_included(spec, value, setup.datastore, code_folder, is_production_run(run_id))
+                               if spec.include else value)
+    declared = declared_configs(setup.flow_cls, setup.graph)
+    for config in setup.graph.configs:
+        out[config.attribute] = config_artifact(declared.get(config.name), setup.configs.get(config.name))
+    return out
+
+
+def _run_attributes(graph: Graph, flow_cls: type) -> set[str]:
+    """What a join takes from its first input rather than merging: parameters, configs and constants."""
+    configs = {config.attribute for config in graph.configs}
+    return {spec.attribute for spec in graph.parameters} | configs | set(_constants(flow_cls))
 
 
 def _prepare_flow(setup: TaskSetup, payload: TaskPayload, user: str) -> tuple[FlowSpec, dict[str, Any]]:
@@ -261,15 +288,15 @@ def _prepare_flow(setup: TaskSetup, payload: TaskPayload, user: str) -> tuple[Fl
     inputs = _input_metadata(setup, payload)
     extra["input_paths"] = [f"{payload.run_id}/{s}/{t}" for s, t, _ in inputs]
     if not inputs:
-        params = _parameter_values(setup, payload, user)
-        for attr, value in params.items():
+        by_name = _parameter_values(setup, payload, user)
+        for attr, value in _start_artifacts(setup, by_name, payload.run_id).items():
             flow.__dict__[attr] = value
         for attr, value in _constants(type(flow)).items():
             if _picklable(value):  # as Metaflow: the flow's constants are artifacts of every task
                 flow.__dict__[attr] = value
         created = now_iso()
         run_meta = run_record(graph.flow_name, payload.run_id, created=created, user=user, tags=setup.tags,
-                              parameters={spec.name: params[spec.attribute] for spec in graph.parameters},
+                              parameters=dict(by_name),
                               origin_run_id=setup.origin_run_id,
                               system_tags=run_system_tags(graph, payload.run_id, created, setup.deployment_name,
                                                           user))
@@ -279,7 +306,7 @@ def _prepare_flow(setup: TaskSetup, payload: TaskPayload, user: str) -> tuple[Fl
     if node.is_join:
         views = [ArtifactView(ds, s, t, done.get("artifacts", {})) for s, t, done in inputs]
         flow._inputs = Inputs(views)
-        param_attrs = {spec.attribute for spec in graph.parameters} | set(_constants(type(flow)))
+        param_attrs = _run_attributes(graph, type(flow))
         first = inputs[0][2].get("artifacts", {})
         flow._inherited = {k: v for k, v in first.items() if k in param_attrs}
         closes_foreach = foreach_step_closed_by(graph, node.name) is not None
@@ -326,6 +353,10 @@ def _jsonable(value: Any) -> Any:
 def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
     """Run one task (or record its failure, in catch mode) and return its task_output."""
     ds, graph = setup.datastore, setup.graph
+    if payload.mode in EXIT_HOOK_MODES:  # the production run's final hook task, not a step
+        from flowdrop.runtime.exit_hooks import run_exit_hook_task
+
+        return run_exit_hook_task(graph, ds, setup.flow_cls, payload)
     if payload.step not in graph:
         raise TaskError(f"flow {graph.flow_name!r} has no step {payload.step!r}")
     node = graph[payload.step]

@@ -69,6 +69,7 @@ def test_flowdrop_up_from_a_wheel_serves_health_and_deploys_a_flow(tmp_path):
     wheel = build_wheel(tmp_path / "dist")
     names = subprocess.run([sys.executable, "-m", "zipfile", "-l", str(wheel)], capture_output=True, text=True).stdout
     assert "flowdrop/deployer/app.py" in names and "flowdrop/local/moto/main.py" in names
+    assert all(f"flowdrop/page/{name}" in names for name in ("index.html", "page.js", "page.css"))  # package data
     assert "chalicelib" not in names
     python = fresh_venv(tmp_path / "venv", wheel)
     where = subprocess.run([str(python), "-c", "import flowdrop; print(flowdrop.__file__)"],

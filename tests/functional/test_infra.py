@@ -219,13 +219,17 @@ def test_every_function_gets_the_deployer_settings(packaged):
 
 
 def test_prod_routes_use_iam_and_dev_routes_the_token(packaged):
-    def security(stage: str) -> set[str]:
+    open_paths = {"/health", "/", "/static/{name}"}  # health and the operator page's shell: they hold no data
+
+    def security(stage: str, open_ones: bool = False) -> set[str]:
         paths = resources(packaged[stage][1])["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
-        return {next(iter(s)) for p, methods in paths.items() if p != "/health"
+        assert open_paths <= set(paths)
+        return {next(iter(s)) for p, methods in paths.items() if (p in open_paths) == open_ones
                 for m in methods.values() for s in m.get("security", [{"none": []}])}
 
     assert security("prod") == {"sigv4"}
     assert security("dev") == {"token_authorizer"}
+    assert security("prod", open_ones=True) == security("dev", open_ones=True) == {"none"}
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])

@@ -18,7 +18,7 @@ from tests.metaflow_core import harness
 
 # One case per feature the suite exercises: artifacts through branches and
 # foreaches, every switch shape, merge_artifacts, parameters and constants,
-# current, logs, resume, tags and lineage.
+# current, logs, resume, tags and lineage, configs, included files and @project branches.
 SUBSET = [
     "BasicArtifactTest[small-foreach]", "BasicForeachTest[simple-foreach]", "NestedForeachTest[nested-foreach]",
     "BasicSwitchTest[simple_switch]", "NestedSwitchTest[nested_switch]", "BranchInSwitchTest[branch_in_switch]",
@@ -30,6 +30,7 @@ SUBSET = [
     "CurrentSingletonTest[single-linear-step]", "ParameterNameTest[single-and-branch]",
     "BasicLogTest[single-linear-step]", "TaskExceptionTest[single-linear-step]", "RunIdFileTest[single-linear-step]",
     "ResumeStartStepTest[single-linear-step]", "ResumeForeachInnerTest[simple-foreach]",
+    "BasicConfigTest[single-and-branch]", "BasicIncludeTest[simple-foreach]", "ProjectBranchTest[single-linear-step]",
 ]
 
 

@@ -239,3 +239,41 @@ def test_run_status_follows_map_runs_of_child_executions():
     assert [(r["state"], r["histories_read"]) for r in answer["map_runs"]] == [("start-map-wide", 1),
                                                                                ("row-map-wide@start", 1)]
     assert answer["partial"] is False
+
+
+# -- task counts of foreach steps --------------------------------------------------------------------
+
+
+def inline_foreach(width: int, failed: int = 0, running: int = 0) -> list[dict[str, Any]]:
+    """start -> an inline Map of `width` `work` tasks (`failed` of them fail, `running` not yet ended)."""
+    ok = width - failed - running
+    events = history(("ExecutionStarted", None), *task("start"), ("MapStateEntered", "start-map"),
+                     ("MapStateStarted", None),
+                     *[e for _ in range(ok) for e in task("work")],
+                     *[e for _ in range(failed) for e in task("work", "TaskFailed", exits=False)],
+                     *[e for _ in range(running) for e in task("work", "TaskStarted", exits=False)])
+    events[7]["mapStateStartedEventDetails"] = {"length": width}
+    return events
+
+
+def test_step_counts_say_how_many_tasks_of_a_foreach_ended_each_way():
+    from flowdrop.deployer.step_states import foreach_widths, step_counts
+
+    events = inline_foreach(100)
+    assert step_counts(events, "SUCCEEDED")["work"] == {"succeeded": 100, "failed": 0, "running": 0, "aborted": 0}
+    assert foreach_widths(events) == {"start": 100}
+    counts = step_counts(inline_foreach(10, failed=2, running=3), "RUNNING")["work"]
+    assert counts == {"succeeded": 5, "failed": 0, "running": 5, "aborted": 0}
+    counts = step_counts(inline_foreach(10, failed=2), "FAILED")["work"]
+    assert counts == {"succeeded": 8, "failed": 2, "running": 0, "aborted": 0}
+
+
+def test_step_counts_add_children_read_and_unread():
+    from flowdrop.deployer.step_states import step_counts
+
+    read = [ChildHistory("SUCCEEDED", row_child()), ChildHistory("FAILED", row_child("TaskFailed"))]
+    unread = [UnreadChildren(("row", "cell", "join_cols"), {"SUCCEEDED": 7, "RUNNING": 1, "PENDING": 2})]
+    counts = step_counts(parent_events(finished=False), "RUNNING", read, unread)
+    assert counts["row"] == {"succeeded": 9, "failed": 0, "running": 3, "aborted": 0}
+    # the failed child: its second cell failed, its first succeeded
+    assert counts["cell"] == {"succeeded": 10, "failed": 1, "running": 3, "aborted": 0}

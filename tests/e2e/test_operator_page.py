@@ -1,0 +1,272 @@
+"""The operator page in a real headless browser (Debian's chromium through chromedriver) on the embedded stack.
+
+One stack and one browser for the module. Flows are deployed as users deploy
+them (`python flow.py step-functions create`); the page is opened at the
+stack's API URL, the token entered in its form, and everything asserted is
+what the page shows. Screenshots of the flows page and of a failed run go to
+build/screenshots/. Every test ends with the browser's console free of
+errors (the only ones allowed: the 400 answers a test provokes on purpose).
+`make browser` installs chromium and chromium-driver.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flowdrop.cli.api_client import ApiClient, ApiError
+from flowdrop.local.stack import EmbeddedStack, StackOptions
+from flowdrop.testing import deploy_flow, examples_dir, wait_for_run
+
+pytestmark = pytest.mark.slow
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.options import Options  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = examples_dir()
+FLOWS = ROOT / "tests" / "flows"
+SCREENSHOTS = ROOT / "build" / "screenshots"
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+# Without the background-networking flags chromium keeps dialling Google's hosts, refused by a closed network.
+CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync")
+WAIT = 240  # seconds a run may take on a busy 2-core machine (a wait for a state, never a timed assert)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    options = StackOptions(state_dir=tmp_path_factory.mktemp("page-stack"), max_tasks=8, heartbeat_interval=2.0)
+    with EmbeddedStack(options) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def api(stack) -> ApiClient:
+    return ApiClient.from_config(stack.config, timeout=120)  # moto answers slowly while it runs 100 tasks
+
+
+@pytest.fixture(scope="module")
+def deployed(stack, api):
+    """The seed's ParameterFlow and HourlyFlow, the debugging story's DebugFlow and a foreach of any width."""
+    for file in (EXAMPLES / "parameter_flow.py", EXAMPLES / "hourly_flow.py", EXAMPLES / "debug_flow.py"):
+        deploy_flow(stack, file)
+    # On the worker backend: 100 Batch jobs at once, each polled with DescribeJobs, overwhelm moto.
+    deploy_flow(stack, FLOWS / "wide_flow.py", backend="worker")
+    return {f["flow"] for f in api.list_flows()["flows"]}
+
+
+@pytest.fixture(scope="module")
+def browser(stack, tmp_path_factory):
+    for path in (CHROMIUM, CHROMEDRIVER):
+        assert Path(path).exists(), f"{path} is missing: `make browser` installs chromium and chromium-driver"
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in (*CHROME_FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium')}", "--window-size=1100,1000"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    try:
+        driver.get(f"{stack.api.url}/")
+        field = wait(driver, lambda d: d.find_element(By.ID, "token"))
+        field.send_keys(stack.api_token)
+        driver.find_element(By.CSS_SELECTOR, "#token-form button[type=submit]").click()
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def page(browser):
+    """The browser; after the test, its console must hold no errors but the 400s the test allowed."""
+    allowed: list[str] = []
+    browser.allowed_errors = allowed  # type: ignore[attr-defined]
+    browser.get_log("browser")  # start from an empty log
+    yield browser
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"
+              and not any(part in e["message"] for part in allowed)]
+    assert errors == []
+
+
+def wait(driver, condition, timeout: float = WAIT):
+    return WebDriverWait(driver, timeout, poll_frequency=0.25).until(condition)
+
+
+def open_view(driver, hash_path: str) -> None:
+    driver.execute_script("location.hash = arguments[0]", hash_path)
+
+
+def text_of(driver, css: str) -> str:
+    found = driver.find_elements(By.CSS_SELECTOR, css)
+    return found[0].text if found else ""
+
+
+def screenshot(driver, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / name
+    size = driver.get_window_size()
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(size["width"], min(max(int(height) + 120, size["height"]), 3000))  # the whole page
+    try:
+        driver.save_screenshot(str(path))
+    finally:
+        driver.set_window_size(size["width"], size["height"])
+    return path
+
+
+def test_page_shell_is_served_without_auth_with_its_own_policy(stack):
+    import urllib.request
+
+    with urllib.request.urlopen(f"{stack.api.url}/") as answer:
+        assert answer.headers["Content-Type"].startswith("text/html")
+        assert "default-src 'none'" in answer.headers["Content-Security-Policy"]
+        assert b'src="static/page.js"' in answer.read()
+    with urllib.request.urlopen(f"{stack.api.url}/static/page.js") as answer:
+        assert answer.headers["Content-Type"].startswith("text/javascript")
+
+
+def test_flows_list_shows_parameter_and_hourly_flows_with_their_schedule(page, deployed):
+    open_view(page, "#/")
+    wait(page, lambda d: "ParameterFlow" in text_of(d, "#flows") and "…" not in text_of(d, "#flows"))
+    assert {"ParameterFlow", "HourlyFlow"} <= deployed
+    hourly = page.find_element(By.CSS_SELECTOR, 'tr[data-flow="HourlyFlow"]')
+    assert hourly.find_element(By.CSS_SELECTOR, ".schedule").text == "cron(0 * * * ? *) (UTC)"
+    next_times = hourly.find_elements(By.CSS_SELECTOR, ".next time")
+    assert len(next_times) == 3 and all(t.text.endswith(":00Z") for t in next_times)
+    parameter = page.find_element(By.CSS_SELECTOR, 'tr[data-flow="ParameterFlow"]')
+    assert parameter.find_element(By.CSS_SELECTOR, ".schedule").text == "—"
+    assert parameter.find_element(By.CSS_SELECTOR, ".version").text == "v1"
+    screenshot(page, "flows.png")
+
+
+def test_trigger_form_with_alpha_starts_a_run_the_page_follows_to_succeeded(page, deployed, api):
+    open_view(page, "#/flow/ParameterFlow")
+    alpha = wait(page, lambda d: d.find_element(By.ID, "param-alpha"))
+    assert "Learning rate" in text_of(page, "#param-alpha-help") and "default 0.01" in text_of(page, "#param-alpha-help")
+    alpha.send_keys("0.5")
+    page.find_element(By.ID, "trigger-run").click()
+    wait(page, lambda d: "#/run/ParameterFlow/sfn-" in d.current_url)
+    run_id = page.current_url.rsplit("/", 1)[-1]
+    # The page refreshes itself: no reload here.
+    wait(page, lambda d: d.find_elements(By.CSS_SELECTOR, '#graph .node[data-step="end"][data-state="SUCCEEDED"]')
+         and "SUCCEEDED" in text_of(d, "#run-header"))
+    assert wait_for_run(api, "ParameterFlow", run_id)["status"] == "SUCCEEDED"
+    page.find_element(By.CSS_SELECTOR, '#graph .node[data-step="start"]').click()
+    wait(page, lambda d: "alpha is 0.500000" in text_of(d, "#step-panel .stdout"))
+
+
+def test_a_bad_value_shows_the_apis_message_beside_the_field(page, deployed, api):
+    page.allowed_errors.append("status of 400")  # the browser logs the API's 400 answer
+    with pytest.raises(ApiError) as err:
+        api.trigger("ParameterFlow", {"alpha": "fast"})
+    expected = err.value.problems[0]
+    open_view(page, "#/flow/ParameterFlow")
+    alpha = wait(page, lambda d: d.find_element(By.ID, "param-alpha"))
+    alpha.send_keys("fast")
+    page.find_element(By.ID, "trigger-run").click()
+    problem = wait(page, lambda d: text_of(d, "#param-alpha-problem"))
+    assert problem == expected and "'alpha'" in problem and "number" in problem
+    assert "#/flow/ParameterFlow" in page.current_url  # no run was started
+
+
+def test_the_debug_flow_run_shows_b_failed_with_its_exception(page, deployed, api):
+    run_id = api.trigger("DebugFlow", {})["run_id"]
+    assert wait_for_run(api, "DebugFlow", run_id, timeout=WAIT)["status"] == "FAILED"
+    open_view(page, f"#/run/DebugFlow/{run_id}")
+    b = wait(page, lambda d: d.find_element(By.CSS_SELECTOR, '#graph .node[data-step="b"]'))
+    assert b.get_attribute("data-state") == "FAILED"
+    assert page.find_element(By.CSS_SELECTOR, '#graph .node[data-step="a"]').get_attribute("data-state") == "SUCCEEDED"
+    assert text_of(page, "#run-failed").startswith("Failed in b")
+    # A failed run opens on its failed step: the exception shows without a click.
+    wait(page, lambda d: "ValueError" in text_of(d, "#step-panel .exception"))
+    b.click()
+    wait(page, lambda d: "ValueError" in text_of(d, "#step-panel .exception"))
+    assert "2fail" in text_of(page, "#step-panel .exception")
+    assert page.find_element(By.CSS_SELECTOR, "#step-panel .task").get_attribute("data-status") == "failed"
+    screenshot(page, "run.png")
+
+
+def test_a_100_way_foreach_shows_100_of_100(page, deployed, api):
+    run_id = api.trigger("WideFlow", {"width": 100})["run_id"]
+    assert wait_for_run(api, "WideFlow", run_id, timeout=WAIT)["status"] == "SUCCEEDED"
+    open_view(page, f"#/run/WideFlow/{run_id}")
+    work = wait(page, lambda d: d.find_element(By.CSS_SELECTOR, '#graph .node[data-step="work"]'))
+    assert work.get_attribute("data-state") == "SUCCEEDED"
+    assert work.find_element(By.CSS_SELECTOR, ".step-sub").text == "100/100 done"
+    assert text_of(page, '#steps tr[data-step="work"] .step-counts') == "100/100 done"
+    page.find_element(By.CSS_SELECTOR, '#graph .node[data-step="join"]').click()
+    wait(page, lambda d: d.find_elements(By.CSS_SELECTOR, '#step-panel li[data-artifact="values"]'))
+
+
+def test_rollback_asks_first_and_moves_production_back(page, stack, api, tmp_path):
+    flow_file = tmp_path / "linear_flow.py"
+    source = (EXAMPLES / "linear_flow.py").read_text()
+    flow_file.write_text(source)
+    deploy_flow(stack, flow_file, cwd=tmp_path)
+    flow_file.write_text(source + "\n# second version\n")
+    deploy_flow(stack, flow_file, cwd=tmp_path)
+    assert api.get_flow("LinearFlow")["production_version"] == 2
+    open_view(page, "#/flow/LinearFlow")
+    button = wait(page, lambda d: d.find_element(By.CSS_SELECTOR, '#versions button.rollback[data-version="1"]'))
+    assert "(production)" in text_of(page, '#versions tr[data-version="2"]')
+    button.click()
+    alert = wait(page, lambda d: d.switch_to.alert)
+    assert "from v2 back to v1" in alert.text
+    alert.dismiss()  # asked, refused: nothing moves
+    assert api.get_flow("LinearFlow")["production_version"] == 2
+    page.find_element(By.CSS_SELECTOR, '#versions button.rollback[data-version="1"]').click()
+    wait(page, lambda d: d.switch_to.alert).accept()
+    wait(page, lambda d: "(production)" in text_of(d, '#versions tr[data-version="1"]'))
+    assert api.get_flow("LinearFlow")["production_version"] == 1
+    screenshot(page, "flow.png")
+
+
+def test_pages_fit_a_phones_width(page, deployed, api):
+    size = page.get_window_size()
+    page.set_window_size(390, 844)
+    try:
+        for view, ready in (("#/", "#flows"), ("#/flow/ParameterFlow", "#trigger")):
+            open_view(page, view)
+            wait(page, lambda d: d.find_elements(By.CSS_SELECTOR, ready))
+            # Wide tables scroll inside their own box; the page itself never scrolls sideways.
+            assert page.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    finally:
+        page.set_window_size(size["width"], size["height"])
+
+
+EVENT_FLOW = '''\
+from flowdrop import FlowSpec, Parameter, step, trigger
+
+
+@trigger(event={"name": "data.ready", "parameters": {"alpha": "weight"}})
+class PageEventFlow(FlowSpec):
+    alpha = Parameter("alpha", default=0.1)
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    PageEventFlow()
+'''
+
+
+def test_event_triggers_are_shown_on_the_flows_list_and_the_flow(page, stack, tmp_path):
+    flow_file = tmp_path / "page_event_flow.py"
+    flow_file.write_text(EVENT_FLOW)
+    deploy_flow(stack, flow_file, cwd=tmp_path)
+    open_view(page, "#/")
+    row = wait(page, lambda d: d.find_element(By.CSS_SELECTOR, 'tr[data-flow="PageEventFlow"]'))
+    wait(page, lambda d: "event data.ready" in row.find_element(By.CSS_SELECTOR, ".next").text)
+    open_view(page, "#/flow/PageEventFlow")
+    item = wait(page, lambda d: d.find_element(By.CSS_SELECTOR, '#triggers li[data-kind="event"]'))
+    assert "event data.ready (alpha ← weight)" in item.text and "rule " in item.text
