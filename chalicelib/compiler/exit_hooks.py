@@ -11,7 +11,8 @@ by calling the hooks (runtime/exit_hooks.py):
   succeeded, a hook's fate does not change that.
 - failure: every top-level Task, Map and Parallel gets one more Catch,
   States.ALL after its own (@catch still comes first), keeping the state data
-  and putting the error at `$.failure`; it leads to `exit-hook-error` (mode
+  and putting the error at `$.failure` (a top-level Fail state, a switch's
+  no-case or repeat limit, becomes a Pass putting its error there); it leads to `exit-hook-error` (mode
   exit_hook_error), then `run-failed-check`, then a Fail state, so the
   execution still ends FAILED: error `flowdrop.RunFailed` (a Fail state may
   not raise a States.* error), cause "<caught error>: <caught cause>".
@@ -63,6 +64,8 @@ def with_exit_hooks(states: dict[str, dict[str, Any]], graph: Graph,
         if on_error and state["Type"] in CATCHABLE:
             state["Catch"] = [*state.get("Catch", []),
                               {"ErrorEquals": ["States.ALL"], "ResultPath": FAILURE_PATH, "Next": EXIT_HOOK_ERROR}]
+        if on_error and state["Type"] == "Fail":
+            state = _to_failure_path(state)
         if on_success and state.pop("End", False):
             state["Next"] = EXIT_HOOK_SUCCESS
         out[name] = state
@@ -72,6 +75,17 @@ def with_exit_hooks(states: dict[str, dict[str, Any]], graph: Graph,
     if on_error:
         out.update(failure_states(graph, options))
     return out
+
+
+def _to_failure_path(fail: dict[str, Any]) -> dict[str, Any]:
+    """A top-level Fail state (a switch's no-case or repeat limit) as a Pass that puts its error where a Catch
+    would and goes to the error hook: the run still ends FAILED with that error, after the hooks ran."""
+    failure: dict[str, Any] = {"Error": fail.get("Error", RUN_FAILED_ERROR)}
+    if "CausePath" in fail:
+        failure["Cause.$"] = fail["CausePath"]
+    elif "Cause" in fail:
+        failure["Cause"] = fail["Cause"]
+    return {"Type": "Pass", "Parameters": failure, "ResultPath": FAILURE_PATH, "Next": EXIT_HOOK_ERROR}
 
 
 def failure_states(graph: Graph, options: CompileOptions) -> dict[str, dict[str, Any]]:

@@ -76,12 +76,20 @@ class CaughtSwitchFlow(FlowSpec):
 '''
 
 
+# The same no-case switch in a flow with an error hook: the run must still call the hook on its way to FAILED.
+HOOKED_FLOW = CAUGHT_FLOW.replace("CaughtSwitchFlow", "HookedSwitchFlow").replace(
+    "from flowdrop import FlowSpec, catch, step", "from flowdrop import FlowSpec, catch, exit_hook, step\n\n\n"
+    "def tell(run=None):\n    print('error hook ran')").replace(
+    "class HookedSwitchFlow", "@exit_hook(on_error=[tell])\nclass HookedSwitchFlow")
+
+
 @pytest.fixture(scope="module")
 def stack(aws, moto_server, tmp_path_factory):
     """A bucket, the worker queue and a TaskWorker that runs the switch flows."""
     folder = tmp_path_factory.mktemp("switch-flows")
     files = {"SwitchFlow": FLOWS / "switch_flow.py"}
-    for name, source in (("LoopOnlyFlow", LOOP_FLOW), ("CaughtSwitchFlow", CAUGHT_FLOW)):
+    for name, source in (("LoopOnlyFlow", LOOP_FLOW), ("CaughtSwitchFlow", CAUGHT_FLOW),
+                         ("HookedSwitchFlow", HOOKED_FLOW)):
         files[name] = folder / f"{name.lower()}.py"
         files[name].write_text(textwrap.dedent(source))
     name = "x" + uuid.uuid4().hex[:10]
@@ -163,6 +171,16 @@ def test_a_switch_that_gives_no_case_fails_in_its_no_case_state(stack):
     assert result["cause"].startswith("step decide: the switch on self.choice chose no case (task result: ")
     assert "its cases are \"a\" -> a, \"b\" -> b" in result["cause"]
     assert "decide-no-case" in entered(stack, result)
+
+
+def test_a_switch_with_no_case_runs_the_error_hook_and_still_fails(stack):
+    result, ds, run_id = run(stack, "HookedSwitchFlow", {"Parameters": "{}"}, "hooked")
+    assert result["status"] == "FAILED" and result["error"] == "flowdrop.RunFailed"
+    assert result["cause"].startswith("flowdrop.SwitchNoCase: step decide: the switch on self.choice chose no case")
+    states = entered(stack, result)
+    assert states.index("decide-no-case") < states.index("exit-hook-error")
+    hooks = ds.read_exit_hooks(run_id)
+    assert hooks is not None and "error hook ran" in str(hooks), hooks
 
 
 def test_a_recursive_switch_past_its_bound_fails_clearly(stack):
