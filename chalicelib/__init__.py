@@ -6,7 +6,8 @@ The public SDK, with Metaflow's names: change `from metaflow import ...` to
 
 from flowdrop.current import current
 from flowdrop.decorators import (
-    batch, catch, environment, project, resources, retry, schedule, step, timeout, trigger, trigger_on_finish,
+    batch, catch, environment, exit_hook, project, resources, retry, schedule, step, timeout, trigger,
+    trigger_on_finish,
 )
 from flowdrop.flowspec import FlowSpec, StepFailure
 from flowdrop.includefile import IncludeFile
@@ -41,7 +42,8 @@ __all__ = [
     "__version__",
     "FlowSpec", "Parameter", "JSONType", "IncludeFile", "Config", "config_expr", "current",
     "step", "retry", "catch", "timeout", "resources",
-    "batch", "environment", "schedule", "project", "trigger", "trigger_on_finish", "StepFailure", "Event",
+    "batch", "environment", "schedule", "project", "trigger", "trigger_on_finish", "exit_hook", "StepFailure",
+    "Event",
     "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace", "default_namespace",
     "Deployer", "DeployedFlow", "TriggeredRun", "Runner", "ExecutingRun",
 ]

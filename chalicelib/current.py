@@ -67,6 +67,13 @@ class Current:
 
         return Run(f"{v['flow_name']}/{v['run_id']}", _namespace_check=False)
 
+    @staticmethod
+    def _run_in(storage: Any, pathspec: str) -> Any:
+        """The client Run `pathspec` read from `storage`: what an @exit_hook function gets as `run`."""
+        from flowdrop.client import run_in_storage
+
+        return run_in_storage(storage, pathspec)
+
     @property
     def scheduled_time(self) -> Any:
         """The schedule tick a scheduled production run stands for (an aware UTC datetime), else None.

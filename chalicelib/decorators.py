@@ -1,6 +1,6 @@
 """The user-facing decorators: @step, @retry, @catch, @timeout, @resources,
-@batch, @environment on steps; @schedule, @project, @trigger and
-@trigger_on_finish on flows.
+@batch, @environment on steps; @schedule, @project, @trigger,
+@trigger_on_finish and @exit_hook on flows.
 
 Owns: recording metadata and checking arguments when the flow module is
 imported (a bad cron expression fails right there). Does not own what the
@@ -194,6 +194,40 @@ def trigger_on_finish(cls: type | None = None, *, flow: Any = None, flows: Any =
     except DecoratorError as err:
         raise definition_error(str(err)) from None
     decorate = _flow_decorator("trigger_on_finish", attributes)
+    return decorate(cls) if cls is not None else decorate
+
+
+def exit_hook(cls: type | None = None, *, on_success: Any = None, on_error: Any = None, options: Any = None) -> Any:
+    """Call these functions once when a run ends: `on_success` after a successful run, `on_error` after a failed one.
+
+    As Metaflow's: each item is a function (or its name, or 'module.name'); a
+    function taking `run` (or **kwargs) gets the run's client Run. A hook that
+    raises is reported and changes nothing about the run. Several @exit_hook add up.
+    """
+    from flowdrop.model.exit_hooks import exit_hook_problems
+
+    attributes: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, value in (("on_success", on_success), ("on_error", on_error)):
+        if value is None:
+            continue
+        if not isinstance(value, list | tuple):
+            problems.append(f"@exit_hook({key}={value!r:.40}): {key} must be a list of functions")
+            continue
+        names = []
+        for position, item in enumerate(value, 1):
+            if isinstance(item, str) or callable(item):
+                names.append(item if isinstance(item, str) else getattr(item, "__name__", repr(item)))
+            else:
+                problems.append(f"@exit_hook({key}=[...]): item {position} is {item!r:.40} ({type(item).__name__}), "
+                                "not a function; give the function itself, or its name")
+        attributes[key] = names
+    if options is not None:
+        attributes["options"] = options
+    problems = problems or exit_hook_problems(attributes)
+    if problems:
+        raise definition_error("; ".join(problems))
+    decorate = _flow_decorator("exit_hook", attributes)
     return decorate(cls) if cls is not None else decorate
 
 

@@ -133,6 +133,7 @@ class FlowSpec:
         self._inherited: dict[str, str] = {}
         self._transition: tuple[tuple[str, ...], str | None] | None = None
         self._switch_cases: tuple[tuple[Any, str], ...] | None = None  # set by a switch's self.next
+        self._switch_value: Any = None  # the case (as declared) the switch's condition matched
         self._foreach_stack: list[ForeachFrame] = []
         self._step_name: str | None = None
         if use_cli and not CLI_DEFERRED:
@@ -265,6 +266,8 @@ class FlowSpec:
                                 f"of the cases {list(cases)}")
         self._transition = ((cases[value],), None)
         self._switch_cases = tuple(cases.items())
+        # The declared key, not the artifact: Step Functions' Choice compares it by type, as JSON.
+        self._switch_value = next(key for key in cases if key == value)
 
     # -- foreach -------------------------------------------------------------------
 

@@ -39,3 +39,15 @@ def aws(moto_server) -> AwsConfig:
 def unique_name() -> str:
     """A short name no other test uses, for buckets, queues and state machines."""
     return "t" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture(autouse=True)
+def _client_state_per_test():
+    """The client API's process-wide choices (datastore, namespace, production) as each test found them:
+    a test that switches namespace (as a user's script may) must not decide what the next test sees."""
+    from flowdrop.client import reading
+
+    saved = dict(reading._state)
+    yield
+    reading._state.clear()
+    reading._state.update(saved)

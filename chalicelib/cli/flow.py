@@ -34,7 +34,7 @@ from flowdrop.cli.lint import check_flow
 from flowdrop.config import load_config
 from flowdrop.errors import FlowdropError, ParameterError
 from flowdrop.model.graph import Graph
-from flowdrop.model.task import TaskPayload
+from flowdrop.model.task import TASK_MODES, TaskPayload
 
 __all__ = ["FlowContext", "build_cli", "main"]
 
@@ -149,7 +149,7 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
     @click.option("--run-id", required=True)
     @click.option("--task-id", required=True)
     @click.option("--parameters", default=None, help='The start task\'s parameters as a JSON object string.')
-    @click.option("--mode", type=click.Choice(["run", "catch"]), default="run")
+    @click.option("--mode", type=click.Choice(list(TASK_MODES)), default="run")
     @click.option("--output-file", default=None)
     @click.option("--tag", multiple=True)
     @click.option("--origin-run-id", default=None)
@@ -157,22 +157,26 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
                   help="Attempts of this task before this one (Step Functions' retry count).")
     @click.option("--namespace", "user_namespace", default=None)
     @click.option("--max-log-size", default=10, help="MB of stdout and stderr kept.")
+    @click.option("--input-paths", default=None, help="After a switch: the input tasks, comma-separated.")
     @click.pass_obj
     def step(obj: FlowContext, step_name: str, run_id: str, task_id: str, parameters: str | None, mode: str,
              output_file: str | None, tag: tuple[str, ...], origin_run_id: str | None, retry_count: int,
-             user_namespace: str | None, max_log_size: int) -> None:
-        from flowdrop.model.task import indices_of
+             user_namespace: str | None, max_log_size: int, input_paths: str | None) -> None:
+        from flowdrop.model.task import indices_of, iteration_of
         from flowdrop.runtime.entry import load_package_context
         from flowdrop.runtime.task import TaskSetup, run_task
 
-        if not (task_id == step_name or task_id.startswith(step_name + "-")):
-            fail(f"--task-id {task_id!r} does not belong to step {step_name!r} (expected {step_name}[-i-j...])", 2)
+        # A recursive switch's later passes end in `.N` (loop.2, loop-1.3).
+        if not (task_id.split(".")[0] == step_name or task_id.startswith(step_name + "-")):
+            fail(f"--task-id {task_id!r} does not belong to step {step_name!r} (expected {step_name}[-i-j...][.n])",
+                 2)
         if user_namespace is not None:
             from flowdrop.client import namespace
 
             namespace(user_namespace or None)
         payload = TaskPayload(obj.graph.flow_name, step_name, run_id, indices_of(task_id), parameters, mode,
-                              retry_count)
+                              retry_count, iteration=iteration_of(task_id),
+                              input_paths=None if input_paths is None else tuple(filter(None, input_paths.split(","))))
         context = load_package_context(obj.flow_file)
         setup = TaskSetup(obj.flow_cls, obj.graph, obj.datastore(), (*context.with_decorators, *obj.with_decorators),
                           (*tag, *context.tags_for(run_id)), context.deploy_values, origin_run_id,

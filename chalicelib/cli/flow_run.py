@@ -145,7 +145,20 @@ def run_flow(obj: FlowContext, run_id: str, params_json: str | None, settings: R
 
     scheduler = LocalScheduler(obj.flow_file, obj.graph, obj.datastore(), run_id, options, params_json, cloned,
                                run_forked=run_forked)
-    _report(obj, scheduler.run(), run_id)
+    result = scheduler.run()
+    _call_exit_hooks(obj, run_id, result.succeeded)
+    _report(obj, result, run_id)
+
+
+def _call_exit_hooks(obj: FlowContext, run_id: str, succeeded: bool) -> None:
+    """@exit_hook: once the run has ended (failed or interrupted too), its hooks run here, in the run's process."""
+    from flowdrop.model.exit_hooks import has_exit_hooks
+
+    if not has_exit_hooks(obj.graph):
+        return
+    from flowdrop.runtime.exit_hooks import flow_namespace, run_exit_hooks
+
+    run_exit_hooks(obj.graph, obj.datastore(), run_id, succeeded, flow_namespace(obj.flow_cls))
 
 
 def run_options(graph: Graph | None) -> list[Callable]:

@@ -152,9 +152,13 @@ def demo(state_dir: Path | None) -> None:
 # -- operator commands ---------------------------------------------------------------------------
 
 
-@cli.command(help="List the flows in production.")
+@cli.command(help="List the flows in production; with FLOW, that flow's production version and triggers.")
+@click.argument("flow", required=False)
 @click.pass_context
-def flows(ctx: click.Context) -> None:
+def flows(ctx: click.Context, flow: str | None) -> None:
+    if flow is not None:
+        _show_flow(ctx, flow)
+        return
     with messages_not_tracebacks():
         answer = _api(_config(ctx)).list_flows().get("flows") or []
     if not answer:
@@ -165,6 +169,20 @@ def flows(ctx: click.Context) -> None:
                          for kind in ("on_error", "on_success") if alerts.get(kind))
         click.echo(f"{flow.get('flow', '?'):<40} version {flow.get('version', '?'):<4} schedule {_schedule_text(flow):<22} "
                    f"deployed {flow.get('deployed_at') or '?'} by {flow.get('user') or '?'}{notify}")
+
+
+def _show_flow(ctx: click.Context, flow: str) -> None:
+    """One flow: its production version, then every rule and schedule that starts it (trigger_views.py)."""
+    from flowdrop.deployer.trigger_views import trigger_lines
+
+    with messages_not_tracebacks():
+        answer = _api(_config(ctx)).get_flow(flow)
+    production = answer.get("production") or {}
+    click.echo(f"{answer.get('flow', flow)}: production version {answer.get('production_version', '?')} of "
+               f"{len(answer.get('versions') or [])}, deployed {production.get('deployed_at') or '?'} by "
+               f"{production.get('user') or '?'}")
+    for line in trigger_lines(str(answer.get("flow", flow)), list(answer.get("trigger_rules") or [])):
+        click.echo(line)
 
 
 def _schedule_text(flow: Mapping[str, Any]) -> str:

@@ -109,7 +109,8 @@ def add_step_functions_commands(cli: click.Group) -> None:
     @click.option("--no-wait", is_flag=True, help="Upload and return; do not wait for the deployer.")
     @click.option("--wait-timeout", type=float, default=120.0, show_default=True,
                   help="Seconds to wait for the deployment record.")
-    @click.option("--only-json", is_flag=True, help="Print the state machine definition and stop; no AWS access.")
+    @click.option("--only-json", is_flag=True, help="Print the state machine definition (and, on stderr, the flow's "
+                  "trigger rules and schedule) and stop; no AWS access.")
     @click.option("--plan", "plan_only", is_flag=True,
                   help="Print what deploying would change (new version or duplicate, definition diff, schedule) "
                        "and stop; nothing is uploaded.")
@@ -253,7 +254,23 @@ def _definition_json(obj: Any, state_machine_name: str, options: Any) -> str:
     ))
     if placeholders:
         click.echo("Preview with placeholders (no deployer configured): " + "; ".join(placeholders), err=True)
+    _echo_trigger_rules(obj.graph, state_machine_name, options)
     return readable_json(compiled)
+
+
+def _echo_trigger_rules(graph: Graph, state_machine_name: str, options: Any) -> None:
+    """With --only-json: the EventBridge rules and schedule the deployer would keep, as text on stderr
+    (stdout stays the definition alone, for `| jq`); account, region and stage are placeholders."""
+    from flowdrop.deployer.candidate import flow_schedule, triggers_of
+    from flowdrop.deployer.trigger_views import trigger_lines, trigger_views
+
+    schedule = flow_schedule(graph)
+    triggers = triggers_of(graph, state_machine_name)
+    if schedule is None and not triggers:
+        return
+    views = trigger_views(state_machine_name, triggers, schedule.to_dict() if schedule else None,
+                          options.schedule_overlap)
+    click.echo("\n".join(trigger_lines(state_machine_name, views)), err=True)
 
 
 class _BackgroundClient:

@@ -239,7 +239,7 @@ def upload_package(s3: Any, bucket: str, prepared: PreparedDeployment,
     """PUT the package at its key; returns its s3:// URL. DeployError says what to check."""
     from boto3.exceptions import S3UploadFailedError
     from boto3.s3.transfer import TransferConfig
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, HTTPClientError
 
     url = f"s3://{bucket}/{prepared.key}"
     extra = {
@@ -260,6 +260,13 @@ def upload_package(s3: Any, bucket: str, prepared: PreparedDeployment,
             raise DeployError(f"cannot upload {url}: access denied ({code}). Your AWS credentials need "
                               f"s3:PutObject on arn:aws:s3:::{bucket}/{PACKAGES_PREFIX}*.") from err
         raise DeployError(f"cannot upload {url}: S3 PutObject failed: {cause or err}") from err
+    except (HTTPClientError, EndpointConnectionError) as err:
+        # A connection dropped or refused mid-upload, after botocore's retries. S3 stores an object only
+        # once all of it arrived, so nothing half-uploaded can be deployed.
+        raise DeployError(f"cannot upload {url}: the connection to S3 failed before the package was complete, "
+                          f"retries included ({err}). Nothing was deployed and production is unchanged. Run the "
+                          "command again; if it keeps failing, check your network and aws_endpoint in the flowdrop "
+                          "config.") from err
     except BotoCoreError as err:
         raise DeployError(f"cannot upload {url}: {err}. Check aws_endpoint and region in the flowdrop config "
                           "and your AWS credentials.") from err

@@ -310,6 +310,12 @@ class Run:
         return Trigger(meta, lambda pathspec: Run(pathspec, _namespace_check=False))
 
     @property
+    def exit_hooks(self) -> dict | None:
+        """What the run's @exit_hook functions did: {"successful", "finished", "hooks": [{"name", "ok", "output",
+        "error"}]} (flowdrop's addition); None before they ran, or for a flow without @exit_hook."""
+        return self._ds.read_exit_hooks(self.id)
+
+    @property
     def end_task(self) -> Task | None:
         """The end step's task, or None before the end step ran."""
         if END_STEP not in self:

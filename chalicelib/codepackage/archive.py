@@ -219,7 +219,10 @@ def read_package(data: bytes, limits: PackageLimits = PackageLimits()) -> Packag
         where = f"package entry {reading!r}" if reading else f"package (after entry {name!r})"
         raise PackageError(f"{where}: decompresses to more than {budget} bytes (a compression bomb?)") from err
     except (tarfile.TarError, zlib.error, EOFError, UnicodeError) as err:
-        raise PackageError(f"package: not a valid gzip-compressed tar archive (near entry {name!r}): {err}") from err
+        hint = ("; it ends early, as a partial or interrupted upload does: nothing was deployed, upload it again"
+                if isinstance(err, EOFError) or "truncated" in str(err) or "unexpected end" in str(err) else "")
+        raise PackageError(f"package: not a valid gzip-compressed tar archive (near entry {name!r}): {err}{hint}") \
+            from err
     if manifest_bytes is None:
         raise PackageError(f"package: missing {MANIFEST_NAME}")
     return Package(_parse_manifest(manifest_bytes), dict(sorted(files.items())))

@@ -52,6 +52,17 @@ How a flow maps to states (state data and payload: payload.py):
   the worst case needs every attempt of every task to fail). The
   distributed path reads the runner's `foreach_items`, which it writes
   whenever the datastore is S3; on a folder datastore it has none.
+- switch: the step's Task, then `<step>-switch` (Choice on the case its
+  condition matched, the task output's `switch_value`) to each case's step;
+  the cases' steps run in the same scope up to where they meet again (a
+  later step, the enclosing join, or the end). A case back to the step
+  itself is a loop: each pass is a new task (`loop`, `loop.1`, ...; the
+  runner counts from the task that ran before, which the payload's
+  `input_paths` names from the state data), bounded by the history budget
+  (history.py); past the bound, or on a value no case matches, the run
+  fails in a Fail state naming step and value (switch.py). On Batch, whose
+  jobs return no result, the result is read from the task's done.json
+  where a Choice or the next step needs it (batch.task_done_states).
 - Task results go to $.task (overwritten by each Task); Map and Parallel
   results are dropped (ResultPath null): joins read inputs from the datastore.
 - @retry(times, minutes_between_retries): Retry States.ALL, MaxAttempts
@@ -66,6 +77,9 @@ How a flow maps to states (state data and payload: payload.py):
   machine's TimeoutSeconds. Worker tasks also get HeartbeatSeconds.
 - @resources/@batch: Batch ResourceRequirements (VCPU, MEMORY, GPU > 0); a
   step with @batch runs on Batch whatever the deployment's backend.
+- @exit_hook: a hook task at the end of the success path and, through a
+  Catch on every top-level state, of the failure path, which then still
+  ends in a Fail state with the step's error (exit_hooks.py).
 - Backends (same payload, different transport): batch = submitJob.sync with
   the payload in environment variables (batch.py); lambda = lambda:invoke
   with the payload as Payload; worker = sqs:sendMessage.waitForTaskToken
@@ -76,12 +90,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from flowdrop.compiler.exit_hooks import with_exit_hooks
 from flowdrop.compiler.lambda_ import resource_problems
 from flowdrop.compiler.limits import MAX_DEFINITION_BYTES, MAX_STATE_NAME, check_limits, definition_json
 from flowdrop.compiler.options import BackendSettings, CompileOptions, option_problems
 from flowdrop.compiler.payload import start_states
 from flowdrop.compiler.shapes import Compilation, Scope, chain
 from flowdrop.errors import CompileError
+from flowdrop.model.exit_hooks import has_exit_hooks
 from flowdrop.model.graph import Graph
 from flowdrop.model.state_names import CHECK_PARAMETERS
 
@@ -91,10 +107,6 @@ def compile_flow(graph: Graph, options: CompileOptions) -> dict[str, Any]:
     problems = option_problems(options)
     if "start" not in graph:
         problems.append(f"{graph.file}: flow {graph.flow_name!r} has no 'start' step")
-    # Switch steps run locally; their Step Functions shape (a Choice state) is not built yet.
-    problems += [f"{graph.file}:{node.lineno}: step '{node.name}': a switch (self.next({{...}}, "
-                 f"condition='{node.condition}')) runs with `python flow.py run` but cannot be deployed to Step "
-                 "Functions yet; deploy a flow without switch steps" for node in graph.nodes if node.is_switch]
     if problems:
         raise CompileError(problems)
     compilation = Compilation.of(graph, options)
@@ -104,6 +116,8 @@ def compile_flow(graph: Graph, options: CompileOptions) -> dict[str, Any]:
         raise CompileError(problems)
     states = start_states(graph, options, "start")
     states.update(chain(compilation, "start", None, Scope()))
+    if has_exit_hooks(graph):
+        states = with_exit_hooks(states, graph, options)
     asl: dict[str, Any] = {
         "Comment": f"{graph.flow_name}, compiled by flowdrop",
         "StartAt": CHECK_PARAMETERS,

@@ -31,6 +31,16 @@ thresholds). So nesting makes the outer threshold small and wide outer
 fan-outs go distributed, where each child execution has a full history.
 The shares are water-filled: foreach steps that need less than an equal
 share at model.INLINE_FOREACH_LIMIT items leave the rest to the others.
+
+Switches: every case is counted as if it ran (an upper bound), plus the
+`-switch` Choice. A recursive switch is a loop inside one execution, so its
+repeats share the budget as a foreach's inline items do: each repeat costs
+the step's Task (all its attempts) and the Choice again, and the step's
+ForeachBudget threshold is the most repeats the compiled Choice allows
+(compiler/switch.py fails the run past it). With nothing else in the flow
+that is about 2,500 repeats of a step without @retry (8 events each),
+capped at the same limit as inline items; the local runtime, as
+Metaflow's, has no bound.
 """
 
 from __future__ import annotations
@@ -38,6 +48,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from flowdrop.compiler.switch import case_steps, following
 from flowdrop.model.graph import Node
 
 HISTORY_EVENT_LIMIT = 25_000  # Step Functions: events in one Standard execution's history
@@ -63,9 +74,9 @@ def task_events(attempts: int) -> int:
 
 @dataclass(frozen=True)
 class ForeachBudget:
-    """A foreach step's inline threshold and what one of its iterations can cost."""
+    """A foreach step's inline threshold (a recursive switch's most repeats) and what one iteration can cost."""
 
-    threshold: int  # run inline up to this many items; past it, a Distributed Map
+    threshold: int  # run inline up to this many items; past it, a Distributed Map (a recursive switch: fail)
     events_per_iteration: int
 
 
@@ -125,5 +136,14 @@ class _Allocation:
                     branch_fixed, branch_fans = self.chain(out, node.matching_join)
                     fixed += branch_fixed
                     fans += branch_fans
-            name = node.matching_join if node.is_split else (node.out_funcs[0] if node.out_funcs else None)
+            following_step = following(self.nodes, node, stop)
+            if node.is_switch:
+                fixed += STATE_EVENTS  # the `-switch` Choice
+                for case in case_steps(node):  # at most one runs; count each
+                    case_fixed, case_fans = self.chain(case, following_step)
+                    fixed += case_fixed
+                    fans += case_fans
+                if node.is_recursive:  # each repeat: the Task with its attempts, then the Choice
+                    fans.append((name, self.step_events[name] + STATE_EVENTS))
+            name = following_step
         return fixed, fans

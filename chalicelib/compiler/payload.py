@@ -73,9 +73,13 @@ def start_states(graph: Graph, options: CompileOptions, first_step: str) -> dict
     }
 
 
-def payload_template(step: str, mode: str) -> dict[str, Any]:
-    """model.TaskPayload's JSON form as ASL Parameters: literals for this step, paths for the rest."""
-    return {
+def payload_template(step: str, mode: str, input_paths: str | None = None) -> dict[str, Any]:
+    """model.TaskPayload's JSON form as ASL Parameters: literals for this step, paths for the rest.
+
+    `input_paths`, an expression for the task(s) feeding this one, is given
+    where that depends on data (after a switch, compiler/switch.py).
+    """
+    template = {
         "flow_name.$": "$.run.flow_name",
         "step": step,
         "run_id.$": "$.run.run_id",
@@ -86,9 +90,12 @@ def payload_template(step: str, mode: str) -> dict[str, Any]:
         "code_package.$": "$.run.code_package",
         "datastore_root.$": "$.run.datastore_root",
     }
+    if input_paths is not None:
+        template["input_paths.$"] = input_paths
+    return template
 
 
-def iteration_selector(depth: int) -> dict[str, str]:
+def iteration_selector(depth: int, with_task: bool = False) -> dict[str, Any]:
     """A Map's ItemSelector: each iteration's indices are the enclosing ones plus its own.
 
     `depth` is the number of indices the Map's own input already has (the
@@ -96,6 +103,12 @@ def iteration_selector(depth: int) -> dict[str, str]:
     built with States.Array over fixed positions; there is no array-concat
     intrinsic. The item's position, not its value, is the index: inline
     items are [0, 1, ...] and S3 items are [{"index": i}, ...].
+    `with_task` also hands each iteration the foreach task's id (not its
+    output, which holds up to 1,000 indices), for a first step that names
+    its input task.
     """
     parts = [f"$.indices[{i}]" for i in range(depth)] + ["$$.Map.Item.Index"]
-    return {"run.$": "$.run", "indices.$": f"States.Array({', '.join(parts)})"}
+    selector: dict[str, Any] = {"run.$": "$.run", "indices.$": f"States.Array({', '.join(parts)})"}
+    if with_task:
+        selector["task"] = {"output": {"task_id.$": "$.task.output.task_id"}}
+    return selector

@@ -3,8 +3,10 @@
 Owns: walking the graph from a step to the join that closes its scope and
 turning each step into its states: a Task (plus a `-catch` Task), a
 Parallel for a branch, a Choice between an inline and a distributed Map for
-a foreach. Does not own: how a Task reaches its backend (batch.py,
-lambda_.py, worker.py) or the state data's shape (payload.py).
+a foreach, a Choice over its cases for a switch (each case's steps up to
+where the cases meet again, in the same scope). Does not own: how a Task
+reaches its backend (batch.py, lambda_.py, worker.py), the state data's
+shape (payload.py) or a switch's own states (switch.py).
 
 Nothing here mutates a shared builder: every function returns a fresh dict
 of `state name -> state`, and callers merge them.
@@ -16,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flowdrop.compiler import batch, lambda_, worker
+from flowdrop.compiler import batch, lambda_, switch, worker
 from flowdrop.compiler.history import STATE_EVENTS, ForeachBudget, foreach_budgets, task_events
 from flowdrop.compiler.options import CompileOptions
 from flowdrop.compiler.payload import iteration_selector, payload_template
@@ -52,8 +54,8 @@ class Compilation:
         """Index the graph once (Graph lookups by name are linear) and size every foreach's inline Map."""
         nodes = {node.name: node for node in graph.nodes}
         decorators = {node.name: effective_decorators(node, options.with_decorators) for node in graph.nodes}
-        step_events = {name: _step_events(node, decorators[name], _backend_kind(decorators[name], options))
-                       for name, node in nodes.items()}
+        step_events = {name: _step_events(node, decorators[name], _backend_kind(decorators[name], options),
+                                          _reads_result(nodes, node)) for name, node in nodes.items()}
         return cls(graph=graph, options=options, nodes=nodes, decorators=decorators,
                    foreach_budgets=foreach_budgets(nodes, step_events, options.inline_foreach_limit))
 
@@ -61,18 +63,32 @@ class Compilation:
         """The backend that runs `node`: @batch always means Batch, whatever the deployment's default."""
         return _backend_kind(self.decorators[node.name], self.options)
 
+    def reads_batch_result(self, node: Node) -> bool:
+        """True for a Batch step of a switch flow whose result the next states read (batch.task_done_states)."""
+        return self.backend_kind(node) == "batch" and _reads_result(self.nodes, node)
+
+
+def _reads_result(nodes: Mapping[str, Node], node: Node) -> bool:
+    """A switch's Choice reads its case; a step naming its input task reads the one before it (a foreach
+    step's result is read anyway)."""
+    if node.foreach_param is not None:
+        return False
+    return node.is_switch or any(switch.reads_input_task(nodes, nodes[child]) for child in node.out_funcs)
+
 
 def _backend_kind(decorators: Mapping[str, Any], options: CompileOptions) -> str:
     return "batch" if "batch" in decorators else options.backend.kind
 
 
-def _step_events(node: Node, decorators: Mapping[str, Mapping[str, Any]], kind: str) -> int:
+def _step_events(node: Node, decorators: Mapping[str, Mapping[str, Any]], kind: str, reads_result: bool) -> int:
     """The most history events of the states step_states emits for `node` before its fan-out."""
     events = task_events(1 + retry_times(decorators))
     if "catch" in decorators:
         events += task_events(1 + CATCH_RETRY_TIMES)
     if node.foreach_param is not None and kind == "batch":
         events += task_events(1) + STATE_EVENTS  # `-output` (no Retry) and `-indices`
+    if reads_result and kind == "batch":
+        events += task_events(1) + (STATE_EVENTS if node.is_recursive else 0)  # `-output` (and `-pass`)
     return events
 
 
@@ -99,14 +115,22 @@ def transition(next_base: str | None, scope: Scope) -> dict[str, Any]:
     return {"End": True}
 
 
-def chain(c: Compilation, first: str, stop: str | None, scope: Scope) -> dict[str, dict[str, Any]]:
-    """The states of the steps from `first` up to (not including) `stop`, the join closing this scope."""
+def chain(c: Compilation, first: str, stop: str | None, scope: Scope,
+          then: str | None = None) -> dict[str, dict[str, Any]]:
+    """The states of the steps from `first` up to (not including) `stop`, then on to `then` (None: the scope ends).
+
+    `stop` is the join closing this scope, or where a switch's cases meet again.
+    """
     states: dict[str, dict[str, Any]] = {}
     name: str | None = first
     while name is not None and name != stop:
         node = c.nodes[name]
-        following = node.matching_join if node.is_split else (node.out_funcs[0] if node.out_funcs else None)
-        states.update(step_states(c, node, None if following == stop else following, scope))
+        following = switch.following(c.nodes, node, stop)
+        after = then if following == stop else following
+        states.update(step_states(c, node, after, scope))
+        if node.is_switch:
+            for case in switch.case_steps(node):  # each case's steps, on to where the cases meet
+                states.update(chain(c, case, following, scope, after))
         name = following
     return states
 
@@ -119,11 +143,20 @@ def step_states(c: Compilation, node: Node, next_step: str | None, scope: Scope)
     elif node.is_split:
         after_task = state_name(node.name, sn.BRANCHES)
         fan_out = parallel_states(c, node, scope)
+    elif node.is_switch:
+        after_task = state_name(node.name, sn.SWITCH)
+        repeats = c.foreach_budgets[node.name].threshold if node.is_recursive else None
+        fan_out = switch.switch_states(node, scope.name, repeats)
     else:
         after_task, fan_out = next_step, {}
+    reads: dict[str, dict[str, Any]] = {}
+    if c.reads_batch_result(node):
+        after_task, reads = batch.task_done_states(c.options, c.graph.flow_name, node, scope.name,
+                                                   transition(after_task, scope))
     states = {scope.name(node.name): task_state(c, node, "run", after_task, scope)}
     if "catch" in c.decorators[node.name]:
         states[scope.name(state_name(node.name, sn.CATCH))] = task_state(c, node, "catch", after_task, scope)
+    states.update(reads)
     states.update(fan_out)
     return states
 
@@ -132,11 +165,12 @@ def task_state(c: Compilation, node: Node, mode: str, next_base: str | None, sco
     """The Task that runs `node` once (mode "run"), or records its caught failure (mode "catch")."""
     decorators = c.decorators[node.name]
     timeout = timeout_seconds(decorators["timeout"]) if "timeout" in decorators and mode == "run" else None
-    payload = payload_template(node.name, mode)
+    reads_input = switch.reads_input_task(c.nodes, node)
+    payload = payload_template(node.name, mode, switch.INPUT_TASK if reads_input else None)
     backend = c.options.backend
     match c.backend_kind(node):
         case "batch":
-            fields = batch.task_fields(c.graph.flow_name, node.name, mode, decorators, backend, timeout)
+            fields = batch.task_fields(c.graph.flow_name, node.name, mode, decorators, backend, timeout, reads_input)
         case "lambda":
             fields = lambda_.task_fields(payload, backend)
         case _:
@@ -145,7 +179,9 @@ def task_state(c: Compilation, node: Node, mode: str, next_base: str | None, sco
     if timeout:
         state["TimeoutSeconds"] = timeout
     if mode == "run":
-        state.update(error_handling(decorators, scope.name(state_name(node.name, sn.CATCH))))
+        # Its -catch Task still needs the input task in $.task, so the error goes next to it.
+        state.update(error_handling(decorators, scope.name(state_name(node.name, sn.CATCH)),
+                                    "$.caught" if reads_input else "$.task"))
     else:
         state["Retry"] = catch_retry()
     state.update(transition(next_base, scope))
@@ -158,7 +194,8 @@ def retry_times(decorators: Mapping[str, Mapping[str, Any]]) -> int:
     return max(0, int(retry.get("times") or 0)) if retry else 0
 
 
-def error_handling(decorators: Mapping[str, Mapping[str, Any]], catch_state: str) -> dict[str, Any]:
+def error_handling(decorators: Mapping[str, Mapping[str, Any]], catch_state: str,
+                   error_path: str = "$.task") -> dict[str, Any]:
     """Retry from @retry (times=0: none) and Catch from @catch."""
     out: dict[str, Any] = {}
     retry = decorators.get("retry")
@@ -174,7 +211,7 @@ def error_handling(decorators: Mapping[str, Mapping[str, Any]], catch_state: str
     if "catch" in decorators:
         # States.ALL covers States.Timeout and States.HeartbeatTimeout too. The
         # error lands where the next task's output will, so it does not pile up.
-        out["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.task", "Next": catch_state}]
+        out["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": error_path, "Next": catch_state}]
     return out
 
 
@@ -214,7 +251,8 @@ def foreach_states(c: Compilation, node: Node, scope: Scope) -> dict[str, dict[s
     if c.backend_kind(node) == "batch":
         states[scope.name(state_name(step, sn.OUTPUT))] = batch.fetch_output_state(c.options, c.graph.flow_name, node, choice)
         inline_entry = scope.name(state_name(step, sn.INDICES))
-        states[inline_entry] = batch.inline_indices_state(inline)
+        states[inline_entry] = batch.inline_indices_state(
+            inline, switch.reads_input_task(c.nodes, c.nodes[node.out_funcs[0]]))
         reader = batch.items_reader_parameters(c.options, c.graph.flow_name, node)
     else:
         reader = {"Bucket.$": "$.task.output.foreach_items.Bucket", "Key.$": "$.task.output.foreach_items.Key"}
@@ -228,7 +266,9 @@ def foreach_states(c: Compilation, node: Node, scope: Scope) -> dict[str, dict[s
     inline_body = Scope(scope.suffix, in_body=True)
     wide_body = Scope(sn.copy_suffix(scope.suffix, step), in_body=True)
     common = {
-        "ItemSelector": iteration_selector(node.foreach_depth),
+        # A recursive first step names its input task: the foreach task, from the state data.
+        "ItemSelector": iteration_selector(node.foreach_depth,
+                                           switch.reads_input_task(c.nodes, c.nodes[node.out_funcs[0]])),
         # Never 0: moto reads it as one thread per item, AWS as unlimited.
         # (AWS runs at most 40 inline iterations at once whatever this says.)
         "MaxConcurrency": c.options.max_workers,

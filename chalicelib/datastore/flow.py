@@ -88,7 +88,11 @@ class FlowDatastore:
                     "Store a picklable value, or use a local variable instead of self."
                 ) from err
             sha = hashlib.sha256(blob).hexdigest()
-            self.storage.put_if_absent(self._blob_key(sha), blob)
+            try:
+                self.storage.put_if_absent(self._blob_key(sha), blob)
+            except DatastoreError as err:  # a full disk, a lost connection: say which artifact did not fit
+                raise DatastoreError(f"flow {self.flow_name}: artifact '{name}' ({len(blob):,} bytes pickled) was not "
+                                     f"saved, so the task fails: {err}") from err
             shas[name] = sha
         return shas
 
@@ -137,6 +141,14 @@ class FlowDatastore:
         """The events that started `run_id`, or None when it was not started by events."""
         return self._read_json(self._run_key(run_id, layout.TRIGGER_FILE))
 
+    def write_exit_hooks(self, run_id: str, record: Mapping[str, Any]) -> None:
+        """Record what the run's @exit_hook functions did (model.exit_hooks.exit_hooks_record)."""
+        self._write_json(self._run_key(run_id, layout.EXIT_HOOKS_FILE), dict(record))
+
+    def read_exit_hooks(self, run_id: str) -> dict | None:
+        """The run's exit-hooks.json, or None before its hooks ran (or for a flow without @exit_hook)."""
+        return self._read_json(self._run_key(run_id, layout.EXIT_HOOKS_FILE))
+
     def write_run_status(self, run_id: str, status: Mapping[str, Any]) -> None:
         """Write the run's final status.json."""
         self._write_json(self._run_key(run_id, layout.STATUS_FILE), dict(status))
@@ -158,7 +170,8 @@ class FlowDatastore:
     def list_steps(self, run_id: str) -> list[str]:
         """Names of the steps of a run that have at least one task, sorted."""
         names = self.storage.list_children(self._run_key(run_id))
-        return [n for n in names if n not in (layout.RUN_FILE, layout.STATUS_FILE, layout.TRIGGER_FILE)]
+        return [n for n in names if n not in (layout.RUN_FILE, layout.STATUS_FILE, layout.TRIGGER_FILE,
+                                              layout.EXIT_HOOKS_FILE)]
 
     def list_tasks(self, run_id: str, step: str) -> list[str]:
         """Task ids of a step, sorted."""

@@ -35,8 +35,13 @@ class FolderStorage(Storage):
     def _write_temp(self, path: Path, data: bytes) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f".{path.name}{_TEMP_MARK}{uuid.uuid4().hex}")
-        with open(temp, "wb") as out:
-            out.write(data)
+        try:
+            with open(temp, "wb") as out:
+                out.write(data)
+        except BaseException:
+            # A full disk (or a kill) mid-write: never leave the part written to fill the disk for good.
+            temp.unlink(missing_ok=True)
+            raise
         return temp
 
     def put(self, key: str, data: bytes) -> None:
@@ -44,7 +49,11 @@ class FolderStorage(Storage):
         path = self._path(key)
         try:
             temp = self._write_temp(path, data)
-            os.replace(temp, path)
+            try:
+                os.replace(temp, path)
+            except OSError:
+                temp.unlink(missing_ok=True)
+                raise
         except OSError as err:
             raise DatastoreError(f"{self.url}: cannot write '{key}': {err}") from err
 

@@ -58,6 +58,7 @@ from flowdrop.model.alerts import (
     sns_message,
     target_kind,
 )
+from flowdrop.model.exit_hooks import with_exit_hook_failures
 
 logger = logging.getLogger(__name__)
 
@@ -213,7 +214,8 @@ def run_outcome(change: StatusChange, release: Release, clients: Clients, settin
                                                                       change.run_id)
     elif change.status != run_ids.SUCCEEDED:
         try:
-            states = step_states(_history(clients, change.execution_arn), change.status)
+            events = _history(clients, change.execution_arn)
+            states = with_exit_hook_failures(events, step_states(events, change.status))
             failed_steps = tuple(step for step, state in states.items() if state == "FAILED")
             failure = _task_failure(clients, settings, release.flow_name, change.run_id, failed_steps)
         except (*AWS_ERRORS, FlowdropError, ValueError, KeyError) as err:

@@ -8,7 +8,7 @@ once per container, on first use (not at import: cold starts stay short).
   GET    /health                          no auth
   POST   /flows/{flow}/runs               202 {"run_id", "execution_arn", "status_url"}; 400; 404
   GET    /flows                           {"flows": [...]}
-  GET    /flows/{flow}                    versions, production, parameters, schedule, next fire times
+  GET    /flows/{flow}                    versions, production, parameters, schedule, next fire times, triggers
   GET    /flows/{flow}/deployments/{sha}  the deployment record (404 until written)
   GET    /flows/{flow}/runs[?status=S&limit=N&next_token=T]  {"runs": [...], "next_token"?: T}
   GET    /flows/{flow}/runs/{run_id}      status and per-step states (?steps=false: status only)

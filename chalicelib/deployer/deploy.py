@@ -28,7 +28,7 @@ from typing import Any
 from flowdrop.codepackage.archive import read_package
 from flowdrop.deployer.candidate import Candidate, check_package
 from flowdrop.deployer.clients import AWS_ERRORS, Clients, aws_error, error_code
-from flowdrop.deployer.plan import plan_deployment
+from flowdrop.deployer.plan import UseVersion, plan_deployment
 from flowdrop.deployer.publish import execute_plan, read_live
 from flowdrop.deployer.records import DeploymentRecord, Release, timestamp
 from flowdrop.deployer.settings import DeployerSettings
@@ -199,8 +199,10 @@ def _publish(candidate: Candidate, clients: Clients, store: DeploymentStore, set
                                 message=_join(plan.reason, notes)), False
     assert outcome.version_arn is not None
     version = names.version_number(outcome.version_arn)
+    # Only UseVersion: this upload had been deployed in full (a redelivery), nothing was called.
+    acted = any(not isinstance(action, UseVersion) for action in plan.actions)
     return DeploymentRecord(status=plan.status, version=version, version_arn=outcome.version_arn, **common,
-                            message=_join(f"version {version} is production", notes)), True
+                            message=_join(f"version {version} is production", notes)), acted
 
 
 def _same_upload_again(record: DeploymentRecord, store: DeploymentStore) -> bool:

@@ -20,12 +20,14 @@ from flowdrop.deployer.records import DeploymentRecord, Release, timestamp
 from flowdrop.deployer.settings import DeployerSettings
 from flowdrop.deployer.store import DeploymentStore
 from flowdrop.deployer.trigger import machine_arn, production_release
+from flowdrop.deployer.trigger_views import PLACEHOLDER_TARGET, trigger_views
 from flowdrop.errors import FlowNotFoundError, RequestError
 from flowdrop.model import names
 from flowdrop.model.alerts import shown_alerts
 from flowdrop.model.deployments import ROLLBACK
 from flowdrop.model.excerpts import short_repr
 from flowdrop.model.schedule import Schedule, next_fire_times
+from flowdrop.model.triggers import FlowTriggers
 
 NEXT_FIRE_TIMES = 3
 
@@ -93,7 +95,15 @@ def describe_flow(flow: str, clients: Clients, settings: DeployerSettings, now: 
         "steps": release.steps,
         "graph": drawn_graph(release),
         "triggers": release.triggers,
+        "trigger_rules": _trigger_rules(release, settings),
     }
+
+
+def _trigger_rules(release: Release, settings: DeployerSettings) -> list[dict[str, Any]]:
+    """The flow's trigger rules and schedule as the deployer keeps them (trigger_views.py)."""
+    triggers = FlowTriggers.from_dict(release.triggers)
+    target = settings.event_target() if triggers else PLACEHOLDER_TARGET  # no rules: the queue is never read
+    return trigger_views(release.flow, triggers, release.schedule, release.overlap, target, settings.schedule_group)
 
 
 def get_deployment(flow: str, sha: str, clients: Clients, settings: DeployerSettings,

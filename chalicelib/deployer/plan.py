@@ -44,6 +44,13 @@ class PublishVersion:
 
 
 @dataclass(frozen=True)
+class UseVersion:
+    """Take a version already published for this code (by a deploy that died after publishing) instead of publishing."""
+
+    version_arn: str
+
+
+@dataclass(frozen=True)
 class RecordRelease:
     """Remember the published version (its number and ARN come from PublishVersion)."""
 
@@ -134,7 +141,7 @@ class ClearProduction:
     flow: str
 
 
-Action = (PublishVersion | RecordRelease | ClaimProduction | RestoreProduction | PointAlias | PutSchedule
+Action = (PublishVersion | UseVersion | RecordRelease | ClaimProduction | RestoreProduction | PointAlias | PutSchedule
           | DeleteSchedule | DeleteRule | PutEventRule | DeleteEventRule | DeleteAlias | DeleteStateMachine
           | ClearProduction)
 
@@ -180,6 +187,15 @@ class LiveSchedule:
 
 
 @dataclass(frozen=True)
+class PublishedVersion:
+    """A version of the state machine that no release records: a deploy died between publishing and recording it."""
+
+    version_arn: str
+    definition: str
+    description: str
+
+
+@dataclass(frozen=True)
 class Live:
     """What exists now for one flow."""
 
@@ -190,6 +206,9 @@ class Live:
     production: Production | None
     schedule: LiveSchedule | None = None
     event_rules: tuple[EventRule, ...] = ()
+    alias_version_arn: str | None = None  # the version the alias routes to (its heaviest)
+    releases: tuple[Release, ...] = ()  # every recorded version, oldest first
+    unrecorded_versions: tuple[PublishedVersion, ...] = ()  # published after the newest recorded release
 
 
 @dataclass(frozen=True)
@@ -226,6 +245,8 @@ def plan_deployment(release: Release, definition: str, live: Live, *, machine_ar
     """The calls that put `release` (version fields still empty) in production, given what is live."""
     current = live.production
     if current is not None and current.release.fingerprint == release.fingerprint:
+        if _same_upload(current.release, release):
+            return _finish(current.release, live, machine_arn, target, events)
         return Plan(DUPLICATE, f"code {release.code_sha256[:12]} with the same options is already production "
                                f"(version {current.release.version})", ())
     # "Newer" is the server's upload time, never the manifest's `created`: a
@@ -235,15 +256,40 @@ def plan_deployment(release: Release, definition: str, live: Live, *, machine_ar
                                 f"({current.newest_uploaded}); production stays on version {current.release.version}",
                     ())
     alias = names.alias_arn(machine_arn)
+    description = f"code {release.code_sha256}"
+    # A deploy of this upload that died after publishing left its version, recorded (but production not claimed)
+    # or not: take it rather than publish it twice.
+    recorded = next((r.version_arn for r in live.releases
+                     if _same_upload(r, release) and r.fingerprint == release.fingerprint), None)
+    leftover = recorded or next((v.version_arn for v in live.unrecorded_versions
+                                 if (v.definition, v.description) == (definition, description)), None)
     actions: list[Action] = [
-        PublishVersion(machine_arn, release.flow, definition, role_arn, f"code {release.code_sha256}",
-                       create=not live.machine_exists),
+        UseVersion(leftover) if leftover else
+        PublishVersion(machine_arn, release.flow, definition, role_arn, description, create=not live.machine_exists),
         RecordRelease(release),
         ClaimProduction(release),
         PointAlias(alias, machine_arn, None, create=not live.alias_exists),
         *schedule_actions(release.flow, _schedule(release), live, target),
         *event_rule_actions(release.flow, FlowTriggers.from_dict(release.triggers), live, events),
     ]
+    return Plan(ACCEPTED, "", tuple(actions))
+
+
+def _same_upload(production: Release, release: Release) -> bool:
+    """Whether production was claimed by this very upload: same code, received by S3 at the same second, and the
+    same manifest time (two uploads of one snapshot within a second differ by it)."""
+    return ((production.code_sha256, production.uploaded, production.created)
+            == (release.code_sha256, release.uploaded, release.created))
+
+
+def _finish(production: Release, live: Live, machine_arn: str, target: ScheduleTarget,
+            events: EventTarget | None) -> Plan:
+    """What is left of a deployment of this upload that claimed production and died (none if it finished)."""
+    actions: list[Action] = [UseVersion(production.version_arn)]
+    if live.alias_version_arn != production.version_arn:
+        actions.append(PointAlias(names.alias_arn(machine_arn), machine_arn, None, create=not live.alias_exists))
+    actions += schedule_actions(production.flow, _schedule(production), live, target)
+    actions += event_rule_actions(production.flow, FlowTriggers.from_dict(production.triggers), live, events)
     return Plan(ACCEPTED, "", tuple(actions))
 
 

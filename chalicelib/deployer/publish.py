@@ -37,9 +37,11 @@ from flowdrop.deployer.plan import (
     PointAlias,
     PublishVersion,
     PutEventRule,
+    PublishedVersion,
     PutSchedule,
     RecordRelease,
     RestoreProduction,
+    UseVersion,
 )
 from flowdrop.deployer.records import Release
 from flowdrop.deployer.store import DeploymentStore
@@ -55,6 +57,8 @@ def read_live(clients: Clients, store: DeploymentStore, flow: str, machine_arn: 
     alias_arn = names.alias_arn(machine_arn)
     alias = _exists(lambda: clients.sfn.describe_state_machine_alias(stateMachineAliasArn=alias_arn),
                     "Step Functions", "DescribeStateMachineAlias", alias_arn) if machine else None
+    production = store.production(flow)
+    releases = tuple(store.releases(flow)) if machine else ()
     rule = names.rule_name(flow)
     described = _exists(lambda: clients.events.describe_rule(Name=rule), "EventBridge", "DescribeRule", rule)
     targets: tuple[tuple[str, str, str], ...] = ()
@@ -69,10 +73,41 @@ def read_live(clients: Clients, store: DeploymentStore, flow: str, machine_arn: 
         alias_exists=alias is not None,
         rule_expression=described.get("ScheduleExpression") if described is not None else None,
         rule_targets=targets,
-        production=store.production(flow),
+        production=production,
         schedule=_live_schedule(clients, names.schedule_name(flow), group),
         event_rules=read_event_rules(clients, flow, events) if events is not None else (),
+        alias_version_arn=_routed_version(alias),
+        releases=releases,
+        unrecorded_versions=_unrecorded_versions(clients, releases, machine_arn) if machine else (),
     )
+
+
+def _routed_version(alias: dict[str, Any] | None) -> str | None:
+    routes = (alias or {}).get("routingConfiguration") or []
+    return max(routes, key=lambda r: r.get("weight", 0))["stateMachineVersionArn"] if routes else None
+
+
+# How far past the newest recorded version to look for versions a dead deploy published (one per crash).
+_UNRECORDED_LOOKAHEAD = 5
+
+
+def _unrecorded_versions(clients: Clients, releases: tuple[Release, ...],
+                         machine_arn: str) -> tuple[PublishedVersion, ...]:
+    """The versions published after the newest recorded release, found by describing the next version numbers.
+
+    A deploy killed between PublishVersion and RecordRelease leaves one. (ListStateMachineVersions would list
+    them, but moto answers it with HTTP 500: EMULATOR.md.)
+    """
+    newest = max((r.version for r in releases), default=0)
+    found = []
+    for number in range(newest + 1, newest + 1 + _UNRECORDED_LOOKAHEAD):
+        arn = f"{machine_arn}:{number}"
+        described = _exists(lambda: clients.sfn.describe_state_machine(stateMachineArn=arn),
+                            "Step Functions", "DescribeStateMachine", arn)
+        if described is None:
+            break
+        found.append(PublishedVersion(arn, described.get("definition", ""), described.get("description", "")))
+    return tuple(found)
 
 
 def read_event_rules(clients: Clients, flow: str, events: EventTarget) -> tuple[EventRule, ...]:
@@ -134,6 +169,8 @@ def execute_plan(actions: tuple[Action, ...], clients: Clients, store: Deploymen
         match action:
             case PublishVersion():
                 version_arn = _publish(clients, action)
+            case UseVersion():
+                version_arn = action.version_arn
             case RecordRelease(release=release):
                 published = _with_version(release, version_arn)
                 store.put_release(published)

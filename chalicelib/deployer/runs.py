@@ -23,6 +23,7 @@ from flowdrop.deployer.step_states import (ChildHistory, UnreadChildren, body_st
 from flowdrop.deployer.trigger import machine_arn
 from flowdrop.errors import FlowNotFoundError, RequestError, RunEndedError
 from flowdrop.model import names, state_names
+from flowdrop.model.exit_hooks import counts_with_exit_hook_failures, with_exit_hook_failures
 from flowdrop.model import runs as run_ids
 
 # A Distributed Map can run millions of child executions, one history each:
@@ -115,10 +116,13 @@ def run_status(flow: str, run: str, clients: Clients, settings: DeployerSettings
         return out
     fan_out = _read_fan_out(clients, arn, events, max_child_histories)
     out = _run_summary(execution)
+    # A step whose failure the @exit_hook path caught left its state through a Catch: it FAILED all the same.
+    states = with_exit_hook_failures(events, step_states(events, execution["status"], fan_out.children,
+                                                         fan_out.unread))
     # What a view of foreach steps shows: done / failed / running of N.
-    out["steps"], out["step_counts"] = _with_datastore(
-        clients, events, step_states(events, execution["status"], fan_out.children, fan_out.unread),
-        step_counts(events, execution["status"], fan_out.children, fan_out.unread))
+    counts = counts_with_exit_hook_failures(events, step_counts(events, execution["status"], fan_out.children,
+                                                                fan_out.unread))
+    out["steps"], out["step_counts"] = _with_datastore(clients, events, states, counts)
     out["foreach_widths"] = _widths(events, fan_out)
     out["partial"] = bool(fan_out.problems) or any(any(u.counts.values()) for u in fan_out.unread)
     if fan_out.map_runs:

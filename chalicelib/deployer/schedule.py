@@ -118,21 +118,23 @@ def run_tick(flow: str, tick: datetime, release: Release, clients: Clients, sett
 
 def drain_queued_ticks(flow: str, clients: Clients, settings: DeployerSettings,
                        store: DeploymentStore | None = None) -> tuple[str, ...]:
-    """Start the oldest queued tick of `flow` if no scheduled run is going; the run ids started."""
+    """Start the oldest queued tick of `flow` if no scheduled run is going; the run ids started.
+
+    A tick's run starts before the tick leaves the queue: an invocation killed in between leaves a tick
+    whose run exists, which the next drain drops (the run's name is taken) before going on. The other
+    order loses the tick. Two drains at once start one run: its name is the tick's.
+    """
     store = store or DeploymentStore(clients.dynamodb, settings.deployments_table)
-    queued = store.queued_ticks(flow)
-    if not queued:
-        return ()
     base = machine_arn(settings, flow)
-    if _scheduled_runs_going(clients, base):
-        return ()
-    tick_text = queued[0]
-    if not store.remove_queued_tick(flow, tick_text):
-        return ()  # another invocation took it
-    tick = datetime.fromisoformat(tick_text.replace("Z", "+00:00"))
-    name = names.scheduled_execution_name(tick)
-    _start(clients, flow, tick, base, name)
-    return (run_ids.run_id(name),)
+    for tick_text in store.queued_ticks(flow):
+        if _scheduled_runs_going(clients, base):
+            return ()
+        tick = datetime.fromisoformat(tick_text.replace("Z", "+00:00"))
+        outcome = _start(clients, flow, tick, base, names.scheduled_execution_name(tick))
+        store.remove_queued_tick(flow, tick_text)
+        if outcome.started:
+            return (outcome.run_id,)
+    return ()
 
 
 def backfill(flow: str, start: Any, end: Any, clients: Clients, settings: DeployerSettings,

@@ -189,6 +189,7 @@ def _reserved_parameter_problems(name: str, attribute: str) -> list[str]:
 
 
 def _check_decorators(flow: FlowSource, problems: Problems) -> None:
+    _check_exit_hooks(flow, problems)
     for step in flow.steps:
         for deco in step.decorators:
             for text in decorator_problems(deco):
@@ -198,6 +199,18 @@ def _check_decorators(flow: FlowSource, problems: Problems) -> None:
                 problems.step(deco.lineno or step.lineno, step.name, "@catch is not supported in foreach split "
                               "steps: a caught failure leaves nothing to iterate over. Move the risky work to a "
                               "step before the foreach, or catch inside the foreach's body step.")
+
+
+def _check_exit_hooks(flow: FlowSource, problems: Problems) -> None:
+    from flowdrop.model.exit_hooks import DECORATOR, exit_hook_problems
+
+    for deco in flow.decorators:
+        if deco.name == DECORATOR:
+            line = deco.lineno or flow.lineno
+            # An item the reader refused is already reported; its list is not then "empty".
+            refused = any(at == line and "@exit_hook(" in text for at, text in problems.found)
+            for text in exit_hook_problems(deco.attributes, lists_refused=refused):
+                problems.flow(line, flow.name, text)
 
 
 def _known_out_funcs(flow: FlowSource, steps: dict[str, StepSource], problems: Problems) -> tuple[Edges, bool]:

@@ -104,6 +104,7 @@ def parse_flow(source: str, filename: str, class_name: str | None = None) -> Gra
     except (RecursionError, MemoryError) as err:
         # A tree the parser built can still be too deep for code that walks it recursively.
         raise FlowError([_too_deep(source, filename, err)]) from err
+    _check_hook_names(tree, flow.name, flow.decorators, problems)
     if problems:
         raise FlowError(problems.messages())
     return Graph(
@@ -116,6 +117,32 @@ def parse_flow(source: str, filename: str, class_name: str | None = None) -> Gra
         doc=flow.doc,
         configs=flow.configs,
     )
+
+
+def _check_hook_names(tree: ast.Module, flow: str, decorators: tuple, problems: Problems) -> None:
+    """@exit_hook names a function the flow file must define or import: a typo would only show when a run ends.
+
+    Lenient: a name bound anywhere in the file counts, a star import makes any name possible, and
+    'module.function' is imported when the hook runs (as Metaflow does), so it is not checked here.
+    """
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            if any(alias.name == "*" for alias in node.names):
+                return
+            bound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bound.add(node.id)
+    for deco in decorators:
+        if deco.name != "exit_hook":
+            continue
+        for key in ("on_success", "on_error"):
+            for name in deco.attributes.get(key) or ():
+                if isinstance(name, str) and "." not in name and name not in bound:
+                    problems.flow(deco.lineno, flow, f"@exit_hook({key}=[...]): no function {name!r} in this file; "
+                                  "define or import it here, or name it as 'module.function'.")
 
 
 def parse_flow_file(path: str | Path, class_name: str | None = None) -> Graph:

@@ -140,7 +140,7 @@ def read_flow(cls: ast.ClassDef, file: str, problems: Problems,
     flow = cls.name
     configs = read_configs((*bases, cls), flow, problems)
     found = {
-        deco.name: deco
+        (deco.name, deco.lineno if deco.name == "exit_hook" else 0): deco  # several @exit_hook add up, as in Metaflow
         for owner in (*bases, cls)
         for expr in owner.decorator_list
         if (deco := _read_decorator(expr, problems, lambda line, text: problems.flow(line, flow, text),
@@ -261,6 +261,9 @@ def _read_decorator(expr: ast.expr, problems: Problems, report, has_configs: boo
             report(keyword.value.lineno, f"@{name}(**{_describe(keyword.value)}) cannot be read without running the flow; "
                    "spell the arguments out as literals.")
             continue
+        if name == "exit_hook" and keyword.arg in ("on_success", "on_error"):
+            attributes[keyword.arg] = _hook_names(keyword.value, keyword.arg, report)
+            continue
         try:
             attributes[keyword.arg] = ast.literal_eval(keyword.value)
         except _NOT_LITERAL:
@@ -271,6 +274,25 @@ def _read_decorator(expr: ast.expr, problems: Problems, report, has_configs: boo
                    "arguments are read without running the flow, so write the value itself (a number, string, or a "
                    "list or dict of them).")
     return Decorator(name, attributes, expr.lineno, tuple(expressions))
+
+
+def _hook_names(expr: ast.expr, key: str, report) -> list[str]:
+    """@exit_hook(on_success=[notify, 'name', module.fn]): the functions by name, as Metaflow records them."""
+    if not isinstance(expr, ast.List | ast.Tuple):
+        report(expr.lineno, f"@exit_hook({key}={_describe(expr)}): {key} must be a list of functions, "
+               f"like {key}=[notify].")
+        return []
+    names = []
+    for position, item in enumerate(expr.elts, 1):
+        if isinstance(item, ast.Constant) and isinstance(item.value, str):
+            names.append(item.value)
+        elif isinstance(item, ast.Name | ast.Attribute) and all(
+                isinstance(n, ast.Name | ast.Attribute) for n in ast.walk(item) if not isinstance(n, ast.Load)):
+            names.append(ast.unparse(item))
+        else:
+            report(item.lineno, f"@exit_hook({key}=[...]): item {position} `{_describe(item)}` is not a function; "
+                   "name a function defined or imported in the flow file (or write 'module.function').")
+    return names
 
 
 def _is_next_call(node: ast.AST) -> bool:

@@ -37,6 +37,7 @@ from flowdrop.aws import AwsConfig
 from flowdrop.config import ClientConfig, write_config
 from flowdrop.errors import FlowdropError
 from flowdrop.local.app_host import LocalApi, lambda_context, load_app
+from flowdrop.local.redeliver import redeliver_undeployed
 from flowdrop.local.clock import ScheduleClock, utc_now
 from flowdrop.local.durable import MotoWatchdog, StateDirLock, mark_interrupted
 from flowdrop.local.events import SqsEventSource
@@ -104,6 +105,7 @@ class EmbeddedStack:
         self.lock = StateDirLock(self.state_dir)
         self.restored: dict[str, Any] = {}
         self.interrupted_runs: list[str] = []
+        self.redelivered: list[str] = []  # package keys delivered again at start (local/redeliver.py)
         self.watchdog: MotoWatchdog | None = None
         self.failed = threading.Event()  # set when a part died under the running stack (`failure` says which)
         self.failure: str | None = None
@@ -151,6 +153,8 @@ class EmbeddedStack:
         self.app = app = load_app()
         settings = app.settings()
         self.interrupted_runs = mark_interrupted(app.clients(), self.restored.get("executions", []))
+        # Packages the last stop (or crash) left undeployed: their queue messages are gone, deliver them again.
+        self.redelivered = redeliver_undeployed(app.clients(), aws.client("sqs"), resources.deploy_queue_url, settings)
         port = options.port or free_port()
         self.api = LocalApi(app, port, settings.api_token_hashes, self._control).start()
         self.event_source = SqsEventSource(

@@ -16,6 +16,8 @@ Layout, relative to the Storage root (a folder or s3://bucket/prefix):
                                                      or a terminated production run)
   <Flow>/runs/<run_id>/trigger.json                 the events that started a triggered run (the deployer
                                                      writes it before it starts the execution)
+  <Flow>/runs/<run_id>/exit-hooks.json              what the run's @exit_hook functions did (the local
+                                                     runtime or the production hook task writes it)
   <Flow>/runs/<run_id>/<step>/<task_id>/attempt-<n>.json          per-attempt metadata
   <Flow>/runs/<run_id>/<step>/<task_id>/attempt-<n>.stdout|.stderr logs
   <Flow>/runs/<run_id>/<step>/<task_id>/done.json   the successful (or @catch-recorded)
@@ -35,6 +37,7 @@ from flowdrop.errors import DatastoreError
 RUN_FILE = "run.json"
 STATUS_FILE = "status.json"
 TRIGGER_FILE = "trigger.json"
+EXIT_HOOKS_FILE = "exit-hooks.json"
 DONE_FILE = "done.json"
 FOREACH_ITEMS_FILE = "foreach-items.json"
 ATTEMPT_PREFIX = "attempt-"

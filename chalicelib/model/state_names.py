@@ -17,11 +17,25 @@ import re
 CATCH, OUTPUT, FOREACH, MAP, MAP_WIDE, INDICES, BRANCHES = (
     "catch", "output", "foreach", "map", "map-wide", "indices", "branches")
 
+# The parts a switch step adds: its Choice, and the Fail states of a value no case
+# matches and of a recursive switch past its bound (compiler/switch.py).
+SWITCH, NO_CASE, TOO_MANY_REPEATS = "switch", "no-case", "too-many-repeats"
+# On Batch, a recursive switch's read of its result: which pass ran, and the read of a later pass.
+PASS, OUTPUT_AGAIN = "pass", "output-again"
+
 # Run-wide states, before the first step.
 CHECK_PARAMETERS = "parameters-check"
 DEFAULT_PARAMETERS = "parameters-default"
 ENCODE_PARAMETERS = "parameters-encode"
 START_RUN = "run-start"
+
+# Run-wide states at the end of a flow with @exit_hook (compiler/exit_hooks.py).
+EXIT_HOOK_SUCCESS = "exit-hook-success"
+EXIT_HOOK_ERROR = "exit-hook-error"
+RUN_SUCCEEDED = "run-succeeded"
+RUN_FAILED_CHECK = "run-failed-check"
+RUN_FAILED = "run-failed"
+RUN_FAILED_NO_CAUSE = "run-failed-without-cause"
 
 _COPY_MARK = "@"
 _PART_MARK = "-"

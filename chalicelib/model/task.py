@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flowdrop.errors import TaskError
+from flowdrop.model.exit_hooks import MODES as EXIT_HOOK_MODES
 
 
 def task_id_for(step: str, indices: tuple[int, ...] | list[int] = (), iteration: int = 0) -> str:
@@ -32,6 +33,21 @@ def indices_of(task_id: str) -> tuple[int, ...]:
     return tuple(int(part) for part in task_id.split(".")[0].split("-")[1:])
 
 
+def step_of_task(task_id: str) -> str:
+    """The step a task id made by task_id_for belongs to ("loop-1.2" -> "loop")."""
+    return task_id.split(".")[0].split("-")[0]
+
+
+def input_task(path: str) -> tuple[str, str]:
+    """(step, task_id) of an input path: `run/step/task_id`, `step/task_id`, or a bare task id.
+
+    Step Functions passes the bare id of the task that ran before (its
+    output's task_id), as the state data holds no step name.
+    """
+    parts = path.split("/")
+    return (parts[-2], parts[-1]) if len(parts) > 1 else (step_of_task(path), path)
+
+
 def iteration_of(task_id: str) -> int:
     """The recursive-switch iteration encoded in a task id made by task_id_for (0 for the first run)."""
     _, dot, tail = task_id.partition(".")
@@ -39,8 +55,9 @@ def iteration_of(task_id: str) -> int:
 
 
 # Task modes: "run" executes the step; "catch" runs after a step's final
-# failure under @catch and records that failure so the flow goes on.
-TASK_MODES = ("run", "catch")
+# failure under @catch and records that failure so the flow goes on; the
+# exit hook modes (model/exit_hooks.py) call a production run's @exit_hook functions.
+TASK_MODES = ("run", "catch", *EXIT_HOOK_MODES)
 
 
 @dataclass(frozen=True)
@@ -115,6 +132,8 @@ class TaskPayload:
 # interpreter does not understand (it would make the definition untestable).
 ENV_RUN, ENV_INDICES, ENV_STEP, ENV_MODE, ENV_RETRY_COUNT = (
     "FLOWDROP_RUN", "FLOWDROP_INDICES", "FLOWDROP_STEP", "FLOWDROP_MODE", "FLOWDROP_RETRY_COUNT")
+# After a switch: the id of the task that ran before (a bare task id), where that depends on data.
+ENV_INPUT_TASK = "FLOWDROP_INPUT_TASK"
 
 
 
@@ -130,6 +149,7 @@ def payload_from_batch_environment(env: Mapping[str, str]) -> TaskPayload:
         "step": env[ENV_STEP],
         "mode": env.get(ENV_MODE) or "run",
         "retry_count": int(env.get(ENV_RETRY_COUNT) or 0),
+        **({"input_paths": [env[ENV_INPUT_TASK]]} if env.get(ENV_INPUT_TASK) else {}),
     })
 
 
@@ -141,11 +161,21 @@ INLINE_FOREACH_LIMIT = 1000
 
 
 def task_output(task_id: str, foreach_count: int | None = None, items_location: Mapping[str, str] | None = None,
-                switch_target: str | None = None) -> dict[str, Any]:
-    """The JSON a task returns to Step Functions (SendTaskSuccess output, Lambda result)."""
+                switch_target: str | None = None, switch_value: Any = None,
+                iteration: int | None = None) -> dict[str, Any]:
+    """The JSON a task returns to Step Functions (SendTaskSuccess output, Lambda result).
+
+    A switch adds the step it chose and the case its condition matched
+    (`switch_value`, what the compiled Choice state tests); a recursive
+    switch adds its `iteration` (0 on its first run), which the Choice
+    compares with the most repeats one execution's history holds.
+    """
     out: dict[str, Any] = {"task_id": task_id}
     if switch_target is not None:
         out["switch_target"] = switch_target  # the step a switch chose
+        out["switch_value"] = switch_value
+    if iteration is not None:
+        out["iteration"] = iteration
     if foreach_count is not None:
         out["foreach_count"] = foreach_count
         out["foreach_indices"] = list(range(foreach_count)) if foreach_count <= INLINE_FOREACH_LIMIT else []

@@ -181,7 +181,7 @@ async function flowsView(gen) {
       api(`flows/${enc(flow.flow)}/runs?limit=${RECENT_RUNS}`).catch(() => null)]);
     const next = detail && detail.next_fire_times && detail.next_fire_times.length
       ? el("ul", { class: "plain" }, detail.next_fire_times.map((t) => el("li", {}, el("time", { datetime: t }, when(t)))))
-      : (detail ? (detail.triggers ? "on events" : "—") : "?");
+      : (detail ? (eventTriggers(detail).length ? eventTriggers(detail).map(triggerText).join("; ") : "—") : "?");
     put(row.querySelector(".next"), next);
     const list = runs ? runs.runs : [];
     put(row.querySelector(".runs"), ...(list.length ? list.map((r) =>
@@ -218,11 +218,26 @@ async function flowView(flow, gen) {
   show(el("h1", {}, flow, detail.flow_name && detail.flow_name !== flow ? el("span", { class: "muted" },
           ` (${detail.flow_name})`) : null),
        schedule,
-       detail.triggers ? el("p", {}, "Triggered by events: ", el("code", {}, JSON.stringify(detail.triggers))) : null,
+       eventTriggers(detail).length
+         ? el("div", { id: "triggers" }, el("p", {}, "Started by:"), el("ul", {}, eventTriggers(detail).map((t) =>
+             el("li", { "data-kind": t.kind }, triggerText(t), " ", el("span", { class: "muted mono" },
+               `(rule ${t.rule} on ${t.bus})`)))))
+         : null,
        el("h2", {}, "Start a run"), triggerForm(flow, detail.parameters || []),
        el("h2", {}, "Recent runs"), runsTable(flow, runs.runs),
        el("h2", {}, "Versions"), el("div", { class: "scroll" }, versions));
   say("");
+}
+
+// The flow's @trigger / @trigger_on_finish rules (GET /flows/{flow} lists them with its schedule).
+function eventTriggers(detail) {
+  return (detail.trigger_rules || []).filter((t) => t.kind === "event" || t.kind === "flow");
+}
+
+function triggerText(t) {
+  if (t.kind === "flow") return `when ${t.deployed || t.flow} succeeds`;
+  const mapped = Object.entries(t.parameters || {}).map(([p, f]) => `${p} ← ${f}`).join(", ");
+  return `event ${t.event}` + (mapped ? ` (${mapped})` : "");
 }
 
 async function rollback(flow, version, production) {

@@ -32,14 +32,15 @@ from flowdrop.errors import TaskError
 from flowdrop.exception import MetaflowExceptionWrapper, dotted_type
 from flowdrop.flowspec import ArtifactView, FlowSpec, ForeachFrame, Inputs, _constants
 from flowdrop.model.decorators import Decorator, effective_decorators, timeout_seconds
+from flowdrop.model.exit_hooks import MODES as EXIT_HOOK_MODES
 from flowdrop.model.graph import Graph
 from flowdrop.model.parameters import parse_parameters_input, resolve_parameters
 from flowdrop.model.runs import is_production_run, run_record
-from flowdrop.model.task import TaskPayload, task_output
+from flowdrop.model.task import TaskPayload, input_task, task_output
 from flowdrop.parameters import evaluate_deploy_time_parameters
 from flowdrop.plugins.catch_decorator import FailureHandledByCatch
 from flowdrop.plugins.timeout_decorator import TimeoutException
-from flowdrop.runtime.inputs import foreach_step_closed_by, input_tasks
+from flowdrop.runtime.inputs import foreach_step_closed_by, has_switch, input_tasks, join_inputs_ran, with_iteration
 from flowdrop.runtime.resume import ProductionResume, clone_task
 
 
@@ -224,8 +225,12 @@ def _foreach_count(datastore: FlowDatastore, run_id: str):
 def _input_metadata(setup: TaskSetup, payload: TaskPayload) -> list[tuple[str, str, dict[str, Any]]]:
     ds = setup.datastore
     out = []
-    if payload.input_paths is not None:  # a flow with a switch: the scheduler says which parents ran
-        given = [tuple(path.split("/")[-2:]) for path in payload.input_paths]
+    if payload.input_paths is not None:  # a flow with a switch: the scheduler (or the state data) says which ran
+        given = [input_task(path) for path in payload.input_paths]
+    elif setup.graph[payload.step].is_join and len(setup.graph[payload.step].in_funcs) > 1 and has_switch(setup.graph):
+        # Its parents may be a switch's alternatives: each probe is one read, only for such joins.
+        given = join_inputs_ran(setup.graph, payload.step, payload.indices, _foreach_count(ds, payload.run_id),
+                                lambda step, task_id: ds.read_done(payload.run_id, step, task_id) is not None)
     else:
         given = input_tasks(setup.graph, payload.step, payload.indices, _foreach_count(ds, payload.run_id))
     for step, task_id in given:
@@ -348,9 +353,14 @@ def _jsonable(value: Any) -> Any:
 def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
     """Run one task (or record its failure, in catch mode) and return its task_output."""
     ds, graph = setup.datastore, setup.graph
+    if payload.mode in EXIT_HOOK_MODES:  # the production run's final hook task, not a step
+        from flowdrop.runtime.exit_hooks import run_exit_hook_task
+
+        return run_exit_hook_task(graph, ds, setup.flow_cls, payload)
     if payload.step not in graph:
         raise TaskError(f"flow {graph.flow_name!r} has no step {payload.step!r}")
     node = graph[payload.step]
+    payload = with_iteration(node, payload)
     run_id, step, task_id = payload.run_id, payload.step, payload.task_id
     if setup.origin_run_id is None and is_production_run(run_id):
         # A run the deployer resumed says so in its run.json (runtime/resume.py).
@@ -360,7 +370,7 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
             if payload.mode == "run" and resumed.clones(graph, step):
                 copied = clone_task(ds, resumed.origin_run_id, ds, run_id, step, task_id)
                 if copied is not None:
-                    return task_output(task_id, copied[0].get("foreach_count"), copied[1])
+                    return _output(node, payload, copied[0], copied[1])
     user = user_name()
     decorators = effective_decorators(node, setup.with_decorators)
     meta: dict[str, Any] = {"status": "running", "started": now_iso(), "pid": os.getpid(),
@@ -408,8 +418,9 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
                 foreach_count = _count_items(flow, node.foreach_param, step, payload.mode)
                 location = ds.write_foreach_items(run_id, step, task_id, foreach_count)
                 meta["foreach_count"] = foreach_count
-            if node.is_switch and payload.mode == "run":
-                meta["switch_target"] = flow._transition[0][0]  # the case it chose, which a resume's clone follows
+            if node.is_switch and payload.mode == "run" and flow._transition is not None:
+                # Kept with the attempt: a production resume that reuses this task answers the same case.
+                meta.update(switch_target=flow._transition[0][0], switch_value=flow._switch_value)
             meta.update(status="succeeded" if payload.mode == "run" and not meta.get("caught") else "caught",
                         finished=now_iso(),
                         artifacts=artifacts)
@@ -429,10 +440,28 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
     ds.save_logs(run_id, step, task_id, attempt, _log_bytes(out.buffer_copy.getvalue(), setup.max_log_size),
                  _log_bytes(err.buffer_copy.getvalue(), setup.max_log_size))
     # The status says "succeeded" or "caught": the run's status reader trusts the first over a stopped branch.
-    ds.mark_done(run_id, step, task_id, attempt, {"foreach_count": meta.get("foreach_count"), "status": meta["status"]})
+    ds.mark_done(run_id, step, task_id, attempt, {"foreach_count": meta.get("foreach_count"), "status": meta["status"],
+                                                  **_switch_done(graph, node, payload, meta)})
     current._clear()
-    switch_target = flow._transition[0][0] if node.is_switch and payload.mode == "run" else None
-    return task_output(task_id, meta.get("foreach_count"), location, switch_target)
+    return _output(node, payload, meta, location)
+
+
+def _switch_done(graph: Graph, node: Any, payload: TaskPayload, meta: Mapping[str, Any]) -> dict[str, Any]:
+    """What a Batch job of a switch flow leaves in done.json for Step Functions to read (compiler/batch.py):
+    its task id, a switch's case, and for a recursive switch its pass and the id its next pass would have."""
+    if not has_switch(graph):
+        return {}
+    out = {"task_id": payload.task_id, **{k: meta[k] for k in ("switch_target", "switch_value") if k in meta}}
+    if node.is_recursive:
+        out.update(iteration=payload.iteration, next_task_id=replace(payload, iteration=payload.iteration + 1).task_id)
+    return out
+
+
+def _output(node: Any, payload: TaskPayload, meta: Mapping[str, Any], location: Any) -> dict[str, Any]:
+    """The task's model.task_output from its recorded metadata (a reused task's too)."""
+    return task_output(payload.task_id, meta.get("foreach_count"), location, switch_target=meta.get("switch_target"),
+                       switch_value=meta.get("switch_value"),
+                       iteration=payload.iteration if node.is_recursive else None)
 
 
 def _run_step(flow: FlowSpec, node: Any, decorators: Mapping[str, Mapping[str, Any]]) -> None:

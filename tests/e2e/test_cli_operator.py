@@ -63,6 +63,10 @@ def test_flows_lists_the_production_versions_and_schedules(flowdrop):
     lines = {line.split()[0]: line for line in result.output.splitlines()}
     assert "version 2" in lines["ParameterFlow"]
     assert "cron(0 * * * ? *)" in lines["HourlyFlow"]
+    one = flowdrop("flows", "HourlyFlow")  # one flow: what starts it
+    assert one.exit_code == 0, one.output
+    assert "  schedule flowdrop-HourlyFlow (EventBridge Scheduler, group " in one.output
+    assert "): cron(0 * * * ? *) UTC, overlap skip" in one.output
 
 
 def test_trigger_converts_parameters_and_status_shows_every_step(flowdrop, triggered):

@@ -185,11 +185,15 @@ def test_cli_and_event_class_publish_start_runs(stack, api, event_flow):
 
 
 UPSTREAM = '''
-from flowdrop import FlowSpec, step
+from flowdrop import FlowSpec, Parameter, step
 
 class UpFlow(FlowSpec):
+    fail = Parameter("fail", default=False)
+
     @step
     def start(self):
+        if self.fail:
+            raise ValueError("the upstream run was asked to fail")
         self.made = 41
         self.next(self.end)
 
@@ -221,31 +225,21 @@ if __name__ == "__main__":
 '''
 
 
-def status_event(stack, execution_name: str, status: str) -> None:
-    """What Step Functions (or the embedded stack's status poller) puts on the default bus when a run ends."""
-    machine = f"arn:aws:states:us-east-1:{stack.names.account}:stateMachine:UpFlow"
-    detail = {"executionArn": f"arn:aws:states:us-east-1:{stack.names.account}:execution:UpFlow:{execution_name}",
-              "stateMachineArn": machine, "name": execution_name, "status": status,
-              "startDate": 1764748800000, "stopDate": 1764748860000}
-    answer = stack.aws.client("events").put_events(Entries=[{
-        "Source": "aws.states", "DetailType": "Step Functions Execution Status Change",
-        "Detail": json.dumps(detail), "EventBusName": "default"}])
-    assert answer["FailedEntryCount"] == 0, answer
-
-
 def test_upstream_success_starts_the_downstream_flow_and_failure_does_not(stack, api, tmp_path):
+    # Real upstream runs: the embedded stack emits their status events (local/status_events.py) as Step
+    # Functions does on AWS; the @trigger_on_finish rule matches only the SUCCEEDED one.
     deploy_source(stack, tmp_path, "up_flow.py", UPSTREAM)
     deploy_source(stack, tmp_path, "down_flow.py", DOWNSTREAM)
+    failed_run = api.trigger("UpFlow", {"fail": True})["run_id"]
+    assert wait_for_run(api, "UpFlow", failed_run, timeout=180)["status"] == "FAILED"
     upstream_run = api.trigger("UpFlow", {})["run_id"]
     assert wait_for_run(api, "UpFlow", upstream_run, timeout=180)["status"] == "SUCCEEDED"
-    execution = upstream_run[len("sfn-"):]
-    arn = f"arn:aws:states:us-east-1:{stack.names.account}:execution:UpFlow:{execution}"
+    arn = f"arn:aws:states:us-east-1:{stack.names.account}:execution:UpFlow:{upstream_run[len('sfn-'):]}"
 
-    status_event(stack, "never-ran", "FAILED")
-    status_event(stack, execution, "SUCCEEDED")
     (outcome,) = outcomes_for(api, "DownFlow", arn)
     assert outcome["outcome"] == "started", outcome
-    assert [o["event_id"] for o in api.flow_events("DownFlow")] == [arn]  # the failure reached no rule
+    # The failed run ended first; its status event reached no rule, so the success is all DownFlow saw.
+    assert [o["event_id"] for o in api.flow_events("DownFlow")] == [arn]
     answer = wait_for_run(api, "DownFlow", outcome["run_id"], timeout=180)
     assert answer["status"] == "SUCCEEDED", (answer.get("error"), answer.get("cause"))
 
@@ -257,3 +251,23 @@ def test_upstream_success_starts_the_downstream_flow_and_failure_does_not(stack,
     assert (data.upstream, data.upstream_made) == (f"UpFlow/{upstream_run}", 42)
     assert run.trigger.run.pathspec == f"UpFlow/{upstream_run}"
     assert run.trigger.event.name == "metaflow.UpFlow.end"
+    assert len(api.list_runs("DownFlow")["runs"]) == 1
+
+
+def test_the_flow_lists_its_triggers_in_the_api_and_the_operator_cli(stack, api, event_flow):
+    from click.testing import CliRunner
+
+    from flowdrop.cli.operator import cli
+
+    (view,) = api.get_flow("EventFlow")["trigger_rules"]
+    assert (view["kind"], view["event"], view["parameters"]) == ("event", "data.ready", {"alpha": "weight"})
+    assert view["pattern"] == {"detail-type": ["data.ready"], "source": ["flowdrop.events"]}
+    rules = stack.aws.client("events").list_rules(EventBusName=view["bus"])["Rules"]
+    assert view["rule"] in {r["Name"] for r in rules}  # the rule shown is the rule kept
+    assert view["target"].endswith(":" + stack.names.events_queue)
+    result = CliRunner().invoke(cli, ["flows", "EventFlow"], env={"FLOWDROP_CONFIG": str(stack.config_path)},
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "EventFlow: production version 1 of 1" in result.output
+    assert f"  event 'data.ready': rule {view['rule']} on bus {view['bus']}" in result.output
+    assert "parameters: alpha <- payload['weight']" in result.output

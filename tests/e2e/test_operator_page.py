@@ -236,3 +236,37 @@ def test_pages_fit_a_phones_width(page, deployed, api):
             assert page.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
     finally:
         page.set_window_size(size["width"], size["height"])
+
+
+EVENT_FLOW = '''\
+from flowdrop import FlowSpec, Parameter, step, trigger
+
+
+@trigger(event={"name": "data.ready", "parameters": {"alpha": "weight"}})
+class PageEventFlow(FlowSpec):
+    alpha = Parameter("alpha", default=0.1)
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    PageEventFlow()
+'''
+
+
+def test_event_triggers_are_shown_on_the_flows_list_and_the_flow(page, stack, tmp_path):
+    flow_file = tmp_path / "page_event_flow.py"
+    flow_file.write_text(EVENT_FLOW)
+    deploy_flow(stack, flow_file, cwd=tmp_path)
+    open_view(page, "#/")
+    row = wait(page, lambda d: d.find_element(By.CSS_SELECTOR, 'tr[data-flow="PageEventFlow"]'))
+    wait(page, lambda d: "event data.ready" in row.find_element(By.CSS_SELECTOR, ".next").text)
+    open_view(page, "#/flow/PageEventFlow")
+    item = wait(page, lambda d: d.find_element(By.CSS_SELECTOR, '#triggers li[data-kind="event"]'))
+    assert "event data.ready (alpha ← weight)" in item.text and "rule " in item.text

@@ -117,6 +117,7 @@ def test_a_restart_keeps_flows_versions_schedules_runs_and_artifacts(tmp_path):
         described = {flow: api.get_flow(flow) for flow in ("LinearFlow", "MorningReportFlow", "SlowFlow")}
         steps_before = api.get_run("LinearFlow", linear)["steps"]
         hold.touch()
+        started.unlink()  # the finished SlowFlow run made it: wait for this run's own `wait` task
         going = api.trigger("SlowFlow", {"size": 5})["run_id"]
         _wait_until(started.exists, timeout=120)  # `wait` runs, `start` is done: the stop cuts the run short
 

@@ -31,7 +31,7 @@ from moto.cloudformation.parsing import get_model_map
 from flowdrop.aws import AwsConfig
 from flowdrop.compiler.job import COMMAND, DEFAULT_IMAGE
 from flowdrop.local.moto.server import start_moto_server
-from flowdrop.local.resources import RUN_STATUS_PATTERN
+from flowdrop.local.resources import RUN_STATUS_PATTERN, StackNames
 from tests.helpers.cloudformation import Deployable, chalice_package, deployable
 
 pytestmark = pytest.mark.slow
@@ -49,10 +49,12 @@ DEPENDENTS = {"APIHandlerInvokePermission": {"APIHandler", "RestAPI"},
 DROPPED_OUTPUTS = {"RestAPIId": {"RestAPI"}, "APIHandlerName": {"APIHandler"}, "APIHandlerArn": {"APIHandler"},
                    "EndpointURL": {"RestAPI"}}
 # Template properties moto's CloudFormation models do not apply (each has a canary below).
-IGNORED_BY_MOTO = {"AWS::S3::Bucket": {"NotificationConfiguration", "PublicAccessBlockConfiguration",
-                                       "OwnershipControls"},
-                   "AWS::DynamoDB::Table": {"TimeToLiveSpecification", "PointInTimeRecoverySpecification"}, "AWS::IAM::Role": {"ManagedPolicyArns"},
-                   "AWS::Batch::JobDefinition": {"PlatformCapabilities"}}
+IGNORED_BY_MOTO = {
+    "AWS::S3::Bucket": {"NotificationConfiguration", "PublicAccessBlockConfiguration", "OwnershipControls"},
+    "AWS::DynamoDB::Table": {"TimeToLiveSpecification", "PointInTimeRecoverySpecification"},
+    "AWS::IAM::Role": {"ManagedPolicyArns"},
+    "AWS::Batch::JobDefinition": {"PlatformCapabilities"},
+}
 STAGES = {"dev": {"BatchComputeType": "FARGATE"},
           "prod": {"BatchComputeType": "EC2", "Ec2InstanceTypes": "g5.xlarge,c6i.large"}}
 
@@ -356,3 +358,26 @@ def test_batch_compute_queue_and_job_definition_run_the_bootstrap_in_the_stages_
             RoleName=stack.physical["TaskExecutionRole"])["Role"]["Arn"]
         assert container["logConfiguration"]["options"]["awslogs-group"] == f"/flowdrop/{stack.stage}/tasks"
         assert {r["type"]: r["value"] for r in container["resourceRequirements"]} == {"VCPU": "1", "MEMORY": "2048"}
+
+
+def test_the_embedded_stack_names_its_resources_as_the_deployed_stack_does(stacks, cfn_aws):
+    """local/resources.py's StackNames and the template agree, so code tested on moto finds the same names on AWS."""
+    for stack in stacks.values():
+        names = StackNames(stage=stack.stage, region=REGION, account=ACCOUNT)
+        arn = f"arn:aws:batch:{REGION}:{ACCOUNT}"
+        queue_url = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}"
+        assert {logical: stack.physical[logical] for logical in (
+            "PackagesBucket", "DeployQueue", "DeployDeadLetterQueue", "AlertsQueue", "AlertsDeadLetterQueue",
+            "EventsQueue", "DeploymentsTable", "IdempotencyTable", "RunStatusRule", "TaskComputeEnvironment",
+            "TaskJobQueue")} == {
+            "PackagesBucket": names.bucket, "DeployQueue": f"{queue_url}/{names.deploy_queue}",
+            "DeployDeadLetterQueue": f"{queue_url}/{names.dead_letter_queue}",
+            "AlertsQueue": f"{queue_url}/{names.alerts_queue}",
+            "AlertsDeadLetterQueue": f"{queue_url}/{names.alerts_dead_letter_queue}",
+            "EventsQueue": f"{queue_url}/{names.events_queue}", "DeploymentsTable": names.deployments_table,
+            "IdempotencyTable": names.idempotency_table, "RunStatusRule": names.alerts_rule,
+            "TaskComputeEnvironment": f"{arn}:compute-environment/{names.compute_environment}",
+            "TaskJobQueue": f"{arn}:job-queue/{names.job_queue}"}
+        assert stack.outputs["TaskJobDefinitionArn"] == f"{arn}:job-definition/{names.job_definition}:1"
+        bus = cfn_aws.client("events").describe_event_bus(Name=names.event_bus)  # moto lists no physical id for it
+        assert bus["Name"] == names.event_bus

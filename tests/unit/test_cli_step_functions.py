@@ -41,6 +41,18 @@ def test_create_only_json_previews_a_foreach_flow_on_every_backend(env, backend)
     assert "placeholders" in result.stderr
 
 
+@pytest.mark.parametrize("backend", ["batch", "lambda", "worker"])
+def test_create_only_json_shows_a_switch_flows_choice_states(env, backend):
+    from tests.helpers.runtime import TEST_FLOWS
+
+    result = invoke(load_cli(TEST_FLOWS / "switch_flow.py"),
+                    ["--no-pylint", "step-functions", "create", "--only-json", "--backend", backend], env)
+    assert result.exit_code == 0, result.output
+    states = json.loads(result.stdout)["States"]
+    assert states["gather-switch"]["Type"] == "Choice" and states["loop-switch"]["Type"] == "Choice"
+    assert {rule.get("Next") for rule in states["gather-switch"]["Choices"]} == {"gather-no-case", "quick", "careful"}
+
+
 def test_create_refuses_zero_workers(parameter_cli, env):
     result = invoke(parameter_cli, ["step-functions", "create", "--only-json", "--max-workers", "0"], env)
     assert result.exit_code == 2 and "--max-workers" in result.output

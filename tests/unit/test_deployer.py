@@ -23,12 +23,15 @@ from flowdrop.deployer.plan import (
     Live,
     LiveSchedule,
     PointAlias,
+    PublishedVersion,
     PublishVersion,
     PutSchedule,
     RecordRelease,
     ScheduleTarget,
+    UseVersion,
     plan_deployment,
     plan_removal,
+    scheduled_input,
     schedule_actions,
 )
 from flowdrop.deployer.records import Production, Release
@@ -160,6 +163,45 @@ def test_update_duplicate_and_late_packages():
     newer = plan(release(uploaded="2026-11-25T11:00:00.000000Z", fingerprint="f2"), live)
     assert newer.status == "ACCEPTED"
     assert not newer.actions[0].create and not newer.actions[3].create
+
+
+def test_a_version_a_dead_deploy_published_is_taken_not_published_again():
+    current = Production(release(version=3, fingerprint="f1"), newest_uploaded="2026-11-25T10:00:00.000000Z")
+    leftover = PublishedVersion(f"{ARN}:4", "{}", f"code {SHA}")
+    other = PublishedVersion(f"{ARN}:5", '{"other": 1}', f"code {SHA}")
+    live = replace(NOTHING, machine_exists=True, alias_exists=True, production=current,
+                   alias_version_arn=f"{ARN}:3", unrecorded_versions=(leftover, other))
+    result = plan(release(uploaded="2026-11-25T11:00:00.000000Z", fingerprint="f2"), live)
+    assert result.status == "ACCEPTED"
+    assert [type(a) for a in result.actions] == [UseVersion, RecordRelease, ClaimProduction, PointAlias]
+    assert result.actions[0] == UseVersion(f"{ARN}:4")
+    # Recorded but production not claimed (the deploy died in between): the recorded version is taken.
+    mine = release(uploaded="2026-11-25T11:00:00.000000Z", fingerprint="f2")
+    recorded = replace(live, unrecorded_versions=(), releases=(current.release, replace(mine, version=4,
+                                                                                          version_arn=f"{ARN}:4")))
+    assert plan(mine, recorded).actions[0] == UseVersion(f"{ARN}:4")
+    # Another definition (another package's dead deploy) is no reason to skip publishing.
+    live = replace(live, unrecorded_versions=(other,))
+    assert isinstance(plan(release(uploaded="2026-11-25T11:00:00.000000Z", fingerprint="f2"), live).actions[0],
+                      PublishVersion)
+
+
+def test_a_redelivered_upload_that_claimed_production_finishes_the_alias_and_schedule():
+    claimed = release(version=4, fingerprint="f2", uploaded="2026-11-25T11:00:00.000000Z",
+                      schedule={"expression": "cron(0 9 * * ? *)", "timezone": None})
+    current = Production(claimed, newest_uploaded=claimed.uploaded)
+    live = replace(NOTHING, machine_exists=True, alias_exists=True, production=current, alias_version_arn=f"{ARN}:3")
+    again = replace(claimed, version=0, version_arn="")
+    result = plan(again, live)
+    assert result.status == "ACCEPTED"
+    assert [type(a) for a in result.actions] == [UseVersion, PointAlias, PutSchedule]
+    assert result.actions[0] == UseVersion(f"{ARN}:4") and result.actions[1].version_arn is None
+    # Finished already (a plain redelivery): nothing to call.
+    done = replace(live, alias_version_arn=f"{ARN}:4", schedule=LiveSchedule(
+        "cron(0 9 * * ? *)", None, LAMBDA, SCHEDULER_ROLE, scheduled_input("TrainFlow")))
+    assert plan(again, done).actions == (UseVersion(f"{ARN}:4"),)
+    # The same code uploaded again later is a duplicate, not this upload.
+    assert plan(replace(again, uploaded="2026-11-25T12:00:00.000000Z"), done).status == "DUPLICATE"
 
 
 def test_newer_means_uploaded_later_whatever_the_manifest_says():

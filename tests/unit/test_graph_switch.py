@@ -40,14 +40,6 @@ def test_show_and_dot_name_the_cases():
     assert '"loop" -> "loop" [label="again == True", style=dashed];' in render_dot(graph)
 
 
-def test_compiler_refuses_a_switch_naming_the_step():
-    graph = parse_flow_file(SWITCH_FLOW)
-    with pytest.raises(CompileError) as info:
-        compile_flow(graph, CompileOptions(state_machine_name="SwitchFlow"))
-    text = "\n".join(info.value.problems)
-    assert "switch_flow.py:15: step 'loop': a switch" in text and "step 'gather'" in text
-
-
 SWITCH = """
 class F(FlowSpec):
     @step

@@ -59,3 +59,16 @@ def test_a_second_lock_on_a_state_dir_is_refused_naming_the_holder(tmp_path):
     assert f"pid {__import__('os').getpid()}" in str(refused.value) and str(tmp_path) in str(refused.value)
     first.release()
     StateDirLock(tmp_path).acquire().release()  # free again once released
+
+
+def test_a_redelivered_package_notification_reads_back_as_the_s3_one():
+    from datetime import datetime, timezone
+
+    from flowdrop.deployer.sqs_events import PackageNotification, package_notifications
+    from flowdrop.local.redeliver import notification
+
+    key = "packages/proj.main.TrainFlow/" + "a" * 64 + ".tar.gz"
+    body = notification("bucket", {"Key": key, "ETag": '"e1"', "Size": 10,
+                                   "LastModified": datetime(2026, 12, 3, tzinfo=timezone.utc)}, "us-east-1")
+    assert "packages%2F" in body  # URL-encoded, as S3 sends it
+    assert package_notifications(body) == [PackageNotification("bucket", key, "e1", "")]

@@ -24,6 +24,7 @@ foreach path reads the task's done.json with `aws-sdk:s3:getObject`, whose
 And a `.sync` Batch task whose execution is stopped leaves its job running in
 moto (the wait loop just ends, state_task_service_callback.py:141); AWS
 terminates the job. Here it is terminated too.
+A job's process is killed with moto if moto dies (Linux's parent-death signal).
 Does not own: creating queues and definitions (local/resources.py).
 
 The image is not used: the command runs with this machine's Python on PATH.
@@ -185,7 +186,22 @@ def _environment(job: Job) -> dict[str, str]:
 
 def _command(job: Job) -> list[str]:
     command = job._add_parameters_to_command(job._get_container_property("command", []))
-    return [sys.executable if part in ("python", "python3") else part for part in command]
+    return _dies_with_moto([sys.executable if part in ("python", "python3") else part for part in command])
+
+
+# The job's process asks Linux to SIGKILL it when moto (the thread that started
+# it, which waits for it) dies, then becomes the command. A moto server killed
+# outright cannot stop its jobs itself: without this they would run on,
+# orphaned, talking to an endpoint that is gone. If moto died before the
+# request took hold, the job ends at once.
+_LAUNCHER = ("import ctypes, os, signal, sys; ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL); "
+             "os.getppid() == int(sys.argv[1]) or os._exit(137); os.execvp(sys.argv[2], sys.argv[2:])")
+
+
+def _dies_with_moto(command: list[str]) -> list[str]:
+    if not sys.platform.startswith("linux") or not command:
+        return command
+    return [sys.executable, "-c", _LAUNCHER, str(os.getpid()), *command]
 
 
 def _put_logs(job: Job, output: bytes, started_ms: int) -> None:

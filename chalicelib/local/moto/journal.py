@@ -218,7 +218,10 @@ class Journal:
             temp = blob.with_name(f".tmp-{digest}-{threading.get_ident()}")
             temp.write_bytes(value)
             os.replace(temp, blob)
-        return {"op": "s3-put", "bucket": bucket, "key": key, "blob": digest, "metadata": dict(found.metadata)}
+        # LastModified is when S3 received the object: the deployer's "newer" (a late, older package never moves
+        # production), so a replay must not make every object new.
+        return {"op": "s3-put", "bucket": bucket, "key": key, "blob": digest, "metadata": dict(found.metadata),
+                "last_modified": found.last_modified.isoformat()}
 
     def _append(self, entry: dict[str, Any]) -> None:
         line = json.dumps(entry, sort_keys=True) + "\n"
@@ -276,6 +279,8 @@ class Journal:
                     value = (self.blobs / entry["blob"][:2] / entry["blob"]).read_bytes()
                     found = backend.put_object(entry["bucket"], entry["key"], value, disable_notification=True)
                     found.set_metadata(entry.get("metadata") or {})
+                    if entry.get("last_modified"):
+                        found.last_modified = datetime.datetime.fromisoformat(entry["last_modified"])
                     return True
                 case "raw":
                     assert self.app is not None
