@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -53,10 +54,27 @@ class ForkedTask:
             self._set_status(status)
         deadline = time.monotonic() + (timeout or 0)
         while self.poll() is None:
-            if time.monotonic() >= deadline:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 raise subprocess.TimeoutExpired(f"task pid {self.pid}", timeout)
-            time.sleep(0.01)
+            self._sleep_until_exit(remaining)
         return self.returncode  # type: ignore[return-value]
+
+    def _sleep_until_exit(self, seconds: float) -> None:
+        """Block until the child exits or `seconds` pass: on its pidfd where there is one (Linux), at once
+        when it ends; else a 10 ms nap (each worker thread waking 100 times a second per running task)."""
+        if hasattr(os, "pidfd_open"):
+            try:
+                fd = os.pidfd_open(self.pid)
+            except OSError:  # already reaped, or a kernel without pidfds
+                fd = -1
+            if fd >= 0:
+                try:
+                    select.select([fd], [], [], seconds)
+                finally:
+                    os.close(fd)
+                return
+        time.sleep(min(0.01, seconds))
 
     def terminate(self) -> None:
         """SIGTERM the child."""

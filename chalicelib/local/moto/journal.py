@@ -142,6 +142,7 @@ class Journal:
         self.recording = False
         self._lock = threading.Lock()
         self._finished: dict[str, dict[str, Any]] = {}  # execution ARN -> its snapshot once it ended
+        self._finished_text: dict[str, str] = {}  # execution ARN -> that snapshot as JSON
         self._last_snapshot = ""
         self._stop = threading.Event()
         self.app: Callable[..., Any] | None = None
@@ -313,15 +314,17 @@ class Journal:
 
     def snapshot(self) -> int:
         """Write every execution's record to executions.json (if anything changed); how many there are."""
-        records = [self._execution_record(execution) for execution in _executions()]
-        text = json.dumps(records, default=_encode, sort_keys=True)
+        # A finished execution's text is made once: re-encoding every ended run's history every
+        # SNAPSHOT_INTERVAL made a long-lived stack slower with each run (issue 17).
+        parts = [self._execution_text(execution) for execution in _executions()]
+        text = "[" + ", ".join(parts) + "]"  # what json.dumps of the list writes
         with self._lock:
             if text != self._last_snapshot:
                 temp = self.executions_path.with_name(".tmp-executions.json")
                 temp.write_text(text, encoding="utf-8")
                 os.replace(temp, self.executions_path)
                 self._last_snapshot = text
-        return len(records)
+        return len(parts)
 
     def _snapshot_loop(self) -> None:
         while not self._stop.wait(SNAPSHOT_INTERVAL):
@@ -329,6 +332,15 @@ class Journal:
                 self.snapshot()
             except Exception:  # noqa: BLE001 - try again next time
                 log.exception("flowdrop journal: execution snapshot failed")
+
+    def _execution_text(self, execution: Any) -> str:
+        arn = execution.execution_arn
+        if arn in self._finished_text:
+            return self._finished_text[arn]
+        text = json.dumps(self._execution_record(execution), default=_encode, sort_keys=True)
+        if arn in self._finished:
+            self._finished_text[arn] = text
+        return text
 
     def _execution_record(self, execution: Any) -> dict[str, Any]:
         arn = execution.execution_arn

@@ -3,7 +3,8 @@
 Owns: applying local/moto/compat.py's fixes in this process, then handing
 over to moto's own `moto_server` entry point (moto/server.py `main`) with the
 same command line, so flags, signals and MOTO_PORT behave exactly as there.
-With FLOWDROP_MOTO_STATE_DIR set, moto's app is wrapped by the journal
+With FLOWDROP_MOTO_REQUEST_LOG=1, moto.log has werkzeug's line per request
+(off by default: it costs CPU on every call). With FLOWDROP_MOTO_STATE_DIR set, moto's app is wrapped by the journal
 (local/moto/journal.py) that makes the embedded stack durable.
 Does not own: choosing the port or configuring moto (local/moto/server.py).
 """
@@ -11,6 +12,7 @@ Does not own: choosing the port or configuring moto (local/moto/server.py).
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,9 @@ from flowdrop.local.moto.compat import apply_patches
 from flowdrop.local.moto.journal import STATE_DIR_ENV, Journal
 from flowdrop.local.moto.journal import apply_patches as apply_journal_patches
 from flowdrop.local.moto.lambda_functions import apply_patches as apply_lambda_patches
+from flowdrop.local.moto.speed import apply_patches as apply_speed_patches
+
+REQUEST_LOG_ENV = "FLOWDROP_MOTO_REQUEST_LOG"  # "1": moto.log gets a line per request, as stock moto_server
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -32,6 +37,11 @@ def main(argv: list[str] | None = None) -> None:
     apply_callback_patches()
     apply_batch_patches()
     apply_lambda_patches()
+    apply_speed_patches()
+    if os.environ.get(REQUEST_LOG_ENV) != "1":
+        # werkzeug logs a line per request to moto.log: about a tenth of moto's
+        # CPU in a wide foreach. Errors (tracebacks) are still logged.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
     state_dir = os.environ.get(STATE_DIR_ENV)
     if state_dir:
         _journal_app(Journal(Path(state_dir)))
