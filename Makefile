@@ -17,9 +17,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Three workers on two cores: the end-to-end tests spend much of their time waiting on the stack.
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -n 3 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 # The operator page's browser tests drive Debian's chromium through chromedriver (CI runs as root and
 # reaches Debian's archive). Nothing to do when both are there; without root, say what to run instead.
