@@ -125,6 +125,8 @@ class LocalScheduler:
         self._switches = any(node.is_switch for node in graph)
         self._inputs: dict[TaskKey, tuple[str, ...]] = {}
         self._iteration: dict[TaskKey, int] = {}
+        self._launching = False  # a signal arriving mid-launch waits until the task is registered (to be stopped)
+        self._deferred_signal: str | None = None
 
     # -- graph walking -------------------------------------------------------------
 
@@ -232,7 +234,7 @@ class LocalScheduler:
         self._push(("start", ()))
         failure: tuple[TaskKey, str] | None = None
         interrupted: str | None = None
-        previous = _stop_on_sigterm()
+        previous = _stop_on_sigterm(self._on_signal)
         try:
             # After a failure nothing new starts, but running tasks finish:
             # whatever succeeds can be reused by `resume`.
@@ -292,7 +294,22 @@ class LocalScheduler:
                 for successor in self._successors(key, self.cloned[clone_key]):
                     self._push(successor)
                 continue
-            self._launch(key, mode)
+            self._launching = True
+            try:
+                self._launch(key, mode)
+            finally:
+                self._launching = False
+            if self._deferred_signal:
+                raise _Interrupted(self._deferred_signal)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        """SIGINT/SIGTERM: stop the run, unless a task is being launched; then once it is in `_running`,
+        so the task is stopped with the others (else it would outlive the run)."""
+        name = signal.Signals(signum).name
+        if self._launching:
+            self._deferred_signal = name
+            return
+        raise _Interrupted(name)
 
     def _reap(self) -> list[tuple[_Running, int]]:
         finished = []
@@ -388,15 +405,12 @@ class _Interrupted(BaseException):
         self.signal_name = signal_name
 
 
-def _raise_interrupted(signum: int, frame: Any) -> None:
-    raise _Interrupted(signal.Signals(signum).name)
-
-
-def _stop_on_sigterm() -> dict[int, Any] | None:
-    """SIGINT and SIGTERM raise _Interrupted in the loop (main thread only); the handlers they replace."""
+def _stop_on_sigterm(handler: Callable[[int, Any], None]) -> dict[int, Any] | None:
+    """SIGINT and SIGTERM go to `handler`, which raises _Interrupted in the loop (main thread only);
+    the handlers they replace."""
     if threading.current_thread() is not threading.main_thread():
         return None
-    return {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
 
 
 def _restore_sigterm(previous: dict[int, Any] | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -64,3 +65,42 @@ def test_a_signal_stops_the_tasks_records_the_run_interrupted_and_resume_goes_on
     again = client.Flow("NappingLocalFlow").latest_run
     assert again.id != run.id and again.successful and again["nap"].task.data.slept is True
     assert again["start"].task.origin_pathspec == f"NappingLocalFlow/{run.id}/start/start"
+
+
+# A driver that sends the run its own SIGINT once `nap` is forked and sleeping, before the
+# scheduler has registered it: the window where a signal used to leave the task running.
+_SIGNAL_MID_LAUNCH = """
+import os, runpy, select, signal, sys
+from flowdrop.runtime import scheduler
+
+real_fork_task, pid_file = scheduler.fork_task, sys.argv[2]
+
+def fork_then_signal(run, payload, *args, **kwargs):
+    child = real_fork_task(run, payload, *args, **kwargs)
+    if payload.step == "nap":
+        select.select([child.stdout], [], [], 30)  # `napping` is in the pipe: the task now sleeps
+        with open(pid_file, "w") as out:
+            out.write(str(child.pid))
+        os.kill(os.getpid(), signal.SIGINT)
+    return child
+
+scheduler.fork_task = fork_then_signal
+sys.argv = [sys.argv[1], "--datastore", sys.argv[3], "run"]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_a_signal_while_a_task_is_being_launched_still_stops_that_task(tmp_path):
+    store, pid_file = tmp_path / "ds", tmp_path / "nap.pid"
+    env = {k: v for k, v in os.environ.items() if k != "FLOWDROP_DATASTORE"}
+    env.update(FLOWDROP_CONFIG=str(tmp_path / "none.json"), FLOWDROP_USER="ada")
+    done = subprocess.run([sys.executable, "-c", _SIGNAL_MID_LAUNCH, str(FLOW), str(pid_file), str(store)], env=env,
+                          capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert done.returncode == 130, done.stderr
+    assert "interrupted (SIGINT)" in done.stderr and "Traceback" not in done.stderr
+    nap_pid = int(pid_file.read_text())
+    try:
+        assert not _alive(nap_pid)
+    finally:  # a failure must not leave the task sleeping for five minutes
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(nap_pid, signal.SIGKILL)
