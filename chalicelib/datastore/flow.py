@@ -223,6 +223,10 @@ class FlowDatastore:
         """Record `attempt` as the task's outcome that later steps read."""
         self._write_json(self._task_key(run_id, step, task_id, layout.DONE_FILE), {**(extra or {}), "attempt": int(attempt)})
 
+    def read_done_record(self, run_id: str, step: str, task_id: str) -> dict | None:
+        """done.json alone (attempt, status, foreach_count): one read, for who needs only the outcome."""
+        return self._read_json(self._task_key(run_id, step, task_id, layout.DONE_FILE))
+
     def read_done(self, run_id: str, step: str, task_id: str) -> dict | None:
         """done.json merged over that attempt's metadata (so it has "artifacts"), or None."""
         done = self._read_json(self._task_key(run_id, step, task_id, layout.DONE_FILE))

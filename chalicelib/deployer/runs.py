@@ -19,7 +19,7 @@ from flowdrop.deployer import run_records
 from flowdrop.deployer.clients import AWS_ERRORS, Clients, aws_error, error_code
 from flowdrop.deployer.settings import DeployerSettings
 from flowdrop.deployer.step_states import (ChildHistory, UnreadChildren, body_steps, foreach_widths, map_runs_started,
-                                           step_counts, step_states)
+                                           step_view)
 from flowdrop.deployer.trigger import machine_arn
 from flowdrop.errors import FlowNotFoundError, RequestError, RunEndedError
 from flowdrop.model import names, state_names
@@ -117,11 +117,9 @@ def run_status(flow: str, run: str, clients: Clients, settings: DeployerSettings
     fan_out = _read_fan_out(clients, arn, events, max_child_histories)
     out = _run_summary(execution)
     # A step whose failure the @exit_hook path caught left its state through a Catch: it FAILED all the same.
-    states = with_exit_hook_failures(events, step_states(events, execution["status"], fan_out.children,
-                                                         fan_out.unread))
-    # What a view of foreach steps shows: done / failed / running of N.
-    counts = counts_with_exit_hook_failures(events, step_counts(events, execution["status"], fan_out.children,
-                                                                fan_out.unread))
+    # Counts are what a view of foreach steps shows: done / failed / running of N.
+    states, counts = step_view(events, execution["status"], fan_out.children, fan_out.unread)
+    states, counts = with_exit_hook_failures(events, states), counts_with_exit_hook_failures(events, counts)
     out["steps"], out["step_counts"] = _with_datastore(clients, events, states, counts)
     out["foreach_widths"] = _widths(events, fan_out)
     out["partial"] = bool(fan_out.problems) or any(any(u.counts.values()) for u in fan_out.unread)
@@ -181,7 +179,7 @@ MAX_DONE_READS = 1000
 
 def _succeeded_tasks(ds: Any, run_id: str, step: str, counted: int) -> int | None:
     """How many tasks of `step` succeeded, when all it ran did (else None)."""
-    single = ds.read_done(run_id, step, step)
+    single = ds.read_done_record(run_id, step, step)
     if single is not None:  # outside any foreach: the one task, named after its step
         return 1 if single.get("status") == "succeeded" else None
     if counted <= 0 or counted > MAX_DONE_READS:
@@ -191,7 +189,7 @@ def _succeeded_tasks(ds: Any, run_id: str, step: str, counted: int) -> int | Non
         return None  # some task Step Functions counted never wrote anything
     succeeded = 0
     for task_id in tasks:
-        done = ds.read_done(run_id, step, task_id)
+        done = ds.read_done_record(run_id, step, task_id)
         if done is None or done.get("status") != "succeeded":
             return None
         succeeded += 1

@@ -2,7 +2,8 @@
 
 Owns: step_states (step -> RUNNING | SUCCEEDED | FAILED | ABORTED over an
 execution's history and its Distributed Map children's, read or only
-counted) and body_steps (the steps a Map state's iterations run), reading
+counted), step_counts (tasks per step by outcome), step_view (both from one
+walk per history) and body_steps (the steps a Map state's iterations run), reading
 step names back with model/state_names.py's grammar. Does not own: calling
 AWS (runs.py). Pure.
 """
@@ -57,6 +58,23 @@ def step_states(events: Sequence[Mapping[str, Any]], execution_status: str,
     empty foreach is an error), a running or pending one keeps them RUNNING;
     which step a failed one failed is unknown (run_status marks it partial).
     """
+    return _states(_tallies(events, execution_status, children), unread)
+
+
+def step_view(events: Sequence[Mapping[str, Any]], execution_status: str, children: Sequence[ChildHistory] = (),
+              unread: Sequence[UnreadChildren] = ()) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    """(step_states, step_counts) of the same histories, each history walked once."""
+    tallies = _tallies(events, execution_status, children)
+    return _states(tallies, unread), _counts(tallies, unread)
+
+
+def _tallies(events: Sequence[Mapping[str, Any]], execution_status: str,
+             children: Sequence[ChildHistory]) -> list[tuple[_Tally, str]]:
+    return [(_tally(history), status)
+            for history, status in [(events, execution_status), *((c.events, c.status) for c in children)]]
+
+
+def _states(tallies: Sequence[tuple[_Tally, str]], unread: Sequence[UnreadChildren]) -> dict[str, str]:
     states: dict[str, list[str]] = {}
     first: dict[str, Any] = {}
 
@@ -65,8 +83,8 @@ def step_states(events: Sequence[Mapping[str, Any]], execution_status: str,
         if first.get(step) is None or (when is not None and when < first[step]):
             first[step] = when
 
-    for history, status in [(events, execution_status), *((c.events, c.status) for c in children)]:
-        for step, (state, when) in _history_states(history, status).items():
+    for tally, status in tallies:
+        for step, (state, when) in _history_states(tally, status).items():
             add(step, state, when)
     for group in unread:
         inferred = [state for state, statuses in (("SUCCEEDED", ("SUCCEEDED",)), ("RUNNING", ("RUNNING", "PENDING")))
@@ -80,32 +98,44 @@ def step_states(events: Sequence[Mapping[str, Any]], execution_status: str,
     return {step: min(states[step], key=_PRECEDENCE.index) for step in order}
 
 
-def _history_states(events: Sequence[Mapping[str, Any]], execution_status: str) -> dict[str, tuple[str, Any]]:
-    """Step -> (state, when first entered) in one execution's history."""
-    entered: Counter[str] = Counter()
-    exited: Counter[str] = Counter()
-    when: dict[str, Any] = {}
+@dataclass
+class _Tally:
+    """One walk over one execution's history: each step's Task state entries and exits, when it was
+    first entered, and the steps one of whose tasks failed."""
+
+    entered: Counter[str]
+    exited: Counter[str]
+    first: dict[str, Any]
+    failed: set[str]
+
+
+def _tally(events: Sequence[Mapping[str, Any]]) -> _Tally:
+    tally = _Tally(Counter(), Counter(), {}, set())
     by_id = {event.get("id"): event for event in events if event.get("id") is not None}
-    failed: set[str] = set()
     for event in events:
         kind = str(event.get("type", ""))
         if kind.endswith("StateEntered"):
             step = task_step(event.get("stateEnteredEventDetails", {}).get("name", ""))
             if step:
-                entered[step] += 1
-                when.setdefault(step, event.get("timestamp"))
+                tally.entered[step] += 1
+                tally.first.setdefault(step, event.get("timestamp"))
         elif kind.endswith("StateExited"):
             step = task_step(event.get("stateExitedEventDetails", {}).get("name", ""))
             if step:
-                exited[step] += 1
+                tally.exited[step] += 1
         elif kind in _TASK_FAILURES:
             step = task_step(_entered_state(event, by_id) or "")
             if step:
-                failed.add(step)
-    return {step: ("SUCCEEDED" if exited[step] >= entered[step]
-                   else "RUNNING" if execution_status == "RUNNING" else "FAILED" if step in failed else "ABORTED",
-                   when[step])
-            for step in when}
+                tally.failed.add(step)
+    return tally
+
+
+def _history_states(tally: _Tally, execution_status: str) -> dict[str, tuple[str, Any]]:
+    """Step -> (state, when first entered) in one execution's history."""
+    return {step: ("SUCCEEDED" if tally.exited[step] >= tally.entered[step]
+                   else "RUNNING" if execution_status == "RUNNING" else "FAILED" if step in tally.failed else "ABORTED",
+                   when)
+            for step, when in tally.first.items()}
 
 
 def body_steps(definition: Mapping[str, Any], map_state: str) -> tuple[str, ...]:
@@ -166,9 +196,13 @@ def step_counts(events: Sequence[Mapping[str, Any]], execution_status: str, chil
     their map's body: succeeded ones as succeeded, running or pending ones as
     running (which step a failed one failed is unknown).
     """
+    return _counts(_tallies(events, execution_status, children), unread)
+
+
+def _counts(tallies: Sequence[tuple[_Tally, str]], unread: Sequence[UnreadChildren]) -> dict[str, dict[str, int]]:
     out: dict[str, Counter[str]] = {}
-    for history, status in [(events, execution_status), *((c.events, c.status) for c in children)]:
-        for step, counts in _history_counts(history, status).items():
+    for tally, status in tallies:
+        for step, counts in _history_counts(tally, status).items():
             out.setdefault(step, Counter()).update(counts)
     for group in unread:
         for step in group.steps:
@@ -179,31 +213,12 @@ def step_counts(events: Sequence[Mapping[str, Any]], execution_status: str, chil
             for step, counts in out.items()}
 
 
-def _history_counts(events: Sequence[Mapping[str, Any]], execution_status: str) -> dict[str, Counter[str]]:
-    entered: Counter[str] = Counter()
-    exited: Counter[str] = Counter()
-    by_id = {event.get("id"): event for event in events if event.get("id") is not None}
-    failed: set[str] = set()
-    for event in events:
-        kind = str(event.get("type", ""))
-        if kind.endswith("StateEntered"):
-            step = task_step(event.get("stateEnteredEventDetails", {}).get("name", ""))
-            if step:
-                entered[step] += 1
-        elif kind.endswith("StateExited"):
-            step = task_step(event.get("stateExitedEventDetails", {}).get("name", ""))
-            if step:
-                exited[step] += 1
-        elif kind in _TASK_FAILURES:
-            step = task_step(_entered_state(event, by_id) or "")
-            if step:
-                failed.add(step)
+def _history_counts(tally: _Tally, execution_status: str) -> dict[str, Counter[str]]:
     out: dict[str, Counter[str]] = {}
-    for step, count in entered.items():
-        done = min(exited[step], count)
-        unfinished = count - done
-        ending = "running" if execution_status == "RUNNING" else "failed" if step in failed else "aborted"
-        out[step] = Counter({"succeeded": done, ending: unfinished})
+    for step, count in tally.entered.items():
+        done = min(tally.exited[step], count)
+        ending = "running" if execution_status == "RUNNING" else "failed" if step in tally.failed else "aborted"
+        out[step] = Counter({"succeeded": done, ending: count - done})
     return out
 
 

@@ -356,13 +356,15 @@ async function runView(flow, runId, gen) {
     for (const node of graphBox.querySelectorAll(".node")) node.classList.toggle("selected", node.dataset.step === step);
     showStep(flow, runId, step, panel);
   };
+  let failed = [];
   const draw = () => {
+    failed = failedSteps(detail.graph || [], status);
     put(header, el("h1", {}, runId), el("p", {}, badge(status.status, null), " ",
       status.start_date ? `started ${when(status.start_date)}` : "",
       status.stop_date ? `, ended ${when(status.stop_date)}` : ""),
-      failedSteps(detail.graph || [], status).length
+      failed.length
         ? el("p", { class: "problems", id: "run-failed" }, "Failed in ",
-             failedSteps(detail.graph || [], status).map((step) => el("button", {
+             failed.map((step) => el("button", {
                type: "button", class: "link", "data-step": step, onclick: () => select(step) }, step)),
              " (select a step for its exception and logs)")
         : null,
@@ -378,7 +380,6 @@ async function runView(flow, runId, gen) {
   draw();
   show(header, graphBox, el("h2", {}, "Steps"), stepsBox, panel);
   // A failed run opens on its (first) failed step: the exception is what the operator came for.
-  const failed = failedSteps(detail.graph || [], status);
   if (failed.length) select(failed[0]);
   say(status.status === "RUNNING" ? "Live: refreshing while the run is going." : "");
 

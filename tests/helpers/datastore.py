@@ -164,6 +164,8 @@ def test_attempts_done_logs(flow_ds):
     done = flow_ds.read_done("1", "fit", "fit-0")
     assert done["attempt"] == 1 and done["status"] == "succeeded" and done["caught"] is False
     assert done["artifacts"] == shas
+    assert flow_ds.read_done_record("1", "fit", "fit-0") == {"caught": False, "attempt": 1}  # done.json alone
+    assert flow_ds.read_done_record("1", "fit", "fit-10") is None
     assert flow_ds.load_task_artifacts("1", "fit", "fit-0") == {"score": 0.5}
     with pytest.raises(DatastoreError, match="TrainFlow/1/fit/fit-10"):
         flow_ds.load_task_artifacts("1", "fit", "fit-10")
