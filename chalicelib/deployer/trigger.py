@@ -16,6 +16,7 @@ from typing import Any
 
 from flowdrop.deployer.clients import AWS_ERRORS, Clients, aws_error, error_code
 from flowdrop.deployer.records import Release
+from flowdrop.deployer.requests import json_body
 from flowdrop.deployer.settings import DeployerSettings
 from flowdrop.deployer.store import DeploymentStore
 from flowdrop.errors import FlowNotFoundError, ParameterError, RequestError
@@ -41,10 +42,14 @@ class TriggerRequest:
         problems = []
         if not isinstance(body, dict):
             raise RequestError("the body must be a JSON object", (f"got {type(body).__name__}",))
-        unknown = sorted(set(body) - {"parameters", "idempotency_key"})
+        unknown = sorted(set(body) - {"parameters", "idempotency_key", "Parameters"})
         problems += [f"unknown field {short_repr(name, 60)}; the body takes parameters and idempotency_key"
                      for name in unknown]
         parameters = {} if body.get("parameters") is None else body["parameters"]
+        if "Parameters" in body:  # the seed's execution input, as typed in the Step Functions console
+            if "parameters" in body:
+                problems.append("give parameters or Parameters (the execution input's JSON string), not both")
+            parameters = _execution_input_parameters(body["Parameters"], problems)
         if not isinstance(parameters, dict):
             problems.append(f"parameters must be an object of name -> value, got {type(parameters).__name__}")
         key = body.get("idempotency_key", header_key)
@@ -53,6 +58,18 @@ class TriggerRequest:
         if problems:
             raise RequestError("the trigger request is invalid", tuple(problems))
         return cls(dict(parameters), key)
+
+
+def _execution_input_parameters(value: Any, problems: list[str]) -> Any:
+    """`"{\"alpha\": 0.5}"` (the seed's form: a JSON string of an object) -> its object; an object as is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return {} if value.strip() == "" else json_body(value)
+    except RequestError as err:
+        problems.append(f"Parameters must be a JSON string of an object: {err}"
+                        + "".join(f"; {problem}" for problem in err.problems))
+        return {}
 
 
 @dataclass(frozen=True)

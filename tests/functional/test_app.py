@@ -411,6 +411,17 @@ def test_a_body_without_content_type_is_read_as_json_and_bad_json_is_400(deploye
     assert "this is not json" in answer["problems"][0]
 
 
+def test_the_seeds_execution_input_is_a_trigger_body_too(deployed, stack):
+    # What the seed types into the console's Start Execution dialog, posted to the endpoint as it is.
+    pf = stack.machine("ParameterFlow")
+    status, answer = post(deployed, f"/flows/{pf}/runs", {"Parameters": "{\"alpha\": 0.5}"})
+    assert status == 202, answer
+    execution = stack.clients.sfn.describe_execution(executionArn=answer["execution_arn"])
+    assert json.loads(execution["input"]) == {"Parameters": "{\"alpha\": 0.5}"}
+    status, answer = post(deployed, f"/flows/{pf}/runs", {"Parameters": "{\"alpha\": \"high\"}"})
+    assert status == 400 and "'high' is not a number" in answer["problems"][0], answer
+
+
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/octet-stream",
                                           "application/json; charset=utf-8", "image/png"])
 def test_a_body_is_json_whatever_its_content_type_says(deployed, stack, content_type):

@@ -328,6 +328,21 @@ def test_trigger_request_is_validated_at_the_edge():
     assert len(err.value.problems) == 3
 
 
+def test_a_trigger_body_may_be_the_seeds_execution_input():
+    assert TriggerRequest.from_body({"Parameters": '{"alpha": 0.5}'}) == TriggerRequest({"alpha": 0.5})
+    assert TriggerRequest.from_body({"Parameters": "{}"}) == TriggerRequest({})
+    assert TriggerRequest.from_body({"Parameters": {"alpha": 0.5}}) == TriggerRequest({"alpha": 0.5})
+    for body, said in (({"Parameters": "{alpha: 0.5}"}, "Parameters must be a JSON string of an object: the body "
+                                                          "is not JSON"),
+                       ({"Parameters": '{"alpha": NaN}'}, "Parameters must be a JSON string of an object: the body "
+                                                            "holds a number JSON cannot carry"),
+                       ({"Parameters": "[1]"}, "parameters must be an object of name -> value, got list"),
+                       ({"Parameters": "{}", "parameters": {}}, "not both")):
+        with pytest.raises(RequestError) as err:
+            TriggerRequest.from_body(body)
+        assert any(said in problem for problem in err.value.problems), err.value.problems
+
+
 def test_package_notifications():
     assert package_notifications(json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent"})) == []
     assert package_notifications("not json") == []
