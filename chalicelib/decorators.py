@@ -277,3 +277,28 @@ def project_info(
     else:
         branch_name = f"user.{user}"
     return ProjectInfo(project_name, branch_name, flow_name)
+
+
+# -- Metaflow's decorators flowdrop accepts and ignores (model/ignored.py says why; `check` and `run` print it) --
+
+def _ignored_step(name: str) -> Callable[..., Any]:
+    def decorator(func: Callable | None = None, **attributes: Any) -> Any:
+        return _step_decorator(name, func, attributes)
+
+    decorator.__name__ = decorator.__qualname__ = name
+    decorator.__doc__ = f"Metaflow's @{name}: accepted so the flow runs unchanged, not carried out by flowdrop."
+    return decorator
+
+
+def _ignored_flow(name: str) -> Callable[..., Any]:
+    def decorator(cls: type | None = None, **attributes: Any) -> Any:
+        decorate = _flow_decorator(name, attributes)
+        return decorate(cls) if cls is not None else decorate
+
+    decorator.__name__ = decorator.__qualname__ = name
+    decorator.__doc__ = f"Metaflow's @{name}: accepted so the flow runs unchanged, not carried out by flowdrop."
+    return decorator
+
+
+card, pypi, conda, kubernetes, secrets = (_ignored_step(n) for n in ("card", "pypi", "conda", "kubernetes", "secrets"))
+pypi_base, conda_base = _ignored_flow("pypi_base"), _ignored_flow("conda_base")
