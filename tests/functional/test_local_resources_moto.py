@@ -51,8 +51,8 @@ def answers():
 stock = answers()
 from flowdrop.local.moto.startup import apply_patches
 apply_patches()
-import moto.core.utils
-print(json.dumps({"same": answers() == stock, "one_loader": moto.core.utils.create_loader() is moto.core.utils.create_loader()}))
+from moto.core.utils import create_loader
+print(json.dumps({"same": answers() == stock, "one_loader": create_loader() is create_loader()}))
 """
 
 
