@@ -60,7 +60,7 @@ def deploy_flow(stack: EmbeddedStack, flow_file: Path, *extra: str, cwd: Path | 
     return run_command([sys.executable, str(flow_file), *extra, *create], client_env(stack), cwd)
 
 
-def wait_for_run(api: Any, flow: str, run_id: str, timeout: float = 180.0, poll: float = 0.25) -> dict[str, Any]:
+def wait_for_run(api: Any, flow: str, run_id: str, timeout: float = 180.0, poll: float = 0.1) -> dict[str, Any]:
     """Poll the run's status through the API until it ends; its last status (DemoError on timeout)."""
     deadline = time.monotonic() + timeout
     while True:

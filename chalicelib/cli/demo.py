@@ -10,6 +10,10 @@ locally with `python debug_flow.py resume --origin-run-id sfn-...` once
 "fixed" (FIX_DEBUG_FLOW=1), then deploys the fix and resumes it in production
 (`step-functions resume`). Exit code 0 only if every part worked. The
 helpers it shares with tests and benches live in flowdrop.testing.
+Parts that do not wait on the one before (HourlyFlow's and DebugFlow's
+deploys and runs, the fix's deploy) start early in threads (Background); each
+phase waits for what is left and says how long the part ran, so the story
+prints in order while the machine's two cores stay busy.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,6 +58,40 @@ def phase(console: Any, title: str) -> Iterator[None]:
         done.set()
         ticker.join()
     console.print(f"[green]✓[/green] {title} [dim]({time.monotonic() - began:.1f}s)[/dim]")
+
+
+class Background:
+    """Parts of the story started before their turn: each runs in a thread; its phase waits for what is left."""
+
+    def __init__(self, workers: int):
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="flowdrop-demo")
+        self._took: dict[Future[Any], list[float]] = {}
+
+    def submit(self, fn: Any, *args: Any, after: Future[Any] | None = None, **kwargs: Any) -> Future[Any]:
+        """Start fn(*args, **kwargs) now, or once `after` succeeded (its error is raised then)."""
+        took: list[float] = []
+
+        def timed() -> Any:
+            if after is not None:
+                after.result()
+            began = time.monotonic()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                took.append(time.monotonic() - began)
+
+        future = self._pool.submit(timed)
+        self._took[future] = took
+        return future
+
+    def note(self, console: Any, future: Future[Any]) -> None:
+        """Say how long a finished part ran in the background."""
+        took = self._took.get(future) or [0.0]
+        console.print(f"    [dim](ran in the background, started before its turn: {took[0]:.1f}s)[/dim]")
+
+    def close(self) -> None:
+        """Wait for what is still running (after an error: the parts end with the stack's timeouts)."""
+        self._pool.shutdown(wait=True)
 
 
 def _show_run(console: Any, flow: str, answer: Mapping[str, Any]) -> None:
@@ -109,6 +148,45 @@ def story(stack: EmbeddedStack, console: Any) -> None:
     work.mkdir(exist_ok=True)
     env = client_env(stack, FLOWDROP_DATASTORE=str(work / ".flowdrop"))
 
+    # Parts 2 and 3 do not depend on part 1: their deploys (and runs) go on in the background meanwhile,
+    # and each phase below waits only for what is still going (the story is printed in the same order).
+    background = Background(workers=5)
+    try:
+        hourly_deploy = background.submit(deploy_flow, stack, examples / "hourly_flow.py", cwd=work)
+        hourly_run = background.submit(_fire_hourly, stack, after=hourly_deploy)
+        debug_deploy = background.submit(deploy_flow, stack, examples / "debug_flow.py", cwd=work)
+        debug_run = background.submit(_run_debug_flow, stack, after=debug_deploy)
+        _story(stack, console, api, examples, work, env, background,
+               (hourly_deploy, hourly_run, debug_deploy, debug_run))
+    finally:
+        background.close()
+
+
+def _fire_hourly(stack: EmbeddedStack) -> tuple[str, dict[str, Any]]:
+    """HourlyFlow deployed: fire its schedule now (instead of waiting for the hour); its run's end."""
+    from flowdrop.cli.api_client import ApiClient
+
+    assert stack.config is not None
+    firings = fire_schedule(stack.config, "HourlyFlow")
+    if not firings or firings[0].get("error"):
+        raise DemoError(f"firing HourlyFlow's schedule failed: {firings}")
+    run_id = str((firings[0].get("result") or {}).get("run_id"))
+    return run_id, wait_for_run(ApiClient.from_config(stack.config), "HourlyFlow", run_id)
+
+
+def _run_debug_flow(stack: EmbeddedStack) -> tuple[str, dict[str, Any]]:
+    """DebugFlow deployed: a production run of it (step b fails); its run id and end."""
+    from flowdrop.cli.api_client import ApiClient
+
+    assert stack.config is not None
+    api = ApiClient.from_config(stack.config)
+    run_id = str(api.trigger("DebugFlow", {})["run_id"])
+    return run_id, wait_for_run(api, "DebugFlow", run_id)
+
+
+def _story(stack: EmbeddedStack, console: Any, api: Any, examples: Path, work: Path, env: dict[str, str],
+           background: Background, started: tuple[Future[Any], ...]) -> None:
+    hourly_deploy, hourly_run, debug_deploy, debug_run = started
     # 1. The seed's ParameterFlow: deployed by dropping its package into S3.
     with phase(console, "python parameter_flow.py --with retry step-functions create"):
         output = deploy_flow(stack, examples / "parameter_flow.py", "--with", "retry", cwd=work)
@@ -130,16 +208,14 @@ def story(stack: EmbeddedStack, console: Any) -> None:
 
     # 2. @schedule(hourly=True): an EventBridge Scheduler schedule; fire it now instead of waiting for the hour.
     with phase(console, "python hourly_flow.py step-functions create"):
-        output = deploy_flow(stack, examples / "hourly_flow.py", cwd=work)
+        output = hourly_deploy.result()
+    background.note(console, hourly_deploy)
     for line in output.splitlines():
         if line.startswith(("Schedule:", "  next runs:")):
             console.print(f"    {line.strip()}")
     with phase(console, "flowdrop schedule fire HourlyFlow (the clock invokes the scheduled handler)"):
-        firings = fire_schedule(stack.config, "HourlyFlow")
-        if not firings or firings[0].get("error"):
-            raise DemoError(f"firing HourlyFlow's schedule failed: {firings}")
-        scheduled_run = str((firings[0].get("result") or {}).get("run_id"))
-        answer = wait_for_run(api, "HourlyFlow", scheduled_run)
+        scheduled_run, answer = hourly_run.result()
+    background.note(console, hourly_run)
     _show_run(console, "HourlyFlow", answer)
     if answer.get("status") != "SUCCEEDED":
         raise DemoError(f"HourlyFlow/{scheduled_run} ended {answer.get('status')}: {answer.get('cause') or ''}")
@@ -148,11 +224,11 @@ def story(stack: EmbeddedStack, console: Any) -> None:
 
     # 3. The seed's debugging story: a step fails in production; fix it and resume locally.
     with phase(console, "python debug_flow.py step-functions create"):
-        deploy_flow(stack, examples / "debug_flow.py", cwd=work)
+        debug_deploy.result()
+    background.note(console, debug_deploy)
     with phase(console, "A production run of DebugFlow (step b fails)"):
-        started = api.trigger("DebugFlow", {})
-        failed_run = str(started["run_id"])
-        answer = wait_for_run(api, "DebugFlow", failed_run)
+        failed_run, answer = debug_run.result()
+    background.note(console, debug_run)
     _show_run(console, "DebugFlow", answer)
     if answer.get("status") != "FAILED" or (answer.get("steps") or {}).get("b") != "FAILED":
         raise DemoError(f"DebugFlow/{failed_run} should fail in step b; it ended {answer.get('status')} "
@@ -160,6 +236,17 @@ def story(stack: EmbeddedStack, console: Any) -> None:
     for pathspec, _, stderr in task_logs(stack.config, "DebugFlow", failed_run, "b"):
         last = [line for line in stderr.strip().splitlines() if line.strip()][-1:]
         console.print(f"      {pathspec} stderr: {last[0].strip() if last else '(empty)'}")
+    # 4 (below) deploys the fix; that goes on while the fix is tried locally (production is not touched here).
+    fixed = work / "debug_flow.py"  # the fix, made in the file this time (no FIX_DEBUG_FLOW in production)
+    fixed.write_text((examples / "debug_flow.py").read_text().replace("os.environ.get('FIX_DEBUG_FLOW') == '1'",
+                                                                     "True"))
+    fixed_deployed = background.submit(deploy_flow, stack, fixed, cwd=work)
+    _resume_locally(console, examples, work, env, failed_run)
+    _resume_in_production(stack, console, api, background, fixed, work, failed_run, fixed_deployed)
+
+
+def _resume_locally(console: Any, examples: Path, work: Path, env: dict[str, str], failed_run: str) -> None:
+    """The failed production run resumed on this machine with the fix (FIX_DEBUG_FLOW=1): b on, a and start reused."""
     with phase(console, f"FIX_DEBUG_FLOW=1 python debug_flow.py resume --origin-run-id {failed_run}"):
         output = run_command([sys.executable, str(examples / "debug_flow.py"), "resume", "--origin-run-id",
                               failed_run], {**env, "FIX_DEBUG_FLOW": "1"}, work)
@@ -168,20 +255,17 @@ def story(stack: EmbeddedStack, console: Any) -> None:
         console.print(f"    {line.strip()}")
     if "total is 3" not in output:
         raise DemoError(f"the resumed DebugFlow did not print 'total is 3':\n{output[-2000:]}")
-    _resume_in_production(stack, console, api, examples, work, failed_run)
 
 
-def _resume_in_production(stack: EmbeddedStack, console: Any, api: Any, examples: Path, work: Path,
-                          failed_run: str) -> None:
+def _resume_in_production(stack: EmbeddedStack, console: Any, api: Any, background: Background, fixed: Path,
+                          work: Path, failed_run: str, fixed_deployed: Future[str]) -> None:
     """4. The fix deployed, and the failed run resumed in production: b, join and end rerun; start and a reused."""
     from flowdrop.cli.operations import production_client
     from flowdrop.client import Run
 
-    fixed = work / "debug_flow.py"  # the fix, made in the file this time (no FIX_DEBUG_FLOW in production)
-    fixed.write_text((examples / "debug_flow.py").read_text().replace("os.environ.get('FIX_DEBUG_FLOW') == '1'",
-                                                                     "True"))
     with phase(console, "python debug_flow.py step-functions create (the fix: version 2)"):
-        deploy_flow(stack, fixed, cwd=work)
+        fixed_deployed.result()
+    background.note(console, fixed_deployed)
     with phase(console, f"python debug_flow.py step-functions resume --origin-run-id {failed_run}"):
         output = run_command([sys.executable, str(fixed), "step-functions", "resume", "--origin-run-id",
                               failed_run], client_env(stack), work)

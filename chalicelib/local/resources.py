@@ -16,8 +16,8 @@ import hashlib
 import io
 import json
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from flowdrop.aws import AwsConfig
 from flowdrop.compiler.job import container_properties
@@ -178,26 +178,56 @@ class StackResources:
 
 
 def create_resources(aws: AwsConfig, names: StackNames, deploy_visibility_seconds: int = 60) -> StackResources:
-    """Create the stack's bucket, notification, queues, tables and role; return their addresses."""
-    s3, sqs, ddb, iam = (aws.client(s) for s in ("s3", "sqs", "dynamodb", "iam"))
+    """Create the stack's bucket, notification, queues, tables and role; return their addresses.
+
+    The parts do not depend on each other, so they are made at once, one thread each (boto3 clients are
+    thread-safe; moto's server answers in threads): `flowdrop up` waits for the slowest part, not their sum.
+    """
+    with ThreadPoolExecutor(max_workers=9, thread_name_prefix="flowdrop-resources") as pool:
+        deploy = pool.submit(_create_deploy_queue, aws, names, deploy_visibility_seconds)
+        task_url = pool.submit(lambda: aws.client("sqs").create_queue(QueueName=names.task_queue)["QueueUrl"])
+        tables = pool.submit(_create_tables, aws, names)
+        role = pool.submit(_create_role, aws, names.state_machine_role, "states.amazonaws.com")
+        batch = pool.submit(_create_batch, aws, names)
+        alerts = pool.submit(_create_alerts, aws, names)
+        events = pool.submit(_create_events, aws, names)
+        function = pool.submit(_create_task_function, aws, names)
+        scheduler = pool.submit(_create_scheduler, aws, names)
+    tables.result()  # raises what failed there
+    (queue_url, queue_arn, dlq_url), (job_queue_arn, job_definition_arn) = deploy.result(), batch.result()
+    (alerts_url, alerts_arn), (events_url, events_arn) = alerts.result(), events.result()
+    return StackResources(names, queue_url, queue_arn, dlq_url, task_url.result(), role.result(), job_queue_arn,
+                          job_definition_arn, function.result(), scheduler_role_arn=scheduler.result(),
+                          alerts_queue_url=alerts_url, alerts_queue_arn=alerts_arn,
+                          events_queue_url=events_url, events_queue_arn=events_arn)
+
+
+def _create_deploy_queue(aws: AwsConfig, names: StackNames, visibility_seconds: int) -> tuple[str, str, str]:
+    """The packages bucket, the deploy queue (with its dead-letter queue) its notification feeds; URLs and ARN."""
+    s3, sqs = aws.client("s3"), aws.client("sqs")
     s3.create_bucket(Bucket=names.bucket)
     dlq_url = sqs.create_queue(QueueName=names.dead_letter_queue,
                                Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
-    dlq_arn = _queue_arn(sqs, dlq_url)
     # The template says 720 s (6 x the deploy Lambda's timeout, as AWS
     # advises); locally a failed package is retried sooner.
     queue_url = sqs.create_queue(QueueName=names.deploy_queue, Attributes={
-        "VisibilityTimeout": str(deploy_visibility_seconds),
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}),
+        "VisibilityTimeout": str(visibility_seconds),
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": _queue_arn(names, names.dead_letter_queue),
+                                     "maxReceiveCount": str(MAX_RECEIVE_COUNT)}),
     })["QueueUrl"]
-    queue_arn = _queue_arn(sqs, queue_url)
+    queue_arn = _queue_arn(names, names.deploy_queue)
     s3.put_bucket_notification_configuration(Bucket=names.bucket, NotificationConfiguration={"QueueConfigurations": [{
         "QueueArn": queue_arn,
         "Events": ["s3:ObjectCreated:*"],
         "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": PACKAGE_PREFIX},
                                            {"Name": "suffix", "Value": ".tar.gz"}]}},
     }]})
-    task_url = sqs.create_queue(QueueName=names.task_queue)["QueueUrl"]
+    return queue_url, queue_arn, dlq_url
+
+
+def _create_tables(aws: AwsConfig, names: StackNames) -> None:
+    """The deployments and idempotency tables."""
+    ddb = aws.client("dynamodb")
     ddb.create_table(TableName=names.deployments_table, BillingMode="PAY_PER_REQUEST",
                      KeySchema=[{"AttributeName": "flow", "KeyType": "HASH"},
                                 {"AttributeName": "sk", "KeyType": "RANGE"}],
@@ -206,17 +236,13 @@ def create_resources(aws: AwsConfig, names: StackNames, deploy_visibility_second
     ddb.create_table(TableName=names.idempotency_table, BillingMode="PAY_PER_REQUEST",
                      KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
                      AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+
+
+def _create_role(aws: AwsConfig, name: str, service: str) -> str:
+    """An IAM role `service` may assume; its ARN."""
     trust = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-    role_arn = iam.create_role(RoleName=names.state_machine_role,
-                               AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    job_queue_arn, job_definition_arn = _create_batch(aws, names)
-    alerts_url, alerts_arn = _create_alerts(aws, names)
-    events_url, events_arn = _create_events(aws, names)
-    return StackResources(names, queue_url, queue_arn, dlq_url, task_url, role_arn, job_queue_arn, job_definition_arn,
-                          _create_task_function(aws, names), scheduler_role_arn=_create_scheduler(aws, names),
-                          alerts_queue_url=alerts_url, alerts_queue_arn=alerts_arn,
-                          events_queue_url=events_url, events_queue_arn=events_arn)
+        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}
+    return str(aws.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
 
 
 # What the template's rule matches: the run ends of every state machine (the
@@ -228,14 +254,13 @@ RUN_STATUS_PATTERN = {"source": ["aws.states"], "detail-type": ["Step Functions 
 def _create_alerts(aws: AwsConfig, names: StackNames) -> tuple[str, str]:
     """The alerts queue (with its dead-letter queue) and the EventBridge rule routing run status events to it."""
     sqs, events = aws.client("sqs"), aws.client("events")
-    dlq_url = sqs.create_queue(QueueName=names.alerts_dead_letter_queue,
-                               Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
+    sqs.create_queue(QueueName=names.alerts_dead_letter_queue, Attributes={"MessageRetentionPeriod": "1209600"})
     url = sqs.create_queue(QueueName=names.alerts_queue, Attributes={
         "VisibilityTimeout": "60",
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": _queue_arn(sqs, dlq_url),
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": _queue_arn(names, names.alerts_dead_letter_queue),
                                      "maxReceiveCount": str(MAX_RECEIVE_COUNT)}),
     })["QueueUrl"]
-    arn = _queue_arn(sqs, url)
+    arn = _queue_arn(names, names.alerts_queue)
     # An event pattern and an SQS target: moto delivers those (EMULATOR.md); a Lambda target would break put_events.
     events.put_rule(Name=names.alerts_rule, EventPattern=json.dumps(RUN_STATUS_PATTERN), State="ENABLED")
     events.put_targets(Rule=names.alerts_rule, Targets=[{"Id": "alerts", "Arn": arn}])
@@ -246,13 +271,13 @@ def _create_events(aws: AwsConfig, names: StackNames) -> tuple[str, str]:
     """The flowdrop event bus and the events queue (with its dead-letter queue) trigger rules deliver to."""
     sqs, events = aws.client("sqs"), aws.client("events")
     events.create_event_bus(Name=names.event_bus)
-    dlq_url = sqs.create_queue(QueueName=names.events_queue + "-dlq")["QueueUrl"]
+    sqs.create_queue(QueueName=names.events_queue + "-dlq")
     url = sqs.create_queue(QueueName=names.events_queue, Attributes={
         "VisibilityTimeout": "60",
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": _queue_arn(sqs, dlq_url),
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": _queue_arn(names, names.events_queue + "-dlq"),
                                      "maxReceiveCount": str(MAX_RECEIVE_COUNT)}),
     })["QueueUrl"]
-    return url, _queue_arn(sqs, url)
+    return url, _queue_arn(names, names.events_queue)
 
 
 def _create_scheduler(aws: AwsConfig, names: StackNames) -> str:
@@ -323,5 +348,6 @@ def _create_batch(aws: AwsConfig, names: StackNames) -> tuple[str, str]:
     return queue, definition
 
 
-def _queue_arn(sqs: Any, url: str) -> str:
-    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+def _queue_arn(names: StackNames, queue: str) -> str:
+    """A queue's ARN, as SQS (and moto) make it: known without asking GetQueueAttributes."""
+    return f"arn:aws:sqs:{names.region}:{names.account}:{queue}"

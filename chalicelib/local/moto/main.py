@@ -17,16 +17,20 @@ import os
 from pathlib import Path
 from typing import Any
 
-import moto.server
-from moto.server import main as moto_server_main
+from flowdrop.local.moto.startup import apply_patches as apply_startup_patches
 
-from flowdrop.local.moto.batch_jobs import apply_patches as apply_batch_patches
-from flowdrop.local.moto.callbacks import apply_patches as apply_callback_patches
-from flowdrop.local.moto.compat import apply_patches
-from flowdrop.local.moto.journal import STATE_DIR_ENV, Journal
-from flowdrop.local.moto.journal import apply_patches as apply_journal_patches
-from flowdrop.local.moto.lambda_functions import apply_patches as apply_lambda_patches
-from flowdrop.local.moto.speed import apply_patches as apply_speed_patches
+apply_startup_patches()  # before moto's modules are imported: moto.ec2 asks botocore for regions at import
+
+import moto.server  # noqa: E402
+from moto.server import main as moto_server_main  # noqa: E402
+
+from flowdrop.local.moto.batch_jobs import apply_patches as apply_batch_patches  # noqa: E402
+from flowdrop.local.moto.callbacks import apply_patches as apply_callback_patches  # noqa: E402
+from flowdrop.local.moto.compat import apply_patches  # noqa: E402
+from flowdrop.local.moto.journal import STATE_DIR_ENV, Journal  # noqa: E402
+from flowdrop.local.moto.journal import apply_patches as apply_journal_patches  # noqa: E402
+from flowdrop.local.moto.lambda_functions import apply_patches as apply_lambda_patches  # noqa: E402
+from flowdrop.local.moto.speed import apply_patches as apply_speed_patches  # noqa: E402
 
 REQUEST_LOG_ENV = "FLOWDROP_MOTO_REQUEST_LOG"  # "1": moto.log gets a line per request, as stock moto_server
 

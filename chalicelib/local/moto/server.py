@@ -50,6 +50,10 @@ class MotoServer:
         """Write the executions' snapshot now (before a stop)."""
         return _post_json(f"{self.endpoint_url}{CONTROL_PREFIX}snapshot", {}, timeout=60)
 
+    def wait_ready(self, timeout: float = 30.0) -> MotoServer:
+        """Wait until the server launched by launch_moto_server() answers, and configure it; FlowdropError if not."""
+        return _wait_ready(self, timeout)
+
     def stop(self) -> None:
         """Terminate the server and wait for it."""
         if self.process.poll() is None:
@@ -87,6 +91,15 @@ def start_moto_server(port: int | None = None, timeout: float = 30.0, log_path: 
 
     `state_dir`: journal what changes there and restore it on restore_journal() (local/moto/journal.py).
     """
+    return launch_moto_server(port, log_path, state_dir).wait_ready(timeout)
+
+
+def launch_moto_server(port: int | None = None, log_path: str | None = None,
+                       state_dir: str | None = None) -> MotoServer:
+    """Start moto's process and return at once (it takes ~2 s to import): call wait_ready() before using it.
+
+    The caller does its own preparation meanwhile (local/stack.py warms its boto3 clients).
+    """
     port = port or free_port()
     env = dict(os.environ)
     env.pop(STATE_DIR_ENV, None)
@@ -99,21 +112,28 @@ def start_moto_server(port: int | None = None, timeout: float = 30.0, log_path: 
     env.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(_moto_command(port), env=env, stdout=out, stderr=subprocess.STDOUT)
-    server = MotoServer(port=port, process=process)
+    return MotoServer(port=port, process=process)
+
+
+def _wait_ready(server: MotoServer, timeout: float) -> MotoServer:
+    """Wait until `server` accepts connections and answers, then configure it (see start_moto_server)."""
+    process, port = server.process, server.port
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
             raise FlowdropError(f"moto server exited with code {process.returncode} while starting on port {port}")
         try:
-            with urllib.request.urlopen(f"{server.endpoint_url}/moto-api/", timeout=2):
+            # A refused connect costs microseconds: look often, so the wait ends as soon as moto listens.
+            with socket.create_connection(("127.0.0.1", port), timeout=2):
                 break
         except OSError:
             if time.monotonic() > deadline:
                 server.stop()
                 raise FlowdropError(f"moto server did not answer on port {port} within {timeout:.0f}s") from None
-            time.sleep(0.1)
+            time.sleep(0.01)
     _post_json(
         f"{server.endpoint_url}/moto-api/config",
         {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}},
+        timeout=timeout,
     )
     return server

@@ -1,0 +1,62 @@
+"""The embedded stack's resources made at once (local/resources.py) and moto's cheaper start (local/moto/startup.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from flowdrop.aws import AwsConfig
+from flowdrop.local.moto.server import start_moto_server
+from flowdrop.local.resources import StackNames, create_resources
+
+
+@pytest.fixture(scope="module")
+def fresh_aws():
+    """A moto server of its own: the stack's names are fixed, so the session's server must not hold them."""
+    server = start_moto_server()
+    yield AwsConfig(endpoint_url=server.endpoint_url)
+    server.stop()
+
+
+def test_resources_made_in_parallel_have_the_arns_sqs_gives_them(fresh_aws):
+    names = StackNames()
+    made = create_resources(fresh_aws, names)
+    sqs = fresh_aws.client("sqs")
+    for url, arn in ((made.deploy_queue_url, made.deploy_queue_arn), (made.alerts_queue_url, made.alerts_queue_arn),
+                     (made.events_queue_url, made.events_queue_arn)):
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn", "RedrivePolicy"])["Attributes"]
+        assert attributes["QueueArn"] == arn
+        dead_letters = json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"]
+        assert sqs.get_queue_url(QueueName=dead_letters.rsplit(":", 1)[1])["QueueUrl"]  # the DLQ it names exists
+    notification = fresh_aws.client("s3").get_bucket_notification_configuration(Bucket=names.bucket)
+    assert notification["QueueConfigurations"][0]["QueueArn"] == made.deploy_queue_arn
+    batch = fresh_aws.client("batch")
+    assert batch.describe_job_queues(jobQueues=[made.job_queue_arn])["jobQueues"][0]["state"] == "ENABLED"
+    assert fresh_aws.client("lambda").get_function(FunctionName=names.task_function)["Configuration"]["FunctionArn"] \
+        == made.task_function_arn
+    assert set(fresh_aws.client("dynamodb").list_tables()["TableNames"]) >= {
+        names.deployments_table, names.idempotency_table}
+
+
+STARTUP_CHECK = """
+import json, boto3
+services = ["ec2", "stepfunctions", "s3", "sqs", "lambda", "batch", "scheduler", "events", "iam", "dynamodb",
+            "logs", "config", "no-such-service"]
+def answers():
+    return {s: {p: boto3.Session().get_available_regions(s, partition_name=p) for p in ("aws", "aws-cn", "aws-us-gov")}
+            for s in services}, boto3.Session().get_available_partitions()
+stock = answers()
+from flowdrop.local.moto.startup import apply_patches
+apply_patches()
+from moto.core.utils import create_loader
+print(json.dumps({"same": answers() == stock, "one_loader": create_loader() is create_loader()}))
+"""
+
+
+def test_moto_startup_caches_answer_as_botocore_does():
+    # In a process of its own: the patch is process-wide, as in the moto server's process.
+    done = subprocess.run([sys.executable, "-c", STARTUP_CHECK], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"same": True, "one_loader": True}
