@@ -45,7 +45,7 @@ def _target_options(func: Callable) -> Callable:
 
 def _target(ctx: click.Context, name: str | None, branch: str | None, production: bool) -> Any:
     """The deployment target of a subcommand; --name, --branch and --production may come from the groups above."""
-    from flowdrop.cli.uploader import deployment_target
+    from flowdrop.cli.deploy_target import deployment_target
     from flowdrop.config import user_name
 
     branch, production = _branch(ctx, branch, production)
@@ -119,7 +119,7 @@ def add_step_functions_commands(cli: click.Group) -> None:
                workflow_timeout: int | None, tags: tuple[str, ...], backend: str | None, package_suffixes: str,
                overlap: str, notify_on_error: tuple[str, ...], notify_on_success: tuple[str, ...], no_wait: bool,
                wait_timeout: float, only_json: bool, plan_only: bool) -> None:
-        from flowdrop.cli.uploader import DeployOptions, deploy_alerts
+        from flowdrop.cli.deploy_target import DeployOptions, deploy_alerts
 
         obj = ctx.obj
         if max_workers < 1:
@@ -137,7 +137,8 @@ def add_step_functions_commands(cli: click.Group) -> None:
                                     tags=tags, backend=kind, suffixes=suffixes or (".py",),
                                     schedule_overlap=overlap, notify_on_error=notify_on_error,
                                     notify_on_success=notify_on_success)
-            deploy_alerts(options)  # a bad target is refused before anything is packaged
+            if notify_on_error or notify_on_success:
+                deploy_alerts(options)  # a bad target is refused before anything is packaged
             if only_json:
                 click.echo(_definition_json(obj, target.state_machine_name, options))
                 return
@@ -261,6 +262,8 @@ def _definition_json(obj: Any, state_machine_name: str, options: Any) -> str:
 def _echo_trigger_rules(graph: Graph, state_machine_name: str, options: Any) -> None:
     """With --only-json: the EventBridge rules and schedule the deployer would keep, as text on stderr
     (stdout stays the definition alone, for `| jq`); account, region and stage are placeholders."""
+    if not any(graph.flow_decorator(name) for name in ("schedule", "trigger", "trigger_on_finish")):
+        return  # nothing to show: the deployer's modules (~40 ms of imports) stay unloaded
     from flowdrop.deployer.candidate import flow_schedule, triggers_of
     from flowdrop.deployer.trigger_views import trigger_lines, trigger_views
 
@@ -379,7 +382,8 @@ class Outcome:
 def deployment_outcome(record: Mapping[str, Any] | None, prepared: PreparedDeployment, graph: Graph,
                        flow_file_name: str, api_url: str | None, now: datetime, waited: float) -> Outcome:
     """The report on a deployment record (None: none final within `waited` seconds)."""
-    from flowdrop.cli.uploader import EXIT_FAILED, EXIT_TIMEOUT, DeployTarget
+    from flowdrop.cli.deploy_target import DeployTarget
+    from flowdrop.cli.uploader import EXIT_FAILED, EXIT_TIMEOUT
     from flowdrop.model.names import DEPLOY_QUEUE
 
     manifest = prepared.manifest

@@ -1,9 +1,9 @@
 """The uploader behind `python flow.py step-functions create`: package, drop in S3, wait.
 
 Owns, in three layers:
-  * pure: where a flow deploys (state machine name, @project branch), the
-    manifest, the package key, and the words printed about a deployment
-    record;
+  * pure: the manifest, the package key, and the words printed about a
+    deployment record (where a flow deploys, the create flags and alert
+    targets are deploy_target.py's, re-exported here);
   * the user's side effects we mean to have: evaluating deploy-time
     parameters NOW, on the user's machine (the deployer never runs user
     code), and snapshotting the flow's directory plus flowdrop's own source;
@@ -23,13 +23,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
+# Re-exported: the light part of create (deploy_target.py), imported from here by callers of the uploader.
+from flowdrop.cli.deploy_target import DeployOptions, DeployTarget, deploy_alerts, deployment_target  # noqa: F401
 from flowdrop.codepackage.archive import PackageLimits, build_package
 from flowdrop.codepackage.manifest import MANIFEST_VERSION, Manifest
 from flowdrop.codepackage.snapshot import code_sha256, snapshot
-from flowdrop.decorators import project_info
-from flowdrop.errors import ConfigError, DeployError
+from flowdrop.errors import DeployError
 from flowdrop.model import names
-from flowdrop.model.alerts import Alerts, option_problems
 from flowdrop.model.deployments import FINAL_STATUSES
 from flowdrop.model.graph import Graph
 from flowdrop.model.schedule import Schedule, schedule_from_attributes
@@ -42,33 +42,6 @@ EXIT_FAILED, EXIT_TIMEOUT = 1, 3
 # One PUT up to S3's single-object limit: a multipart upload emits two
 # ObjectCreated events (EMULATOR.md), and packages are capped far below this.
 _SINGLE_PUT_LIMIT = 5 * 2**30
-
-
-@dataclass(frozen=True)
-class DeployOptions:
-    """The `step-functions create` flags that shape a deployment."""
-
-    name: str | None = None
-    branch: str | None = None
-    production: bool = False
-    max_workers: int = 100
-    workflow_timeout: int | None = None
-    with_specs: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-    backend: str = "batch"
-    suffixes: tuple[str, ...] = (".py",)
-    schedule_overlap: str = "skip"  # model.schedule.OVERLAPS
-    notify_on_error: tuple[str, ...] = ()  # alert targets (model.alerts): SNS topic ARNs or https webhooks
-    notify_on_success: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class DeployTarget:
-    """Where a flow deploys: its state machine name and, for @project flows, project and branch."""
-
-    state_machine_name: str
-    project: str | None = None
-    branch: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,22 +62,6 @@ class PreparedDeployment:
 # -- pure -------------------------------------------------------------------------------
 
 
-def deployment_target(graph: Graph, user: str, name: str | None = None, branch: str | None = None,
-                      production: bool = False) -> DeployTarget:
-    """The state machine a flow deploys to: its name, `--name`, or `<project>.<branch>.<Flow>`."""
-    project = graph.flow_decorator("project")
-    if project is None:
-        if branch or production:
-            raise ConfigError(f"{graph.flow_name}: --branch and --production need @project(name=...) on the flow")
-        return DeployTarget(name or graph.flow_name)
-    if name:
-        # Metaflow's rule: a project's names come from its branch, so that
-        # user, test and production deployments never collide.
-        raise ConfigError(f"{graph.flow_name}: --name cannot be used with @project; use --branch or --production")
-    info = project_info(str(project.attributes["name"]), graph.flow_name, user, branch, production)
-    return DeployTarget(info.project_flow_name, info.project_name, info.branch_name)
-
-
 def package_key(state_machine_name: str, sha256: str) -> str:
     """`packages/<state machine name>/<sha256>.tar.gz`: where the deployer expects a package."""
     return names.package_key(PACKAGES_PREFIX, state_machine_name, sha256)
@@ -114,15 +71,6 @@ def flow_schedule(graph: Graph) -> Schedule | None:
     """The flow's @schedule as an EventBridge schedule (a bare @schedule is daily), or None."""
     deco = graph.flow_decorator("schedule")
     return schedule_from_attributes(dict(deco.attributes)) if deco is not None else None
-
-
-def deploy_alerts(options: DeployOptions) -> Alerts:
-    """The deployment's alert targets; ConfigError names every bad `--notify-on-*` value."""
-    problems = [*option_problems("--notify-on-error", options.notify_on_error),
-                *option_problems("--notify-on-success", options.notify_on_success)]
-    if problems:
-        raise ConfigError("\n".join(problems))
-    return Alerts(tuple(dict.fromkeys(options.notify_on_error)), tuple(dict.fromkeys(options.notify_on_success)))
 
 
 def build_manifest(graph: Graph, flow_class: str, flow_file: str, target: DeployTarget, options: DeployOptions,
@@ -292,13 +240,17 @@ def is_final_record(record: Mapping[str, Any] | None, created: str | None) -> bo
 
 
 def wait_for_deployment(api: DeploymentSource, flow: str, sha256: str, timeout: float = DEFAULT_WAIT_SECONDS, *,
-                        created: str | None = None, interval: float = 1.0, first_interval: float = 0.1,
+                        created: str | None = None, interval: float = 1.0, first_interval: float = 0.05,
+                        backoff: float = 1.25,
                         clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
                         on_poll: Callable[[float, dict[str, Any] | None], None] | None = None) -> dict[str, Any] | None:
     """Poll until this upload's record (matched by `created`) is final; None after `timeout` seconds.
 
     The first polls come quickly (a deploy on the embedded stack takes a few
-    hundred milliseconds) and back off by half each time to `interval`.
+    hundred milliseconds: polls 0.05 s apart growing by a quarter answer within
+    ~0.07 s of it, where 0.1 s growing by half overshot by ~0.15 s) and back off
+    by `backoff` each time to `interval` (eight polls in the first second, one a
+    second from the fifth second on).
     """
     start = clock()
     delay = min(first_interval, interval)
@@ -312,7 +264,7 @@ def wait_for_deployment(api: DeploymentSource, flow: str, sha256: str, timeout: 
         if elapsed >= timeout:
             return None
         sleep(min(delay, max(timeout - elapsed, 0.0)))
-        delay = min(delay * 1.5, interval)
+        delay = min(delay * backoff, interval)
 
 
 @dataclass(frozen=True)

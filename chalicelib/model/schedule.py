@@ -14,16 +14,17 @@ what croniter cannot express (the year field, `LW`).
 
 from __future__ import annotations
 
-import calendar
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING, Any
 
 from flowdrop.errors import DecoratorError
 from flowdrop.model.cron import normalize_expression, parse_cron, parse_rate, validate_expression
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 HOURLY = "cron(0 * * * ? *)"
 DAILY = "cron(0 0 * * ? *)"
@@ -211,6 +212,8 @@ def _place(wall: datetime, zone: Any) -> datetime | None:
 
 
 def _last_weekday(year: int, month: int) -> int:
+    import calendar  # imported when a schedule is iterated, not by every process that reads OVERLAPS
+
     day = calendar.monthrange(year, month)[1]
     while calendar.weekday(year, month, day) >= 5:  # Saturday, Sunday
         day -= 1
@@ -218,6 +221,8 @@ def _last_weekday(year: int, month: int) -> int:
 
 
 def _zone(name: str) -> ZoneInfo:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # as calendar above
+
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as err:

@@ -67,7 +67,7 @@ def test_accepted_deployment_prints_version_schedule_and_how_to_trigger(aws, uni
                       schedule="cron(0 0 * * ? *)")
     api = FakeApi(None, None, accepted)
     result, outcome, clock = run_deploy(aws, unique_name, prepared, api)
-    assert result.record == accepted and len(api.calls) == 3 and clock.now == 0.25
+    assert result.record == accepted and len(api.calls) == 3 and clock.now == pytest.approx(0.1125)
     assert api.calls[0] == ("InfoFlow", prepared.code_sha256)
     text = "\n".join(outcome.lines)
     assert outcome.exit_code == 0 and outcome.error is None
@@ -103,7 +103,7 @@ def test_no_record_before_the_timeout_says_what_to_check(aws, unique_name, info_
     prepared = prepare(info_flow)
     api = FakeApi(None)
     result, outcome, clock = run_deploy(aws, unique_name, prepared, api, timeout=5)
-    assert result.record is None and clock.now == 5.0 and len(api.calls) == 10  # polls at 0, 0.1, 0.25, ... backing off to 1 s
+    assert result.record is None and clock.now == 5.0 and len(api.calls) == 16  # polls at 0, 0.05, 0.1125, ... to 1 s
     assert outcome.exit_code == 3
     assert "No deployment record for this upload of InfoFlow after 5 s" in outcome.error
     assert prepared.key in outcome.error and "flowdrop-deploy" in outcome.error and "dead-letter" in outcome.error
