@@ -6,8 +6,8 @@ The public SDK, with Metaflow's names: change `from metaflow import ...` to
 
 from flowdrop.current import current
 from flowdrop.decorators import (
-    batch, catch, environment, exit_hook, project, resources, retry, schedule, step, timeout, trigger,
-    trigger_on_finish,
+    batch, card, catch, conda, conda_base, environment, exit_hook, kubernetes, project, pypi, pypi_base, resources,
+    retry, schedule, secrets, step, timeout, trigger, trigger_on_finish,
 )
 from flowdrop.flowspec import FlowSpec, StepFailure
 from flowdrop.includefile import IncludeFile
@@ -43,6 +43,7 @@ __all__ = [
     "FlowSpec", "Parameter", "JSONType", "IncludeFile", "Config", "config_expr", "current",
     "step", "retry", "catch", "timeout", "resources",
     "batch", "environment", "schedule", "project", "trigger", "trigger_on_finish", "exit_hook", "StepFailure",
+    "card", "pypi", "conda", "kubernetes", "secrets", "pypi_base", "conda_base",  # accepted, not carried out
     "Event",
     "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace", "default_namespace",
     "Deployer", "DeployedFlow", "TriggeredRun", "Runner", "ExecutingRun",

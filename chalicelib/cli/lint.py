@@ -95,10 +95,22 @@ def check_flow_file(path: Path, echo, warnings: bool = False) -> None:
     echo("    Pyflakes is happy!")
 
 
+def say_ignored(obj: Any) -> None:
+    """The Metaflow decorators the flow carries that flowdrop accepts and ignores, each with why (stderr)."""
+    from flowdrop.model.ignored import ignored_notes
+
+    notes = ignored_notes(obj.graph)
+    if notes:
+        obj.echo("Not carried out by flowdrop:", fg="yellow")
+        for note in notes:
+            obj.echo(f"    {note}", fg="yellow")
+
+
 def check_flow(obj: Any, warnings: bool = False) -> None:
     """Metaflow's pre-run check of a FlowContext: the graph (valid once parsed), then pyflakes unless --no-pylint."""
     obj.echo("Validating your flow...", fg="magenta")
     obj.echo("    The graph looks good!", fg="green")
+    say_ignored(obj)
     if obj.pylint:
         obj.echo("Running pyflakes...", fg="magenta")
         check_flow_file(obj.flow_file, obj.echo, warnings=warnings)

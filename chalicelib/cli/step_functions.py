@@ -120,6 +120,7 @@ def add_step_functions_commands(cli: click.Group) -> None:
                overlap: str, notify_on_error: tuple[str, ...], notify_on_success: tuple[str, ...], no_wait: bool,
                wait_timeout: float, only_json: bool, plan_only: bool) -> None:
         from flowdrop.cli.deploy_target import DeployOptions, deploy_alerts
+        from flowdrop.cli.lint import say_ignored
 
         obj = ctx.obj
         if max_workers < 1:
@@ -139,6 +140,7 @@ def add_step_functions_commands(cli: click.Group) -> None:
                                     notify_on_success=notify_on_success)
             if notify_on_error or notify_on_success:
                 deploy_alerts(options)  # a bad target is refused before anything is packaged
+            say_ignored(obj)  # production leaves them out too: say so before deploying
             if only_json:
                 click.echo(_definition_json(obj, target.state_machine_name, options))
                 return

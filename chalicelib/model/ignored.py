@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from flowdrop.model.graph import Graph
 
-_PACKAGES = ("packages are not installed: the step runs in the Python environment it is deployed to "
+_PACKAGES = ("packages are not installed: tasks run in the Python environment they are deployed to "
              "(the Batch image, the worker's or the laptop's interpreter)")
 
 IGNORED_STEP: dict[str, str] = {
