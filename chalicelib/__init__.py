@@ -35,7 +35,24 @@ def __getattr__(name: str):
         from flowdrop.cli import runner  # local runs from Python: a subprocess per run, as Metaflow's Runner
 
         return getattr(runner, name)
+    if name == "profile":
+        from flowdrop.profiling import profile
+
+        return profile
+    if name in NOT_OFFERED:  # Metaflow has it, flowdrop does not: say so, and what to do instead
+        raise ImportError(f"flowdrop does not offer Metaflow's {name}: {NOT_OFFERED[name]}", name=name)
     raise AttributeError(f"module 'flowdrop' has no attribute {name!r}")
+
+
+NOT_OFFERED = {
+    "S3": "use boto3 in the step (boto3.client('s3')); artifacts (self.x = ...) are stored in S3 for you",
+    "parallel": "@parallel's multi-node gangs have no Step Functions form; use a foreach",
+    "pytorch_parallel": "@parallel's multi-node gangs have no Step Functions form; use a foreach",
+    "get_metadata": "runs are recorded in the datastore (flowdrop.set_datastore chooses which); there is no "
+                    "metadata service",
+    "metadata": "runs are recorded in the datastore (flowdrop.set_datastore chooses which); there is no "
+                "metadata service",
+}
 
 
 __all__ = [
@@ -46,5 +63,5 @@ __all__ = [
     "card", "pypi", "conda", "kubernetes", "secrets", "pypi_base", "conda_base",  # accepted, not carried out
     "Event",
     "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace", "default_namespace",
-    "Deployer", "DeployedFlow", "TriggeredRun", "Runner", "ExecutingRun",
+    "Deployer", "DeployedFlow", "TriggeredRun", "Runner", "ExecutingRun", "profile",
 ]
