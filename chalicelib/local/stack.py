@@ -137,7 +137,8 @@ class EmbeddedStack:
     def _start(self) -> None:
         options = self.options
         self.moto = start_moto_server(options.moto_port, log_path=str(self.logs_dir / "moto.log"),
-                                      state_dir=str(self.state_dir))
+                                      state_dir=str(self.state_dir),
+                                      batch_max_jobs=options.max_tasks)  # issue 17: Batch jobs wait RUNNABLE
         self.aws = aws = AwsConfig(endpoint_url=self.moto.endpoint_url)
         self.resources = resources = create_resources(aws, self.names, options.deploy_visibility_seconds)
         # The resources are made afresh each start; then the journal puts back what the flows changed.
