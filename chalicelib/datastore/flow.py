@@ -4,7 +4,8 @@ Owns: a flow's slice of a Storage and the JSON/pickle encoding of what is
 stored, in the key layout of model/layout.py (the compiler reads the same
 keys); what keeps a task's requests few: done.json carrying its attempt's
 record, empty logs not written, a task's blobs kept for its lifetime
-(cache_blobs) and read ahead or concurrently where requests are round trips. Does not own: deciding what to store (runtime/), reading it back the
+(cache_blobs) and read ahead or concurrently where requests are round trips.
+Does not own: deciding what to store (runtime/), reading it back the
 Metaflow way (client.py), or bytes on disk or in S3 (the Storage backends).
 """
 
