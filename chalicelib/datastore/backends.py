@@ -8,7 +8,7 @@ s3.py).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flowdrop.datastore.storage import Storage
 from flowdrop.errors import DatastoreError
@@ -17,8 +17,11 @@ if TYPE_CHECKING:
     from flowdrop.aws import AwsConfig
 
 
-def open_storage(url: str, aws: AwsConfig | None = None) -> Storage:
-    """The backend for a datastore URL: a folder path, file://..., or s3://bucket/prefix."""
+def open_storage(url: str, aws: AwsConfig | None = None, s3_client: Any = None) -> Storage:
+    """The backend for a datastore URL: a folder path, file://..., or s3://bucket/prefix.
+
+    `s3_client`: a ready client for `aws` to use instead of making one (a forked task inherits it).
+    """
     from flowdrop.datastore.folder import FolderStorage
     from flowdrop.datastore.s3 import S3Storage
 
@@ -30,7 +33,7 @@ def open_storage(url: str, aws: AwsConfig | None = None) -> Storage:
             from flowdrop.aws import AwsConfig
 
             aws = AwsConfig.from_env()
-        return S3Storage(aws.client("s3"), bucket, prefix)
+        return S3Storage(s3_client if s3_client is not None else aws.client("s3"), bucket, prefix)
     if url.startswith("file://"):
         url = url[len("file://") :]
     elif "://" in url:

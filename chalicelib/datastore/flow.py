@@ -2,7 +2,10 @@
 
 Owns: a flow's slice of a Storage and the JSON/pickle encoding of what is
 stored, in the key layout of model/layout.py (the compiler reads the same
-keys). Does not own: deciding what to store (runtime/), reading it back the
+keys); what keeps a task's requests few: done.json carrying its attempt's
+record, empty logs not written, a task's blobs kept for its lifetime
+(cache_blobs) and read ahead or concurrently where requests are round trips.
+Does not own: deciding what to store (runtime/), reading it back the
 Metaflow way (client.py), or bytes on disk or in S3 (the Storage backends).
 """
 
@@ -11,7 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
-from collections.abc import Iterable, Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from flowdrop.datastore.storage import Storage
@@ -21,6 +27,19 @@ from flowdrop.model import layout
 # Protocol 4 is readable by every Python this project supports and gives
 # the same bytes for the same value, so identical artifacts share one blob.
 PICKLE_PROTOCOL = 4
+# done.json carries a copy of its attempt's record (artifacts, foreach stack, ...) so a task reads each input
+# in one request, not two; up to this size (a Batch foreach step's done.json is read into the state data,
+# whose limit is 256 KiB). A bigger record stays in attempt-N.json alone, read as before.
+DONE_RECORD_LIMIT = 32 * 1024
+INCLUDES_ATTEMPT = "includes_attempt"
+# Blobs read from (or written to) this store are kept, as bytes, for the rest of a task: the same value is
+# unpickled afresh on each use (a foreach task's `self.input`, a join's identical inherited artifacts), but
+# fetched once. Readahead: a join reading one artifact of its inputs usually reads it from every input, so
+# on a store with slow requests (S3) the next READAHEAD inputs' blobs of that name are fetched at once.
+BLOB_CACHE_BYTES = 64 * 1024 * 1024
+BLOB_CACHE_ITEM_BYTES = 4 * 1024 * 1024
+READAHEAD = 16
+READERS = 8  # concurrent reads (botocore's connection pool holds 10)
 
 
 class FlowDatastore:
@@ -29,6 +48,13 @@ class FlowDatastore:
     def __init__(self, storage: Storage, flow_name: str):
         self.storage = storage
         self.flow_name = layout.check_name("flow name", flow_name)
+        self._blobs: OrderedDict[str, bytes] = OrderedDict()  # sha -> pickled bytes, once cache_blobs() is on
+        self._blob_bytes = 0
+        self._blob_limit = 0
+        self._stored: set[str] = set()  # shas known to be in the store: no second conditional PutObject
+        self._groups: dict[str, list[str]] = {}  # sha -> the shas read together with it (read_together)
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
 
     def __repr__(self) -> str:
         return f"FlowDatastore({self.storage.url!r}, {self.flow_name!r})"
@@ -88,17 +114,86 @@ class FlowDatastore:
                     "Store a picklable value, or use a local variable instead of self."
                 ) from err
             sha = hashlib.sha256(blob).hexdigest()
+            shas[name] = sha
+            if sha in self._stored:
+                continue
             try:
                 self.storage.put_if_absent(self._blob_key(sha), blob)
             except DatastoreError as err:  # a full disk, a lost connection: say which artifact did not fit
                 raise DatastoreError(f"flow {self.flow_name}: artifact '{name}' ({len(blob):,} bytes pickled) was not "
                                      f"saved, so the task fails: {err}") from err
-            shas[name] = sha
+            self._stored.add(sha)
+            self._keep_blob(sha, blob)
         return shas
+
+    def cache_blobs(self, max_bytes: int = BLOB_CACHE_BYTES) -> None:
+        """Keep blobs read or written, up to `max_bytes` (the task runner: one task's lifetime; off by default,
+        so a long-lived client holds no artifacts it was not asked for)."""
+        self._blob_limit = max_bytes
+
+    def read_together(self, groups: Iterable[Sequence[str]]) -> None:
+        """Say which blobs are likely read one after the other (one artifact of each join input, in order):
+        on a store that prefers concurrent reads, reading one fetches the next ones of its group at once."""
+        if not self._blob_limit or not getattr(self.storage, "prefers_concurrent_reads", False):
+            return
+        for group in groups:
+            order = list(dict.fromkeys(group))
+            if len(order) > 1:
+                for sha in order:
+                    self._groups.setdefault(sha, order)
+
+    def _keep_blob(self, sha: str, blob: bytes) -> None:
+        if len(blob) > min(BLOB_CACHE_ITEM_BYTES, self._blob_limit):
+            return
+        with self._lock:
+            if sha in self._blobs:
+                return
+            self._blobs[sha] = blob
+            self._blob_bytes += len(blob)
+            while self._blob_bytes > self._blob_limit and self._blobs:
+                _, dropped = self._blobs.popitem(last=False)
+                self._blob_bytes -= len(dropped)
+
+    def _blob(self, sha: str) -> bytes:
+        with self._lock:
+            cached = self._blobs.get(sha)
+        if cached is not None:
+            return cached
+        ahead = self._readahead(sha)
+        if ahead:
+            for other, blob in zip(ahead, self._readers().map(self._fetch_or_none, ahead)):
+                if blob is not None:
+                    self._keep_blob(other, blob)
+            with self._lock:
+                cached = self._blobs.get(sha)
+            if cached is not None:
+                return cached
+        return self._fetch(sha)
+
+    def _readahead(self, sha: str) -> list[str]:
+        """`sha` and the next blobs of its read_together group not read yet (empty: no group)."""
+        group = self._groups.get(sha)
+        if group is None:
+            return []
+        start = group.index(sha)
+        with self._lock:
+            return [s for s in group[start:start + READAHEAD] if s not in self._blobs]
+
+    def _fetch(self, sha: str) -> bytes:
+        blob = self.storage.get(self._blob_key(sha))
+        self._stored.add(sha)
+        self._keep_blob(sha, blob)
+        return blob
+
+    def _fetch_or_none(self, sha: str) -> bytes | None:
+        try:
+            return self.storage.get(self._blob_key(sha))
+        except DatastoreError:  # the reader that needs it fetches it again and says what is wrong
+            return None
 
     def load_artifact(self, sha: str) -> Any:
         """The value stored under `sha`."""
-        blob = self.storage.get(self._blob_key(sha))
+        blob = self._blob(sha)
         try:
             return pickle.loads(blob)
         except Exception as err:  # unpickling imports user modules and may raise anything
@@ -218,10 +313,22 @@ class FlowDatastore:
         return self._read_json(self._task_key(run_id, step, task_id, f"{layout.ATTEMPT_PREFIX}{int(attempt)}.json"))
 
     def mark_done(
-        self, run_id: str, step: str, task_id: str, attempt: int, extra: Mapping[str, Any] | None = None
+        self, run_id: str, step: str, task_id: str, attempt: int, extra: Mapping[str, Any] | None = None,
+        record: Mapping[str, Any] | None = None,
     ) -> None:
-        """Record `attempt` as the task's outcome that later steps read."""
-        self._write_json(self._task_key(run_id, step, task_id, layout.DONE_FILE), {**(extra or {}), "attempt": int(attempt)})
+        """Record `attempt` as the task's outcome that later steps read.
+
+        `record`: the attempt's metadata as just written; kept in done.json too (up to DONE_RECORD_LIMIT),
+        so read_done answers from one object.
+        """
+        key = self._task_key(run_id, step, task_id, layout.DONE_FILE)
+        done = {**(extra or {}), "attempt": int(attempt)}
+        if record is not None:
+            full = self._encode_json(key, {**record, **done, INCLUDES_ATTEMPT: True})
+            if len(full) <= DONE_RECORD_LIMIT:
+                self.storage.put(key, full)
+                return
+        self._write_json(key, done)
 
     def read_done_record(self, run_id: str, step: str, task_id: str) -> dict | None:
         """done.json alone (attempt, status, foreach_count): one read, for who needs only the outcome."""
@@ -232,16 +339,33 @@ class FlowDatastore:
         done = self._read_json(self._task_key(run_id, step, task_id, layout.DONE_FILE))
         if done is None:
             return None
+        if done.pop(INCLUDES_ATTEMPT, False):
+            return done
         attempt = self.read_attempt(run_id, step, task_id, int(done["attempt"])) or {}
         return {**attempt, **done}
+
+    def read_done_many(self, run_id: str, tasks: Sequence[tuple[str, str]]) -> list[dict | None]:
+        """read_done of each (step, task id), in order; concurrently on a store that prefers it (a join's inputs)."""
+        if len(tasks) < 2 or not getattr(self.storage, "prefers_concurrent_reads", False):
+            return [self.read_done(run_id, step, task_id) for step, task_id in tasks]
+        return list(self._readers().map(lambda task: self.read_done(run_id, *task), tasks))
+
+    def _readers(self) -> ThreadPoolExecutor:
+        """The threads of concurrent reads, made on first use (a thread start costs as much as a small read)."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="flowdrop-read")
+            return self._pool
 
     # --- logs and foreach items -----------------------------------------------
 
     def save_logs(self, run_id: str, step: str, task_id: str, attempt: int, stdout: bytes, stderr: bytes) -> None:
-        """Store one attempt's captured stdout and stderr."""
+        """Store one attempt's captured stdout and stderr (an empty stream is not written: a missing log reads
+        as empty, and most tasks print nothing, so that is two requests fewer per task)."""
         base = f"{layout.ATTEMPT_PREFIX}{int(attempt)}"
-        self.storage.put(self._task_key(run_id, step, task_id, f"{base}.stdout"), stdout)
-        self.storage.put(self._task_key(run_id, step, task_id, f"{base}.stderr"), stderr)
+        for stream, data in (("stdout", stdout), ("stderr", stderr)):
+            if data:
+                self.storage.put(self._task_key(run_id, step, task_id, f"{base}.{stream}"), data)
 
     def load_logs(self, run_id: str, step: str, task_id: str, attempt: int | None = None) -> tuple[bytes, bytes]:
         """(stdout, stderr) of `attempt`, or of the latest one; empty when none were saved."""

@@ -25,6 +25,8 @@ def _code(err: Any) -> str:
 class S3Storage(Storage):
     """Keys are objects `<prefix>/<key>` in `bucket`; listings read `page_size` keys a request."""
 
+    prefers_concurrent_reads = True  # boto3 clients are thread-safe; each request is a round trip
+
     def __init__(self, client: Any, bucket: str, prefix: str = "", page_size: int = 1000):
         self.client = client
         self.page_size = page_size

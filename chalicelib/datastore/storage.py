@@ -35,6 +35,8 @@ class Storage(ABC):
     """
 
     url: str
+    # True where a request costs a round trip (S3): readers of many keys then read them concurrently.
+    prefers_concurrent_reads: bool = False
 
     @abstractmethod
     def put(self, key: str, data: bytes) -> None:

@@ -147,8 +147,9 @@ class EmbeddedStack:
     def _start(self) -> None:
         options = self.options
         # moto takes ~2 s to import its backends in its own process: this one readies its clients meanwhile.
+        # Batch jobs past the stack's task slots wait RUNNABLE, as in a full compute environment.
         self.moto = launch_moto_server(options.moto_port, log_path=str(self.logs_dir / "moto.log"),
-                                       state_dir=str(self.state_dir))
+                                       state_dir=str(self.state_dir), batch_max_jobs=options.max_tasks)
         self.aws = aws = AwsConfig(endpoint_url=self.moto.endpoint_url)
         warm_clients(aws)
         self.moto.wait_ready()

@@ -78,7 +78,7 @@ def clone_task(origin: FlowDatastore, origin_run_id: str, target: FlowDatastore,
     # A switch flow's done.json also carries what Step Functions reads on Batch (runtime/task.py).
     switch = {k: done[k] for k in ("task_id", "switch_target", "switch_value", "iteration", "next_task_id") if k in done}
     target.mark_done(run_id, step, task_id, 0, {"foreach_count": done.get("foreach_count"),
-                                                "status": done.get("status") or "succeeded", **switch})
+                                                "status": done.get("status") or "succeeded", **switch}, record=meta)
     return meta, location
 
 

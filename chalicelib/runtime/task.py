@@ -233,8 +233,7 @@ def _input_metadata(setup: TaskSetup, payload: TaskPayload) -> list[tuple[str, s
                                 lambda step, task_id: ds.read_done(payload.run_id, step, task_id) is not None)
     else:
         given = input_tasks(setup.graph, payload.step, payload.indices, _foreach_count(ds, payload.run_id))
-    for step, task_id in given:
-        done = ds.read_done(payload.run_id, step, task_id)
+    for (step, task_id), done in zip(given, ds.read_done_many(payload.run_id, list(given))):
         if done is None:
             raise TaskError(
                 f"step '{payload.step}' needs {step}/{task_id} of run {payload.run_id}, which has not succeeded"
@@ -305,6 +304,10 @@ def _prepare_flow(setup: TaskSetup, payload: TaskPayload, user: str) -> tuple[Fl
     stacks = [[ForeachFrame(**f) for f in done.get("foreach_stack", [])] for _, _, done in inputs]
     if node.is_join:
         views = [ArtifactView(ds, s, t, done.get("artifacts", {})) for s, t, done in inputs]
+        # A join reads an artifact from its inputs one after the other: let the datastore fetch ahead.
+        names = sorted({name for _, _, done in inputs for name in done.get("artifacts") or {}})
+        ds.read_together([[shas[n] for *_, done in inputs if n in (shas := done.get("artifacts") or {})]
+                          for n in names])
         flow._inputs = Inputs(views)
         param_attrs = _run_attributes(graph, type(flow))
         first = inputs[0][2].get("artifacts", {})
@@ -353,6 +356,7 @@ def _jsonable(value: Any) -> Any:
 def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
     """Run one task (or record its failure, in catch mode) and return its task_output."""
     ds, graph = setup.datastore, setup.graph
+    ds.cache_blobs()  # for this task's life: each blob fetched once, a join's inputs read ahead
     if payload.mode in EXIT_HOOK_MODES:  # the production run's final hook task, not a step
         from flowdrop.runtime.exit_hooks import run_exit_hook_task
 
@@ -436,12 +440,13 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
             current._clear()
             raise TaskError(f"step '{step}' (task {task_id}, attempt {attempt}) failed: "
                             f"{type(exc).__name__}: {exc}") from exc
-    ds.write_attempt(run_id, step, task_id, attempt, _jsonable(meta))
+    record = _jsonable(meta)
+    ds.write_attempt(run_id, step, task_id, attempt, record)
     ds.save_logs(run_id, step, task_id, attempt, _log_bytes(out.buffer_copy.getvalue(), setup.max_log_size),
                  _log_bytes(err.buffer_copy.getvalue(), setup.max_log_size))
     # The status says "succeeded" or "caught": the run's status reader trusts the first over a stopped branch.
     ds.mark_done(run_id, step, task_id, attempt, {"foreach_count": meta.get("foreach_count"), "status": meta["status"],
-                                                  **_switch_done(graph, node, payload, meta)})
+                                                  **_switch_done(graph, node, payload, meta)}, record=record)
     current._clear()
     return _output(node, payload, meta, location)
 

@@ -17,7 +17,9 @@ from tests.helpers.datastore import (  # noqa: F401  (the fixture flow_ds and th
     test_artifacts_round_trip_and_dedup, test_unpicklable_artifact_is_named, test_missing_artifact_names_the_key,
     test_runs_and_their_order, test_attempts_done_logs, test_claim_attempt_takes_the_first_free_number_atomically,
     test_foreach_items, test_metadata_must_be_json, test_ids_cannot_escape_their_place,
-    test_copy_artifacts_between_stores,
+    test_copy_artifacts_between_stores, test_done_json_with_its_attempt_record_is_one_read,
+    test_empty_logs_are_not_written_and_read_empty, test_a_task_fetches_and_writes_each_blob_once,
+    test_a_join_reads_its_inputs_artifact_ahead,
 )
 
 

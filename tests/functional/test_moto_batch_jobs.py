@@ -142,3 +142,36 @@ def test_a_state_machine_runs_a_batch_job_with_its_overrides_and_retries_it(aws,
     stream = job["Container"]["LogStreamName"]
     logs = aws.client("logs").get_log_events(logGroupName="/aws/batch/job", logStreamName=stream)
     assert [e["message"] for e in logs["events"]] == ["X=override"]
+
+
+def _until(check, what: str, tries: int = 600):
+    for _ in range(tries):
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"never happened: {what}")
+
+
+def test_jobs_beyond_the_compute_environments_slots_wait_runnable(aws, tmp_path):
+    # The session's moto runs at most DEFAULT_MAX_JOBS jobs at once; each job here waits for a `go` file.
+    slots = batch_jobs.DEFAULT_MAX_JOBS
+    script = ("import os, pathlib, time; d = pathlib.Path(os.environ['DIR']); "
+              "(d / ('started-' + os.environ['AWS_BATCH_JOB_ID'])).touch(); "
+              "[time.sleep(0.02) for _ in iter(lambda: (d / 'go').exists(), True)]")
+    queue, definition = _queue_and_definition(aws, ["python", "-c", script], {"DIR": str(tmp_path)})
+    batch = aws.client("batch")
+    ids = [batch.submit_job(jobName=f"wide-{i}", jobQueue=queue, jobDefinition=definition)["jobId"]
+           for i in range(slots + 2)]
+    _until(lambda: len(list(tmp_path.glob("started-*"))) == slots, f"{slots} jobs started")
+    statuses = {j["jobId"]: j["status"] for j in batch.describe_jobs(jobs=ids)["jobs"]}
+    waiting = [job_id for job_id in ids if not (tmp_path / f"started-{job_id}").exists()]
+    assert len(waiting) == 2 and {statuses[job_id] for job_id in waiting} == {"RUNNABLE"}
+    assert sorted(statuses[job_id] for job_id in ids if job_id not in waiting) == ["RUNNING"] * slots
+    # A job terminated while it waits never starts; the others run once slots free.
+    batch.terminate_job(jobId=waiting[0], reason="not needed")
+    (tmp_path / "go").touch()
+    ended = {job_id: _wait(batch, job_id) for job_id in ids}
+    assert ended[waiting[0]]["status"] == "FAILED" and ended[waiting[0]]["statusReason"] == "not needed"
+    assert not (tmp_path / f"started-{waiting[0]}").exists()
+    assert sorted(ended[job_id]["status"] for job_id in ids if job_id != waiting[0]) == ["SUCCEEDED"] * (slots + 1)

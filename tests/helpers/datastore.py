@@ -9,10 +9,11 @@ the `storage` fixture they run against, so each test runs once per backend.
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
-from flowdrop.datastore import FlowDatastore, FolderStorage, S3Storage
+from flowdrop.datastore import FlowDatastore, FolderStorage, S3Storage, Storage
 from flowdrop.errors import DatastoreError, MissingKey
 
 
@@ -224,3 +225,111 @@ def test_copy_artifacts_between_stores(flow_ds, tmp_path):
     flow_ds.copy_artifacts_from(origin, shas.values())  # again: nothing changes
     assert flow_ds.load_artifact(shas["a"]) == "alpha" and flow_ds.load_artifact(shas["b"]) == [2]
     assert len(flow_ds.storage.list("TrainFlow/data")) == 2
+
+
+# --- few requests per task ------------------------------------------------------
+
+
+class CountingStorage(Storage):
+    """A Storage in front of another that counts the requests of each kind (a fake of our own interface)."""
+
+    def __init__(self, inner: Storage, concurrent: bool | None = None):
+        self.inner, self.url = inner, inner.url
+        self.prefers_concurrent_reads = inner.prefers_concurrent_reads if concurrent is None else concurrent
+        self.gets: list[str] = []
+        self.puts: list[str] = []
+        self._lock = threading.Lock()
+
+    def put(self, key, data):
+        with self._lock:
+            self.puts.append(key)
+        self.inner.put(key, data)
+
+    def put_if_absent(self, key, data):
+        with self._lock:
+            self.puts.append(key)
+        return self.inner.put_if_absent(key, data)
+
+    def get(self, key):
+        with self._lock:
+            self.gets.append(key)
+        return self.inner.get(key)
+
+    def exists(self, key):
+        return self.inner.exists(key)
+
+    def list(self, prefix):
+        return self.inner.list(prefix)
+
+    def list_children(self, prefix):
+        return self.inner.list_children(prefix)
+
+    def location(self, key):
+        return self.inner.location(key)
+
+
+def test_done_json_with_its_attempt_record_is_one_read(storage):
+    counting = CountingStorage(storage)
+    ds = FlowDatastore(counting, "TrainFlow")
+    record = {"status": "succeeded", "attempt": 0, "artifacts": {"x": "ab" * 32}, "foreach_stack": []}
+    ds.write_attempt("1", "fit", "fit-0", 0, record)
+    ds.mark_done("1", "fit", "fit-0", 0, {"foreach_count": None, "status": "succeeded"}, record=record)
+    counting.gets.clear()
+    done = ds.read_done("1", "fit", "fit-0")
+    assert done == {**record, "foreach_count": None, "status": "succeeded", "attempt": 0}
+    assert len(counting.gets) == 1 and counting.gets[0].endswith("done.json")
+    # Without the record (a done.json written before, or a record too big to copy): done.json, then the attempt.
+    ds.mark_done("1", "fit", "fit-1", 0, {"status": "succeeded"}, record={"artifacts": {"x": "y" * 40_000}})
+    ds.write_attempt("1", "fit", "fit-1", 0, {"status": "succeeded", "attempt": 0, "artifacts": {"x": "z"}})
+    counting.gets.clear()
+    assert ds.read_done("1", "fit", "fit-1")["artifacts"] == {"x": "z"}
+    assert len(counting.gets) == 2
+    many = ds.read_done_many("1", [("fit", "fit-1"), ("fit", "nope"), ("fit", "fit-0")])
+    assert many == [ds.read_done("1", "fit", "fit-1"), None, done]
+
+
+def test_empty_logs_are_not_written_and_read_empty(storage):
+    counting = CountingStorage(storage)
+    ds = FlowDatastore(counting, "TrainFlow")
+    ds.write_attempt("1", "fit", "fit-0", 0, {"status": "succeeded", "attempt": 0})
+    counting.puts.clear()
+    ds.save_logs("1", "fit", "fit-0", 0, b"", b"")
+    ds.save_logs("1", "fit", "fit-1", 0, b"", b"warning\n")
+    assert [key.rsplit("/", 2)[-2:] for key in counting.puts] == [["fit-1", "attempt-0.stderr"]]
+    assert ds.load_logs("1", "fit", "fit-0") == (b"", b"")
+    assert ds.load_logs("1", "fit", "fit-1", 0) == (b"", b"warning\n")
+
+
+def test_a_task_fetches_and_writes_each_blob_once(storage):
+    counting = CountingStorage(storage)
+    ds = FlowDatastore(counting, "TrainFlow")
+    ds.cache_blobs()
+    shas = ds.save_artifacts({"item": [1, 2], "copy": [1, 2]})
+    assert shas["item"] == shas["copy"] and len(counting.puts) == 1
+    ds.save_artifacts({"again": [1, 2]})
+    assert len(counting.puts) == 1
+    first, second = ds.load_artifact(shas["item"]), ds.load_artifact(shas["item"])
+    assert first == second == [1, 2] and first is not second  # each use unpickles its own value
+    assert counting.gets == []
+    # Off by default (a long-lived client keeps nothing): every load reads the store.
+    plain = FlowDatastore(counting, "TrainFlow")
+    plain.load_artifact(shas["item"])
+    plain.load_artifact(shas["item"])
+    assert len(counting.gets) == 2
+
+
+def test_a_join_reads_its_inputs_artifact_ahead(storage):
+    from flowdrop.datastore.flow import READAHEAD
+
+    writer = FlowDatastore(storage, "TrainFlow")
+    shas = [writer.save_artifacts({"score": i})["score"] for i in range(READAHEAD + 4)]
+    counting = CountingStorage(storage, concurrent=True)
+    ds = FlowDatastore(counting, "TrainFlow")
+    ds.cache_blobs()
+    ds.read_together([shas])
+    assert ds.load_artifact(shas[0]) == 0
+    assert len(counting.gets) == READAHEAD  # the first READAHEAD inputs' blobs, read at once
+    assert [ds.load_artifact(sha) for sha in shas[:READAHEAD]] == list(range(READAHEAD))
+    assert len(counting.gets) == READAHEAD
+    assert [ds.load_artifact(sha) for sha in shas] == list(range(READAHEAD + 4))
+    assert sorted(counting.gets) == sorted({g for g in counting.gets}) and len(counting.gets) == len(shas)

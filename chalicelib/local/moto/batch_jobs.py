@@ -27,6 +27,9 @@ And a `.sync` Batch task whose execution is stopped leaves its job running in
 moto (the wait loop just ends, state_task_service_callback.py:141); AWS
 terminates the job. Here it is terminated too.
 A job's process is killed with moto if moto dies (Linux's parent-death signal).
+At most FLOWDROP_BATCH_MAX_JOBS jobs (the stack's task slots; default 4) run at once, as a compute
+environment's vCPUs bound it on AWS: the others stay RUNNABLE until a slot frees (without it a
+100-way foreach started 100 interpreters at once on two cores, and the API timed out meanwhile).
 Does not own: creating queues and definitions (local/resources.py).
 
 The image is not used: the command runs with this machine's Python on PATH.
@@ -41,6 +44,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime
 from typing import Any
@@ -64,6 +68,10 @@ _STOCK_SDK_NORMALISE = StateTaskServiceAwsSdk._normalise_response
 _STOCK_BUILD_SYNC = StateTaskServiceBatch._build_sync_resolver
 _STOCK_EVAL_SYNC = StateTaskServiceBatch._eval_sync
 _BATCH_MODEL = None
+MAX_JOBS_ENV = "FLOWDROP_BATCH_MAX_JOBS"
+DEFAULT_MAX_JOBS = 4
+_SLOTS: threading.Semaphore | None = None
+_SLOTS_LOCK = threading.Lock()
 # How often a `.sync` task asks Batch whether its job ended (moto: 0.5 s,
 # state_task_service_callback.py:49, paid at the end of every task).
 SYNC_POLL_SECONDS = 0.1
@@ -248,12 +256,51 @@ def _kill_group(process: subprocess.Popen) -> None:
         pass
 
 
-def _run_locally(job: Job) -> None:
+def max_jobs() -> int:
+    """How many Batch jobs run at once in this moto process (FLOWDROP_BATCH_MAX_JOBS)."""
     try:
-        job.status = JobStatus.PENDING
-        if job.depends_on and not job._wait_for_dependencies():
-            return
-        job.status = JobStatus.RUNNABLE
+        return max(1, int(os.environ.get(MAX_JOBS_ENV) or DEFAULT_MAX_JOBS))
+    except ValueError:
+        return DEFAULT_MAX_JOBS
+
+
+def _slots() -> threading.Semaphore:
+    global _SLOTS
+    with _SLOTS_LOCK:
+        if _SLOTS is None:
+            _SLOTS = threading.Semaphore(max_jobs())
+        return _SLOTS
+
+
+def _wait_for_slot(job: Job) -> bool:
+    """Block while the compute environment is full (the job stays RUNNABLE); False when it was stopped first."""
+    slots = _slots()
+    while not slots.acquire(timeout=0.1):
+        if job.stop:
+            return False
+    if job.stop:
+        slots.release()
+        return False
+    return True
+
+
+def _run_locally(job: Job) -> None:
+    job.status = JobStatus.PENDING
+    if job.depends_on and not job._wait_for_dependencies():
+        return
+    job.status = JobStatus.RUNNABLE
+    if not _wait_for_slot(job):
+        job.job_stopped_reason = job.job_stopped_reason or "Job terminated while RUNNABLE"
+        job._mark_stopped(success=False)
+        return
+    try:
+        _run_in_slot(job)
+    finally:
+        _slots().release()
+
+
+def _run_in_slot(job: Job) -> None:
+    try:
         job.status = JobStatus.STARTING
         job.job_started_at = datetime.now()
         job.log_stream_name = job._stream_name

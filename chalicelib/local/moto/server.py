@@ -86,23 +86,27 @@ def _post_json(url: str, body: dict, timeout: float = 10) -> dict:
 
 
 def start_moto_server(port: int | None = None, timeout: float = 30.0, log_path: str | None = None,
-                      state_dir: str | None = None) -> MotoServer:
+                      state_dir: str | None = None, batch_max_jobs: int | None = None) -> MotoServer:
     """Start moto in server mode with Step Functions executing state machines.
 
     `state_dir`: journal what changes there and restore it on restore_journal() (local/moto/journal.py).
+    `batch_max_jobs`: Batch jobs run at once, the others wait RUNNABLE (local/moto/batch_jobs.py; None: 4).
     """
-    return launch_moto_server(port, log_path, state_dir).wait_ready(timeout)
+    return launch_moto_server(port, log_path, state_dir, batch_max_jobs).wait_ready(timeout)
 
 
 def launch_moto_server(port: int | None = None, log_path: str | None = None,
-                       state_dir: str | None = None) -> MotoServer:
+                       state_dir: str | None = None, batch_max_jobs: int | None = None) -> MotoServer:
     """Start moto's process and return at once (it takes ~2 s to import): call wait_ready() before using it.
 
     The caller does its own preparation meanwhile (local/stack.py warms its boto3 clients).
+    `batch_max_jobs` as for start_moto_server.
     """
     port = port or free_port()
     env = dict(os.environ)
     env.pop(STATE_DIR_ENV, None)
+    if batch_max_jobs is not None:
+        env["FLOWDROP_BATCH_MAX_JOBS"] = str(batch_max_jobs)  # batch_jobs.MAX_JOBS_ENV (not imported: moto's)
     if state_dir:
         env[STATE_DIR_ENV] = state_dir
     # moto's Step Functions interpreter calls back into the server (SQS,
