@@ -39,20 +39,11 @@ def __getattr__(name: str):
         from flowdrop.profiling import profile
 
         return profile
-    if name in NOT_OFFERED:  # Metaflow has it, flowdrop does not: say so, and what to do instead
-        raise ImportError(f"flowdrop does not offer Metaflow's {name}: {NOT_OFFERED[name]}", name=name)
+    if name in ("S3", "parallel", "get_metadata", "metadata"):
+        from flowdrop import not_offered  # Metaflow's names flowdrop lacks: they import, and refuse when used
+
+        return getattr(not_offered, name)
     raise AttributeError(f"module 'flowdrop' has no attribute {name!r}")
-
-
-NOT_OFFERED = {
-    "S3": "use boto3 in the step (boto3.client('s3')); artifacts (self.x = ...) are stored in S3 for you",
-    "parallel": "@parallel's multi-node gangs have no Step Functions form; use a foreach",
-    "pytorch_parallel": "@parallel's multi-node gangs have no Step Functions form; use a foreach",
-    "get_metadata": "runs are recorded in the datastore (flowdrop.set_datastore chooses which); there is no "
-                    "metadata service",
-    "metadata": "runs are recorded in the datastore (flowdrop.set_datastore chooses which); there is no "
-                "metadata service",
-}
 
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Metaflow's top-level names beyond the SDK proper: `profile`, and a clear ImportError for those flowdrop lacks."""
+"""Metaflow's top-level names beyond the SDK proper: `profile`, and those flowdrop lacks, which refuse when used."""
 
 from __future__ import annotations
 
@@ -24,10 +24,19 @@ def test_profile_prints_start_and_time_or_adds_to_the_stats_dict(capsys):
     assert capsys.readouterr().out == "" and stats["load"] >= 20
 
 
-@pytest.mark.parametrize("name, said", [("S3", "use boto3 in the step"), ("parallel", "use a foreach"),
-                                         ("get_metadata", "no metadata service")])
-def test_a_metaflow_name_flowdrop_lacks_is_an_import_error_that_says_what_to_do(name, said):
-    with pytest.raises(ImportError, match=f"flowdrop does not offer Metaflow's {name}: .*{said}"):
-        exec(f"from flowdrop import {name}", {})
+def test_metaflows_names_flowdrop_lacks_import_and_refuse_when_used_saying_what_to_do():
+    from flowdrop import S3, get_metadata, metadata, parallel
+    from flowdrop.errors import DecoratorError, FlowdropError
+
+    assert all(hasattr(flowdrop, name) for name in ("S3", "parallel", "get_metadata", "metadata"))
+    with pytest.raises(FlowdropError, match="flowdrop does not offer Metaflow's S3: use boto3 in the step"):
+        S3(run=None)
+    with pytest.raises(FlowdropError, match="no metadata service"):
+        get_metadata()
+    with pytest.raises(FlowdropError, match="no metadata service"):
+        metadata("service@http://x")
+    with pytest.raises(DecoratorError, match=r"test_metaflow_names.py:\d+: flowdrop does not offer Metaflow's "
+                                             r"@parallel: .*use a foreach"):
+        parallel(lambda self: None)
     with pytest.raises(AttributeError):
         flowdrop.no_such_name  # noqa: B018  (anything else is the usual AttributeError)
