@@ -15,11 +15,14 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 from flowdrop.errors import DecoratorError
 from flowdrop.model.decorators import Decorator, decorator_problems
+from flowdrop.model.frozen import FrozenRecord
+
+TYPE_CHECKING = False  # typing's own, without importing typing (milliseconds of every flow's start)
+if TYPE_CHECKING:
+    from typing import Any
 
 STEP_DECORATORS_ATTR = "_flowdrop_decorators"
 FLOW_DECORATORS_ATTR = "_flowdrop_flow_decorators"
@@ -247,13 +250,16 @@ def project(cls: type | None = None, *, name: Any = None, **unpacked: Any) -> An
     return decorate(cls) if cls is not None else decorate
 
 
-@dataclass(frozen=True)
-class ProjectInfo:
+class ProjectInfo(FrozenRecord):
     """Where a @project flow deploys: Metaflow's user/test/prod branch naming."""
 
+    _fields = ("project_name", "branch_name", "flow_name")
     project_name: str
     branch_name: str
     flow_name: str
+
+    def __init__(self, project_name: str, branch_name: str, flow_name: str):
+        self._set(project_name=project_name, branch_name=branch_name, flow_name=flow_name)
 
     @property
     def project_flow_name(self) -> str:

@@ -16,7 +16,6 @@ deployment, 502 when an AWS call failed, 500 for anything else.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from flowdrop.exception import (
     MetaflowException,
@@ -26,6 +25,10 @@ from flowdrop.exception import (
     MissingInMergeArtifactsException,
     UnhandledInMergeArtifactsException,
 )
+
+TYPE_CHECKING = False  # typing's own, without importing typing (milliseconds of every flow's start)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class FlowdropError(MetaflowException):

@@ -13,9 +13,11 @@ Does not own HTTP statuses or flowdrop's own error kinds (errors.py).
 from __future__ import annotations
 
 import sys
-import traceback
 from collections.abc import Iterable
-from typing import Any
+
+TYPE_CHECKING = False  # typing's own, without importing typing (milliseconds of every flow's start)
+if TYPE_CHECKING:
+    from typing import Any
 
 # As Metaflow: a task process exiting with this code is not retried.
 METAFLOW_EXIT_DISALLOW_RETRY = 202
@@ -122,6 +124,8 @@ class MetaflowExceptionWrapper(Exception):
         self.type = type if type is not None else (dotted_type(exc) if exc is not None else "builtins.Exception")
         self.exception = exception if exception is not None else (str(exc) if exc is not None else "")
         if stacktrace is None and exc is not None and sys.exc_info()[0] is not None:
+            import traceback  # only when a step failed: not on every flow's import
+
             stacktrace = traceback.format_exc()
         self.stacktrace = stacktrace or None
         self.step = step

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from flowdrop.errors import (
     FlowdropError,
@@ -22,9 +20,12 @@ from flowdrop.errors import (
     UnhandledInMergeArtifactsError,
 )
 from flowdrop.exception import MetaflowExceptionWrapper
-from flowdrop.model.graph import FLOWSPEC_ATTRIBUTES
+from flowdrop.model.frozen import FrozenRecord
+from flowdrop.model.reserved import FLOWSPEC_ATTRIBUTES
 
+TYPE_CHECKING = False  # typing's own, without importing typing (milliseconds of every flow's start)
 if TYPE_CHECKING:
+    from typing import Any
     from flowdrop.datastore import FlowDatastore
     from flowdrop.model.graph import Graph
 
@@ -37,22 +38,27 @@ CLI_DEFERRED = False
 StepFailure = MetaflowExceptionWrapper
 
 
-@dataclass(frozen=True)
-class ForeachFrame:
+class ForeachFrame(FrozenRecord):
     """One enclosing foreach of a task, with Metaflow's fields.
 
     `step` is the foreach step, `var` the artifact it iterates, `index`
     this item's position, `num_splits` the item count, `value` a short
     text of the item (as Metaflow's frame has) and `value_sha` where the
     item itself is stored (what `self.input` and `foreach_stack()` load).
+    Its JSON form (a task's metadata) is `to_dict()`.
     """
 
+    _fields = ("step", "index", "num_splits", "value_sha", "var", "value")
     step: str
     index: int
     num_splits: int
     value_sha: str | None
-    var: str | None = None
-    value: str | None = None
+    var: str | None
+    value: str | None
+
+    def __init__(self, step: str, index: int, num_splits: int, value_sha: str | None, var: str | None = None,
+                 value: str | None = None):
+        self._set(step=step, index=index, num_splits=num_splits, value_sha=value_sha, var=var, value=value)
 
 
 class ArtifactView:

@@ -15,14 +15,17 @@ checks (model/parameters.py).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 from flowdrop.errors import ParameterError
 from flowdrop.model.excerpts import short_repr
-from flowdrop.model.parameters import ParameterSpec
 from flowdrop.parameters import Parameter
+
+TYPE_CHECKING = False  # typing's own, without importing typing (milliseconds of every flow's start)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from flowdrop.model.parameters import ParameterSpec
 
 PACKAGE_FOLDER = "_flowdrop_include"  # where the uploader puts included files inside code/
 _KEY = "flowdrop_include"
@@ -60,17 +63,22 @@ def read_included(spec: ParameterSpec, path: Path) -> str | bytes:
 
 def stored_reference(sha: str) -> str:
     """The start task's value for an included file stored in the run's datastore."""
+    import json  # not on `import flowdrop`: only a flow with an IncludeFile gets here
+
     return json.dumps({_KEY: {"sha": sha}}, sort_keys=True)
 
 
 def package_reference(path: str) -> str:
     """The deployment's default for an included file packaged at deploy time (a path inside code/)."""
+    import json  # not on `import flowdrop`: only a flow with an IncludeFile gets here
+
     return json.dumps({_KEY: {"package_path": path}}, sort_keys=True)
 
 
 def inline_reference(content: str | bytes) -> str:
     """A value carrying an included file's content itself (`step-functions trigger --data PATH`)."""
     import base64
+    import json
 
     if isinstance(content, bytes):
         return json.dumps({_KEY: {"base64": base64.b64encode(content).decode("ascii")}}, sort_keys=True)
@@ -79,6 +87,8 @@ def inline_reference(content: str | bytes) -> str:
 
 def reference_of(value: Any) -> dict[str, str] | None:
     """The reference in a parameter value, or None when it is a plain path."""
+    import json  # not on `import flowdrop`: only a flow with an IncludeFile gets here
+
     if not isinstance(value, str) or _KEY not in value:
         return None
     try:

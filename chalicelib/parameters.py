@@ -10,13 +10,16 @@ reading parameters from source (graph.py).
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from flowdrop.current import current
 from flowdrop.errors import ParameterError
-from flowdrop.model.graph import Graph
-from flowdrop.model.parameters import checked_deploy_value
+from flowdrop.model.frozen import FrozenRecord
+
+TYPE_CHECKING = False  # typing's own, without importing typing (milliseconds of every flow's start)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from flowdrop.model.graph import Graph
 
 
 class JSONType:
@@ -26,15 +29,20 @@ class JSONType:
 _TYPE_NAMES: Mapping[Any, str] = {str: "str", int: "int", float: "float", bool: "bool", JSONType: "json"}
 
 
-@dataclass(frozen=True)
-class DeployTimeContext:
+class DeployTimeContext(FrozenRecord):
     """What a callable Parameter default receives, as in Metaflow."""
 
+    _fields = ("flow_name", "user_name", "parameter_name", "logger", "configs")
     flow_name: str
     user_name: str
     parameter_name: str
-    logger: Callable[[str], None] = print
-    configs: Any = None  # the flow's config values by name (ctx.configs.cfg.x), as Metaflow's context has
+    logger: Callable[[str], None]
+    configs: Any  # the flow's config values by name (ctx.configs.cfg.x), as Metaflow's context has
+
+    def __init__(self, flow_name: str, user_name: str, parameter_name: str, logger: Callable[[str], None] = print,
+                 configs: Any = None):
+        self._set(flow_name=flow_name, user_name=user_name, parameter_name=parameter_name, logger=logger,
+                  configs=configs)
 
 
 class Parameter:
@@ -130,6 +138,7 @@ def evaluate_deploy_time_parameters(
 
 def _evaluate(flow_cls: type, graph: Graph, user: str, skip: Collection[str], values: dict[str, Any],
               problems: list[str], configs: Mapping[str, Any] | None = None) -> None:
+    from flowdrop.model.parameters import checked_deploy_value  # the graph model: not on `import flowdrop`
     from flowdrop.user_configs import ConfigValue
 
     config_context = ConfigValue({name: value for name, value in (configs or {}).items()})

@@ -17,17 +17,19 @@ Does not own: decorator arguments over configs in the static graph
 from __future__ import annotations
 
 import importlib
-import inspect
-import json
 import os
 import re
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
 from flowdrop.errors import FlowConfigError
-from flowdrop.model.configs import parse_config_text
-from flowdrop.model.graph import Graph
+
+TYPE_CHECKING = False  # typing's own, without importing typing (milliseconds of every flow's start)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from flowdrop.model.graph import Graph
 
 UNPACK_KEY = "_flowdrop_unpacked_config_"  # what `**cfg` yields while a class body runs
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -147,7 +149,7 @@ class DelayEvaluator(Mapping):
 
 def config_expr(expr: str) -> DelayEvaluator:
     """A Python expression over the flow's configs, evaluated once their values are known (Metaflow's name)."""
-    caller = inspect.currentframe().f_back  # type: ignore[union-attr]
+    caller = sys._getframe(1)  # the frame calling config_expr, whose globals the expression sees
     return DelayEvaluator(expr, caller.f_globals if caller is not None else None)
 
 
@@ -236,6 +238,8 @@ def declared_configs(flow_cls: type, graph: Graph) -> dict[str, Config]:
 def config_requests(files: Mapping[str, str] | None = None, values: Mapping[str, str] | None = None,
                     env: Mapping[str, str] | None = None) -> tuple[dict[str, str], dict[str, str]]:
     """(paths, JSON texts) by config name: the environment's objects, then the command line's, which win."""
+    import json  # not on `import flowdrop`: only commands that compute configs get here
+
     env = os.environ if env is None else env
     paths: dict[str, str] = {}
     texts: dict[str, str] = {}
@@ -292,6 +296,8 @@ def compute_config_values(flow_cls: type, graph: Graph, paths: Mapping[str, str]
 
 
 def _value_of(config: Config, paths: Mapping[str, str], texts: Mapping[str, str], context: Any, folder: Path) -> Any:
+    import json  # not on `import flowdrop`: only commands that compute configs get here
+
     name = config.name
     if name in paths and name in texts:
         raise ValueError(f"config {name!r}: give a file (--config) or a value (--config-value), not both")
@@ -328,6 +334,8 @@ def _read(name: str, path: Path, how: str) -> str:
 def _parsed(config: Config, text: str, origin: str) -> Any:
     parser = config.parser
     if parser is None:
+        from flowdrop.model.configs import parse_config_text  # not on `import flowdrop`
+
         return text if config.plain else parse_config_text(config.name, text, origin)
     if isinstance(parser, str):
         module_name, _, attr = (("flowdrop" + parser) if parser.startswith(".") else parser).rpartition(".")

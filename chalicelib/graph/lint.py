@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 
 from flowdrop.graph.source import FlowSource, Problems, StepSource
 from flowdrop.model.decorators import decorator_problems
-from flowdrop.model.graph import END, FLOWSPEC_ATTRIBUTES, FOREACH, JOIN, LINEAR, SPLIT, START, SWITCH, Node
+from flowdrop.model.graph import END, FOREACH, JOIN, LINEAR, SPLIT, START, SWITCH, Node
+from flowdrop.model.reserved import FLOWSPEC_ATTRIBUTES
 
 # Names Metaflow reserves because a step named so would shadow FlowSpec's own attributes.
 RESERVED_STEP_NAMES = frozenset({"name", "next", "input", "index", "cmd"})

@@ -1,6 +1,7 @@
 """The pure vocabulary every layer shares: frozen data and pure functions, no I/O, no clock.
 
-  graph.py        node types, Node, Graph (and FlowSpec's reserved attributes)
+  graph.py        node types, Node, Graph
+  reserved.py     FlowSpec's own attribute names (never artifacts)
   parameters.py   ParameterSpec and checking values given for parameters
   decorators.py   Decorator, Metaflow's defaults, argument rules, --with specs
   task.py         task ids, TaskPayload, a task's output to Step Functions

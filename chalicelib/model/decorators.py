@@ -10,25 +10,34 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from flowdrop.model.excerpts import short_repr
+from flowdrop.model.frozen import FrozenRecord
 
+TYPE_CHECKING = False  # typing's own, without importing typing (milliseconds of every flow's start)
 if TYPE_CHECKING:
+    from typing import Any
     from flowdrop.model.graph import Node
 
 
-@dataclass(frozen=True)
-class Decorator:
-    """A decorator applied to a step or a flow, with its literal keyword arguments."""
+class Decorator(FrozenRecord):
+    """A decorator applied to a step or a flow, with its literal keyword arguments.
 
+    `expressions` are the arguments that read the flow's Configs, as source
+    text: (keyword, expression), keyword None for `**config`. graph/configs.py
+    turns them into attributes once the config values are known.
+    """
+
+    _fields = ("name", "attributes", "lineno", "expressions")
     name: str
-    attributes: Mapping[str, Any] = field(default_factory=dict)
-    lineno: int = 0
-    # Arguments that read the flow's Configs, as source text: (keyword, expression), keyword None for
-    # `**config`. graph/configs.py turns them into attributes once the config values are known.
-    expressions: tuple[tuple[str | None, str], ...] = ()
+    attributes: Mapping[str, Any]
+    lineno: int
+    expressions: tuple[tuple[str | None, str], ...]
+
+    def __init__(self, name: str, attributes: Mapping[str, Any] | None = None, lineno: int = 0,
+                 expressions: tuple[tuple[str | None, str], ...] = ()):
+        self._set(name=name, attributes={} if attributes is None else attributes, lineno=lineno,
+                  expressions=expressions)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""

@@ -25,9 +25,6 @@ START, LINEAR, SPLIT, FOREACH, JOIN, END = "start", "linear", "split", "foreach"
 SWITCH = "split-switch"
 NODE_TYPES = (START, LINEAR, SPLIT, FOREACH, JOIN, END, SWITCH)
 
-# Attributes of FlowSpec itself, never artifacts: what a step's `self.x`
-# cannot be (the parser refuses them, the runtime never stores them).
-FLOWSPEC_ATTRIBUTES = frozenset({"next", "merge_artifacts", "input", "index", "foreach_stack", "name", "script_name"})
 
 
 @dataclass(frozen=True)

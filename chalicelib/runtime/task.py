@@ -21,7 +21,7 @@ import sys
 import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -416,7 +416,7 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
                                 exception_class=failure.type, exception_message=failure.exception)
             values, untouched = flow._artifact_state()
             artifacts = {**untouched, **ds.save_artifacts(values)}
-            meta["foreach_stack"] = [asdict(f) for f in flow._foreach_stack]
+            meta["foreach_stack"] = [f.to_dict() for f in flow._foreach_stack]
             foreach_count, location = None, None
             if node.foreach_param is not None:
                 foreach_count = _count_items(flow, node.foreach_param, step, payload.mode)
