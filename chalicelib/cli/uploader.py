@@ -16,6 +16,7 @@ Does not own: what goes into a tarball (codepackage/), the manifest's schema
 from __future__ import annotations
 
 import io
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -128,12 +129,15 @@ def sdk_files(package_dir: Path | None = None) -> dict[str, bytes]:
     if package_dir is None:
         package_dir = Path(__file__).resolve().parent.parent  # flowdrop/cli/uploader.py -> flowdrop/
     files = {}
-    for path in sorted(package_dir.rglob("*.py")):
-        relative = path.relative_to(package_dir)
-        if "__pycache__" in relative.parts or path.is_symlink():
-            continue
-        files[f"{SDK_DIR}/{relative.as_posix()}"] = path.read_bytes()
-    return files
+    # os.walk, pruning __pycache__ (and never following a link), not Path.rglob: create waits on this walk.
+    for folder, subfolders, names in os.walk(package_dir):
+        subfolders[:] = [d for d in subfolders if d != "__pycache__" and not os.path.islink(os.path.join(folder, d))]
+        inside = Path(folder).relative_to(package_dir).as_posix()
+        for name in names:
+            path = os.path.join(folder, name)
+            if name.endswith(".py") and not os.path.islink(path):
+                files[f"{SDK_DIR}/{name}" if inside == "." else f"{SDK_DIR}/{inside}/{name}"] = Path(path).read_bytes()
+    return dict(sorted(files.items()))
 
 
 def included_files(graph: Graph, folder: Path, deploy_values: Mapping[str, Any] | None = None,

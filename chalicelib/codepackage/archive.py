@@ -71,7 +71,9 @@ def build_package(manifest: Mapping[str, Any], files: Mapping[str, bytes]) -> by
             _add(tar, CODE_PREFIX + path, bytes(files[path]))
     out = io.BytesIO()
     # mtime 0 and no file name in the gzip header: the bytes depend on the content only.
-    with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=6) as gz:  # 9: 2x the time, 0.7% smaller
+    # Level 4: a quarter of level 6's time on flowdrop's own 1.1 MB of source (which every package carries),
+    # 5% larger; 6 was the cost `step-functions create` waited on most after boto3 (9: 2x 6's time, 0.7% smaller).
+    with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=4) as gz:
         gz.write(raw.getvalue())
     return out.getvalue()
 
