@@ -130,10 +130,10 @@ def sdk_files(package_dir: Path | None = None) -> dict[str, bytes]:
         package_dir = Path(__file__).resolve().parent.parent  # flowdrop/cli/uploader.py -> flowdrop/
     files = {}
     # os.walk, pruning __pycache__ (and never following a link), not Path.rglob: create waits on this walk.
-    for folder, subfolders, names in os.walk(package_dir):
+    for folder, subfolders, file_names in os.walk(package_dir):
         subfolders[:] = [d for d in subfolders if d != "__pycache__" and not os.path.islink(os.path.join(folder, d))]
         inside = Path(folder).relative_to(package_dir).as_posix()
-        for name in names:
+        for name in file_names:
             path = os.path.join(folder, name)
             if name.endswith(".py") and not os.path.islink(path):
                 files[f"{SDK_DIR}/{name}" if inside == "." else f"{SDK_DIR}/{inside}/{name}"] = Path(path).read_bytes()

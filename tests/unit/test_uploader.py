@@ -244,3 +244,20 @@ def test_bad_alert_targets_are_refused_naming_the_option(info_flow):
         "--notify-on-error 'http://example.com/x': webhooks must use https:// (plain http only to 127.0.0.1 or "
         "localhost)",
         "--notify-on-success 'arn:aws:sqs:x' is not an SNS topic ARN like arn:aws:sns:us-east-1:123456789012:alerts"]
+
+
+def test_sdk_files_are_the_packages_py_files_by_posix_path_without_caches_or_links(tmp_path):
+    package = tmp_path / "flowdrop"
+    (package / "cli" / "__pycache__").mkdir(parents=True)
+    (package / "__init__.py").write_text("top")
+    (package / "cli" / "flow.py").write_text("flow")
+    (package / "cli" / "page.html").write_text("<html>")
+    (package / "cli" / "__pycache__" / "stale.py").write_text("cache")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "other.py").write_text("other")
+    (package / "linked").symlink_to(tmp_path / "outside", target_is_directory=True)
+    (package / "alias.py").symlink_to(package / "__init__.py")
+    files = sdk_files(package)
+    assert files == {"flowdrop/__init__.py": b"top", "flowdrop/cli/flow.py": b"flow"}
+    assert list(files) == sorted(files)
+    assert "flowdrop/cli/uploader.py" in sdk_files() and not any("__pycache__" in path for path in sdk_files())
