@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flowdrop.model.excerpts import short_repr
+from flowdrop.model.ignored import IGNORED_STEP
 
 if TYPE_CHECKING:
     from flowdrop.model.graph import Node
@@ -57,11 +58,11 @@ DECORATOR_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
 }
 
 
-# Step decorators a flow may carry: flowdrop's own, and Metaflow's others,
-# which are accepted and ignored (a Metaflow flow runs unchanged). `--with`
+# Step decorators a flow may carry: flowdrop's own, Metaflow's others, which
+# are accepted and ignored (model/ignored.py), and @parallel, which refuses when used. `--with`
 # names outside this list are typing mistakes and are refused.
 STEP_DECORATOR_NAMES: tuple[str, ...] = tuple(sorted({
-    *DECORATOR_DEFAULTS, "secrets", "parallel", "kubernetes", "card", "pypi", "conda", "pytorch_parallel",
+    *DECORATOR_DEFAULTS, *IGNORED_STEP, "parallel", "pytorch_parallel",
 }))
 
 

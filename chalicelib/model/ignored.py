@@ -10,7 +10,10 @@ model/decorators.py) or printing (cli/lint.py). Pure.
 
 from __future__ import annotations
 
-from flowdrop.model.graph import Graph
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flowdrop.model.graph import Graph
 
 _PACKAGES = ("packages are not installed: tasks run in the Python environment they are deployed to "
              "(the Batch image, the worker's or the laptop's interpreter)")
