@@ -18,8 +18,8 @@ tags: `user:<name>` for every run a person starts (locally or by
 flow. The default namespace is `user:<$USER>`. Listing a flow's runs shows
 only runs in the current namespace; naming a run outside it raises
 MetaflowNamespaceMismatch (NamespaceMismatchError). namespace(None) sees
-every run. objects.py holds Metaflow, Flow, Run and Step; task.py Task and
-DataArtifact. Does not own the storage layout (datastore/flow.py) or
+every run. objects.py holds Metaflow, Flow and Run; step.py Step; task.py
+Task and DataArtifact. Does not own the storage layout (datastore/flow.py) or
 writing anything but a run's tags.
 """
 
