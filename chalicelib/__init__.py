@@ -19,7 +19,8 @@ from flowdrop.user_configs import Config, config_expr
 def __getattr__(name: str):
     # The client API imports the datastore; load it only when asked for.
     if name in ("Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace",
-                "default_namespace", "set_datastore", "MissingObjectError", "NamespaceMismatchError"):
+                "default_namespace", "set_datastore", "get_metadata", "metadata", "MissingObjectError",
+                "NamespaceMismatchError"):
         from flowdrop import client
 
         return getattr(client, name)
@@ -39,7 +40,7 @@ def __getattr__(name: str):
         from flowdrop.profiling import profile
 
         return profile
-    if name in ("S3", "parallel", "get_metadata", "metadata"):
+    if name in ("S3", "parallel"):
         from flowdrop import not_offered  # Metaflow's names flowdrop lacks: they import, and refuse when used
 
         return getattr(not_offered, name)

@@ -1,9 +1,10 @@
 """Metaflow names flowdrop does not offer, present so that code importing them loads, refusing when used.
 
-Owns: S3, parallel, get_metadata and metadata as stand-ins whose use raises
-NotOfferedError naming what to do instead (a flow that only imports them
+Owns: S3 and parallel as stand-ins whose use raises NotOfferedError naming
+what to do instead, and the reason a metadata service is refused (a flow that only imports them
 runs; `hasattr(flowdrop, "S3")` holds, as it does for metaflow). Does not
-own: the decorators flowdrop accepts and ignores (model/ignored.py).
+own: the decorators flowdrop accepts and ignores (model/ignored.py), or
+get_metadata/metadata, which answer with the datastore (client/reading.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from typing import Any
 
 from flowdrop.errors import FlowdropError
 
-_METADATA = "runs are recorded in the datastore (flowdrop.set_datastore chooses which); there is no metadata service"
+METADATA_SERVICE = ("runs are recorded in the datastore (metadata('local@<folder>') or flowdrop.set_datastore "
+                    "chooses which); there is no metadata service")
 _PARALLEL = "@parallel's multi-node gangs have no Step Functions form; use a foreach"
 
 
@@ -36,13 +38,3 @@ def parallel(*args: Any, **kwargs: Any) -> Any:
     from flowdrop.decorators import definition_error
 
     raise definition_error(str(NotOfferedError("@parallel", _PARALLEL)))
-
-
-def get_metadata() -> str:
-    """Metaflow's get_metadata: not offered."""
-    raise NotOfferedError("get_metadata", _METADATA)
-
-
-def metadata(ms: str) -> str:
-    """Metaflow's metadata: not offered."""
-    raise NotOfferedError("metadata", _METADATA)

@@ -24,13 +24,13 @@ writing anything but a run's tags.
 """
 
 from flowdrop.client.objects import Flow, Metaflow, Run, Step, run_in_storage
-from flowdrop.client.reading import default_namespace, get_namespace, namespace, set_datastore
+from flowdrop.client.reading import default_namespace, get_metadata, get_namespace, metadata, namespace, set_datastore
 from flowdrop.client.task import DataArtifact, Metadata, MetaflowData, Task, TaskArtifacts, TaskData
 from flowdrop.errors import MissingObjectError, NamespaceMismatchError
 from flowdrop.exception import MetaflowNamespaceMismatch, MetaflowNotFound
 
 __all__ = [
     "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "Metadata", "MetaflowData", "TaskData",
-    "TaskArtifacts", "namespace", "get_namespace", "default_namespace", "set_datastore",
+    "TaskArtifacts", "namespace", "get_namespace", "default_namespace", "set_datastore", "get_metadata", "metadata",
     "MissingObjectError", "NamespaceMismatchError", "MetaflowNotFound", "MetaflowNamespaceMismatch",
 ]

@@ -1,7 +1,8 @@
 """Where the client API reads runs, and in which namespace.
 
 Owns: set_datastore(), namespace(), get_namespace(), default_namespace(),
-the datastores to read in lookup order (the primary one, then
+Metaflow's get_metadata()/metadata() (the datastore is where flowdrop keeps
+what Metaflow's metadata provider records), the datastores to read in lookup order (the primary one, then
 production's), and the small parsing helpers the client objects share.
 """
 
@@ -52,6 +53,31 @@ def storages() -> list[Storage]:
                 found.append(production)
         _state["storages"] = found
     return list(_state["storages"])
+
+
+def get_metadata() -> str:
+    """Metaflow's get_metadata(): where run records are read, `local@<folder>` or `s3@s3://bucket/prefix`.
+
+    flowdrop has no metadata service: runs, tasks and their metadata live in the datastore beside the artifacts.
+    """
+    storage = storages()[0]
+    if storage.url.startswith("file://"):
+        return f"local@{storage.url[len('file://'):]}"
+    return f"{storage.url.partition(':')[0]}@{storage.url}"
+
+
+def metadata(ms: str) -> str:
+    """Metaflow's metadata(ms): `local` (the configured datastore), `local@<folder>` or `s3@s3://...`; returns
+    get_metadata(). A metadata service (`service@...`) does not exist in flowdrop and is refused."""
+    kind, _, where_to = str(ms).partition("@")
+    if kind == "service":
+        from flowdrop.not_offered import METADATA_SERVICE, NotOfferedError
+
+        raise NotOfferedError("metadata service", METADATA_SERVICE)
+    if kind not in ("local", "s3"):
+        raise ValueError(f"metadata({ms!r}): give 'local', 'local@<folder>' or 's3@s3://bucket/prefix'")
+    set_datastore(where_to or None)
+    return get_metadata()
 
 
 def where() -> str:
