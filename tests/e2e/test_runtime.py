@@ -404,3 +404,9 @@ if __name__ == '__main__':
     again = run_flow(flow, "run", "--genre", "Crime", datastore=store)
     assert again.returncode == 0, again.stderr
     assert client.Flow("PlaylistFlow").latest_run.data.picks == ["Heat"]
+
+
+def test_run_help_shows_each_parameter_with_its_type_and_default(store):
+    proc = run_flow(EXAMPLES / "parameter_flow.py", "run", "--help", datastore=store)
+    assert proc.returncode == 0, proc.stderr
+    assert "--alpha FLOAT" in proc.stdout and "default: 0.01" in proc.stdout
