@@ -269,3 +269,22 @@ def test_terminate_stops_a_running_run_and_its_task(stack, api, tmp_path, backen
                 break
             time.sleep(0.5)
         assert [j["status"] for j in jobs] == ["FAILED"]
+
+
+def test_metaflows_use_distributed_map_sends_even_a_narrow_foreach_distributed(stack, api, tmp_path):
+    # Metaflow's create flags a deploy script passes: --use-distributed-map is carried out, the token flags
+    # are said to be left out, and --deployer-attribute-file names what was deployed.
+    attributes = tmp_path / "deployed.json"
+    output = deploy_flow(stack, examples_dir() / "foreach_flow.py", backend="worker",
+                         create_options=("--use-distributed-map", "--authorize", "any-token",
+                                         "--deployer-attribute-file", str(attributes)))
+    assert "flowdrop leaves out Metaflow's --authorize" in output, output
+    written = json.loads(attributes.read_text())
+    assert written["name"] == "ForeachFlow" and written["flow_name"] == "ForeachFlow"
+    assert written["alias_arn"].endswith(":stateMachine:ForeachFlow:production") and written["version"] >= 1
+    run_id = api.trigger("ForeachFlow", {"width": 2})["run_id"]
+    answer = wait_for_run(api, "ForeachFlow", run_id, timeout=240)
+    assert answer["status"] == "SUCCEEDED", (answer.get("error"), answer.get("cause"))
+    events = history(stack, "ForeachFlow", run_id)
+    # 2 items, under the stack's inline limit of 3, yet in a Distributed Map
+    assert [e["type"] for e in events if e["type"].startswith("MapRun")] == ["MapRunStarted", "MapRunSucceeded"]
