@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 # `list-runs --running`, `--timed-out`...: one flag per execution status.
 STATUS_FLAGS = {status.lower(): status for status in RUN_STATUSES}
 # Options of `trigger` itself; a flow parameter may not take these names.
-_TRIGGER_OWN = ("name", "branch", "production", "idempotency_key", "help")
+_TRIGGER_OWN = ("name", "branch", "production", "idempotency_key", "run_id_file", "help")
 
 
 def _target_options(func: Callable) -> Callable:
@@ -160,9 +160,11 @@ def add_step_functions_commands(cli: click.Group) -> None:
                             help="Start a run of the production version; flow parameters as --<name> VALUE.")
     @_target_options
     @click.option("--idempotency-key", default=None, help="The same key starts at most one run.")
+    @click.option("--run-id-file", default=None, type=click.Path(dir_okay=False),
+                  help="Write the run's id (sfn-...) to this file, as Metaflow's trigger does.")
     @click.pass_context
     def trigger(ctx: click.Context, name: str | None, branch: str | None, production: bool,
-                idempotency_key: str | None, **given: Any) -> None:
+                idempotency_key: str | None, run_id_file: str | None, **given: Any) -> None:
         from flowdrop.cli.api_client import ApiClient
 
         with messages_not_tracebacks():
@@ -175,6 +177,9 @@ def add_step_functions_commands(cli: click.Group) -> None:
                        f"(run-id {answer.get('run_id')}).")
             if answer.get("status_url"):
                 click.echo(f"Status: {answer['status_url']}")
+            if run_id_file:
+                with open(run_id_file, "w") as out:
+                    out.write(str(answer.get("run_id")))
 
     @step_functions.command(help="Stop a running production run: python flow.py step-functions terminate sfn-...")
     @click.argument("run_id")
