@@ -1,7 +1,7 @@
 """Metaflow's other `step-functions create` flags: accepted, carried out where flowdrop has the thing, said otherwise.
 
 Owns: the click options a Metaflow user's deploy script passes that flowdrop's
-own create does not define (`--use-distributed-map`, `--authorize`,
+own create (and terminate, delete: `--authorize`) does not define (`--use-distributed-map`, `--authorize`,
 `--generate-new-token`, `--new-token`, `--namespace`, `--log-execution-history`,
 `--compress-state-machine`, `--aws-batch-tag`, `--deployer-attribute-file`),
 what each becomes, and the one line per flag flowdrop leaves out, printed on
@@ -62,6 +62,16 @@ def metaflow_create_options(func: Callable) -> Callable:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def authorize_option(func: Callable) -> Callable:
+    """Metaflow's `--authorize TOKEN` on terminate and delete: accepted and said to be left out."""
+    def say(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            say_ignored({"authorize": value})
+
+    return click.option("--authorize", default=None, metavar="TOKEN", expose_value=False, callback=say,
+                        help="Metaflow's production token: not needed.")(func)
 
 
 def ignored_notes(given: Mapping[str, Any]) -> list[str]:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from flowdrop.cli.exits import messages_not_tracebacks
-from flowdrop.cli.metaflow_create import metaflow_create_options
+from flowdrop.cli.metaflow_create import authorize_option, metaflow_create_options
 from flowdrop.errors import FlowdropError, ParameterError
 from flowdrop.model.backends import BACKENDS, DEFAULT_BACKEND
 from flowdrop.model.graph import Graph
@@ -185,6 +185,7 @@ def add_step_functions_commands(cli: click.Group) -> None:
     @click.argument("run_id")
     @click.option("--reason", default=None, help="Why, kept with the run (its cause).")
     @_target_options
+    @authorize_option
     @click.pass_context
     def terminate(ctx: click.Context, run_id: str, reason: str | None, name: str | None, branch: str | None,
                   production: bool) -> None:
@@ -228,6 +229,7 @@ def add_step_functions_commands(cli: click.Group) -> None:
 
     @step_functions.command(help="Remove the flow from production: state machine, alias and schedule.")
     @_target_options
+    @authorize_option
     @click.pass_context
     def delete(ctx: click.Context, name: str | None, branch: str | None, production: bool) -> None:
         from flowdrop.cli.api_client import ApiClient

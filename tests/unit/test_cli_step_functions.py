@@ -173,6 +173,15 @@ def test_delete_calls_the_api(parameter_cli, env, api):
     assert result.stdout.startswith("Deleted ParameterFlow from AWS Step Functions")
 
 
+def test_delete_takes_metaflows_authorize_and_says_it_is_not_needed(parameter_cli, env, api):
+    env.update(FLOWDROP_API_URL=api.url)
+    api.answer("DELETE", "/flows/ParameterFlow", (200, {"deleted": "ParameterFlow"}))
+    result = invoke(parameter_cli, ["step-functions", "delete", "--authorize", "production:ParameterFlow-0-abcd"], env)
+    assert result.exit_code == 0, result.output
+    assert [r["method"] for r in api.requests] == ["DELETE"]
+    assert "flowdrop leaves out Metaflow's --authorize" in result.stderr
+
+
 # -- the API client on its own ---------------------------------------------------------------------
 
 
