@@ -1,8 +1,8 @@
 """Metaflow names flowdrop does not offer, present so that code importing them loads, refusing when used.
 
-Owns: S3 and parallel as stand-ins whose use raises NotOfferedError naming
-what to do instead, and the reason a metadata service is refused (a flow that only imports them
-runs; `hasattr(flowdrop, "S3")` holds, as it does for metaflow). Does not
+Owns: parallel as a stand-in whose use raises NotOfferedError naming what to
+do instead, and the reason a metadata service is refused (a flow that only imports them
+runs; `hasattr(flowdrop, "parallel")` holds, as it does for metaflow). Does not
 own: the decorators flowdrop accepts and ignores (model/ignored.py), or
 get_metadata/metadata, which answer with the datastore (client/reading.py).
 """
@@ -23,14 +23,6 @@ class NotOfferedError(FlowdropError):
 
     def __init__(self, name: str, instead: str):
         super().__init__(f"flowdrop does not offer Metaflow's {name}: {instead}")
-
-
-class S3:
-    """Metaflow's S3 client: not offered."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        raise NotOfferedError("S3", "use boto3 in the step (boto3.client('s3')); artifacts (self.x = ...) are "
-                                    "stored in S3 for you")
 
 
 def parallel(*args: Any, **kwargs: Any) -> Any:

@@ -288,3 +288,43 @@ def test_metaflows_use_distributed_map_sends_even_a_narrow_foreach_distributed(s
     events = history(stack, "ForeachFlow", run_id)
     # 2 items, under the stack's inline limit of 3, yet in a Distributed Map
     assert [e["type"] for e in events if e["type"].startswith("MapRun")] == ["MapRunStarted", "MapRunSucceeded"]
+
+
+S3_FLOW = '''
+from flowdrop import FlowSpec, S3, step
+
+
+class S3UserFlow(FlowSpec):
+
+    @step
+    def start(self):
+        with S3(run=self) as s3:
+            self.url = s3.put('inputs/rows.csv', 'a,b\\n1,2\\n')
+        self.next(self.end)
+
+    @step
+    def end(self):
+        with S3(run=self) as s3:
+            self.rows = s3.get('inputs/rows.csv').text.splitlines()
+            self.listed = [obj.key for obj in s3.list_recursive()]
+
+
+if __name__ == '__main__':
+    S3UserFlow()
+'''
+
+
+def test_a_production_step_keeps_data_with_metaflows_s3_under_its_run(stack, api, tmp_path):
+    from flowdrop.client import Run
+
+    flow_file = tmp_path / "s3_user_flow.py"
+    flow_file.write_text(S3_FLOW)
+    run_id, answer = run_flow(stack, api, flow_file, "S3UserFlow", backend="worker")
+    assert answer["status"] == "SUCCEEDED", (answer.get("error"), answer.get("cause"))
+    production_client(stack.config)
+    data = Run(f"S3UserFlow/{run_id}")["end"].task.data
+    assert data.rows == ["a,b", "1,2"] and data.listed == ["inputs/rows.csv"]
+    bucket, _, key = data.url[len("s3://"):].partition("/")
+    assert key.endswith(f"datatools/S3UserFlow/{run_id}/inputs/rows.csv")
+    body = stack.aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert body == b"a,b\n1,2\n"

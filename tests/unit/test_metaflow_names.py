@@ -25,12 +25,10 @@ def test_profile_prints_start_and_time_or_adds_to_the_stats_dict(capsys):
 
 
 def test_metaflows_names_flowdrop_lacks_import_and_refuse_when_used_saying_what_to_do():
-    from flowdrop import S3, get_metadata, metadata, parallel
+    from flowdrop import get_metadata, metadata, parallel
     from flowdrop.errors import DecoratorError, FlowdropError
 
     assert all(hasattr(flowdrop, name) for name in ("S3", "parallel", "get_metadata", "metadata"))
-    with pytest.raises(FlowdropError, match="flowdrop does not offer Metaflow's S3: use boto3 in the step"):
-        S3(run=None)
     with pytest.raises(FlowdropError, match="no metadata service"):
         metadata("service@http://x")
     assert get_metadata().startswith("local@")  # refusing the service changed nothing
