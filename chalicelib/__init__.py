@@ -19,7 +19,8 @@ from flowdrop.user_configs import Config, config_expr
 def __getattr__(name: str):
     # The client API imports the datastore; load it only when asked for.
     if name in ("Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace",
-                "default_namespace", "set_datastore", "MissingObjectError", "NamespaceMismatchError"):
+                "default_namespace", "set_datastore", "get_metadata", "metadata", "MissingObjectError",
+                "NamespaceMismatchError"):
         from flowdrop import client
 
         return getattr(client, name)
@@ -39,7 +40,11 @@ def __getattr__(name: str):
         from flowdrop.profiling import profile
 
         return profile
-    if name in ("S3", "parallel", "get_metadata", "metadata"):
+    if name == "S3":
+        from flowdrop.datatools import S3  # boto3 only when a step makes one
+
+        return S3
+    if name == "parallel":
         from flowdrop import not_offered  # Metaflow's names flowdrop lacks: they import, and refuse when used
 
         return getattr(not_offered, name)
@@ -54,5 +59,5 @@ __all__ = [
     "card", "pypi", "conda", "kubernetes", "secrets", "pypi_base", "conda_base",  # accepted, not carried out
     "Event",
     "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace", "default_namespace",
-    "Deployer", "DeployedFlow", "TriggeredRun", "Runner", "ExecutingRun", "profile",
+    "Deployer", "DeployedFlow", "TriggeredRun", "Runner", "ExecutingRun", "profile", "S3",
 ]

@@ -107,6 +107,15 @@ class Current:
 
         return Trigger(list(meta), upstream_run)
 
+    @property
+    def card(self) -> Any:
+        """Metaflow's current.card: what the task appends is kept (cards.py) and not rendered."""
+        if "card" not in self._values:
+            from flowdrop.cards import CardCollector
+
+            self._values["card"] = CardCollector()
+        return self._values["card"]
+
     def get(self, key: str, default: Any = None) -> Any:
         """Like getattr(current, key, default)."""
         return getattr(self, key, default)

@@ -1,9 +1,10 @@
 """Metaflow names flowdrop does not offer, present so that code importing them loads, refusing when used.
 
-Owns: S3, parallel, get_metadata and metadata as stand-ins whose use raises
-NotOfferedError naming what to do instead (a flow that only imports them
-runs; `hasattr(flowdrop, "S3")` holds, as it does for metaflow). Does not
-own: the decorators flowdrop accepts and ignores (model/ignored.py).
+Owns: parallel as a stand-in whose use raises NotOfferedError naming what to
+do instead, and the reason a metadata service is refused (a flow that only imports them
+runs; `hasattr(flowdrop, "parallel")` holds, as it does for metaflow). Does not
+own: the decorators flowdrop accepts and ignores (model/ignored.py), or
+get_metadata/metadata, which answer with the datastore (client/reading.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from typing import Any
 
 from flowdrop.errors import FlowdropError
 
-_METADATA = "runs are recorded in the datastore (flowdrop.set_datastore chooses which); there is no metadata service"
+METADATA_SERVICE = ("runs are recorded in the datastore (metadata('local@<folder>') or flowdrop.set_datastore "
+                    "chooses which); there is no metadata service")
 _PARALLEL = "@parallel's multi-node gangs have no Step Functions form; use a foreach"
 
 
@@ -23,26 +25,8 @@ class NotOfferedError(FlowdropError):
         super().__init__(f"flowdrop does not offer Metaflow's {name}: {instead}")
 
 
-class S3:
-    """Metaflow's S3 client: not offered."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        raise NotOfferedError("S3", "use boto3 in the step (boto3.client('s3')); artifacts (self.x = ...) are "
-                                    "stored in S3 for you")
-
-
 def parallel(*args: Any, **kwargs: Any) -> Any:
     """Metaflow's @parallel: not offered."""
     from flowdrop.decorators import definition_error
 
     raise definition_error(str(NotOfferedError("@parallel", _PARALLEL)))
-
-
-def get_metadata() -> str:
-    """Metaflow's get_metadata: not offered."""
-    raise NotOfferedError("get_metadata", _METADATA)
-
-
-def metadata(ms: str) -> str:
-    """Metaflow's metadata: not offered."""
-    raise NotOfferedError("metadata", _METADATA)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Mapping
 
 from flowdrop.current import current
 from flowdrop.errors import ParameterError
+from flowdrop.model.excerpts import short_repr
 from flowdrop.model.frozen import FrozenRecord
 
 TYPE_CHECKING = False  # typing's own, without importing typing (milliseconds of every flow's start)
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from flowdrop.model.graph import Graph
+    from flowdrop.model.parameters import ParameterSpec
 
 
 class JSONType:
@@ -146,9 +148,15 @@ def _evaluate(flow_cls: type, graph: Graph, user: str, skip: Collection[str], va
         if not spec.deploy_time or spec.name in skip:
             continue
         where = f"{graph.file}:{spec.lineno}: deploy-time parameter {spec.name!r}"
-        function = getattr(getattr(flow_cls, spec.attribute, None), "default", None)
+        live = getattr(flow_cls, spec.attribute, None)
+        function = getattr(live, "default", None)
+        if not isinstance(live, Parameter):
+            problems.append(f"{where}: the flow class has no Parameter {spec.attribute!r}")
+            continue
         if not callable(function):
-            problems.append(f"{where}: the flow class has no callable default for it")
+            # A default computed when the flow module was imported (default=script_path('movies.csv'),
+            # as Metaflow's tutorials write): read as written, its value is known only here.
+            _computed_default(spec, live, where, values, problems)
             continue
         context = DeployTimeContext(flow_name=graph.flow_name, user_name=user, parameter_name=spec.name,
                                     configs=config_context)
@@ -161,3 +169,28 @@ def _evaluate(flow_cls: type, graph: Graph, user: str, skip: Collection[str], va
             values[spec.name] = checked_deploy_value(spec, raw)
         except (ValueError, TypeError) as err:
             problems.append(f"{where}: its function returned {raw!r}, which is not a valid {spec.type}: {err}")
+
+
+def _computed_default(spec: ParameterSpec, live: Parameter, where: str, values: dict[str, Any],
+                      problems: list[str]) -> None:
+    """The value of a default expression the flow module computed at import, checked as a deploy-time value."""
+    from flowdrop.model.parameters import checked_deploy_value
+
+    value = live.default
+    if value is None:
+        if spec.required:
+            problems.append(f"{where}: its default expression gave None and the parameter is required")
+        return  # no default: as a parameter without one
+    if live.type_name != spec.type:
+        problems.append(f"{where}: its default expression gave {short_repr(value, 60)} ({live.type_name}), but the "
+                        f"flow file is read as declaring a {spec.type} parameter (from its type= or the default "
+                        f"as written); write type={_TYPE_SPELLING[live.type_name]} in the Parameter")
+        return
+    try:
+        values[spec.name] = checked_deploy_value(spec, value)
+    except (ValueError, TypeError) as err:
+        problems.append(f"{where}: its default expression gave {short_repr(value, 60)}, which is not a valid "
+                        f"{spec.type}: {err}")
+
+
+_TYPE_SPELLING = {"str": "str", "int": "int", "float": "float", "bool": "bool", "json": "JSONType"}

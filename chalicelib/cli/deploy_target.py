@@ -39,6 +39,7 @@ class DeployOptions:
     schedule_overlap: str = "skip"  # model.schedule.OVERLAPS
     notify_on_error: tuple[str, ...] = ()  # alert targets (model.alerts): SNS topic ARNs or https webhooks
     notify_on_success: tuple[str, ...] = ()
+    distributed_map: bool = False  # --use-distributed-map: every foreach in a Distributed Map
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,10 @@ def start_parameters(obj: FlowContext, given: dict[str, Any]) -> str:
     return json.dumps(values, sort_keys=True, default=str)
 
 
+# What --help shows a parameter's value as (values are checked by the flow's types, not click's).
+_METAVARS = {"int": "INTEGER", "float": "FLOAT", "bool": "BOOLEAN", "json": "JSON", "str": "TEXT"}
+
+
 def parameter_options(graph: Graph, run: bool = False) -> list[Callable]:
     """One `--<name>` option per flow parameter."""
     options = []
@@ -54,7 +58,7 @@ def parameter_options(graph: Graph, run: bool = False) -> list[Callable]:
         suffix = spec.name.replace('-', '_').upper()
         envvar = [f"FLOWDROP_RUN_{suffix}", f"METAFLOW_RUN_{suffix}"] if run else None
         options.append(click.option(f"--{spec.name}", spec.attribute, type=str, default=None, envvar=envvar,
-                                    help=help_text.strip()))
+                                    metavar=_METAVARS.get(spec.type, "TEXT"), help=help_text.strip()))
     return options
 
 

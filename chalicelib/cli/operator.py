@@ -241,7 +241,8 @@ def status(ctx: click.Context, run: str, flow: str | None) -> None:
             console.print(f"  {key}: {str(answer[key])[:2000]}", markup=False)
 
 
-@cli.command(help="Task stdout and stderr of a production run, from its datastore (all steps, or STEP).")
+@cli.command(help="Task stdout and stderr of a production run, from its datastore (all steps, or STEP). "
+                  "RUN may also be a pathspec FLOW/RUN/STEP[/TASK], as Metaflow's logs takes.")
 @click.argument("run")
 @click.argument("step", required=False)
 @click.option("--flow", default=None, help="The flow, when RUN is a bare run id.")
@@ -250,16 +251,34 @@ def logs(ctx: click.Context, run: str, step: str | None, flow: str | None) -> No
     from flowdrop.cli.operations import task_logs
 
     with messages_not_tracebacks():
+        run, step, task = _split_task_pathspec(run, step, flow)
         flow, run_id = split_run(run, flow)
         found = task_logs(_config(ctx), flow, run_id, step)
+        if task is not None:
+            found = [entry for entry in found if entry[0].rsplit("/", 1)[-1] == task]
     if not found:
-        click.echo(f"No tasks of {flow}/{run_id}{'/' + step if step else ''} in the datastore yet.")
+        where = f"{flow}/{run_id}" + (f"/{step}" if step else "") + (f"/{task}" if task else "")
+        click.echo(f"No {'such task' if task else 'tasks'} of {where} in the datastore yet.")
     for pathspec, stdout, stderr in found:
         click.secho(f"== {pathspec}", bold=True)
         for name, text in (("stdout", stdout), ("stderr", stderr)):
             if text:
                 click.echo(f"-- {name}")
                 click.echo(text.rstrip("\n"))
+
+
+def _split_task_pathspec(run: str, step: str | None, flow: str | None) -> tuple[str, str | None, str | None]:
+    """(run, step, task) of `FLOW/RUN/STEP[/TASK]` (or `RUN/STEP[/TASK]` with --flow); RUN and STEP as given."""
+    parts = run.split("/")
+    first = 1 if flow else 2  # how many components name the run
+    if len(parts) <= first:
+        return run, step, None
+    if len(parts) > first + 2 or not all(parts):
+        raise FlowdropError(f"{run!r} is not a pathspec: write FLOW/RUN, FLOW/RUN/STEP or FLOW/RUN/STEP/TASK")
+    named_step = parts[first]
+    if step is not None and step != named_step:
+        raise FlowdropError(f"{run!r} names step {named_step!r} but STEP says {step!r}")
+    return "/".join(parts[:first]), named_step, parts[first + 1] if len(parts) > first + 1 else None
 
 
 def _parse_params(pairs: tuple[str, ...]) -> dict[str, str]:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from flowdrop.cli.exits import messages_not_tracebacks
+from flowdrop.cli.metaflow_create import authorize_option, metaflow_create_options
 from flowdrop.errors import FlowdropError, ParameterError
 from flowdrop.model.backends import BACKENDS, DEFAULT_BACKEND
 from flowdrop.model.graph import Graph
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 # `list-runs --running`, `--timed-out`...: one flag per execution status.
 STATUS_FLAGS = {status.lower(): status for status in RUN_STATUSES}
 # Options of `trigger` itself; a flow parameter may not take these names.
-_TRIGGER_OWN = ("name", "branch", "production", "idempotency_key", "help")
+_TRIGGER_OWN = ("name", "branch", "production", "idempotency_key", "run_id_file", "help")
 
 
 def _target_options(func: Callable) -> Callable:
@@ -114,11 +115,14 @@ def add_step_functions_commands(cli: click.Group) -> None:
     @click.option("--plan", "plan_only", is_flag=True,
                   help="Print what deploying would change (new version or duplicate, definition diff, schedule) "
                        "and stop; nothing is uploaded.")
+    @metaflow_create_options
     @click.pass_context
     def create(ctx: click.Context, name: str | None, branch: str | None, production: bool, max_workers: int,
                workflow_timeout: int | None, tags: tuple[str, ...], backend: str | None, package_suffixes: str,
                overlap: str, notify_on_error: tuple[str, ...], notify_on_success: tuple[str, ...], no_wait: bool,
-               wait_timeout: float, only_json: bool, plan_only: bool) -> None:
+               wait_timeout: float, only_json: bool, plan_only: bool, use_distributed_map: bool | None,
+               deployer_attribute_file: str | None, **metaflow_flags: Any) -> None:
+        from flowdrop.cli import metaflow_create
         from flowdrop.cli.deploy_target import DeployOptions, deploy_alerts
         from flowdrop.cli.lint import say_ignored
 
@@ -137,10 +141,11 @@ def add_step_functions_commands(cli: click.Group) -> None:
                                     workflow_timeout=workflow_timeout, with_specs=tuple(obj.with_specs),
                                     tags=tags, backend=kind, suffixes=suffixes or (".py",),
                                     schedule_overlap=overlap, notify_on_error=notify_on_error,
-                                    notify_on_success=notify_on_success)
+                                    notify_on_success=notify_on_success, distributed_map=bool(use_distributed_map))
             if notify_on_error or notify_on_success:
                 deploy_alerts(options)  # a bad target is refused before anything is packaged
             say_ignored(obj)  # production leaves them out too: say so before deploying
+            metaflow_create.say_ignored(metaflow_flags)
             if only_json:
                 click.echo(_definition_json(obj, target.state_machine_name, options))
                 return
@@ -148,15 +153,18 @@ def add_step_functions_commands(cli: click.Group) -> None:
                 from flowdrop.cli.deploy_plan import show_plan
 
                 raise SystemExit(show_plan(obj, options))
-            raise SystemExit(_create(obj, options, wait=not no_wait, wait_timeout=wait_timeout))
+            raise SystemExit(_create(obj, options, wait=not no_wait, wait_timeout=wait_timeout,
+                                     attribute_file=deployer_attribute_file))
 
     @step_functions.command(cls=_FlowParameterCommand,
                             help="Start a run of the production version; flow parameters as --<name> VALUE.")
     @_target_options
     @click.option("--idempotency-key", default=None, help="The same key starts at most one run.")
+    @click.option("--run-id-file", default=None, type=click.Path(dir_okay=False),
+                  help="Write the run's id (sfn-...) to this file, as Metaflow's trigger does.")
     @click.pass_context
     def trigger(ctx: click.Context, name: str | None, branch: str | None, production: bool,
-                idempotency_key: str | None, **given: Any) -> None:
+                idempotency_key: str | None, run_id_file: str | None, **given: Any) -> None:
         from flowdrop.cli.api_client import ApiClient
 
         with messages_not_tracebacks():
@@ -169,11 +177,15 @@ def add_step_functions_commands(cli: click.Group) -> None:
                        f"(run-id {answer.get('run_id')}).")
             if answer.get("status_url"):
                 click.echo(f"Status: {answer['status_url']}")
+            if run_id_file:
+                with open(run_id_file, "w") as out:
+                    out.write(str(answer.get("run_id")))
 
     @step_functions.command(help="Stop a running production run: python flow.py step-functions terminate sfn-...")
     @click.argument("run_id")
     @click.option("--reason", default=None, help="Why, kept with the run (its cause).")
     @_target_options
+    @authorize_option
     @click.pass_context
     def terminate(ctx: click.Context, run_id: str, reason: str | None, name: str | None, branch: str | None,
                   production: bool) -> None:
@@ -217,6 +229,7 @@ def add_step_functions_commands(cli: click.Group) -> None:
 
     @step_functions.command(help="Remove the flow from production: state machine, alias and schedule.")
     @_target_options
+    @authorize_option
     @click.pass_context
     def delete(ctx: click.Context, name: str | None, branch: str | None, production: bool) -> None:
         from flowdrop.cli.api_client import ApiClient
@@ -254,6 +267,7 @@ def _definition_json(obj: Any, state_machine_name: str, options: Any) -> str:
         with_decorators=tuple(obj.with_decorators),
         backend=BackendSettings(kind=options.backend, worker_queue_url=queue_url),
         datastore_root=root,
+        **({"inline_foreach_limit": 0} if options.distributed_map else {}),
     ))
     if placeholders:
         click.echo("Preview with placeholders (no deployer configured): " + "; ".join(placeholders), err=True)
@@ -302,7 +316,7 @@ class _BackgroundClient:
         return client
 
 
-def _create(obj: Any, options: Any, *, wait: bool, wait_timeout: float) -> int:
+def _create(obj: Any, options: Any, *, wait: bool, wait_timeout: float, attribute_file: str | None = None) -> int:
     """Package, upload and (unless told not to) wait; the exit code."""
     from rich.console import Console
 
@@ -331,6 +345,11 @@ def _create(obj: Any, options: Any, *, wait: bool, wait_timeout: float) -> int:
         click.echo(line)
     if outcome.error:
         click.secho(outcome.error, fg="red", err=True)
+    elif attribute_file:
+        from flowdrop.cli.metaflow_create import write_attribute_file
+
+        write_attribute_file(attribute_file, manifest.flow_name, {**result.record,
+                                                                  "state_machine_name": manifest.state_machine_name})
     return outcome.exit_code
 
 

@@ -110,6 +110,7 @@ def build_manifest(graph: Graph, flow_class: str, flow_file: str, target: Deploy
             "schedule_overlap": options.schedule_overlap,
             # Only when asked for, so a deployer from before alerts still accepts the package.
             **({"alerts": alerts.to_dict()} if alerts else {}),
+            **({"distributed_map": True} if options.distributed_map else {}),
         },
         "user": user,
         "created": now.astimezone(timezone.utc).isoformat(timespec="seconds"),

@@ -1,7 +1,8 @@
 """Where the client API reads runs, and in which namespace.
 
 Owns: set_datastore(), namespace(), get_namespace(), default_namespace(),
-the datastores to read in lookup order (the primary one, then
+Metaflow's get_metadata()/metadata() (the datastore is where flowdrop keeps
+what Metaflow's metadata provider records), the datastores to read in lookup order (the primary one, then
 production's), and the small parsing helpers the client objects share.
 """
 
@@ -54,6 +55,31 @@ def storages() -> list[Storage]:
     return list(_state["storages"])
 
 
+def get_metadata() -> str:
+    """Metaflow's get_metadata(): where run records are read, `local@<folder>` or `s3@s3://bucket/prefix`.
+
+    flowdrop has no metadata service: runs, tasks and their metadata live in the datastore beside the artifacts.
+    """
+    storage = storages()[0]
+    if storage.url.startswith("file://"):
+        return f"local@{storage.url[len('file://'):]}"
+    return f"{storage.url.partition(':')[0]}@{storage.url}"
+
+
+def metadata(ms: str) -> str:
+    """Metaflow's metadata(ms): `local` (the configured datastore), `local@<folder>` or `s3@s3://...`; returns
+    get_metadata(). A metadata service (`service@...`) does not exist in flowdrop and is refused."""
+    kind, _, where_to = str(ms).partition("@")
+    if kind == "service":
+        from flowdrop.not_offered import METADATA_SERVICE, NotOfferedError
+
+        raise NotOfferedError("metadata service", METADATA_SERVICE)
+    if kind not in ("local", "s3"):
+        raise ValueError(f"metadata({ms!r}): give 'local', 'local@<folder>' or 's3@s3://bucket/prefix'")
+    set_datastore(where_to or None)
+    return get_metadata()
+
+
 def where() -> str:
     """The datastores read, for messages."""
     return " or ".join(s.url for s in storages())
@@ -99,7 +125,12 @@ def parse_time(value: Any) -> datetime | None:
         return None
 
 
-# The client's classes by kind, filled in by objects.py and task.py (as Metaflow's
-# _CLASSES): a Task is built from its pathspec through its Step without task.py
-# importing objects.py, which imports it.
+# The client's classes by kind, filled in by objects.py, step.py and task.py (as
+# Metaflow's _CLASSES): a Task is built from its pathspec through its Step, and a
+# Step through its Run, without importing the modules that import them.
 CLASSES: dict[str, type] = {}
+
+
+def rebuild(kind: str, pathspec: str) -> Any:
+    """A client object from its pathspec, without the namespace check: what unpickling one gives."""
+    return CLASSES[kind](pathspec, _namespace_check=False)

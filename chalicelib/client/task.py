@@ -13,17 +13,12 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from flowdrop.client.reading import CLASSES, parse_time, split_pathspec
+from flowdrop.client.reading import CLASSES, parse_time, rebuild, split_pathspec
 from flowdrop.exception import MetaflowExceptionWrapper
 from flowdrop.model.task import indices_of
 
 if TYPE_CHECKING:
-    from flowdrop.client.objects import Step
-
-
-def _rebuild(kind: str, pathspec: str) -> Any:
-    """A client object from its pathspec, without the namespace check: what unpickling one gives."""
-    return CLASSES[kind](pathspec, _namespace_check=False)
+    from flowdrop.client.step import Step
 
 
 class Metadata(NamedTuple):
@@ -68,7 +63,7 @@ class Task:
         return hash(("Task", self.pathspec))
 
     def __reduce__(self) -> tuple:
-        return _rebuild, ("task", self.pathspec)
+        return rebuild, ("task", self.pathspec)
 
     # -- where it sits ----------------------------------------------------------
 
@@ -333,7 +328,7 @@ class DataArtifact:
         return f"DataArtifact('{self.pathspec}')"
 
     def __reduce__(self) -> tuple:
-        return _rebuild, ("artifact", self.pathspec)
+        return rebuild, ("artifact", self.pathspec)
 
     @property
     def tags(self) -> frozenset[str]:
@@ -428,5 +423,8 @@ class TaskArtifacts:
     def __len__(self) -> int:
         return len(self._items)
 
+
+# What pickles made before reading.rebuild existed name.
+_rebuild = rebuild
 
 CLASSES.update(task=Task, artifact=DataArtifact)

@@ -40,7 +40,7 @@ _FIELDS = (
 _LATER_FIELDS = ("configs",)
 _OPTIONS = ("max_workers", "workflow_timeout", "with_decorators", "tags", "backend")
 # Options added since: a manifest without them means their default.
-_LATER_OPTIONS = ("schedule_overlap", "alerts")
+_LATER_OPTIONS = ("schedule_overlap", "alerts", "distributed_map")
 
 
 @dataclass(frozen=True)
@@ -263,6 +263,8 @@ def _options(path: str, value: Any) -> list[str]:
         problems.append(f"{path}.schedule_overlap must be one of {', '.join(OVERLAPS)}, {_got(overlap)}")
     if "alerts" in value:
         problems += alerts_problems(f"{path}.alerts", value["alerts"])
+    if not isinstance(value.get("distributed_map", False), bool):
+        problems.append(f"{path}.distributed_map must be true or false, {_got(value['distributed_map'])}")
     return problems
 
 

@@ -117,7 +117,8 @@ def check_candidate(bucket: str, key: str, manifest: Manifest, source: str, sett
         backend=replace(settings.backend, kind=backend),
         code_package=f"s3://{bucket}/{key}",
         datastore_root=settings.datastore_root,
-        inline_foreach_limit=settings.inline_foreach_limit,
+        # --use-distributed-map: every foreach in a Distributed Map; else inline up to the limit.
+        inline_foreach_limit=0 if manifest.options.get("distributed_map") else settings.inline_foreach_limit,
     )
     definition = definition_json(compile_flow(graph, options))
     triggers = triggers_of(graph, machine)

@@ -1,10 +1,11 @@
 """Reading one flow class out of Python source with `ast`.
 
-Owns: finding the FlowSpec subclass, and turning its @step methods, their
-`self.next(...)` calls, decorators and the class's Parameters into plain
-records (FlowSource, StepSource), plus the problems found on the way, each
-naming file, line and step. Does not own: the graph's structure (joins,
-splits, cycles, reachability: lint.py) or the entry points (parse.py).
+Owns: finding the FlowSpec subclass, and turning its @step methods,
+decorators and the class's Parameters into plain records (FlowSource,
+StepSource), plus the problems found on the way, each naming file, line and
+step. Does not own: reading a step's `self.next(...)` (transitions.py), the
+graph's structure (joins, splits, cycles, reachability: lint.py) or the entry
+points (parse.py).
 
 Never imports or runs the user's code: the deployer that reads flows holds
 IAM rights the flow's author does not, so decorator arguments and parameter
@@ -17,6 +18,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowdrop.graph.transitions import Transition, describe, is_next_call, next_attributes, read_transition
 from flowdrop.model.configs import ConfigSpec
 from flowdrop.model.decorators import Decorator
 from flowdrop.model.parameters import ParameterSpec
@@ -53,23 +55,6 @@ class Problems:
 
     def __bool__(self) -> bool:
         return bool(self.found)
-
-
-@dataclass(frozen=True)
-class Transition:
-    """A step's tail `self.next(...)`: its targets and, for a foreach, the artifact it iterates."""
-
-    targets: tuple[str, ...]
-    lineno: int
-    foreach: bool = False
-    foreach_param: str | None = None
-    switch_cases: tuple[tuple[Any, str], ...] = ()  # (value, step) of a switch, in source order
-    condition: str | None = None
-
-    @property
-    def switch(self) -> bool:
-        """True for `self.next({...}, condition='attr')`."""
-        return self.condition is not None
 
 
 @dataclass(frozen=True)
@@ -229,14 +214,6 @@ def _is_step_decorator(expr: ast.expr) -> bool:
     return last_name(expr) == "step"
 
 
-def _describe(expr: ast.expr) -> str:
-    try:
-        text = ast.unparse(expr)
-    except (RecursionError, ValueError):  # nested deeper than unparse recurses; an int past the digit limit
-        return f"<{type(expr).__name__.lower()} nested too deeply to show>"
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def _read_decorator(expr: ast.expr, problems: Problems, report, has_configs: bool = False) -> Decorator | None:
     """A Decorator from `@name` or `@name(key=literal, ...)`; None (and a problem) otherwise.
 
@@ -247,18 +224,18 @@ def _read_decorator(expr: ast.expr, problems: Problems, report, has_configs: boo
     call = expr if isinstance(expr, ast.Call) else None
     name = last_name(call.func if call else expr)
     if name is None:
-        report(expr.lineno, f"decorator `@{_describe(expr)}` is not a plain name; write it as @name or @name(key=value).")
+        report(expr.lineno, f"decorator `@{describe(expr)}` is not a plain name; write it as @name or @name(key=value).")
         return None
     attributes: dict[str, Any] = {}
     expressions: list[tuple[str | None, str]] = []
     for arg in call.args if call else ():
-        report(arg.lineno, f"@{name} takes keyword arguments only, not `{_describe(arg)}`; write @{name}(key=value).")
+        report(arg.lineno, f"@{name} takes keyword arguments only, not `{describe(arg)}`; write @{name}(key=value).")
     for keyword in call.keywords if call else ():
         if keyword.arg is None and has_configs:
             expressions.append((None, ast.unparse(keyword.value)))
             continue
         if keyword.arg is None:
-            report(keyword.value.lineno, f"@{name}(**{_describe(keyword.value)}) cannot be read without running the flow; "
+            report(keyword.value.lineno, f"@{name}(**{describe(keyword.value)}) cannot be read without running the flow; "
                    "spell the arguments out as literals.")
             continue
         if name == "exit_hook" and keyword.arg in ("on_success", "on_error"):
@@ -270,7 +247,7 @@ def _read_decorator(expr: ast.expr, problems: Problems, report, has_configs: boo
             if has_configs:
                 expressions.append((keyword.arg, ast.unparse(keyword.value)))
                 continue
-            report(keyword.value.lineno, f"@{name}({keyword.arg}={_describe(keyword.value)}) is not a literal; decorator "
+            report(keyword.value.lineno, f"@{name}({keyword.arg}={describe(keyword.value)}) is not a literal; decorator "
                    "arguments are read without running the flow, so write the value itself (a number, string, or a "
                    "list or dict of them).")
     return Decorator(name, attributes, expr.lineno, tuple(expressions))
@@ -279,7 +256,7 @@ def _read_decorator(expr: ast.expr, problems: Problems, report, has_configs: boo
 def _hook_names(expr: ast.expr, key: str, report) -> list[str]:
     """@exit_hook(on_success=[notify, 'name', module.fn]): the functions by name, as Metaflow records them."""
     if not isinstance(expr, ast.List | ast.Tuple):
-        report(expr.lineno, f"@exit_hook({key}={_describe(expr)}): {key} must be a list of functions, "
+        report(expr.lineno, f"@exit_hook({key}={describe(expr)}): {key} must be a list of functions, "
                f"like {key}=[notify].")
         return []
     names = []
@@ -290,41 +267,9 @@ def _hook_names(expr: ast.expr, key: str, report) -> list[str]:
                 isinstance(n, ast.Name | ast.Attribute) for n in ast.walk(item) if not isinstance(n, ast.Load)):
             names.append(ast.unparse(item))
         else:
-            report(item.lineno, f"@exit_hook({key}=[...]): item {position} `{_describe(item)}` is not a function; "
+            report(item.lineno, f"@exit_hook({key}=[...]): item {position} `{describe(item)}` is not a function; "
                    "name a function defined or imported in the flow file (or write 'module.function').")
     return names
-
-
-def _is_next_call(node: ast.AST) -> bool:
-    return (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "next"
-        and isinstance(node.func.value, ast.Name)
-        and node.func.value.id == "self"
-    )
-
-
-def _next_attributes(body: list[ast.stmt]) -> int:
-    """How many `<expr>.next` attributes `body` holds: a quick bound on its self.next() calls.
-
-    A walk over the nodes' fields without ast.walk's generators, several times faster; only when it finds
-    more than the tail call does _read_step look for misplaced calls (in ast.walk's order, as reported).
-    """
-    count = 0
-    stack: list[Any] = list(body)
-    ast_node, attribute = ast.AST, ast.Attribute
-    while stack:
-        node = stack.pop()
-        if type(node) is attribute and node.attr == "next":
-            count += 1
-        for name in node._fields:
-            value = getattr(node, name, None)
-            if type(value) is list:
-                stack.extend(item for item in value if isinstance(item, ast_node))
-            elif isinstance(value, ast_node):
-                stack.append(value)
-    return count
 
 
 def _read_step(fn: ast.FunctionDef | ast.AsyncFunctionDef, problems: Problems, has_configs: bool = False) -> StepSource:
@@ -345,10 +290,10 @@ def _read_step(fn: ast.FunctionDef | ast.AsyncFunctionDef, problems: Problems, h
         problems.step(line, name, f"a step takes `self` (and `inputs` for a join), not {num_args} arguments.")
 
     tail = fn.body[-1]
-    tail_call = tail.value if isinstance(tail, ast.Expr) and _is_next_call(tail.value) else None
+    tail_call = tail.value if isinstance(tail, ast.Expr) and is_next_call(tail.value) else None
     misplaced = [
-        node for stmt in fn.body for node in ast.walk(stmt) if _is_next_call(node) and node is not tail_call
-    ] if _next_attributes(fn.body) > (tail_call is not None) else []
+        node for stmt in fn.body for node in ast.walk(stmt) if is_next_call(node) and node is not tail_call
+    ] if next_attributes(fn.body) > (tail_call is not None) else []
     doc = ast.get_docstring(fn)
     if name == "end":
         calls = ([tail_call] if tail_call is not None else []) + misplaced
@@ -367,108 +312,8 @@ def _read_step(fn: ast.FunctionDef | ast.AsyncFunctionDef, problems: Problems, h
             problems.step(line, name, "the step has no self.next(); end it with self.next(self.<next step>) "
                           "(only the end step has none).")
         return StepSource(name, line, num_args, decorators, doc, None, transition_ok=False)
-    transition, ok = _read_transition(tail_call, name, problems)
+    transition, ok = read_transition(tail_call, name, problems)
     return StepSource(name, line, num_args, decorators, doc, transition, ok and not misplaced)
-
-
-def _read_switch(call: ast.Call, step: str, problems: Problems) -> tuple[Transition, bool]:
-    """`self.next({value: self.step, ...}, condition='attr')`: a switch, read as Metaflow's graph reads it."""
-    line, ok = call.lineno, True
-    cases: list[tuple[Any, str]] = []
-    condition = None
-    if len(call.args) != 1 or not isinstance(call.args[0], ast.Dict) or not call.args[0].keys:
-        problems.step(line, step, "a switch takes one non-empty dict of cases: "
-                      "self.next({'a': self.a, 'b': self.b}, condition='attr').")
-        return Transition((), line, condition="?"), False
-    cases_node = call.args[0]
-    for key, value in zip(cases_node.keys, cases_node.values):
-        if key is None or not isinstance(key, ast.Constant) or isinstance(key.value, bytes):
-            problems.step(line, step, f"switch case keys must be string or number literals, not "
-                          f"`{_describe(key) if key is not None else '**...'}`: the graph is read without running the flow.")
-            ok = False
-            continue
-        if not (isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name) and value.value.id == "self"):
-            problems.step(line, step, f"switch case {key.value!r} must name a step as self.<step>, not `{_describe(value)}`.")
-            ok = False
-            continue
-        if any(existing == key.value for existing, _ in cases):
-            problems.step(line, step, f"switch case {key.value!r} is given twice; give each case once.")
-            ok = False
-            continue
-        cases.append((key.value, value.attr))
-    for keyword in call.keywords:
-        if keyword.arg == "condition":
-            if isinstance(keyword.value, ast.Constant) and isinstance(keyword.value.value, str):
-                condition = keyword.value.value
-            else:
-                problems.step(line, step, f"condition= must be a string literal naming an artifact, "
-                              f"not condition={_describe(keyword.value)}.")
-                ok = False
-        else:
-            label = keyword.arg if keyword.arg is not None else "**" + _describe(keyword.value)
-            problems.step(line, step, f"a switch takes only condition='<artifact>', not `{label}`; "
-                          "a switch cannot be combined with foreach.")
-            ok = False
-    targets = tuple(dict.fromkeys(target for _, target in cases))
-    if len(cases) < 2 and ok:
-        problems.step(line, step, f"a switch needs at least 2 cases; this one has {len(cases)}. "
-                      "Use self.next(self.<step>) for a single transition.")
-        ok = False
-    return Transition(targets, line, switch_cases=tuple(cases), condition=condition or "?"), ok
-
-
-def _read_transition(call: ast.Call, step: str, problems: Problems) -> tuple[Transition, bool]:
-    if any(kw.arg == "condition" for kw in call.keywords) or (call.args and isinstance(call.args[0], ast.Dict)):
-        if not any(kw.arg == "condition" for kw in call.keywords):
-            problems.step(call.lineno, step, "self.next() with a dict of cases is a switch and needs "
-                          "condition='<artifact>' naming the artifact whose value picks the case.")
-            return Transition((), call.lineno, condition="?"), False
-        return _read_switch(call, step, problems)
-    line = call.lineno
-    ok = True
-    targets: list[str] = []
-    for arg in call.args:
-        if isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Name) and arg.value.id == "self":
-            target = arg.attr
-        elif isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-            problems.step(line, step, f"self.next() takes steps as attributes: write self.next(self.{arg.value}), "
-                          f"not self.next({arg.value!r}).")
-            target, ok = arg.value, False
-        else:
-            problems.step(line, step, f"self.next() arguments must be steps written as self.<step>, "
-                          f"not `{_describe(arg)}`.")
-            ok = False
-            continue
-        if target in targets:
-            problems.step(line, step, f"self.next() names step '{target}' twice; name each next step once.")
-            ok = False
-            continue
-        targets.append(target)
-    if not call.args:
-        problems.step(line, step, "self.next() names no step; write self.next(self.<next step>).")
-        ok = False
-
-    foreach, foreach_param = False, None
-    for keyword in call.keywords:
-        if keyword.arg == "foreach":
-            foreach = True
-            value = keyword.value
-            if isinstance(value, ast.Constant) and isinstance(value.value, str):
-                foreach_param = value.value
-            else:
-                problems.step(line, step, f"foreach= must be a string literal naming the artifact to iterate over, "
-                              f"e.g. foreach='items', not foreach={_describe(value)}.")
-                ok = False
-        else:
-            label = keyword.arg if keyword.arg is not None else "**" + _describe(keyword.value)
-            problems.step(line, step, f"self.next() does not support `{label}`; the keywords are foreach='<artifact>' "
-                          "and (with a dict of cases) condition='<artifact>'.")
-            ok = False
-    if foreach and len(targets) != 1:
-        problems.step(line, step, f"a foreach goes to exactly one step; this one names {len(targets)} "
-                      f"({', '.join(targets) or 'none'}). Branch inside the foreach body instead.")
-        ok = False
-    return Transition(tuple(targets), line, foreach, foreach_param), ok
 
 
 def _read_parameter(stmt: ast.stmt, flow: str, problems: Problems) -> ParameterSpec | None:
@@ -493,7 +338,7 @@ def _read_parameter(stmt: ast.stmt, flow: str, problems: Problems) -> ParameterS
     elif isinstance(name_expr, ast.Constant) and isinstance(name_expr.value, str):
         name = name_expr.value
     else:
-        report(f"the parameter name must be a string literal, not `{_describe(name_expr)}`.")
+        report(f"the parameter name must be a string literal, not `{describe(name_expr)}`.")
     if len(value.args) > 1:
         report("Parameter() takes the name as its only positional argument; pass the rest as keywords "
                "(default=..., help=...).")
@@ -539,7 +384,7 @@ def _parameter_type(expr: ast.expr | None, default: Any, report) -> str:
     name = last_name(expr)
     if name in PARAMETER_TYPE_NAMES:
         return PARAMETER_TYPE_NAMES[name]
-    report(f"type={_describe(expr)} is not supported; use one of str, int, float, bool or JSONType.")
+    report(f"type={describe(expr)} is not supported; use one of str, int, float, bool or JSONType.")
     return "str"
 
 
@@ -551,6 +396,6 @@ def _literal_keyword(keywords: dict[str, ast.expr], key: str, kind: type, fallba
     except _NOT_LITERAL:
         value = None
     if not isinstance(value, kind):
-        report(f"{key}= must be a literal {kind.__name__}, not `{_describe(keywords[key])}`.")
+        report(f"{key}= must be a literal {kind.__name__}, not `{describe(keywords[key])}`.")
         return fallback
     return value

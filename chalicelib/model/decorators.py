@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from flowdrop.model.excerpts import short_repr
 from flowdrop.model.frozen import FrozenRecord
+from flowdrop.model.ignored import IGNORED_STEP
 
 TYPE_CHECKING = False  # typing's own, without importing typing (milliseconds of every flow's start)
 if TYPE_CHECKING:
@@ -66,11 +67,11 @@ DECORATOR_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
 }
 
 
-# Step decorators a flow may carry: flowdrop's own, and Metaflow's others,
-# which are accepted and ignored (a Metaflow flow runs unchanged). `--with`
+# Step decorators a flow may carry: flowdrop's own, Metaflow's others, which
+# are accepted and ignored (model/ignored.py), and @parallel, which refuses when used. `--with`
 # names outside this list are typing mistakes and are refused.
 STEP_DECORATOR_NAMES: tuple[str, ...] = tuple(sorted({
-    *DECORATOR_DEFAULTS, "secrets", "parallel", "kubernetes", "card", "pypi", "conda", "pytorch_parallel",
+    *DECORATOR_DEFAULTS, *IGNORED_STEP, "parallel", "pytorch_parallel",
 }))
 
 

@@ -10,7 +10,9 @@ model/decorators.py) or printing (cli/lint.py). Pure.
 
 from __future__ import annotations
 
-from flowdrop.model.graph import Graph
+TYPE_CHECKING = False  # typing's own, without importing typing (milliseconds of every flow's start)
+if TYPE_CHECKING:
+    from flowdrop.model.graph import Graph
 
 _PACKAGES = ("packages are not installed: tasks run in the Python environment they are deployed to "
              "(the Batch image, the worker's or the laptop's interpreter)")

@@ -93,6 +93,18 @@ def test_logs_shows_task_output_from_the_production_datastore(flowdrop, triggere
     assert "alpha is still 0.500000" in everything.output
 
 
+def test_logs_takes_a_step_or_task_pathspec_as_metaflows_logs_does(flowdrop, triggered):
+    step = flowdrop("logs", f"ParameterFlow/{triggered}/start")
+    assert f"== ParameterFlow/{triggered}/start/start" in step.output and "/end/end" not in step.output
+    task = flowdrop("logs", f"ParameterFlow/{triggered}/end/end")
+    assert f"== ParameterFlow/{triggered}/end/end" in task.output and "alpha is still 0.500000" in task.output
+    assert "No such task of" in flowdrop("logs", f"ParameterFlow/{triggered}/end/nope").output
+    bare = flowdrop("logs", f"{triggered}/start", "--flow", "ParameterFlow")
+    assert f"== ParameterFlow/{triggered}/start/start" in bare.output
+    clash = flowdrop("logs", f"ParameterFlow/{triggered}/end", "start")
+    assert clash.exit_code != 0 and "names step 'end' but STEP says 'start'" in clash.output
+
+
 def test_trigger_with_a_wrong_parameter_lists_the_problem(flowdrop):
     result = flowdrop("trigger", "ParameterFlow", "--param", "alpha=fast", "--param", "beta=1")
     assert result.exit_code == 2

@@ -269,3 +269,62 @@ def test_terminate_stops_a_running_run_and_its_task(stack, api, tmp_path, backen
                 break
             time.sleep(0.5)
         assert [j["status"] for j in jobs] == ["FAILED"]
+
+
+def test_metaflows_use_distributed_map_sends_even_a_narrow_foreach_distributed(stack, api, tmp_path):
+    # Metaflow's create flags a deploy script passes: --use-distributed-map is carried out, the token flags
+    # are said to be left out, and --deployer-attribute-file names what was deployed.
+    attributes = tmp_path / "deployed.json"
+    output = deploy_flow(stack, examples_dir() / "foreach_flow.py", backend="worker",
+                         create_options=("--use-distributed-map", "--authorize", "any-token",
+                                         "--deployer-attribute-file", str(attributes)))
+    assert "flowdrop leaves out Metaflow's --authorize" in output, output
+    written = json.loads(attributes.read_text())
+    assert written["name"] == "ForeachFlow" and written["flow_name"] == "ForeachFlow"
+    assert written["alias_arn"].endswith(":stateMachine:ForeachFlow:production") and written["version"] >= 1
+    run_id = api.trigger("ForeachFlow", {"width": 2})["run_id"]
+    answer = wait_for_run(api, "ForeachFlow", run_id, timeout=240)
+    assert answer["status"] == "SUCCEEDED", (answer.get("error"), answer.get("cause"))
+    events = history(stack, "ForeachFlow", run_id)
+    # 2 items, under the stack's inline limit of 3, yet in a Distributed Map
+    assert [e["type"] for e in events if e["type"].startswith("MapRun")] == ["MapRunStarted", "MapRunSucceeded"]
+
+
+S3_FLOW = '''
+from flowdrop import FlowSpec, S3, step
+
+
+class S3UserFlow(FlowSpec):
+
+    @step
+    def start(self):
+        with S3(run=self) as s3:
+            self.url = s3.put('inputs/rows.csv', 'a,b\\n1,2\\n')
+        self.next(self.end)
+
+    @step
+    def end(self):
+        with S3(run=self) as s3:
+            self.rows = s3.get('inputs/rows.csv').text.splitlines()
+            self.listed = [obj.key for obj in s3.list_recursive()]
+
+
+if __name__ == '__main__':
+    S3UserFlow()
+'''
+
+
+def test_a_production_step_keeps_data_with_metaflows_s3_under_its_run(stack, api, tmp_path):
+    from flowdrop.client import Run
+
+    flow_file = tmp_path / "s3_user_flow.py"
+    flow_file.write_text(S3_FLOW)
+    run_id, answer = run_flow(stack, api, flow_file, "S3UserFlow", backend="worker")
+    assert answer["status"] == "SUCCEEDED", (answer.get("error"), answer.get("cause"))
+    production_client(stack.config)
+    data = Run(f"S3UserFlow/{run_id}")["end"].task.data
+    assert data.rows == ["a,b", "1,2"] and data.listed == ["inputs/rows.csv"]
+    bucket, _, key = data.url[len("s3://"):].partition("/")
+    assert key.endswith(f"datatools/S3UserFlow/{run_id}/inputs/rows.csv")
+    body = stack.aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert body == b"a,b\n1,2\n"

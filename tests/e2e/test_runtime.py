@@ -364,3 +364,49 @@ def test_a_bad_decorator_argument_is_one_line_naming_file_and_line_not_a_traceba
     assert proc.returncode == 2  # the input was wrong, as for every other flow error
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [f"{flow}:{line}: {message}"]
+
+
+def test_a_flow_whose_defaults_are_computed_at_import_runs_as_metaflows_tutorials_do(store, tmp_path):
+    # Metaflow's 01-playlist tutorial: IncludeFile(default=script_path('movies.csv')), a call, not a literal.
+    (tmp_path / "movies.csv").write_text("movie_title,genres\nAlien,Sci-Fi\nHeat,Crime\n")
+    flow = tmp_path / "playlist_flow.py"
+    flow.write_text('''import os
+
+from flowdrop import FlowSpec, IncludeFile, Parameter, step
+
+
+def script_path(filename):
+    return os.path.join(os.path.dirname(__file__), filename)
+
+
+class PlaylistFlow(FlowSpec):
+    movie_data = IncludeFile('movie_data', default=script_path('movies.csv'))
+    genre = Parameter('genre', default=os.environ.get('NO_SUCH_VARIABLE', 'Sci-Fi'))
+
+    @step
+    def start(self):
+        rows = self.movie_data.splitlines()[1:]
+        self.picks = [row.split(',')[0] for row in rows if self.genre in row]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print('picks', self.picks)
+
+
+if __name__ == '__main__':
+    PlaylistFlow()
+''')
+    proc = run_flow(flow, "run", datastore=store)
+    assert proc.returncode == 0, proc.stderr
+    run = client.Flow("PlaylistFlow").latest_run
+    assert run.data.picks == ["Alien"] and run.data.genre == "Sci-Fi"
+    again = run_flow(flow, "run", "--genre", "Crime", datastore=store)
+    assert again.returncode == 0, again.stderr
+    assert client.Flow("PlaylistFlow").latest_run.data.picks == ["Heat"]
+
+
+def test_run_help_shows_each_parameter_with_its_type_and_default(store):
+    proc = run_flow(EXAMPLES / "parameter_flow.py", "run", "--help", datastore=store)
+    assert proc.returncode == 0, proc.stderr
+    assert "--alpha FLOAT" in proc.stdout and "default: 0.01" in proc.stdout

@@ -91,6 +91,14 @@ def test_trigger_sends_typed_parameters_and_prints_the_run(parameter_cli, env, a
     assert f"Status: {api.url}/flows/ParameterFlow/runs/sfn-key-1" in result.stdout
 
 
+def test_trigger_writes_the_run_id_to_the_run_id_file_as_metaflows_trigger_does(parameter_cli, env, api, tmp_path):
+    env.update(FLOWDROP_API_URL=api.url)
+    api.answer("POST", "/flows/ParameterFlow/runs", (202, {"run_id": "sfn-abc", "execution_arn": "arn:x"}))
+    result = invoke(parameter_cli, ["step-functions", "trigger", "--run-id-file", str(tmp_path / "run-id")], env)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run-id").read_text() == "sfn-abc"
+
+
 def test_trigger_without_parameters_sends_none_and_uses_the_group_name(parameter_cli, env, api):
     env.update(FLOWDROP_API_URL=api.url)
     api.answer("POST", "/flows/Staging/runs", (202, {"run_id": "sfn-1"}))
@@ -163,6 +171,15 @@ def test_delete_calls_the_api(parameter_cli, env, api):
     assert result.exit_code == 0, result.output
     assert [r["method"] for r in api.requests] == ["DELETE"]
     assert result.stdout.startswith("Deleted ParameterFlow from AWS Step Functions")
+
+
+def test_delete_takes_metaflows_authorize_and_says_it_is_not_needed(parameter_cli, env, api):
+    env.update(FLOWDROP_API_URL=api.url)
+    api.answer("DELETE", "/flows/ParameterFlow", (200, {"deleted": "ParameterFlow"}))
+    result = invoke(parameter_cli, ["step-functions", "delete", "--authorize", "production:ParameterFlow-0-abcd"], env)
+    assert result.exit_code == 0, result.output
+    assert [r["method"] for r in api.requests] == ["DELETE"]
+    assert "flowdrop leaves out Metaflow's --authorize" in result.stderr
 
 
 # -- the API client on its own ---------------------------------------------------------------------

@@ -45,5 +45,6 @@ def test_a_flow_using_them_runs_and_the_run_says_what_flowdrop_leaves_out(tmp_pa
     done = run_flow(FLOW, "run", datastore=tmp_path / "ds")
     assert done.returncode == 0, done.stderr
     assert "x is 2" in done.stdout
+    assert "summary components 2" in done.stdout and "train components 1" in done.stdout  # per task
     assert "Not carried out by flowdrop:" in done.stderr
     assert "@card on start, train: Metaflow cards are not rendered" in done.stderr

@@ -136,6 +136,7 @@ def edit(path: str, value) -> dict:
         ("options.backend", "k8s", "options.backend must be one of batch, lambda, worker, got 'k8s'"),
         ("options.backend", KeyError, "options.backend is missing"),
         ("options.turbo", True, "options.turbo is not an option"),
+        ("options.distributed_map", "yes", "options.distributed_map must be true or false, got 'yes'"),
         ("flow_name", "", "flow_name must be a Python identifier"),
         ("flow_class", "Train Flow", "flow_class must be a Python identifier (the flow's class name), got 'Train Flow'"),
         ("flow_file", "../flow.py", "flow_file must be a path inside code/: '..' component"),

@@ -7,6 +7,7 @@ session's moto server: tests/functional/test_uploader_moto.py.
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -130,6 +131,53 @@ def test_failing_deploy_time_functions_are_all_reported_with_their_line(tmp_path
     assert len(problems) == 2
     assert "bad_flow.py:13: deploy-time parameter 'commit'" in problems[0] and "RuntimeError: no git here" in problems[0]
     assert "bad_flow.py:14: deploy-time parameter 'count'" in problems[1] and "'many'" in problems[1]
+
+
+COMPUTED_DEFAULTS = """import os
+
+from flowdrop import FlowSpec, IncludeFile, Parameter, step
+
+
+def script_path(filename):
+    return os.path.join(os.path.dirname(__file__), filename)
+
+
+class TutorialFlow(FlowSpec):
+    movie_data = IncludeFile('movie_data', default=script_path('movies.csv'))
+    genre = Parameter('genre', default=os.environ.get('TUTORIAL_GENRE', 'Sci-Fi'))
+    {extra}
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+def test_defaults_computed_when_the_module_loads_are_frozen_and_their_files_packaged(tmp_path, monkeypatch):
+    # As Metaflow's own tutorials write them: default=script_path('movies.csv'), default=os.environ.get(...).
+    monkeypatch.setenv("TUTORIAL_GENRE", "Drama")
+    flow_file = write(tmp_path, "tutorial_flow.py", COMPUTED_DEFAULTS.format(extra=""))
+    write(tmp_path, "movies.csv", "movie_title,genres\nAlien,Sci-Fi\n")
+    prepared = prepare(load_flow(flow_file) + (flow_file,))
+    values = prepared.manifest.deploy_time_values
+    assert values["genre"] == "Drama"
+    assert prepared.files["_flowdrop_include/movie_data"] == b"movie_title,genres\nAlien,Sci-Fi\n"
+    assert json.loads(values["movie_data"]) == {"flowdrop_include": {"package_path": "_flowdrop_include/movie_data"}}
+
+
+def test_a_computed_default_of_another_type_than_the_file_declares_names_the_fix(tmp_path):
+    flow_file = write(tmp_path, "tutorial_flow.py",
+                      COMPUTED_DEFAULTS.format(extra="count = Parameter('count', default=int('5'))"))
+    write(tmp_path, "movies.csv", "movie_title,genres\n")
+    with pytest.raises(ParameterError) as caught:
+        prepare(load_flow(flow_file) + (flow_file,))
+    (problem,) = caught.value.problems
+    assert "tutorial_flow.py:13: deploy-time parameter 'count': its default expression gave 5 (int)" in problem
+    assert "write type=int in the Parameter" in problem
 
 
 # -- the manifest --------------------------------------------------------------------------
