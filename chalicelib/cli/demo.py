@@ -94,6 +94,13 @@ class Background:
         self._pool.shutdown(wait=True)
 
 
+# How the demo looks at a run until it ends (flowdrop.testing.wait_for_run): a look costs ~17 ms of CPU on the
+# two cores the runs need, so looks thin out; a part waited on in the background, whose end is rarely awaited
+# yet, looks less often still.
+LOOKS = {"poll": 0.1, "max_poll": 0.4}
+BACKGROUND_LOOKS = {"poll": 0.2, "max_poll": 1.0}
+
+
 def _show_run(console: Any, flow: str, answer: Mapping[str, Any]) -> None:
     style = "green" if answer.get("status") == "SUCCEEDED" else "red"
     console.print(f"    run [bold]{flow}/{answer.get('run_id')}[/bold]: [{style}]{answer.get('status')}[/{style}]")
@@ -171,7 +178,7 @@ def _fire_hourly(stack: EmbeddedStack) -> tuple[str, dict[str, Any]]:
     if not firings or firings[0].get("error"):
         raise DemoError(f"firing HourlyFlow's schedule failed: {firings}")
     run_id = str((firings[0].get("result") or {}).get("run_id"))
-    return run_id, wait_for_run(ApiClient.from_config(stack.config), "HourlyFlow", run_id)
+    return run_id, wait_for_run(ApiClient.from_config(stack.config), "HourlyFlow", run_id, **BACKGROUND_LOOKS)
 
 
 def _run_debug_flow(stack: EmbeddedStack) -> tuple[str, dict[str, Any]]:
@@ -181,7 +188,7 @@ def _run_debug_flow(stack: EmbeddedStack) -> tuple[str, dict[str, Any]]:
     assert stack.config is not None
     api = ApiClient.from_config(stack.config)
     run_id = str(api.trigger("DebugFlow", {})["run_id"])
-    return run_id, wait_for_run(api, "DebugFlow", run_id)
+    return run_id, wait_for_run(api, "DebugFlow", run_id, **BACKGROUND_LOOKS)
 
 
 def _story(stack: EmbeddedStack, console: Any, api: Any, examples: Path, work: Path, env: dict[str, str],
@@ -196,7 +203,7 @@ def _story(stack: EmbeddedStack, console: Any, api: Any, examples: Path, work: P
         run_id = _run_id_in(run_command([sys.executable, str(examples / "parameter_flow.py"), "step-functions",
                                          "trigger", "--alpha", "0.5"], env, work))
     with phase(console, f"Waiting for ParameterFlow/{run_id}"):
-        answer = wait_for_run(api, "ParameterFlow", run_id)
+        answer = wait_for_run(api, "ParameterFlow", run_id, **LOOKS)
     _show_run(console, "ParameterFlow", answer)
     if answer.get("status") != "SUCCEEDED":
         raise DemoError(f"ParameterFlow/{run_id} ended {answer.get('status')}: {answer.get('cause') or ''}")
@@ -272,7 +279,7 @@ def _resume_in_production(stack: EmbeddedStack, console: Any, api: Any, backgrou
         found = re.search(r"run-id (sfn-[A-Za-z0-9_-]+)", output)
         if not found:
             raise DemoError(f"no new run id in the resume's output:\n{output[-2000:]}")
-        answer = wait_for_run(api, "DebugFlow", found.group(1))
+        answer = wait_for_run(api, "DebugFlow", found.group(1), **LOOKS)
     _show_run(console, "DebugFlow", answer)
     if answer.get("status") != "SUCCEEDED":
         raise DemoError(f"the production resume DebugFlow/{found.group(1)} ended {answer.get('status')}: "

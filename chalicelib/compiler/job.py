@@ -26,12 +26,16 @@ TASK_REQUIREMENTS = ("boto3", "click")
 # the task's datastore alike): install what the image lacks, download the
 # package with boto3 alone (flowdrop is inside it, not yet importable; the
 # endpoint comes from AWS_ENDPOINT_URL when set, as boto3 reads it itself),
-# extract it (it was checked by the deployer; the filter still refuses links
-# and absolute paths where Python has it), and run the task from code/.
+# extract it, and run the task from code/. The package was checked by the
+# deployer; extracting still refuses anything but plain files and folders,
+# absolute paths and '..' (on every Python, not only those with tarfile's
+# 'data' filter). It writes the files itself: the filter's realpath() of
+# every member was a third of the extraction's CPU (~25 ms of every task).
 BOOTSTRAP = "\n".join([
-    "import importlib.util, io, json, os, shutil, subprocess, sys, tarfile, tempfile",
+    "import importlib.util, io, json, os, shutil, sys, tarfile, tempfile",
     f"missing = [m for m in {TASK_REQUIREMENTS!r} if importlib.util.find_spec(m) is None]",
     "if missing:",
+    "    import subprocess",
     "    subprocess.check_call([sys.executable, '-m', 'pip', 'install', '-qqq', '--no-cache-dir',",
     "                           '--disable-pip-version-check', *missing])",
     "import boto3",
@@ -40,8 +44,21 @@ BOOTSTRAP = "\n".join([
     "data = boto3.client('s3').get_object(Bucket=bucket, Key=key)['Body'].read()",
     "work = tempfile.mkdtemp(prefix='flowdrop-task-')",
     "try:",
+    "    made = {work}",
     "    with tarfile.open(fileobj=io.BytesIO(data), mode='r:gz') as tar:",
-    "        tar.extractall(work, **({'filter': 'data'} if hasattr(tarfile, 'data_filter') else {}))",
+    "        for member in tar:",
+    "            parts = member.name.split('/')",
+    "            if not (member.isreg() or member.isdir()) or member.name.startswith('/') or '..' in parts:",
+    "                sys.exit(f'flowdrop task: {url}: refusing package member {member.name!r} "
+    "(only plain files and folders under the package)')",
+    "            path = os.path.join(work, *parts)",
+    "            folder = path if member.isdir() else os.path.dirname(path)",
+    "            if folder not in made:",
+    "                os.makedirs(folder, exist_ok=True)",
+    "                made.add(folder)",
+    "            if member.isreg():",
+    "                with open(path, 'wb') as out:",
+    "                    out.write(tar.extractfile(member).read())",
     "    os.chdir(os.path.join(work, 'code'))",
     "    sys.path.insert(0, os.getcwd())",
     "    from flowdrop.runtime.job import main",

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from flowdrop.cli.step_functions import deployment_outcome
+from flowdrop.cli.deploy_outcome import deployment_outcome
 from flowdrop.cli.uploader import DeployOptions, deploy, package_key
 from flowdrop.errors import DeployError
 from tests.helpers.runtime import load_flow
