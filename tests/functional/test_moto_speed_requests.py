@@ -137,3 +137,43 @@ def test_the_retention_check_answers_as_stock_for_fresh_and_expired_messages(uni
         message.sent_timestamp = int((time.time() - age_seconds) * 1000)
         assert speed_requests.retention_check(backend, unique_name, message) is kept
         assert stock(backend, unique_name, message) is kept
+
+
+def test_stock_sqs_still_reads_the_clock_per_message():
+    # Canary: when this fails, moto's visibility is computed differently and patch (9) must be redone or dropped.
+    messages, visible, delayed = speed_requests.stock_messages()
+    assert "if message.visible and not message.delayed" in inspect.getsource(messages.fget)
+    assert "current_time > self.visible_at" in inspect.getsource(visible.fget)
+    assert "current_time < self.delayed_until" in inspect.getsource(delayed.fget)
+
+
+def test_visible_messages_are_the_ones_stock_sqs_finds(unique_name):
+    from moto.core.utils import unix_time_millis
+    from moto.sqs.models import Message, sqs_backends
+
+    queue = sqs_backends["123456789012"]["us-east-1"].create_queue(unique_name)
+    now = unix_time_millis()
+    # (visible_at, delayed_until): visible, in flight, delayed, visible again, delay over.
+    for n, (visible_at, delayed_until) in enumerate([(0.0, 0.0), (now + 60_000, 0.0), (0.0, now + 60_000),
+                                                     (now - 1, 0.0), (0.0, now - 1)]):
+        message = Message(f"id{n}", f"body{n}")
+        message.visible_at, message.delayed_until = visible_at, delayed_until
+        queue._messages.append(message)
+    stock = speed_requests.stock_messages()[0].fget(queue)
+    assert [m.body for m in speed_requests.visible_messages(queue)] == [m.body for m in stock] == [
+        "body0", "body3", "body4"]
+
+
+def test_a_received_message_comes_back_after_its_visibility_timeout_and_a_delayed_one_later(aws, unique_name):
+    sqs = aws.client("sqs")
+    url = sqs.create_queue(QueueName=unique_name)["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=1)
+    sqs.send_message(QueueUrl=url, MessageBody="now")
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=1)["Messages"]
+    assert [m["Body"] for m in first] == ["now"]
+    # A long poll ends when the delayed message shows and the received one is visible again (after ~1 s).
+    seen: set[str] = set()
+    while seen != {"now", "later"}:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=5).get("Messages", [])
+        assert got, "a long poll of 5 s found neither message"
+        seen.update(m["Body"] for m in got)

@@ -1,6 +1,6 @@
 """Speed fixes to moto 5.2.5's per-request path, applied inside the moto server process.
 
-Owns four narrow patches, found with py-spy (`--gil`) on the moto server while a
+Owns five narrow patches, found with py-spy (`--gil`) on the moto server while a
 50-way foreach ran on the worker backend (issue 17; the numbers are shares of
 moto's CPU in that run). Each answers exactly what stock moto answers.
 (5) SQS's retention check per received message. `receive_message` checks every
@@ -25,6 +25,13 @@ so Flask's `Request._load_form_data` (flask/wrappers.py:200-210) defines a new
 subclass of `request.files` on every request that is not multipart, only to
 word a KeyError differently when a view reads a missing form file (~2.2 %).
 moto's views never do; here the helper leaves `request.files` as it is.
+(9) SQS's visible messages, per look. `Queue.messages` (sqs/models.py:547-554)
+reads the clock twice per message it considers (`Message.visible`,
+`Message.delayed`, each through `datetime.utcnow`) and receive_message and a
+long poll's wake-ups ask for it again and again: ~4 % of moto's CPU, O(messages
+in flight) each time. Here the clock is read once per look; a message is
+visible when that instant is past its `visible_at` and not before its
+`delayed_until`, the very comparisons of those two properties.
 Does not own: what any request does (moto), the Step Functions interpreter's
 speed (speed.py), or behaviour fixes (compat.py and its siblings).
 
@@ -42,8 +49,11 @@ from typing import Any
 import flask.debughelpers as flask_debughelpers
 import moto.core.responses as core_responses
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-from moto.sqs.models import SQSBackend
+from moto.sqs.models import Message, Queue, SQSBackend
 
+_STOCK_MESSAGES = Queue.messages
+_STOCK_VISIBLE = Message.visible
+_STOCK_DELAYED = Message.delayed
 _STOCK_RETENTION = SQSBackend.is_message_valid_based_on_retention_period
 _STOCK_METHOD_NAMES = core_responses.method_names_from_class
 _STOCK_BACKEND_FOR_HOST = DomainDispatcherApplication.get_backend_for_host
@@ -68,6 +78,24 @@ def retention_check(self: SQSBackend, queue_name: str, message: Any) -> bool:
 def stock_retention_check() -> Any:
     """moto's own SQSBackend.is_message_valid_based_on_retention_period."""
     return _STOCK_RETENTION
+
+
+# --- (9) visible messages ------------------------------------------------------------------------
+
+def visible_messages(self: Queue) -> list[Any]:
+    """Queue.messages with one clock reading for the whole look (Message.visible and .delayed read it per message)."""
+    from moto.core.utils import unix_time_millis
+
+    now = unix_time_millis()
+    return [message for message in self._messages if now > message.visible_at and not now < message.delayed_until]
+
+
+def stock_messages() -> tuple[Any, Any, Any]:
+    """moto's own Queue.messages, Message.visible and Message.delayed (properties)."""
+    return _STOCK_MESSAGES, _STOCK_VISIBLE, _STOCK_DELAYED
+
+
+_VISIBLE_MESSAGES = property(visible_messages, doc="The queue's messages visible now (speed_requests.py (9)).")
 
 
 # --- (6) method names per class ----------------------------------------------------------------
@@ -128,15 +156,16 @@ def stock_enctype_helper() -> Any:
 
 
 def is_applied() -> bool:
-    """True when this process answers requests through all four patches."""
-    return (SQSBackend.is_message_valid_based_on_retention_period is retention_check
+    """True when this process answers requests through all five patches."""
+    return (Queue.messages is _VISIBLE_MESSAGES and SQSBackend.is_message_valid_based_on_retention_period is retention_check
             and core_responses.method_names_from_class is method_names_once
             and DomainDispatcherApplication.get_backend_for_host is backend_for_host
             and flask_debughelpers.attach_enctype_error_multidict is leave_files_alone)
 
 
 def apply_patches() -> None:
-    """Install the four patches; idempotent. Before the server serves its first request."""
+    """Install the five patches; idempotent. Before the server serves its first request."""
+    Queue.messages = _VISIBLE_MESSAGES  # type: ignore[assignment, method-assign]
     SQSBackend.is_message_valid_based_on_retention_period = retention_check  # type: ignore[method-assign]
     core_responses.method_names_from_class = method_names_once  # bound by name in responses.py
     DomainDispatcherApplication.get_backend_for_host = backend_for_host  # type: ignore[method-assign]
