@@ -36,8 +36,8 @@ by name, kept up to date from the (append-only) executions list, answers the
 same: same name and input of a RUNNING execution -> that execution; same name
 otherwise (other input, or the execution ended) -> ExecutionAlreadyExists,
 as AWS documents.
-Does not own: what the calls do (moto), or any behaviour fix (compat.py,
-callbacks.py, batch_jobs.py, lambda_functions.py).
+Does not own: what the calls do (moto), the per-request path (speed_requests.py,
+patches 5-9), or any behaviour fix (compat.py, callbacks.py, batch_jobs.py, lambda_functions.py).
 
 Canary tests (tests/functional/test_moto_speed.py) fail once stock moto
 caches clients, parsed paths or parsed programs itself, or indexes its
