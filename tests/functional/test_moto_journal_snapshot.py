@@ -18,7 +18,7 @@ ROLE = "arn:aws:iam::123456789012:role/flowdrop-test"
 
 
 def test_stock_event_manager_still_appends_to_its_list_under_its_mutex():
-    # Canary: when this fails, the snapshot's incremental read (journal._running_events) must be redone.
+    # Canary: when this fails, the snapshot's incremental read (executions._running_events) must be redone.
     from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 
     assert "return copy.deepcopy(self._history_event_list)" in inspect.getsource(EventManager.get_event_history)

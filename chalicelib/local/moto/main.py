@@ -28,7 +28,7 @@ from flowdrop.local.moto.batch_jobs import apply_patches as apply_batch_patches 
 from flowdrop.local.moto.callbacks import apply_patches as apply_callback_patches  # noqa: E402
 from flowdrop.local.moto.compat import apply_patches  # noqa: E402
 from flowdrop.local.moto.journal import STATE_DIR_ENV, Journal  # noqa: E402
-from flowdrop.local.moto.journal import apply_patches as apply_journal_patches  # noqa: E402
+from flowdrop.local.moto.executions import apply_patches as apply_journal_patches  # noqa: E402
 from flowdrop.local.moto.lambda_functions import apply_patches as apply_lambda_patches  # noqa: E402
 from flowdrop.local.moto.speed import apply_patches as apply_speed_patches  # noqa: E402
 from flowdrop.local.moto.speed_requests import apply_patches as apply_request_speed_patches  # noqa: E402
