@@ -17,6 +17,12 @@ backend is imported (local/moto/main.py).
   DescribeInstanceTypeOfferings and DescribeSpotPriceHistory read. Here each
   region's file is read the first time one of those asks for it, with the
   same contents (moto's `LocationType` key added as moto does).
+- EC2's region list: moto.ec2's RegionsAndZonesBackend asks three fresh
+  `boto3.Session()`s for regions in its class body; each session costs
+  ~0.06 s idle (~0.2 s loaded) to build its event handlers, only to answer
+  from the endpoint table. While moto.ec2 is imported here, its module gets a
+  stand-in `Session` that answers from the shared table (the same answers,
+  the regions patch above); the real class is put back right after.
 Measured with py-spy on `flowdrop up`: the first two were about a quarter of moto's
 CPU until the stack was ready (bench/e2e.py `flowdrop up until ready`).
 Does not own: request handling speed (local/moto/speed.py).
@@ -57,7 +63,7 @@ def apply_patches() -> None:
     shared = cache(moto.core.loaders.create_loader)
     moto.core.loaders.create_loader = shared
     moto.core.utils.create_loader = shared  # bound by name at its import
-    _defer_instance_type_offerings()
+    _import_ec2_cheaply()
 
 
 OFFERINGS_DIR = "ec2/resources/instance_type_offerings"  # moto.ec2.models.instance_types' `offerings_path`
@@ -124,9 +130,24 @@ class LazyOfferings(dict):
         return dict.items(self)
 
 
-def _defer_instance_type_offerings() -> None:
-    """Import moto.ec2's instance types without reading the offering files; put LazyOfferings in their place."""
+class RegionsOnlySession:
+    """What moto.ec2's class body asks a boto3 Session: regions and partitions, from the shared endpoint table."""
+
+    def get_available_regions(self, service_name: str, partition_name: str = "aws",
+                              allow_non_regional: bool = False) -> list[str]:
+        return list(_regions(service_name, partition_name, allow_non_regional))
+
+    def get_available_partitions(self) -> list[str]:
+        return list(_partitions())
+
+
+def _import_ec2_cheaply() -> None:
+    """Import moto.ec2 without reading the offering files (LazyOfferings in their place) and without building
+    boto3 sessions for its region list (RegionsOnlySession while it imports)."""
     import os
+    import sys
+
+    import boto3
 
     import moto.utilities.utils as moto_utils
 
@@ -140,11 +161,17 @@ def _defer_instance_type_offerings() -> None:
             return []
         return stock_load_resource(resource)
 
+    stock_session = boto3.Session
     moto_utils.load_resource = load_resource
+    boto3.Session = RegionsOnlySession  # type: ignore[misc,assignment]
     try:
         import moto.ec2.models.instance_types as instance_types  # binds load_resource by name, at import
     finally:
         moto_utils.load_resource = stock_load_resource
+        boto3.Session = stock_session  # type: ignore[misc]
+        for module in list(sys.modules.values()):  # whoever bound the stand-in by name gets the real class
+            if getattr(module, "Session", None) is RegionsOnlySession:
+                module.Session = stock_session  # type: ignore[attr-defined]
     instance_types.load_resource = stock_load_resource
     offerings = instance_types.INSTANCE_TYPE_OFFERINGS  # the object moto's modules bound by name
     for location_type, files in skipped.items():
