@@ -60,3 +60,60 @@ def test_moto_startup_caches_answer_as_botocore_does():
     # In a process of its own: the patch is process-wide, as in the moto server's process.
     done = subprocess.run([sys.executable, "-c", STARTUP_CHECK], capture_output=True, text=True, check=True)
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"same": True, "one_loader": True}
+
+
+OFFERINGS_CHECK = """
+import json
+import moto.ec2.models.instance_types as stock_module
+stock = {t: {r: list(o) for r, o in regions.items()} for t, regions in stock_module.INSTANCE_TYPE_OFFERINGS.items()}
+import moto.ec2.models.availability_zones_and_regions as stock_zones
+def region_list(zones):
+    return [(r.name, r.endpoint, r.opt_in_status) for r in zones.RegionsAndZonesBackend.regions]
+stock_regions = region_list(stock_zones)
+""" + """
+import sys
+for name in [m for m in sys.modules if m.startswith("moto.ec2") or m.startswith("moto.batch")]:
+    del sys.modules[name]
+from flowdrop.local.moto.startup import LazyOfferings, apply_patches
+apply_patches()
+import moto.ec2.models.instance_types as patched_module
+import moto.ec2.models.instances as instances
+import boto3, moto.core.base_backend, moto.ec2.models.availability_zones_and_regions as zones
+regions = region_list(zones) == stock_regions and len(stock_regions) > 30
+sessions_back = zones.Session is moto.core.base_backend.Session is boto3.Session is boto3.session.Session
+offerings = patched_module.INSTANCE_TYPE_OFFERINGS
+lazy = all(type(regions) is LazyOfferings for regions in offerings.values())
+shared = instances.INSTANCE_TYPE_OFFERINGS is offerings
+unread = sum(len(regions._files) for regions in offerings.values())
+one = offerings["region"]["eu-west-1"] == stock["region"]["eu-west-1"]
+missing = offerings["region"].get("mars-1", "none")
+same = {t: {r: list(o) for r, o in regions.items()} for t, regions in offerings.items()} == stock
+print(json.dumps({"lazy": lazy, "shared": shared, "nothing_read_at_import": unread == sum(map(len, stock.values())) > 0,
+                  "one": one, "missing": missing, "same": same, "types": list(offerings) == list(stock),
+                  "regions": regions, "sessions_back": sessions_back}))
+"""
+
+
+def test_moto_startup_imports_ec2_cheaply_with_the_same_offerings_and_regions():
+    # Canary: fails when stock moto changes how moto.ec2 loads its offering files or region list (then redo the patch).
+    done = subprocess.run([sys.executable, "-c", OFFERINGS_CHECK], capture_output=True, text=True, check=True)
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answer == {"lazy": True, "shared": True, "nothing_read_at_import": True, "one": True, "missing": "none",
+                      "same": True, "types": True, "regions": True, "sessions_back": True}
+
+
+def test_ec2_instance_type_offerings_over_http_as_stock_moto_has_them(fresh_aws):
+    from moto.utilities.utils import load_resource
+
+    import boto3
+
+    ec2 = boto3.client("ec2", region_name="eu-west-1", endpoint_url=fresh_aws.endpoint_url,
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    answered = ec2.describe_instance_type_offerings(LocationType="availability-zone")["InstanceTypeOfferings"]
+    stock = load_resource("ec2/resources/instance_type_offerings/availability-zone/eu-west-1.json")
+    assert sorted((o["InstanceType"], o["Location"]) for o in answered) == \
+        sorted((o["InstanceType"], o["Location"]) for o in stock)
+    assert {o["LocationType"] for o in answered} == {"availability-zone"}
+    regions = {r["RegionName"]: (r["Endpoint"], r["OptInStatus"]) for r in ec2.describe_regions(AllRegions=True)["Regions"]}
+    assert regions["eu-west-1"] == ("ec2.eu-west-1.amazonaws.com", "opt-in-not-required")
+    assert regions["cn-north-1"] == ("ec2.cn-north-1.amazonaws.com.cn", "opt-in-not-required")
