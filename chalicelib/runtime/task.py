@@ -2,7 +2,8 @@
 
 Owns: loading a task's inputs from the datastore, running the step with
 `current` set, enforcing @timeout, persisting artifacts and the attempt's
-metadata and logs, and answering with model.task_output. Every task goes
+metadata and logs (captured by streams.py), and answering with model.task_output.
+@catch's recording of an exception lives in catching.py. Every task goes
 through here: the local scheduler's subprocesses, the embedded stack's
 workers, a Batch job or a task Lambda (`python flow.py step ...`).
 In "catch" mode it runs after a step's final failure under @catch and
@@ -11,7 +12,6 @@ records that failure instead of running the step.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import pickle
@@ -29,7 +29,7 @@ from flowdrop.config import user_name
 from flowdrop.current import current
 from flowdrop.datastore import FlowDatastore
 from flowdrop.errors import TaskError
-from flowdrop.exception import MetaflowExceptionWrapper, dotted_type
+from flowdrop.exception import dotted_type
 from flowdrop.flowspec import ArtifactView, FlowSpec, ForeachFrame, Inputs, _constants
 from flowdrop.model.decorators import Decorator, effective_decorators, timeout_seconds
 from flowdrop.model.exit_hooks import MODES as EXIT_HOOK_MODES
@@ -38,10 +38,11 @@ from flowdrop.model.parameters import parse_parameters_input, resolve_parameters
 from flowdrop.model.runs import is_production_run, run_record
 from flowdrop.model.task import TaskPayload, input_task, task_output
 from flowdrop.parameters import evaluate_deploy_time_parameters
-from flowdrop.plugins.catch_decorator import FailureHandledByCatch
 from flowdrop.plugins.timeout_decorator import TimeoutException
 from flowdrop.runtime.inputs import foreach_step_closed_by, has_switch, input_tasks, join_inputs_ran, with_iteration
 from flowdrop.runtime.resume import ProductionResume, clone_task
+from flowdrop.runtime.catching import catch_in_task, record_caught_failure, retry_times
+from flowdrop.runtime.streams import captured_output, log_bytes
 
 
 def now_iso() -> str:
@@ -67,15 +68,6 @@ class TaskSetup:
     deployment_name: str | None = None  # the state machine's name, for production runs
     max_log_size: int = 10 * 1024 * 1024  # bytes of stdout and of stderr kept (Metaflow's --max-log-size)
     configs: Mapping[str, Any] = field(default_factory=dict)  # the run's Config values by name (fixed at its start)
-
-
-def _log_bytes(text: str, limit: int) -> bytes:
-    """A captured stream as stored: past `limit` bytes the head is cut (the tail says how the task ended), with a note."""
-    data = text.encode(errors="replace")
-    if len(data) <= limit:
-        return data
-    note = f"[flowdrop: output truncated: {len(data) - limit} of {len(data)} bytes not kept (--max-log-size)]\n"
-    return note.encode() + data[len(data) - limit:]
 
 
 def run_system_tags(graph: Graph, run_id: str, created: str, deployment_name: str | None, user: str) -> list[str]:
@@ -117,81 +109,6 @@ def _project_fields(graph: Graph, deployment_name: str | None, user: str) -> dic
         branch = f"user.{user}"
     return {"project_name": name, "branch_name": branch, "project_flow_name": f"{name}.{branch}.{graph.flow_name}",
             "is_production": branch == "prod" or branch.startswith("prod.")}
-
-
-class _BinaryTee(io.RawIOBase):
-    """The `.buffer` of a task stream: bytes written here go to the text stream, decoded."""
-
-    def __init__(self, text: _Tee):
-        self._text = text
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        raw = bytes(data)
-        self._text.write(raw.decode(self._text.encoding, errors="replace"))
-        return len(raw)
-
-    def flush(self) -> None:
-        self._text.flush()
-
-
-class _Tee(io.TextIOBase):
-    """A task's sys.stdout or sys.stderr: writes to the real stream and keeps a copy for the stored log.
-
-    It behaves like a real text stream (`encoding`, `errors`, `buffer`,
-    `fileno`, `isatty`), because user code asks: code written for Metaflow
-    writes bytes to `sys.stdout.buffer` or checks `sys.stdout.encoding`.
-    """
-
-    def __init__(self, stream: Any):
-        self._stream = stream
-        self.buffer_copy = io.StringIO()
-        self._buffer = _BinaryTee(self)
-
-    @property
-    def encoding(self) -> str:
-        return getattr(self._stream, "encoding", None) or "utf-8"
-
-    @property
-    def errors(self) -> str:
-        return getattr(self._stream, "errors", None) or "strict"
-
-    @property
-    def buffer(self) -> _BinaryTee:
-        return self._buffer
-
-    def writable(self) -> bool:
-        return True
-
-    def isatty(self) -> bool:
-        return False
-
-    def fileno(self) -> int:
-        return self._stream.fileno()
-
-    def write(self, text: str) -> int:
-        if not isinstance(text, str):
-            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        self.buffer_copy.write(text)
-        self._stream.write(text)
-        self._stream.flush()
-        return len(text)
-
-    def flush(self) -> None:
-        self._stream.flush()
-
-
-@contextmanager
-def _captured_output() -> Iterator[tuple[_Tee, _Tee]]:
-    out, err = _Tee(sys.stdout), _Tee(sys.stderr)
-    old = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = out, err
-    try:
-        yield out, err
-    finally:
-        sys.stdout, sys.stderr = old
 
 
 @contextmanager
@@ -392,13 +309,13 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
                  trigger=_trigger_meta(ds, graph, run_id), trigger_storage=ds.storage, **_project_fields(graph, setup.deployment_name, user))
     for key, value in (decorators.get("environment", {}).get("vars") or {}).items():
         os.environ[str(key)] = str(value)
-    with _captured_output() as (out, err):
+    with captured_output() as (out, err):
         try:
             flow, extra = _prepare_flow(setup, payload, user)
             meta.update(extra)
             if payload.mode == "catch":
                 limit = timeout_seconds(decorators["timeout"]) if "timeout" in decorators else None
-                _record_caught_failure(setup, payload, flow, decorators.get("catch", {}), attempt, limit)
+                record_caught_failure(setup, payload, flow, decorators.get("catch", {}), attempt, limit)
             else:
                 catch = decorators.get("catch")
                 if (catch or {}).get("var"):
@@ -407,9 +324,9 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
                 try:
                     _run_step(flow, node, decorators)
                 except Exception as exc:  # noqa: BLE001 - @catch takes whatever the step raised
-                    if catch is None or attempt < _retry_times(decorators):
+                    if catch is None or attempt < retry_times(decorators):
                         raise
-                    failure = _catch_in_task(flow, step, catch, exc, attempt)
+                    failure = catch_in_task(flow, step, catch, exc, attempt)
                     # Kept for a later fallback task (Step Functions' Catch); status "caught" tells the client
                     # the exception was handled, so Task.exception stays None as in Metaflow.
                     meta.update(caught=True, exception=failure.stacktrace, exception_type=type(exc).__name__,
@@ -435,15 +352,15 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
                         exception_type=type(exc).__name__, exception_class=dotted_type(exc),
                         exception_message=str(exc))
             ds.write_attempt(run_id, step, task_id, attempt, _jsonable(meta))
-            ds.save_logs(run_id, step, task_id, attempt, _log_bytes(out.buffer_copy.getvalue(), setup.max_log_size),
-                         _log_bytes(err.buffer_copy.getvalue(), setup.max_log_size))
+            ds.save_logs(run_id, step, task_id, attempt, log_bytes(out.buffer_copy.getvalue(), setup.max_log_size),
+                         log_bytes(err.buffer_copy.getvalue(), setup.max_log_size))
             current._clear()
             raise TaskError(f"step '{step}' (task {task_id}, attempt {attempt}) failed: "
                             f"{type(exc).__name__}: {exc}") from exc
     record = _jsonable(meta)
     ds.write_attempt(run_id, step, task_id, attempt, record)
-    ds.save_logs(run_id, step, task_id, attempt, _log_bytes(out.buffer_copy.getvalue(), setup.max_log_size),
-                 _log_bytes(err.buffer_copy.getvalue(), setup.max_log_size))
+    ds.save_logs(run_id, step, task_id, attempt, log_bytes(out.buffer_copy.getvalue(), setup.max_log_size),
+                 log_bytes(err.buffer_copy.getvalue(), setup.max_log_size))
     # The status says "succeeded" or "caught": the run's status reader trusts the first over a stopped branch.
     ds.mark_done(run_id, step, task_id, attempt, {"foreach_count": meta.get("foreach_count"), "status": meta["status"],
                                                   **_switch_done(graph, node, payload, meta)}, record=record)
@@ -517,57 +434,3 @@ def _count_items(flow: FlowSpec, name: str, step: str, mode: str) -> int:
     if count == 0 and mode == "run":
         raise TaskError(f"step '{step}': foreach over {name!r}, which is empty; a foreach needs at least one item")
     return count
-
-
-def _retry_times(decorators: Mapping[str, Mapping[str, Any]]) -> int:
-    return int((decorators.get("retry") or {}).get("times") or 0)
-
-
-def _catch_in_task(flow: FlowSpec, step: str, catch: Mapping[str, Any], exc: Exception,
-                   attempt: int) -> MetaflowExceptionWrapper:
-    """Metaflow's @catch on a step's last attempt: record the exception in `var`; the task succeeds."""
-    failure = MetaflowExceptionWrapper(exc, step=step, attempts=attempt + 1)
-    if catch.get("print_exception", True):
-        print(f"@catch caught an exception from step '{step}':", file=sys.stderr)
-        print("\n".join(f">  {line}" for line in (failure.stacktrace or str(failure)).splitlines()), file=sys.stderr)
-    if catch.get("var"):
-        flow.__dict__[catch["var"]] = failure
-    return failure
-
-
-def _record_caught_failure(
-    setup: TaskSetup, payload: TaskPayload, flow: FlowSpec, catch: Mapping[str, Any], attempt: int,
-    timeout: int | None = None,
-) -> None:
-    ds = setup.datastore
-    # Only the step's own attempts count: a retried catch fallback leaves
-    # attempts of its own (mode "catch") that say nothing about the step.
-    earlier = [ds.read_attempt(payload.run_id, payload.step, payload.task_id, a) or {}
-               for a in ds.list_attempts(payload.run_id, payload.step, payload.task_id) if a < attempt]
-    runs = [meta for meta in earlier if meta.get("mode", "run") == "run"]
-    last = next((meta for meta in reversed(runs) if meta.get("status") in ("failed", "caught")
-                 and meta.get("exception_type")), {})
-    # No failure recorded but an attempt left running: Step Functions stopped
-    # waiting for it (its @timeout passed, or its host was lost) before it ended.
-    stopped = not last and any(meta.get("status") == "running" for meta in runs)
-    if stopped and timeout:
-        default_type = "flowdrop.plugins.timeout_decorator.TimeoutException"
-        default_message = f"the step did not finish within its @timeout ({timeout} s)"
-    else:
-        # As Metaflow's fallback: the task died (killed, its host lost) without an exception.
-        default_type = dotted_type(FailureHandledByCatch)
-        default_message = str(FailureHandledByCatch(len(runs)))
-    # As Metaflow's @catch: the var holds the exception's dotted type, its text and the stack trace.
-    failure = MetaflowExceptionWrapper(
-        type=last.get("exception_class") or (f"builtins.{last['exception_type']}" if last.get("exception_type")
-                                             else default_type),
-        exception=last.get("exception_message", default_message),
-        stacktrace=last.get("exception") or None,
-        step=payload.step,
-        attempts=len(runs),
-    )
-    if catch.get("print_exception", True):
-        print(f"@catch: step '{payload.step}' failed after {len(runs)} attempt(s): {failure.type}: "
-              f"{failure.exception}", file=sys.stderr)
-    if catch.get("var"):
-        flow.__dict__[catch["var"]] = failure
