@@ -32,6 +32,7 @@ from flowdrop.local.moto.executions import apply_patches as apply_journal_patche
 from flowdrop.local.moto.lambda_functions import apply_patches as apply_lambda_patches  # noqa: E402
 from flowdrop.local.moto.speed import apply_patches as apply_speed_patches  # noqa: E402
 from flowdrop.local.moto.speed_requests import apply_patches as apply_request_speed_patches  # noqa: E402
+from flowdrop.local.moto.state_errors import apply_patches as apply_state_error_patches  # noqa: E402
 
 REQUEST_LOG_ENV = "FLOWDROP_MOTO_REQUEST_LOG"  # "1": moto.log gets a line per request, as stock moto_server
 
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     apply_callback_patches()
     apply_batch_patches()
     apply_lambda_patches()
+    apply_state_error_patches()
     apply_speed_patches()
     apply_request_speed_patches()
     if os.environ.get(REQUEST_LOG_ENV) != "1":
