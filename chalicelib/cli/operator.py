@@ -23,6 +23,7 @@ import click
 from flowdrop.cli.exits import fail, messages_not_tracebacks
 from flowdrop.config import ClientConfig, default_config_path, load_config
 from flowdrop.errors import FlowdropError, ParameterError
+from flowdrop.exception import MetaflowNotFound
 from flowdrop.model.runs import RUN_STATUSES
 
 STATUS_STYLE = {"SUCCEEDED": "green", "RUNNING": "yellow", "FAILED": "red", "TIMED_OUT": "red", "ABORTED": "red"}
@@ -246,19 +247,31 @@ def status(ctx: click.Context, run: str, flow: str | None) -> None:
 @click.argument("run")
 @click.argument("step", required=False)
 @click.option("--flow", default=None, help="The flow, when RUN is a bare run id.")
+@click.option("--batch", "from_batch", is_flag=True,
+              help="The Batch jobs' CloudWatch log streams instead: everything each container printed, "
+                   "including a bootstrap that failed before the task could save its logs.")
 @click.pass_context
-def logs(ctx: click.Context, run: str, step: str | None, flow: str | None) -> None:
+def logs(ctx: click.Context, run: str, step: str | None, flow: str | None, from_batch: bool) -> None:
     from flowdrop.cli.operations import task_logs
 
     with messages_not_tracebacks():
         run, step, task = _split_task_pathspec(run, step, flow)
         flow, run_id = split_run(run, flow)
-        found = task_logs(_config(ctx), flow, run_id, step)
+        if from_batch:
+            from flowdrop.cli.batch_logs import report
+
+            click.echo("\n".join(report(_config(ctx), flow, run_id, step, task)))
+            return
+        try:
+            found = task_logs(_config(ctx), flow, run_id, step)
+        except MetaflowNotFound as err:  # its tasks saved nothing (a container that failed at start, say)
+            raise FlowdropError(f"{err} (what its Batch jobs printed: flowdrop logs {flow}/{run_id} --batch)") from err
         if task is not None:
             found = [entry for entry in found if entry[0].rsplit("/", 1)[-1] == task]
     if not found:
         where = f"{flow}/{run_id}" + (f"/{step}" if step else "") + (f"/{task}" if task else "")
-        click.echo(f"No {'such task' if task else 'tasks'} of {where} in the datastore yet.")
+        click.echo(f"No {'such task' if task else 'tasks'} of {where} in the datastore yet "
+                   f"(what its Batch jobs printed: flowdrop logs {where} --batch).")
     for pathspec, stdout, stderr in found:
         click.secho(f"== {pathspec}", bold=True)
         for name, text in (("stdout", stdout), ("stderr", stderr)):

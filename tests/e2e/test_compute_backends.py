@@ -328,3 +328,59 @@ def test_a_production_step_keeps_data_with_metaflows_s3_under_its_run(stack, api
     assert key.endswith(f"datatools/S3UserFlow/{run_id}/inputs/rows.csv")
     body = stack.aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     assert body == b"a,b\n1,2\n"
+
+
+MISSING_DEPENDENCY_FLOW = '''
+import os
+
+from flowdrop import FlowSpec, step
+
+if os.environ.get("AWS_BATCH_JOB_ID"):  # a package the laptop has and the container does not
+    import only_on_the_laptop  # noqa: F401
+
+
+class MissingDependencyFlow(FlowSpec):
+
+    @step
+    def start(self):
+        print("start ran")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    MissingDependencyFlow()
+'''
+
+
+def test_logs_batch_shows_what_a_job_printed_when_its_task_never_started(stack, api, tmp_path):
+    from click.testing import CliRunner
+
+    from flowdrop.cli.operator import cli
+
+    (tmp_path / "missing_dependency_flow.py").write_text(textwrap.dedent(MISSING_DEPENDENCY_FLOW))
+    run_id, answer = run_flow(stack, api, tmp_path / "missing_dependency_flow.py", "MissingDependencyFlow")
+    assert answer["status"] == "FAILED"
+    env = {"FLOWDROP_CONFIG": str(stack.config_path)}
+
+    # The task failed at import, before it could save anything: the datastore has nothing of the run...
+    datastore = CliRunner().invoke(cli, ["logs", f"MissingDependencyFlow/{run_id}/start"], env=env)
+    assert datastore.exit_code == 1
+    assert "does not exist" in datastore.output
+    assert f"flowdrop logs MissingDependencyFlow/{run_id} --batch" in datastore.output
+
+    # ...and the job's log stream has the container's whole output, under the task it was.
+    batch = CliRunner().invoke(cli, ["logs", f"MissingDependencyFlow/{run_id}/start", "--batch"], env=env)
+    assert batch.exit_code == 0, batch.output
+    heading, *lines = batch.output.splitlines()
+    assert heading.startswith(f"== MissingDependencyFlow/{run_id}/start/start  start (attempt 0): job ")
+    assert "FAILED, exit code 1" in heading
+    assert any("ModuleNotFoundError: No module named 'only_on_the_laptop'" in line for line in lines), lines
+    assert "start ran" not in batch.output
+
+    # A step with no jobs says so; the end step never ran.
+    none = CliRunner().invoke(cli, ["logs", f"MissingDependencyFlow/{run_id}/end", "--batch"], env=env)
+    assert "No Batch jobs of" in none.output and none.exit_code == 0
