@@ -31,6 +31,7 @@ from flowdrop.datastore import FlowDatastore
 from flowdrop.errors import TaskError
 from flowdrop.exception import dotted_type
 from flowdrop.flowspec import ArtifactView, FlowSpec, ForeachFrame, Inputs, _constants
+from flowdrop.model.backends import task_backend
 from flowdrop.model.decorators import Decorator, effective_decorators, timeout_seconds
 from flowdrop.model.exit_hooks import MODES as EXIT_HOOK_MODES
 from flowdrop.model.graph import Graph
@@ -215,7 +216,7 @@ def _prepare_flow(setup: TaskSetup, payload: TaskPayload, user: str) -> tuple[Fl
                               parameters=dict(by_name),
                               origin_run_id=setup.origin_run_id,
                               system_tags=run_system_tags(graph, payload.run_id, created, setup.deployment_name,
-                                                          user))
+                                                          user), code_package=payload.code_package)
         ds.ensure_run(payload.run_id, _jsonable(run_meta))
         return flow, extra
     stacks = [[ForeachFrame(**f) for f in done.get("foreach_stack", [])] for _, _, done in inputs]
@@ -296,7 +297,9 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
     decorators = effective_decorators(node, setup.with_decorators)
     meta: dict[str, Any] = {"status": "running", "started": now_iso(), "pid": os.getpid(),
                             "mode": payload.mode, "user": user, "origin_run_id": setup.origin_run_id,
-                            "python_version": platform.python_version(), "platform": sys.platform}
+                            "python_version": platform.python_version(), "platform": sys.platform,
+                            "backend": task_backend(os.environ),
+                            **({"code_package": payload.code_package} if payload.code_package else {})}
     # Step Functions' retry count says how many attempts of this state came
     # before; the catch fallback's own count says nothing about the step's.
     hint = payload.retry_count if payload.mode == "run" else 0
