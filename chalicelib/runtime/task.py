@@ -173,15 +173,18 @@ def _start_artifacts(setup: TaskSetup, by_name: Mapping[str, Any], run_id: str) 
     """The start task's parameter, IncludeFile and Config artifacts, by attribute name."""
     from pathlib import Path
 
-    from flowdrop.includefile import load_included
+    from flowdrop.includefile import declared_include, load_included
     from flowdrop.user_configs import config_artifact, declared_configs
 
     code_folder = Path(getattr(sys.modules.get(setup.flow_cls.__module__), "__file__", None) or ".").resolve().parent
     out: dict[str, Any] = {}
     for spec in setup.graph.parameters:
         value = by_name[spec.name]
-        out[spec.attribute] = (load_included(spec, value, setup.datastore, code_folder, is_production_run(run_id))
-                               if spec.include else value)
+        if spec.include:  # the content, through the IncludeFile's parser= (here, as Metaflow's load_parameter)
+            content = load_included(spec, value, setup.datastore, code_folder, is_production_run(run_id))
+            declared = declared_include(setup.flow_cls, spec.attribute)
+            value = declared.parse(content) if declared is not None else content
+        out[spec.attribute] = value
     declared = declared_configs(setup.flow_cls, setup.graph)
     for config in setup.graph.configs:
         out[config.attribute] = config_artifact(declared.get(config.name), setup.configs.get(config.name))
