@@ -18,8 +18,8 @@ from flowdrop.user_configs import Config, config_expr
 
 def __getattr__(name: str):
     # The client API imports the datastore; load it only when asked for.
-    if name in ("Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace",
-                "default_namespace", "set_datastore", "get_metadata", "metadata", "MissingObjectError",
+    if name in ("Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "MetaflowCode", "namespace",
+                "get_namespace", "default_namespace", "set_datastore", "get_metadata", "metadata", "MissingObjectError",
                 "NamespaceMismatchError"):
         from flowdrop import client
 

@@ -9,8 +9,10 @@ file's content in the code package (`_flowdrop_include/<name>`, beside the
 flow) and the deployment's default is `{"flowdrop_include": {"package_path":
 ...}}`, so a production run reads what was there at deploy time, as
 Metaflow's does; `step-functions trigger --name PATH` sends the file's content
-inline (`{"text": ...}` or `{"base64": ...}`). Does not own: the parameter
-checks (model/parameters.py).
+inline (`{"text": ...}` or `{"base64": ...}`). And `parser=`, as Metaflow's:
+a function (or the dotted path of one) that the start task applies to the
+content, str or bytes, wherever the content came from; the artifact is what
+it returns. Does not own: the parameter checks (model/parameters.py).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from flowdrop.parameters import Parameter
 
 TYPE_CHECKING = False  # typing's own, without importing typing (milliseconds of every flow's start)
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Callable
 
     from flowdrop.model.parameters import ParameterSpec
 
@@ -32,16 +34,66 @@ _KEY = "flowdrop_include"
 
 
 class IncludeFile(Parameter):
-    """`data = IncludeFile('data', default='data.csv', is_text=True, encoding='utf-8')`: `self.data` is the content."""
+    """`data = IncludeFile('data', default='data.csv', is_text=True, encoding='utf-8', parser=None)`: `self.data`
+    is the content, or what `parser(content)` returns (a function, or a dotted path 'package.module.function')."""
 
     def __init__(self, name: str, required: bool = False, is_text: bool = True, encoding: str = "utf-8",
-                 help: str | None = None, default: Any = None, **kwargs: Any) -> None:  # noqa: A002
+                 help: str | None = None, default: Any = None,  # noqa: A002 - Metaflow's keyword
+                 parser: str | Callable[[str | bytes], Any] | None = None, **kwargs: Any) -> None:
         super().__init__(name, default=default, type=str, help=help, required=required, **kwargs)
         self.is_text = is_text
         self.encoding = encoding
+        if parser is not None and not callable(parser) and not _is_dotted_path(parser):
+            raise ParameterError([f"IncludeFile {name!r}: parser= must be a function or the dotted path of one "
+                                  f"('package.module.function'), not {short_repr(parser, 60)}"])
+        self.parser = parser
+
+    def parse(self, content: str | bytes | None) -> Any:
+        """The artifact for the included content: what the parser returns, or the content without a parser."""
+        if content is None or self.parser is None:
+            return content
+        parser = _resolve_parser(self.name, self.parser) if isinstance(self.parser, str) else self.parser
+        try:
+            return parser(content)
+        except Exception as err:  # noqa: BLE001 - the user's parser: report what it raised, naming the parameter
+            raise ParameterError([f"IncludeFile {self.name!r}: its parser {_parser_name(self.parser)} raised "
+                                  f"{type(err).__name__}: {err}"]) from err
 
     def __repr__(self) -> str:
         return f"IncludeFile({self.name!r}, default={self.default!r}, is_text={self.is_text})"
+
+
+def _is_dotted_path(value: Any) -> bool:
+    return isinstance(value, str) and all(part.isidentifier() for part in value.removeprefix(".").split(".")) \
+        and "." in value.removeprefix(".")
+
+
+def _parser_name(parser: Any) -> str:
+    return repr(parser) if isinstance(parser, str) else getattr(parser, "__qualname__", None) or repr(parser)
+
+
+def _resolve_parser(name: str, path: str) -> Callable[[Any], Any]:
+    """The function a dotted path names (a leading '.' is relative to flowdrop, as Metaflow's is to metaflow)."""
+    import importlib
+
+    module_name, _, attribute = (("flowdrop" + path) if path.startswith(".") else path).rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as err:
+        raise ParameterError([f"IncludeFile {name!r}: cannot find its parser {path!r}: {err}"]) from err
+    if not callable(found):
+        raise ParameterError([f"IncludeFile {name!r}: its parser {path!r} is a {type(found).__name__}, "
+                              "not a function"])
+    return found
+
+
+def declared_include(flow_cls: type, attribute: str) -> IncludeFile | None:
+    """The IncludeFile object the flow class declares as `attribute` (the static graph names it), if any."""
+    for klass in flow_cls.__mro__:
+        value = klass.__dict__.get(attribute)
+        if isinstance(value, IncludeFile):
+            return value
+    return None
 
 
 def read_included(spec: ParameterSpec, path: Path) -> str | bytes:

@@ -158,10 +158,12 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
     @click.option("--namespace", "user_namespace", default=None)
     @click.option("--max-log-size", default=10, help="MB of stdout and stderr kept.")
     @click.option("--input-paths", default=None, help="After a switch: the input tasks, comma-separated.")
+    @click.option("--code-package", default=None, help="The s3:// URL of the code package the task runs from.")
     @click.pass_obj
     def step(obj: FlowContext, step_name: str, run_id: str, task_id: str, parameters: str | None, mode: str,
              output_file: str | None, tag: tuple[str, ...], origin_run_id: str | None, retry_count: int,
-             user_namespace: str | None, max_log_size: int, input_paths: str | None) -> None:
+             user_namespace: str | None, max_log_size: int, input_paths: str | None,
+             code_package: str | None) -> None:
         from flowdrop.model.task import indices_of, iteration_of
         from flowdrop.runtime.entry import load_package_context
         from flowdrop.runtime.task import TaskSetup, run_task
@@ -175,7 +177,7 @@ def build_cli(flow_cls: type, flow_file: Path, graph: Graph) -> click.Group:
 
             namespace(user_namespace or None)
         payload = TaskPayload(obj.graph.flow_name, step_name, run_id, indices_of(task_id), parameters, mode,
-                              retry_count, iteration=iteration_of(task_id),
+                              retry_count, code_package=code_package, iteration=iteration_of(task_id),
                               input_paths=None if input_paths is None else tuple(filter(None, input_paths.split(","))))
         context = load_package_context(obj.flow_file)
         setup = TaskSetup(obj.flow_cls, obj.graph, obj.datastore(), (*context.with_decorators, *obj.with_decorators),

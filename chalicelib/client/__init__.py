@@ -19,10 +19,12 @@ flow. The default namespace is `user:<$USER>`. Listing a flow's runs shows
 only runs in the current namespace; naming a run outside it raises
 MetaflowNamespaceMismatch (NamespaceMismatchError). namespace(None) sees
 every run. objects.py holds Metaflow, Flow and Run; step.py Step; task.py
-Task and DataArtifact. Does not own the storage layout (datastore/flow.py) or
-writing anything but a run's tags.
+Task and DataArtifact; code.py MetaflowCode (a production run's code
+package). Does not own the storage layout (datastore/flow.py) or writing
+anything but a run's tags.
 """
 
+from flowdrop.client.code import MetaflowCode
 from flowdrop.client.objects import Flow, Metaflow, Run, Step, run_in_storage
 from flowdrop.client.reading import default_namespace, get_metadata, get_namespace, metadata, namespace, set_datastore
 from flowdrop.client.task import DataArtifact, Metadata, MetaflowData, Task, TaskArtifacts, TaskData
@@ -30,7 +32,8 @@ from flowdrop.errors import MissingObjectError, NamespaceMismatchError
 from flowdrop.exception import MetaflowNamespaceMismatch, MetaflowNotFound
 
 __all__ = [
-    "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "Metadata", "MetaflowData", "TaskData",
-    "TaskArtifacts", "namespace", "get_namespace", "default_namespace", "set_datastore", "get_metadata", "metadata",
+    "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "MetaflowCode", "Metadata", "MetaflowData",
+    "TaskData", "TaskArtifacts", "namespace", "get_namespace", "default_namespace", "set_datastore", "get_metadata",
+    "metadata",
     "MissingObjectError", "NamespaceMismatchError", "MetaflowNotFound", "MetaflowNamespaceMismatch",
 ]

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
+from flowdrop.client.code import MetaflowCode, code_of
 from flowdrop.client.reading import CLASSES, get_namespace, parse_time, rebuild, split_pathspec, storages, where
 from flowdrop.client.step import Step
 from flowdrop.client.task import Task, TaskData
@@ -290,8 +291,16 @@ class Run:
         return self._ds.read_run_status(self.id)
 
     @property
-    def code(self) -> None:
-        """The run's code package: None, as Metaflow answers for a run without one (local runs here)."""
+    def code(self) -> MetaflowCode | None:
+        """The code package the run's tasks ran from (production runs); None for a local run, as in Metaflow."""
+        found = code_of(self._ds.flow_name, self._meta.get("code_package"), f"Run('{self.pathspec}')")
+        if found is not None:
+            return found
+        # A run.json written before its tasks (a production resume's) names none: ask its tasks, as Metaflow does.
+        for step in self:
+            task = step.task
+            if task is not None and task.code is not None:
+                return task.code
         return None
 
     @property

@@ -37,6 +37,11 @@ def _config() -> Any:
     return _state["config"]
 
 
+def aws_config() -> Any:
+    """The config's AWS settings (endpoint, region): how the client reads S3 beyond the datastores (code packages)."""
+    return _config().aws
+
+
 def _as_storage(value: str | Storage) -> Storage:
     return value if isinstance(value, Storage) else open_storage(value, _config().aws)
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from flowdrop.client.code import MetaflowCode, code_of, code_package_entry
 from flowdrop.client.reading import CLASSES, parse_time, rebuild, split_pathspec
 from flowdrop.exception import MetaflowExceptionWrapper
 from flowdrop.model.task import indices_of
@@ -152,16 +153,16 @@ class Task:
                                         stacktrace=meta["exception"], step=self._step.id)
 
     @property
-    def code(self) -> None:
-        """The task's code package: None, as for its run."""
-        return None
+    def code(self) -> MetaflowCode | None:
+        """The code package the task ran from (a production task's); None for a local run's task."""
+        return code_of(self._ds.flow_name, self._outcome().get("code_package"), f"Task('{self.pathspec}')")
 
     @property
     def environment_info(self) -> dict[str, Any]:
-        """Where the task ran: Python version and platform when recorded."""
+        """Where the task ran: `type` the compute backend (batch, lambda, worker; local), Python version, platform."""
         meta = self._outcome()
-        return {"type": "local", "python_version": meta.get("python_version"), "platform": meta.get("platform"),
-                "executable": meta.get("executable")}
+        return {"type": meta.get("backend") or "local", "python_version": meta.get("python_version"),
+                "platform": meta.get("platform"), "executable": meta.get("executable")}
 
     @property
     def runtime_name(self) -> str:
@@ -200,6 +201,8 @@ class Task:
             entries["attempt_ok"] = str(meta.get("status") in ("succeeded", "caught"))
         if meta.get("python_version"):
             entries["python_version"] = str(meta["python_version"])
+        if meta.get("code_package"):
+            entries["code-package"] = code_package_entry(str(meta["code_package"]))
         # One "attempt" entry per attempt, as Metaflow registers them; the answering attempt's last.
         attempts = [str(a) for a in self._ds.list_attempts(*self._where) if a != self.current_attempt]
         attempts.append(str(self.current_attempt))

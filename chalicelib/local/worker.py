@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from flowdrop.local.loop import RepeatingThread
+from flowdrop.model.backends import WORKER, WORKER_ENV
 from flowdrop.model.task import TaskPayload
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,8 @@ class TaskWorker:
         self.max_tasks = max_tasks
         self.heartbeat_interval = min(heartbeat_interval, stop_check_seconds)
         self.poll_wait_seconds = poll_wait_seconds
-        self.env = dict(os.environ, **(env or {}))
+        # The tasks say they ran on a worker (Task.environment_info), as Batch and Lambda tasks say theirs.
+        self.env = {**os.environ, **(env or {}), WORKER_ENV: WORKER}
         self.python = python
         self._task_command = task_command
         # "fork": run each task in a fork of this process (flowdrop and boto3

@@ -49,12 +49,13 @@ def scheduled_time(run: str) -> datetime | None:
 
 def run_record(flow_name: str, run: str, *, created: str, user: str, tags: Iterable[str] = (),
                parameters: Mapping[str, Any] | None = None, origin_run_id: str | None = None,
-               system_tags: Iterable[str] = ()) -> dict[str, Any]:
+               system_tags: Iterable[str] = (), code_package: str | None = None) -> dict[str, Any]:
     """run.json: who started the run and when, its tags (`user:<name>` among them), parameters and origin.
 
     `tags` is every tag; `system_tags` those flowdrop gives (`user:<name>`, a
     deployment's `production:<token>`, and the given `system_tags`: runtime,
     Python version, date, @project), `user_tags` the ones people gave.
+    `code_package`: the s3:// URL of the package a production run's tasks run from (none for a local run).
     """
     given = set(tags)
     system = {f"user:{user}", *system_tags, *(t for t in given if t.startswith("production:"))}
@@ -69,4 +70,5 @@ def run_record(flow_name: str, run: str, *, created: str, user: str, tags: Itera
         "parameters": dict(parameters or {}),
         "origin_run_id": origin_run_id,
         "production": is_production_run(run),
+        **({"code_package": code_package} if code_package else {}),
     }

@@ -40,6 +40,8 @@ def task_command(
         args += ["--mode", payload.mode]
     if payload.retry_count:
         args += ["--retry-count", str(payload.retry_count)]
+    if payload.code_package:  # a production task records the package it runs from (the client's Task.code)
+        args += ["--code-package", payload.code_package]
     if payload.input_paths is not None:  # after a switch, which tasks feed this one (Metaflow's option)
         args += ["--input-paths", ",".join(payload.input_paths)]
     if output_file is not None:

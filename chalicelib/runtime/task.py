@@ -31,6 +31,7 @@ from flowdrop.datastore import FlowDatastore
 from flowdrop.errors import TaskError
 from flowdrop.exception import dotted_type
 from flowdrop.flowspec import ArtifactView, FlowSpec, ForeachFrame, Inputs, _constants
+from flowdrop.model.backends import task_backend
 from flowdrop.model.decorators import Decorator, effective_decorators, timeout_seconds
 from flowdrop.model.exit_hooks import MODES as EXIT_HOOK_MODES
 from flowdrop.model.graph import Graph
@@ -172,15 +173,18 @@ def _start_artifacts(setup: TaskSetup, by_name: Mapping[str, Any], run_id: str) 
     """The start task's parameter, IncludeFile and Config artifacts, by attribute name."""
     from pathlib import Path
 
-    from flowdrop.includefile import load_included
+    from flowdrop.includefile import declared_include, load_included
     from flowdrop.user_configs import config_artifact, declared_configs
 
     code_folder = Path(getattr(sys.modules.get(setup.flow_cls.__module__), "__file__", None) or ".").resolve().parent
     out: dict[str, Any] = {}
     for spec in setup.graph.parameters:
         value = by_name[spec.name]
-        out[spec.attribute] = (load_included(spec, value, setup.datastore, code_folder, is_production_run(run_id))
-                               if spec.include else value)
+        if spec.include:  # the content, through the IncludeFile's parser= (here, as Metaflow's load_parameter)
+            content = load_included(spec, value, setup.datastore, code_folder, is_production_run(run_id))
+            declared = declared_include(setup.flow_cls, spec.attribute)
+            value = declared.parse(content) if declared is not None else content
+        out[spec.attribute] = value
     declared = declared_configs(setup.flow_cls, setup.graph)
     for config in setup.graph.configs:
         out[config.attribute] = config_artifact(declared.get(config.name), setup.configs.get(config.name))
@@ -215,7 +219,7 @@ def _prepare_flow(setup: TaskSetup, payload: TaskPayload, user: str) -> tuple[Fl
                               parameters=dict(by_name),
                               origin_run_id=setup.origin_run_id,
                               system_tags=run_system_tags(graph, payload.run_id, created, setup.deployment_name,
-                                                          user))
+                                                          user), code_package=payload.code_package)
         ds.ensure_run(payload.run_id, _jsonable(run_meta))
         return flow, extra
     stacks = [[ForeachFrame(**f) for f in done.get("foreach_stack", [])] for _, _, done in inputs]
@@ -296,7 +300,9 @@ def run_task(setup: TaskSetup, payload: TaskPayload) -> dict[str, Any]:
     decorators = effective_decorators(node, setup.with_decorators)
     meta: dict[str, Any] = {"status": "running", "started": now_iso(), "pid": os.getpid(),
                             "mode": payload.mode, "user": user, "origin_run_id": setup.origin_run_id,
-                            "python_version": platform.python_version(), "platform": sys.platform}
+                            "python_version": platform.python_version(), "platform": sys.platform,
+                            "backend": task_backend(os.environ),
+                            **({"code_package": payload.code_package} if payload.code_package else {})}
     # Step Functions' retry count says how many attempts of this state came
     # before; the catch fallback's own count says nothing about the step's.
     hint = payload.retry_count if payload.mode == "run" else 0

@@ -65,7 +65,7 @@ def test_metadata_and_environment(foreach_run):
     assert {m.name for m in task.metadata} == set(meta)
     assert all(m.task == task.pathspec for m in task.metadata)
     assert task.origin_pathspec is None and foreach_run.origin_pathspec is None
-    assert task.environment_info["python_version"].count(".") == 2
+    assert task.environment_info["python_version"].count(".") == 2 and task.environment_info["type"] == "local"
     assert task.current_attempt == 0 and task.code is None and foreach_run.code is None and foreach_run.trigger is None
 
 

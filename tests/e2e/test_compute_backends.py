@@ -120,6 +120,13 @@ def test_a_batch_task_runs_the_job_definitions_command_with_the_sdk_from_its_cod
     for name in ("FLOWDROP_RUN", "FLOWDROP_STEP", "FLOWDROP_INDICES", "FLOWDROP_MODE"):
         assert data.env[name] == submitted[name]
     assert data.env["AWS_BATCH_JOB_ID"] == job["jobId"]
+    # The run's code is the package the job ran from: its flow file as deployed, its manifest, the tarball.
+    url = json.loads(submitted["FLOWDROP_RUN"])["code_package"]
+    code = Run(f"ProbeFlow/{run_id}").code
+    assert url.startswith("s3://") and code.path == url == start.code.path
+    assert code.flowspec == textwrap.dedent(PROBE_FLOW) and code.info["flow_name"] == "ProbeFlow"
+    assert "code/flowdrop/__init__.py" in code.tarball.getnames()
+    assert start.environment_info["type"] == "batch"
     # The task's stdout is in the job's CloudWatch log stream, as on AWS.
     events = logs.get_log_events(logGroupName="/aws/batch/job", logStreamName=job["container"]["logStreamName"])
     assert "probe says hello" in [e["message"] for e in events["events"]]
@@ -192,6 +199,8 @@ def test_the_lambda_backend_runs_each_graph_shape(stack, api, flow_file, flow):
     production_client(stack.config)
     run = Run(f"{flow}/{run_id}")
     end = run["end"].task.data
+    assert run["end"].task.environment_info["type"] == "lambda"
+    assert run.code.flowspec == (examples_dir() / flow_file).read_text()
     if flow == "LinearFlow":
         assert (end.trail, end.value) == (["start", "double", "increment", "end"], 11)
     elif flow == "BranchFlow":
@@ -322,7 +331,9 @@ def test_a_production_step_keeps_data_with_metaflows_s3_under_its_run(stack, api
     run_id, answer = run_flow(stack, api, flow_file, "S3UserFlow", backend="worker")
     assert answer["status"] == "SUCCEEDED", (answer.get("error"), answer.get("cause"))
     production_client(stack.config)
-    data = Run(f"S3UserFlow/{run_id}")["end"].task.data
+    task = Run(f"S3UserFlow/{run_id}")["end"].task
+    data = task.data
+    assert task.environment_info["type"] == "worker" and task.code.flowspec == S3_FLOW
     assert data.rows == ["a,b", "1,2"] and data.listed == ["inputs/rows.csv"]
     bucket, _, key = data.url[len("s3://"):].partition("/")
     assert key.endswith(f"datatools/S3UserFlow/{run_id}/inputs/rows.csv")

@@ -1,9 +1,10 @@
 """Config and IncludeFile survive `step-functions create`: a production run sees the values of deploy time.
 
-One embedded stack; the flow reads a Config from a file and includes two
-files (text and bytes). After the deploy the files on disk change: the
-production run must still see what was there when it was deployed, in its
-artifacts, in a decorator argument computed from the config (@environment),
+One embedded stack; the flow reads a Config from a file and includes a
+file as text, as bytes, and through two parsers (a function, a dotted
+path). After the deploy the files on disk change: the production run must
+still see what was there when it was deployed, in its artifacts (parsed in
+the production task), in a decorator argument computed from the config (@environment),
 in the state machine's resources (@resources) and in its @project name.
 """
 
@@ -28,11 +29,17 @@ import os
 from flowdrop import Config, FlowSpec, IncludeFile, config_expr, environment, project, resources, step
 
 
+def shout(text):
+    return text.upper()
+
+
 @project(name=config_expr("cfg.project"))
 class ConfiguredFlow(FlowSpec):
     cfg = Config("cfg", default="cfg.json")
     notes = IncludeFile("notes", default="notes.txt")
     raw = IncludeFile("raw", default="notes.txt", is_text=False)
+    shouted = IncludeFile("shouted", default="notes.txt", parser=shout)
+    sized = IncludeFile("sized", default="notes.txt", is_text=False, parser="builtins.len")
 
     @environment(vars={"GREETING": config_expr("cfg.greeting.upper()")})
     @resources(cpu=cfg.cpu, memory=config_expr("cfg.cpu * 1024"))
@@ -97,4 +104,7 @@ def test_a_deployed_flow_sees_the_config_and_included_files_of_deploy_time(tmp_p
         assert start["notes"].data == "notes at deploy time \u5e74"
         assert start["raw"].data == "notes at deploy time \u5e74".encode("utf-8")
         assert end["notes_at_end"].data == "notes at deploy time \u5e74"
+        # parser= runs in the production task too, over the content packaged at deploy time.
+        assert start["shouted"].data == "NOTES AT DEPLOY TIME \u5e74"
+        assert end["sized"].data == len("notes at deploy time \u5e74".encode("utf-8"))
         assert end["cfg"].data.greeting == "hello"  # a ConfigValue: attributes read its keys

@@ -117,3 +117,92 @@ def test_the_uploader_packages_each_default_file_and_points_the_deployment_at_it
     (tmp_path / "n.txt").unlink()
     with pytest.raises(ParameterError, match="--notes: cannot read the included file"):
         included_files(graph, tmp_path, {"chosen": "picked.txt"})
+
+
+# -- parser=, as Metaflow's: applied to the content in the start task; the artifact is what it returns ------------
+
+PARSED_FLOW = '''
+from flowdrop import FlowSpec, IncludeFile, step
+
+
+def parse_pairs(text):
+    return dict(line.split("=", 1) for line in text.splitlines() if line)
+
+
+class ParsedFlow(FlowSpec):
+    pairs = IncludeFile("pairs", default="pairs.txt", parser=parse_pairs)
+    rows = IncludeFile("rows", default="rows.json", parser="json.loads")
+    size = IncludeFile("size", default="pairs.txt", is_text=False, parser=len)
+    plain = IncludeFile("plain", default="pairs.txt")
+
+    @step
+    def start(self):
+        self.keys_seen = sorted(self.pairs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.first_row = self.rows[0]
+
+
+if __name__ == "__main__":
+    ParsedFlow()
+'''
+
+
+def _run_parsed_flow(tmp_path: Path, source: str, *args: str):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "parsed_flow.py").write_text(source)
+    (tmp_path / "pairs.txt").write_text("a=1\nb=2\n")
+    (tmp_path / "rows.json").write_text('[{"id": 1}, {"id": 2}]')
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLOWDROP_", "METAFLOW_"))}
+    env.update({"FLOWDROP_CONFIG": str(tmp_path / "absent.json"), "FLOWDROP_USER": "ada"})
+    return subprocess.run([sys.executable, "parsed_flow.py", "--no-pylint", "--datastore-root", str(tmp_path / "ds"),
+                           "run", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_a_parser_turns_the_included_content_into_the_artifact_in_every_task(tmp_path, monkeypatch):
+    from flowdrop.client import Flow, namespace, set_datastore
+
+    done = _run_parsed_flow(tmp_path, PARSED_FLOW)
+    assert done.returncode == 0, done.stderr
+    set_datastore(str(tmp_path / "ds"), production=None)
+    namespace(None)
+    run = Flow("ParsedFlow").latest_run
+    start, end = run["start"].task, run["end"].task
+    assert start["pairs"].data == {"a": "1", "b": "2"} and start["keys_seen"].data == ["a", "b"]
+    assert end["rows"].data == [{"id": 1}, {"id": 2}] and end["first_row"].data == {"id": 1}  # a dotted path
+    assert end["size"].data == len(b"a=1\nb=2\n")  # bytes reach the parser when is_text=False
+    assert end["plain"].data == "a=1\nb=2\n"  # no parser: the content itself
+
+
+@pytest.mark.parametrize("parser, message", [
+    ("3", "IncludeFile 'pairs': parser= must be a function or the dotted path of one ('package.module.function'), "
+          "not 3"),
+    ("'no_such_module.parse'", "IncludeFile 'pairs': cannot find its parser 'no_such_module.parse': "
+                               "No module named 'no_such_module'"),
+    ("'json.nope'", "IncludeFile 'pairs': cannot find its parser 'json.nope': module 'json' has no attribute 'nope'"),
+    ("'json.decoder'", "IncludeFile 'pairs': its parser 'json.decoder' is a module, not a function"),
+    ("parse_pairs_badly", "IncludeFile 'pairs': its parser parse_pairs_badly raised ValueError: "
+                          "dictionary update sequence element #0 has length 3; 2 is required"),
+])
+def test_a_bad_parser_fails_the_run_with_an_error_naming_the_parameter(tmp_path, parser, message):
+    source = PARSED_FLOW.replace("parser=parse_pairs)", f"parser={parser})").replace(
+        "class ParsedFlow", "def parse_pairs_badly(text):\n    return dict(text.split())\n\n\nclass ParsedFlow")
+    done = _run_parsed_flow(tmp_path, source)
+    assert done.returncode != 0
+    assert message in done.stderr, done.stderr
+
+
+def test_parse_applies_the_parser_only_to_content():
+    from flowdrop import IncludeFile
+
+    include = IncludeFile("rows", parser=".includefile.reference_of")  # relative to flowdrop, as Metaflow's to metaflow
+    assert include.parse(stored_reference("abc")) == {"sha": "abc"}
+    assert include.parse(None) is None  # no file given: nothing to parse
+    assert IncludeFile("rows").parse(b"\x00") == b"\x00"
+    with pytest.raises(ParameterError, match="IncludeFile 'rows': parser= must be a function .* not 'json'"):
+        IncludeFile("rows", parser="json")
