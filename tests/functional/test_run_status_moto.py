@@ -50,7 +50,8 @@ def test_step_tasks_of_a_real_run_give_attempts_exceptions_logs_and_artifacts(st
     # The exception shown is the latest failed attempt's, traceback and all.
     assert task["exception"]["exception_type"] == "RuntimeError"
     assert task["exception"]["exception_message"] == "transient failure on attempt 1"
-    assert "decorated_flow.py" in task["exception"]["exception"] and "line 17, in flaky" in task["exception"]["exception"]
+    traceback = task["exception"]["exception"]
+    assert "decorated_flow.py" in traceback and "line 17, in flaky" in traceback
     assert [a["name"] for a in task["artifacts"]] == ["attempts"] and task["artifacts"][0]["size"] > 0
 
     (risky,) = step_tasks(flow, run, "risky", clients, settings)["tasks"]
