@@ -95,27 +95,31 @@ def run_status(flow: str, run: str, clients: Clients, settings: DeployerSettings
                max_child_histories: int = MAX_CHILD_HISTORIES, with_steps: bool = True) -> dict[str, Any]:
     """A run's status and each step's state, its Distributed Map child executions included.
 
-    `with_steps=False` answers from DescribeExecution alone: what a client
-    polling for the end wants, without reading a history of thousands of
-    events each time.
+    `with_steps=False` answers from DescribeExecution and the history's newest
+    event alone: what a client polling for the end wants, without reading a
+    history of thousands of events each time. Both answers carry
+    `last_event_id`, the id of the execution's newest history event: it moves
+    whenever anything happens in the run, so a poller fetches the full answer
+    only when it moved (not while a Distributed Map's children alone make
+    progress: their histories are their own).
     """
     name = run_ids.execution_name_of(run)
     arn = names.execution_arn(machine_arn(settings, flow), name)
     try:
         execution = clients.sfn.describe_execution(executionArn=arn)
-        events = _history(clients, arn) if with_steps else []
+        events = _history(clients, arn) if with_steps else _newest_events(clients, arn)
     except AWS_ERRORS as err:
         if error_code(err) in ("ExecutionDoesNotExist", "StateMachineDoesNotExist"):
             raise FlowNotFoundError(f"flow {flow!r} has no run {run_ids.run_id(name)!r}") from err
         raise aws_error("Step Functions", "DescribeExecution", arn, err) from err
     if not with_steps:
-        out = _run_summary(execution)
+        out = {**_run_summary(execution), "last_event_id": _last_event_id(events)}
         for key in ("error", "cause"):
             if execution.get(key):
                 out[key] = execution[key]
         return out
     fan_out = _read_fan_out(clients, arn, events, max_child_histories)
-    out = _run_summary(execution)
+    out = {**_run_summary(execution), "last_event_id": _last_event_id(events)}
     # A step whose failure the @exit_hook path caught left its state through a Catch: it FAILED all the same.
     # Counts are what a view of foreach steps shows: done / failed / running of N.
     states, counts = step_view(events, execution["status"], fan_out.children, fan_out.unread)
@@ -198,6 +202,17 @@ def _succeeded_tasks(ds: Any, run_id: str, step: str, counted: int) -> int | Non
 
 def _history(clients: Clients, arn: str) -> list[dict[str, Any]]:
     return list(_pages(clients.sfn.get_execution_history, "events", executionArn=arn, maxResults=1000))
+
+
+def _newest_events(clients: Clients, arn: str) -> list[dict[str, Any]]:
+    """The execution's newest history event: one on AWS (moto 5.2.5 ignores reverseOrder and maxResults
+    and answers the whole history, which _last_event_id reads the same)."""
+    return clients.sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=1).get("events", [])
+
+
+def _last_event_id(events: list[dict[str, Any]]) -> int:
+    """The id of the newest event (ids count up from 1 in the order Step Functions records them); 0 for none."""
+    return max((int(e["id"]) for e in events), default=0)
 
 
 def _pages(call: Any, key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:

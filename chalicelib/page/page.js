@@ -5,7 +5,8 @@
 
 const TOKEN_KEY = "flowdrop.token";
 const POLL_MS = 2000;        // a running run's cheap status (?steps=false), this often
-const FULL_EVERY = 5;        // ... and its full view every this many polls, besides whenever the status changed
+const MAP_RUN_EVERY = 5;     // its full view only when status or last_event_id moved; while a Distributed Map
+                             // runs (its children's events are not in the run's history) every this many polls too
 const RECENT_RUNS = 8;
 
 let pollTimer = null;
@@ -386,22 +387,25 @@ async function runView(flow, runId, gen) {
   stopPolling();
   if (status.status !== "RUNNING") return;
   let polls = 0;
-  let last = JSON.stringify(status.status);
+  const marker = (answer) => JSON.stringify([answer.status, answer.last_event_id]);
+  const mapRunning = () => (status.map_runs || []).some((run) => run.status === "RUNNING");
   const tick = async () => {
     if (gen !== generation) return;
     try {
       polls += 1;
       const cheap = await api(`flows/${enc(flow)}/runs/${enc(runId)}?steps=false`);
       check(gen);
-      const now = JSON.stringify(cheap.status);
-      if (now !== last || polls % FULL_EVERY === 0) {
-        last = now;
+      if (marker(cheap) !== marker(status) || (mapRunning() && polls % MAP_RUN_EVERY === 0)) {
         status = await api(`flows/${enc(flow)}/runs/${enc(runId)}`);
         check(gen);
         draw();
         if (selected) showStep(flow, runId, selected, panel);
       }
-      if (cheap.status !== "RUNNING") { say(`The run ended: ${cheap.status}.`); return; }
+      if (status.status !== "RUNNING") {  // ended, drawn from one last full view: no more polls
+        pollTimer = null;
+        say(`The run ended: ${status.status}.`);
+        return;
+      }
     } catch (err) {
       if (err instanceof Stale) return;
       say(`Refresh failed: ${err.message}; retrying.`);

@@ -159,6 +159,72 @@ def test_trigger_form_with_alpha_starts_a_run_the_page_follows_to_succeeded(page
     wait(page, lambda d: "alpha is 0.500000" in text_of(d, "#step-panel .stdout"))
 
 
+LIVE_FLOW = '''
+import time
+
+from flowdrop import FlowSpec, step
+
+
+class LiveFlow(FlowSpec):
+
+    @step
+    def start(self):
+        self.next(self.nap)
+
+    @step
+    def nap(self):
+        time.sleep(12)  # quiet for several polls: nothing happens in the run's history meanwhile
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == '__main__':
+    LiveFlow()
+'''
+
+# Installed before the run view opens: every status request the page makes, in order, with what it answered.
+RECORD_STATUS_FETCHES = """
+const part = arguments[0], seen = window.statusFetches = [], original = window.fetch;
+window.fetch = async (url, options) => {
+  const entry = { cheap: String(url).endsWith("?steps=false") };
+  if (String(url).split("?")[0].endsWith(part)) seen.push(entry);
+  const response = await original(url, options);
+  response.clone().json().then((body) => { entry.marker = [body.status, body.last_event_id]; }, () => {});
+  return response;
+};
+"""
+
+
+def test_the_run_view_fetches_the_full_status_only_when_the_marker_moved(page, stack, api, tmp_path):
+    (tmp_path / "live_flow.py").write_text(LIVE_FLOW)
+    deploy_flow(stack, tmp_path / "live_flow.py")
+    run_id = api.trigger("LiveFlow", {})["run_id"]
+    page.execute_script(RECORD_STATUS_FETCHES, f"/runs/{run_id}")
+    open_view(page, f"#/run/LiveFlow/{run_id}")
+    # The page refreshes itself to the end: no reload (and the header names this run, not the view before).
+    wait(page, lambda d: d.find_elements(By.CSS_SELECTOR, '#graph .node[data-step="end"][data-state="SUCCEEDED"]')
+         and run_id in text_of(d, "#run-header") and "SUCCEEDED" in text_of(d, "#run-header"))
+    assert page.execute_script("return pollTimer") is None  # it stopped polling once the run ended
+    fetches = wait(page, lambda d: (lambda f: f if all("marker" in e for e in f) else None)(
+        d.execute_script("return window.statusFetches")))
+    assert not fetches[0]["cheap"]  # the first load draws from a full view
+    cheap = [tuple(e["marker"]) for e in fetches if e["cheap"]]
+    full = [e for e in fetches if not e["cheap"]]
+    assert len(full) <= len(set(cheap)) + 1, fetches
+    assert len(cheap) > len(full), fetches  # the nap's quiet polls fetched nothing more
+    last_full = fetches[0]["marker"]
+    for before, entry in zip(fetches, fetches[1:]):
+        # A full view follows every cheap answer whose status or marker moved since the last full view, no other.
+        assert before["cheap"] or entry["cheap"], fetches
+        assert (not entry["cheap"]) == (before["cheap"] and before["marker"] != last_full), fetches
+        if not entry["cheap"]:
+            last_full = entry["marker"]
+    assert not fetches[-1]["cheap"] and fetches[-1]["marker"][0] == "SUCCEEDED", fetches  # one final full view
+
+
 def test_a_bad_value_shows_the_apis_message_beside_the_field(page, deployed, api):
     page.allowed_errors.append("status of 400")  # the browser logs the API's 400 answer
     with pytest.raises(ApiError) as err:

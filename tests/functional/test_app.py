@@ -234,6 +234,37 @@ def test_run_status_and_flow_views(deployed, stack):
     assert get(deployed, "/flows/Nope")[0] == 404
 
 
+def worker_message(stack: DeployerStack) -> dict[str, Any]:
+    """The next task a run's callback state put in the worker queue (received and deleted): token and payload."""
+    url = stack.settings.backend.worker_queue_url
+    got = stack.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=10).get("Messages", [])
+    assert got, "no task reached the worker queue"
+    stack.sqs.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
+    return json.loads(got[0]["Body"])
+
+
+def test_the_cheap_status_carries_a_marker_that_moves_only_when_the_run_does(deployed, stack):
+    pf = stack.machine("ParameterFlow")
+    url = post(deployed, f"/flows/{pf}/runs", {"parameters": {}})[1]["status_url"]
+    task = worker_message(stack)  # the start task is waiting for a worker: nothing happens until it answers
+    first = get(deployed, url + "?steps=false")[1]
+    again = get(deployed, url + "?steps=false")[1]
+    full = get(deployed, url)[1]
+    assert first["status"] == "RUNNING" and first["last_event_id"] > 1
+    assert again["last_event_id"] == first["last_event_id"] == full["last_event_id"]
+    assert full["steps"] == {"start": "RUNNING"}  # the full answer keeps its fields
+
+    stack.clients.sfn.send_task_failure(taskToken=task["task_token"], error="Boom", cause="the worker failed")
+    deadline, ended = time.monotonic() + 20, first
+    while ended["status"] == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.1)  # moto's interpreter fails the run in its own thread
+        ended = get(deployed, url + "?steps=false")[1]
+    assert ended["status"] == "FAILED" and ended["last_event_id"] > first["last_event_id"]
+    assert get(deployed, url)[1]["last_event_id"] == ended["last_event_id"]
+    history = stack.clients.sfn.get_execution_history(executionArn=ended["execution_arn"])["events"]
+    assert ended["last_event_id"] == max(e["id"] for e in history)
+
+
 def test_rollback_and_delete(deployed, stack):
     pf = stack.machine("ParameterFlow")
     changed = PARAMETER_FLOW.replace("alpha is still", "alpha remains")
