@@ -205,8 +205,8 @@ def _history(clients: Clients, arn: str) -> list[dict[str, Any]]:
 
 
 def _newest_events(clients: Clients, arn: str) -> list[dict[str, Any]]:
-    """The execution's newest history event: one on AWS (moto 5.2.5 ignores reverseOrder and maxResults
-    and answers the whole history, which _last_event_id reads the same)."""
+    """The execution's newest history event, one (the embedded stack's moto honours reverseOrder and
+    maxResults through local/moto/compat.py; a stock moto answers the whole history, read the same)."""
     return clients.sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=1).get("events", [])
 
 

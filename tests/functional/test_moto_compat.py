@@ -215,6 +215,32 @@ def test_canary_stock_moto_has_no_list_state_machine_versions():
     )
 
 
+def test_canary_stock_moto_reads_history_forward_whatever_is_asked():
+    import inspect
+
+    source = inspect.getsource(moto_compat._STOCK["get_execution_history"])
+    assert "reverseOrder" not in source and "maxResults" not in source, (
+        "moto now honours reverseOrder/maxResults in GetExecutionHistory: drop that fix from local/moto/compat.py"
+    )
+
+
+def test_history_read_in_reverse_is_newest_first_and_paged(versioned):
+    sfn, arn, v1, _, _ = versioned
+    execution = sfn.start_execution(stateMachineArn=v1, name="reverse", input="{}")["executionArn"]
+    _wait(sfn, execution)
+    forward = sfn.get_execution_history(executionArn=execution)["events"]
+    assert [e["id"] for e in forward] == list(range(1, len(forward) + 1)) and len(forward) >= 4
+
+    newest = sfn.get_execution_history(executionArn=execution, reverseOrder=True, maxResults=1)
+    assert [e["id"] for e in newest["events"]] == [len(forward)]
+    assert newest["events"][0]["type"] == "ExecutionSucceeded"
+    rest = sfn.get_execution_history(executionArn=execution, reverseOrder=True, maxResults=100,
+                                     nextToken=newest["nextToken"])
+    assert [e["id"] for e in rest["events"]] == list(range(len(forward) - 1, 0, -1)) and "nextToken" not in rest
+    # Forward reads are whole, as before.
+    assert sfn.get_execution_history(executionArn=execution, maxResults=2)["events"] == forward
+
+
 # --- ASL features the compiler relies on, as moto's interpreter runs them ---
 
 

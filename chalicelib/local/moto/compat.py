@@ -49,6 +49,7 @@ _STOCK: dict[str, Callable[..., Any]] = {
     "describe_state_machine_for_execution": StepFunctionsParserBackend.describe_state_machine_for_execution,
     "describe_execution": StepFunctionResponse.describe_execution,
     "list_executions": StepFunctionResponse.list_executions,
+    "get_execution_history": StepFunctionResponse.get_execution_history,
 }
 
 # The check for an existing execution name and the append of the new
@@ -82,6 +83,7 @@ def apply_patches() -> None:
     StepFunctionsParserBackend.describe_state_machine_for_execution = _describe_state_machine_for_execution
     StepFunctionResponse.describe_execution = _describe_execution_response
     StepFunctionResponse.list_executions = _list_executions_response
+    StepFunctionResponse.get_execution_history = _get_execution_history_response
     # moto 5.2.5 has no such action on the response class, so the server
     # answers HTTP 500 (the parser's provider.py:1199 has one, but moto's
     # server never routes to that provider).
@@ -245,6 +247,23 @@ def _list_executions_response(self: StepFunctionResponse) -> ActionResult:
     for item in result.result["executions"]:
         item.update(_routing_fields(by_arn.get(item["executionArn"])))
     return result
+
+
+def _get_execution_history_response(self: StepFunctionResponse) -> ActionResult:
+    # responses.py:359-364 passes only the ARN on: reverseOrder and maxResults are ignored, so the run
+    # status's change marker (the newest event: reverseOrder, maxResults=1) sent the whole history over
+    # HTTP on every poll. A reverse read is paged as AWS pages it (newest first, maxResults per page,
+    # nextToken for the rest). Forward reads stay whole, as stock moto gives them.
+    result = _STOCK["get_execution_history"](self)
+    if not self._get_bool_param("reverseOrder", False):
+        return result
+    events = list(reversed(result.result["events"]))
+    start = int(self._get_param("nextToken") or 0)
+    size = self._get_int_param("maxResults") or len(events) or 1
+    page = {"events": events[start:start + size]}
+    if start + size < len(events):
+        page["nextToken"] = str(start + size)
+    return ActionResult(page)
 
 
 def _describe_state_machine_for_execution(self: StepFunctionsParserBackend, execution_arn: str) -> Any:
