@@ -175,3 +175,51 @@ def test_jobs_beyond_the_compute_environments_slots_wait_runnable(aws, tmp_path)
     assert ended[waiting[0]]["status"] == "FAILED" and ended[waiting[0]]["statusReason"] == "not needed"
     assert not (tmp_path / f"started-{waiting[0]}").exists()
     assert sorted(ended[job_id]["status"] for job_id in ids if job_id != waiting[0]) == ["SUCCEEDED"] * (slots + 1)
+
+
+_SUBMIT_DURING_DESCRIBE = '''
+import sys
+from moto.batch.models import BatchBackend
+from flowdrop.local.moto import batch_jobs
+
+
+class FakeJob:
+    """Describing it submits another job, as a SubmitJob landing while DescribeJobs walks the table."""
+
+    def __init__(self, backend, job_id):
+        self.backend, self.job_id, self.arn = backend, job_id, "arn:aws:batch:us-east-1:1:job/" + job_id
+
+    def describe(self):
+        new = "late-%d" % len(self.backend._jobs)
+        self.backend._jobs[new] = FakeJob(self.backend, new)
+        return {"jobId": self.job_id}
+
+
+def answer(describe):
+    backend = BatchBackend("us-east-1", "123456789012")
+    for job_id in ("a", "b", "c"):
+        backend._jobs[job_id] = FakeJob(backend, job_id)
+    try:
+        return sorted(j["jobId"] for j in describe(backend, ["a", "arn:aws:batch:us-east-1:1:job/c"]))
+    except RuntimeError as err:
+        return str(err)
+
+
+stock = answer(batch_jobs.stock_describe_jobs())
+batch_jobs.apply_patches()
+patched = answer(BatchBackend.describe_jobs)
+print(repr(stock)); print(repr(patched))
+'''
+
+
+def test_describe_jobs_answers_while_a_job_is_submitted(tmp_path):
+    """Stock DescribeJobs raised when a SubmitJob landed while it walked the job table (CI saw it as
+    States.Runtime KeyError('RequestId') in a batch foreach). In a subprocess: this one keeps stock moto."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", _SUBMIT_DURING_DESCRIBE], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    stock, patched = done.stdout.strip().splitlines()
+    assert stock == repr("dictionary changed size during iteration")  # the race, made certain here
+    assert patched == repr(["a", "c"])  # by id and by ARN, as stock answers when nothing is submitted

@@ -23,6 +23,8 @@ foreach path reads the task's done.json with `aws-sdk:s3:getObject`, whose
 `States.StringToJson($.Body)` fails; AWS gives the body as a string.
 A `.sync` task waits on its job's thread in this process instead of asking
 DescribeJobs every poll (the answer is still DescribeJobs', once the job ended).
+DescribeJobs no longer fails when a job is submitted while it answers (moto walked its job
+table as it grew: HTTP 500, then States.Runtime KeyError('RequestId') in the interpreter).
 And a `.sync` Batch task whose execution is stopped leaves its job running in
 moto (the wait loop just ends, state_task_service_callback.py:141); AWS
 terminates the job. Here it is terminated too.
@@ -51,7 +53,7 @@ from typing import Any
 
 from moto import settings
 import botocore.session
-from moto.batch.models import Job, JobStatus
+from moto.batch.models import BatchBackend, Job, JobStatus
 from moto.core.utils import unix_time_millis
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
@@ -67,6 +69,7 @@ _STOCK_NORMALISE = (StateTaskServiceBatch._normalise_parameters, StateTaskServic
 _STOCK_SDK_NORMALISE = StateTaskServiceAwsSdk._normalise_response
 _STOCK_BUILD_SYNC = StateTaskServiceBatch._build_sync_resolver
 _STOCK_EVAL_SYNC = StateTaskServiceBatch._eval_sync
+_STOCK_DESCRIBE_JOBS = BatchBackend.describe_jobs
 _BATCH_MODEL = None
 MAX_JOBS_ENV = "FLOWDROP_BATCH_MAX_JOBS"
 DEFAULT_MAX_JOBS = 4
@@ -106,6 +109,23 @@ def apply_patches() -> None:
     state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = SYNC_POLL_SECONDS
     StateTaskServiceBatch._build_sync_resolver = _build_sync_resolver  # type: ignore[method-assign]
     StateTaskServiceBatch._eval_sync = _eval_sync  # type: ignore[method-assign]
+    BatchBackend.describe_jobs = _describe_jobs  # type: ignore[method-assign]
+
+
+def stock_describe_jobs() -> Any:
+    """moto's own BatchBackend.describe_jobs."""
+    return _STOCK_DESCRIBE_JOBS
+
+
+def _describe_jobs(self: BatchBackend, jobs: list[str] | None) -> list[dict[str, Any]]:
+    # Stock (batch/models.py:1972-1988) walks self._jobs while describing each job, so a SubmitJob
+    # landing meanwhile (a foreach's iterations submit while others ask DescribeJobs) raised
+    # "dictionary changed size during iteration": HTTP 500, and moto's interpreter, reading the
+    # error's RequestId, failed the run with States.Runtime KeyError('RequestId'). Same answer, from
+    # a copy of the jobs taken at once (list() of a dict does not let another thread in).
+    wanted = set(jobs or ())
+    return [job.describe() for key, job in list(self._jobs.items())
+            if not wanted or key in wanted or job.arn in wanted]
 
 
 def _build_sync_resolver(self: StateTaskServiceBatch, env: Any, resource_runtime_part: Any,
