@@ -108,20 +108,24 @@ def test_nested_foreach_runs_all_twelve_cells(stack, api, started_runs):
     assert final.total == sum(i * 10 + j for i in range(4) for j in range(3))
 
 
-def test_nested_foreach_on_the_lambda_backend_with_every_foreach_distributed(stack, api, tmp_path):
+@pytest.mark.parametrize("backend", ["lambda", "batch"])
+def test_a_nested_foreach_with_every_foreach_distributed(stack, api, tmp_path, backend):
     from flowdrop.client import Run
 
-    source = (EXAMPLES / "nested_foreach_flow.py").read_text().replace("NestedForeachFlow", "NestedLambdaFlow")
+    flow = f"Nested{backend.title()}Flow"
+
+    source = (EXAMPLES / "nested_foreach_flow.py").read_text().replace("NestedForeachFlow", flow)
     (tmp_path / "nested_lambda_flow.py").write_text(source)
-    output = deploy_flow(stack, tmp_path / "nested_lambda_flow.py", backend="lambda",
+    output = deploy_flow(stack, tmp_path / "nested_lambda_flow.py", backend=backend,
                          create_options=("--use-distributed-map",))
-    assert "State machine NestedLambdaFlow for flow NestedLambdaFlow pushed" in output, output
+    assert f"State machine {flow} for flow {flow} pushed" in output, output
     sfn = stack.aws.client("stepfunctions")
-    machine = next(m for m in sfn.list_state_machines()["stateMachines"] if m["name"] == "NestedLambdaFlow")
+    machine = next(m for m in sfn.list_state_machines()["stateMachines"] if m["name"] == flow)
     definition = sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])["definition"]
-    assert '"arn:aws:states:::lambda:invoke"' in definition and "batch:submitJob" not in definition
-    run_id = api.trigger("NestedLambdaFlow", {})["run_id"]
-    finished(api, "NestedLambdaFlow", run_id)
+    resource = {"lambda": "arn:aws:states:::lambda:invoke", "batch": "arn:aws:states:::batch:submitJob.sync"}
+    assert f'"{resource[backend]}"' in definition
+    run_id = api.trigger(flow, {})["run_id"]
+    finished(api, flow, run_id)
     arn = f"{machine['stateMachineArn'].replace(':stateMachine:', ':execution:')}:{run_id[len('sfn-'):]}"
     events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
     # Metaflow's --use-distributed-map: the 4 rows ran as a Distributed Map of child executions (whose
@@ -129,7 +133,7 @@ def test_nested_foreach_on_the_lambda_backend_with_every_foreach_distributed(sta
     entered = {e["stateEnteredEventDetails"]["name"] for e in events if e["type"] == "MapStateEntered"}
     assert entered == {"start-map-wide"}, entered
     production_client(stack.config)
-    run = Run(f"NestedLambdaFlow/{run_id}")
+    run = Run(f"{flow}/{run_id}")
     assert sorted(t.id for t in run["cell"].tasks()) == sorted(f"cell-{i}-{j}" for i in range(4) for j in range(3))
     final = run["join_rows"].task.data
     assert final.cells == [(i, j) for i in range(4) for j in range(3)]
