@@ -11,7 +11,7 @@ once per container, on first use (not at import: cold starts stay short).
   GET    /flows/{flow}                    versions, production, parameters, schedule, next fire times, triggers
   GET    /flows/{flow}/deployments/{sha}  the deployment record (404 until written)
   GET    /flows/{flow}/runs[?status=S&limit=N&next_token=T]  {"runs": [...], "next_token"?: T}
-  GET    /flows/{flow}/runs/{run_id}      status and per-step states (?steps=false: status only)
+  GET    /flows/{flow}/runs/{run_id}      status and per-step states (?steps=false: status only; &marker=true)
   GET    /flows/{flow}/runs/{run_id}/steps/{step}[?limit=N]  the step's tasks: attempts, exception, logs, artifacts
   POST   /flows/{flow}/runs/{run_id}/terminate  [{"reason": "..."}]: 200 ABORTED; 404; 409 already ended
   DELETE /flows/{flow}/runs/{run_id}      the same as terminate
@@ -147,7 +147,8 @@ def list_runs(flow: str) -> Response:
 def run_status(flow: str, run_id: str) -> Response:
     query = app.current_request.query_params or {}
     return answer(lambda: runs.run_status(flow, run_id, clients(), settings(),
-                                          with_steps=requests.flag("steps", query.get("steps"), default=True)))
+                                          with_steps=requests.flag("steps", query.get("steps"), default=True),
+                                          with_marker=requests.flag("marker", query.get("marker"), default=False)))
 
 
 @app.route("/flows/{flow}/runs/{run_id}/steps/{step}", methods=["GET"], authorizer=AUTHORIZER)

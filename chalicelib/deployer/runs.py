@@ -92,28 +92,33 @@ def terminate_run(flow: str, run: str, clients: Clients, settings: DeployerSetti
 
 
 def run_status(flow: str, run: str, clients: Clients, settings: DeployerSettings,
-               max_child_histories: int = MAX_CHILD_HISTORIES, with_steps: bool = True) -> dict[str, Any]:
+               max_child_histories: int = MAX_CHILD_HISTORIES, with_steps: bool = True,
+               with_marker: bool = False) -> dict[str, Any]:
     """A run's status and each step's state, its Distributed Map child executions included.
 
-    `with_steps=False` answers from DescribeExecution and the history's newest
-    event alone: what a client polling for the end wants, without reading a
-    history of thousands of events each time. Both answers carry
-    `last_event_id`, the id of the execution's newest history event: it moves
-    whenever anything happens in the run, so a poller fetches the full answer
-    only when it moved (not while a Distributed Map's children alone make
-    progress: their histories are their own).
+    `with_steps=False` answers from DescribeExecution alone: what a client
+    polling for the end wants, without reading a history of thousands of events
+    each time. The full answer, and the cheap one `with_marker`, carry
+    `last_event_id`, the id of the execution's newest history event (for the
+    cheap one: one more call, GetExecutionHistory newest first, whose AWS quota
+    is smaller than DescribeExecution's, so only pollers that use it ask): it
+    moves whenever anything happens in the run, so a poller fetches the full
+    answer only when it moved (not while a Distributed Map's children alone
+    make progress: their histories are their own).
     """
     name = run_ids.execution_name_of(run)
     arn = names.execution_arn(machine_arn(settings, flow), name)
     try:
         execution = clients.sfn.describe_execution(executionArn=arn)
-        events = _history(clients, arn) if with_steps else _newest_events(clients, arn)
+        events = _history(clients, arn) if with_steps else _newest_events(clients, arn) if with_marker else None
     except AWS_ERRORS as err:
         if error_code(err) in ("ExecutionDoesNotExist", "StateMachineDoesNotExist"):
             raise FlowNotFoundError(f"flow {flow!r} has no run {run_ids.run_id(name)!r}") from err
         raise aws_error("Step Functions", "DescribeExecution", arn, err) from err
     if not with_steps:
-        out = {**_run_summary(execution), "last_event_id": _last_event_id(events)}
+        out = _run_summary(execution)
+        if events is not None:
+            out["last_event_id"] = _last_event_id(events)
         for key in ("error", "cause"):
             if execution.get(key):
                 out[key] = execution[key]

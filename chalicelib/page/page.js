@@ -393,7 +393,7 @@ async function runView(flow, runId, gen) {
     if (gen !== generation) return;
     try {
       polls += 1;
-      const cheap = await api(`flows/${enc(flow)}/runs/${enc(runId)}?steps=false`);
+      const cheap = await api(`flows/${enc(flow)}/runs/${enc(runId)}?steps=false&marker=true`);
       check(gen);
       if (marker(cheap) !== marker(status) || (mapRunning() && polls % MAP_RUN_EVERY === 0)) {
         status = await api(`flows/${enc(flow)}/runs/${enc(runId)}`);

@@ -189,7 +189,7 @@ if __name__ == '__main__':
 RECORD_STATUS_FETCHES = """
 const part = arguments[0], seen = window.statusFetches = [], original = window.fetch;
 window.fetch = async (url, options) => {
-  const entry = { cheap: String(url).endsWith("?steps=false") };
+  const entry = { cheap: String(url).endsWith("?steps=false&marker=true") };
   if (String(url).split("?")[0].endsWith(part)) seen.push(entry);
   const response = await original(url, options);
   response.clone().json().then((body) => { entry.marker = [body.status, body.last_event_id]; }, () => {});

@@ -43,7 +43,7 @@ def test_the_page_fetches_nothing_from_the_internet_and_uses_relative_paths():
         assert urls <= {"http://www.w3.org/2000/svg"}, (name, urls)
     script = page.asset_text("page.js")
     assert "sessionStorage" in script and "localStorage" not in script  # the token lives for the session only
-    assert "?steps=false" in script  # live refresh polls the cheap status
+    assert "?steps=false&marker=true" in script  # live refresh polls the cheap status and its change marker
 
 
 def test_the_routes_serve_the_shell_without_a_token(tmp_path):
