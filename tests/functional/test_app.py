@@ -186,10 +186,12 @@ def test_publishing_an_event_needs_a_valid_token(stack, client, monkeypatch):
     bus = f"{stack.name}-bus"
     stack.clients.events.create_event_bus(Name=bus)
     queue_url = stack.sqs.create_queue(QueueName=f"{stack.name}-seen")["QueueUrl"]
-    queue_arn = stack.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_arn = stack.sqs.get_queue_attributes(QueueUrl=queue_url,
+                                               AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     stack.clients.events.put_rule(Name=f"{stack.name}-all", EventBusName=bus,
                                   EventPattern=json.dumps({"source": ["flowdrop.events"]}))
-    stack.clients.events.put_targets(Rule=f"{stack.name}-all", EventBusName=bus, Targets=[{"Id": "q", "Arn": queue_arn}])
+    stack.clients.events.put_targets(Rule=f"{stack.name}-all", EventBusName=bus,
+                                     Targets=[{"Id": "q", "Arn": queue_arn}])
     monkeypatch.setenv("FLOWDROP_EVENT_BUS", bus)
     deployer_app.settings.cache_clear()
     body = {"name": "data.ready", "payload": {"id": "evt-refused"}}
