@@ -179,3 +179,21 @@ def test_a_task_that_dies_keeps_what_it_printed_and_says_how_it_died(tmp_path, l
     task = _latest(tmp_path / "ds", "SegfaultFlow")["end"].task
     assert "Crash and burn!" in task.stdout and "segmentation fault" in task.stderr
     assert task.finished and not task.successful
+
+
+def test_dump_of_a_task_pathspec_shows_that_task_only(tmp_path):
+    store = tmp_path / "ds"
+    assert _run("foreach_flow.py", "run", "--width", "3", store=store).returncode == 0
+    run_id = _latest(store, "ForeachFlow").id
+    dump = _run("foreach_flow.py", "dump", f"{run_id}/square/square-1", store=store)
+    assert dump.returncode == 0, dump.stderr
+    # That task's artifacts (those it inherited from start too), not square-0's or square-2's.
+    assert dump.stdout.splitlines() == ["item: 1", "items: [0, 1, 2]", "squared: 1", "width: 3"]
+    assert f"Artifacts of ForeachFlow/{run_id}/square/square-1:" in dump.stderr and "square-0" not in dump.stderr
+    out = tmp_path / "dump.pkl"
+    dump = _run("foreach_flow.py", "dump", "--file", str(out), f"{run_id}/square/square-2", store=store)
+    assert dump.returncode == 0, dump.stderr
+    assert pickle.loads(out.read_bytes()) == {
+        f"{run_id}/square/square-2": {"item": 2, "items": [0, 1, 2], "squared": 4, "width": 3}}
+    whole_step = _run("foreach_flow.py", "dump", f"{run_id}/square", store=store)
+    assert whole_step.returncode == 0 and whole_step.stdout.count("squared: ") == 3

@@ -156,3 +156,23 @@ def test_system_tags_as_metaflows(foreach_run):
     assert {"user:ada", "runtime:dev"} <= system
     assert any(t.startswith("python_version:3.") for t in system) and any(t.startswith("date:20") for t in system)
     assert not system & foreach_run.user_tags
+
+
+def test_run_with_retry_retries_a_failing_step_and_the_client_sees_the_second_attempt(tmp_path):
+    # `--with` given to `run` (not at top level); local retries start at once, as Metaflow's.
+    store = tmp_path / "ds"
+    proc = run_flow(TEST_FLOWS / "retry_flow.py", "run", "--with", "retry", datastore=store, env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    assert "Task start/start failed; retrying (attempt 2 of 4)" in proc.stdout + proc.stderr
+    client.set_datastore(str(store), production=None)
+    client.namespace(None)
+    run = client.Flow("RetryFlow").latest_run
+    start = run["start"].task
+    assert run.successful and start.successful and start.current_attempt == 1 and start.retry_count == 1
+    assert start.metadata_dict["attempt"] == "1" and start.metadata_dict["attempt_ok"] == "True"
+    assert [m.value for m in start.metadata if m.type == "attempt"] == ["0", "1"]
+    artifacts = list(start.artifacts)
+    assert all(isinstance(a, client.DataArtifact) for a in artifacts)
+    assert "start_attempts" in {a.id for a in artifacts} and len(artifacts) == len(start.artifacts)
+    assert start.artifacts.start_attempts.data == 2 and start["start_attempts"].data == 2
+    assert run["fragile"].task.current_attempt == 0 and "start_attempts" in run["fragile"].task.artifacts

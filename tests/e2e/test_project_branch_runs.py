@@ -37,6 +37,8 @@ if __name__ == "__main__":
     ("fork", ["--branch", "feature"], {}, "test.feature"),
     ("subprocess", ["--branch", "feature"], {}, "test.feature"),
     ("subprocess", [], {"METAFLOW_PRODUCTION": "True"}, "prod"),
+    ("fork", ["--production"], {}, "prod"),
+    ("subprocess", ["--production", "--branch", "blue"], {}, "prod.blue"),
     ("fork", [], {"METAFLOW_BRANCH": "from_env"}, "test.from_env"),
     ("fork", [], {}, "user.ada"),
 ])
@@ -52,5 +54,5 @@ def test_a_local_run_takes_its_branch_from_the_options_or_the_environment(tmp_pa
     run = Flow("BranchFlow").latest_run
     assert run["start"].task["branch"].data == branch
     assert run["end"].task["project_flow_name"].data == f"demo.{branch}.BranchFlow"
-    assert run["end"].task["is_production"].data == (branch == "prod")
+    assert run["end"].task["is_production"].data == (branch.split(".")[0] == "prod")
     assert f"project_branch:{branch}" in run.system_tags

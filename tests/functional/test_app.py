@@ -181,6 +181,31 @@ def test_trigger_needs_a_valid_token(deployed, stack):
     assert deployed.http.get("/health").status_code == 200
 
 
+def test_publishing_an_event_needs_a_valid_token(stack, client, monkeypatch):
+    # A bus of this test's own, its events copied to a queue: what reached the bus can be read back.
+    bus = f"{stack.name}-bus"
+    stack.clients.events.create_event_bus(Name=bus)
+    queue_url = stack.sqs.create_queue(QueueName=f"{stack.name}-seen")["QueueUrl"]
+    queue_arn = stack.sqs.get_queue_attributes(QueueUrl=queue_url,
+                                               AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    stack.clients.events.put_rule(Name=f"{stack.name}-all", EventBusName=bus,
+                                  EventPattern=json.dumps({"source": ["flowdrop.events"]}))
+    stack.clients.events.put_targets(Rule=f"{stack.name}-all", EventBusName=bus,
+                                     Targets=[{"Id": "q", "Arn": queue_arn}])
+    monkeypatch.setenv("FLOWDROP_EVENT_BUS", bus)
+    deployer_app.settings.cache_clear()
+    body = {"name": "data.ready", "payload": {"id": "evt-refused"}}
+    status, answer = post(client, "/events", body, headers={})
+    assert status == 401, answer
+    for headers in ({"Authorization": "Bearer wrong"}, {"Authorization": API_TOKEN}):  # unknown, not a bearer token
+        status, answer = post(client, "/events", body, headers=headers)
+        assert status == 403, (headers, answer)
+    status, answer = post(client, "/events", {"name": "data.ready", "payload": {"id": "evt-allowed"}})
+    assert (status, answer["id"], answer["bus"]) == (202, "evt-allowed", bus), answer
+    seen = stack.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]
+    assert [json.loads(m["Body"])["detail"]["id"] for m in seen] == ["evt-allowed"]  # the refused ones never got there
+
+
 def test_trigger_lists_every_parameter_problem(deployed, stack):
     pf = stack.machine("ParameterFlow")
     status, answer = post(deployed, f"/flows/{pf}/runs", {"parameters": {"alpha": "fast", "beta": 1}})
