@@ -250,7 +250,7 @@ def alerts(event: Any) -> dict[str, Any]:
 # -- event triggers ------------------------------------------------------------------------------
 
 
-@app.route("/events", methods=["POST"], authorizer=AUTHORIZER)
+@app.route("/events", methods=["POST"], authorizer=AUTHORIZER, content_types=ANY_BODY)
 def publish_event() -> Response:
     from flowdrop.deployer import events
 

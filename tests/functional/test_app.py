@@ -202,8 +202,14 @@ def test_publishing_an_event_needs_a_valid_token(stack, client, monkeypatch):
         assert status == 403, (headers, answer)
     status, answer = post(client, "/events", {"name": "data.ready", "payload": {"id": "evt-allowed"}})
     assert (status, answer["id"], answer["bus"]) == (202, "evt-allowed", bus), answer
+    # `curl -d` declares form data: the JSON body is read as on every POST route.
+    headers = {"Authorization": AUTH["Authorization"], "Content-Type": "application/x-www-form-urlencoded"}
+    body = json.dumps({"name": "data.ready", "payload": {"id": "evt-curl"}}).encode()
+    status, answer = raw_post(client, "/events", body, headers)
+    assert (status, answer.get("id")) == (202, "evt-curl"), answer
     seen = stack.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]
-    assert [json.loads(m["Body"])["detail"]["id"] for m in seen] == ["evt-allowed"]  # the refused ones never got there
+    ids = sorted(json.loads(m["Body"])["detail"]["id"] for m in seen)
+    assert ids == ["evt-allowed", "evt-curl"]  # the refused ones never got there
 
 
 def test_trigger_lists_every_parameter_problem(deployed, stack):
