@@ -336,3 +336,46 @@ def test_event_triggers_are_shown_on_the_flows_list_and_the_flow(page, stack, tm
     open_view(page, "#/flow/PageEventFlow")
     item = wait(page, lambda d: d.find_element(By.CSS_SELECTOR, '#triggers li[data-kind="event"]'))
     assert "event data.ready (alpha ← weight)" in item.text and "rule " in item.text
+
+
+SCHEDULED_DOWNSTREAM_FLOW = '''\
+from flowdrop import FlowSpec, schedule, step, trigger_on_finish
+
+
+@schedule(daily=True)
+@trigger_on_finish(flow="PageUpstreamFlow")
+class PageNightlyFlow(FlowSpec):
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    PageNightlyFlow()
+'''
+
+
+def test_a_flow_with_a_schedule_and_an_upstream_shows_both_on_the_flows_list(page, stack, tmp_path):
+    flow_file = tmp_path / "page_nightly_flow.py"
+    flow_file.write_text(SCHEDULED_DOWNSTREAM_FLOW)
+    deploy_flow(stack, flow_file, cwd=tmp_path)
+    open_view(page, "#/")
+    row = wait(page, lambda d: d.find_element(By.CSS_SELECTOR, 'tr[data-flow="PageNightlyFlow"]'))
+    wait(page, lambda d: row.find_elements(By.CSS_SELECTOR, ".next time"))
+    assert row.find_element(By.CSS_SELECTOR, ".schedule").text == "cron(0 0 * * ? *) (UTC)"
+    next_times = row.find_elements(By.CSS_SELECTOR, ".next time")
+    assert len(next_times) == 3 and all(t.text.endswith(" 00:00Z") for t in next_times)
+    (upstream,) = row.find_elements(By.CSS_SELECTOR, '.next .triggers li[data-kind="flow"]')
+    assert upstream.text == "also when PageUpstreamFlow succeeds"
+    size = page.get_window_size()
+    page.set_window_size(390, 844)
+    try:  # the extra line keeps the list readable on a phone: the page itself never scrolls sideways
+        assert upstream.is_displayed()
+        assert page.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    finally:
+        page.set_window_size(size["width"], size["height"])
