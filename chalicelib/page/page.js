@@ -522,7 +522,8 @@ function drawGraph(graph, status, select, selected) {
     const state = states[node.name] || "NOT_STARTED";
     const sub = countsText(node, byName, status)
       || (node.type === "foreach" ? `foreach: ${(status.foreach_widths || {})[node.name] ?? "?"} items`
-        : node.type === "join" ? "join" : node.condition ? `switch on ${node.condition}` : "")
+        : node.condition ? `${node.type === "join" ? "join, " : ""}switch on ${node.condition}`
+        : node.type === "join" ? "join" : "")
       || (states[node.name] ? state.toLowerCase().replace("_", " ") : "not started");
     const g = svg("g", { class: `node state-${state}${node.name === selected ? " selected" : ""}`, "data-step": node.name,
                          "data-state": state, tabindex: 0, role: "button",

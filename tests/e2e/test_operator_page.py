@@ -254,6 +254,14 @@ def test_the_debug_flow_run_shows_b_failed_with_its_exception(page, deployed, ap
     assert "2fail" in text_of(page, "#step-panel .exception")
     assert page.find_element(By.CSS_SELECTOR, "#step-panel .task").get_attribute("data-status") == "failed"
     screenshot(page, "run.png")
+    # The run ended: the flows list shows its state among DebugFlow's last runs, a link to the run.
+    open_view(page, "#/")
+    row = wait(page, lambda d: d.find_element(By.CSS_SELECTOR, 'tr[data-flow="DebugFlow"]'))
+    link = f"#/run/DebugFlow/{run_id}"
+    last = wait(page, lambda d: row.find_elements(By.CSS_SELECTOR, f'.runs a.badge[href="{link}"]'))[0]
+    assert last.text == "F" and last.get_attribute("title") == "FAILED"
+    assert "state-FAILED" in last.get_attribute("class").split()
+    assert "none yet" not in row.find_element(By.CSS_SELECTOR, ".runs").text
 
 
 def test_a_100_way_foreach_shows_100_of_100(page, deployed, api):
@@ -275,10 +283,25 @@ def test_rollback_asks_first_and_moves_production_back(page, stack, api, tmp_pat
     deploy_flow(stack, flow_file, cwd=tmp_path)
     flow_file.write_text(source + "\n# second version\n")
     deploy_flow(stack, flow_file, cwd=tmp_path)
-    assert api.get_flow("LinearFlow")["production_version"] == 2
+    detail = api.get_flow("LinearFlow")
+    assert detail["production_version"] == 2
     open_view(page, "#/flow/LinearFlow")
     button = wait(page, lambda d: d.find_element(By.CSS_SELECTOR, '#versions button.rollback[data-version="1"]'))
     assert "(production)" in text_of(page, '#versions tr[data-version="2"]')
+    headers = [th.text for th in page.find_elements(By.CSS_SELECTOR, "#versions thead th")]
+    assert headers[:4] == ["Version", "Deployed", "Code package", "By"]
+    versions = {v["version"]: v for v in detail["versions"]}
+    assert versions[1]["code_sha256"] != versions[2]["code_sha256"]  # the second source is another package
+    assert [r.get_attribute("data-version") for r in page.find_elements(By.CSS_SELECTOR, "#versions tbody tr")] \
+        == ["2", "1"]  # newest first
+    for number, version in versions.items():
+        cells = page.find_elements(By.CSS_SELECTOR, f'#versions tr[data-version="{number}"] td')
+        deployed = cells[1].find_element(By.TAG_NAME, "time")
+        assert deployed.get_attribute("datetime") == version["deployed_at"]
+        assert deployed.text.endswith("Z") and deployed.text[:10] == version["deployed_at"][:10]
+        assert cells[2].text == version["code_sha256"][:12]
+        assert cells[2].get_attribute("title") == version["code_sha256"]
+        assert version["user"] and cells[3].text == version["user"]
     button.click()
     alert = wait(page, lambda d: d.switch_to.alert)
     assert "from v2 back to v1" in alert.text
@@ -292,16 +315,36 @@ def test_rollback_asks_first_and_moves_production_back(page, stack, api, tmp_pat
 
 
 def test_pages_fit_a_phones_width(page, deployed, api):
+    run_id = api.trigger("ParameterFlow", {})["run_id"]
+    assert wait_for_run(api, "ParameterFlow", run_id, timeout=WAIT)["status"] == "SUCCEEDED"
     size = page.get_window_size()
     page.set_window_size(390, 844)
     try:
-        for view, ready in (("#/", "#flows"), ("#/flow/ParameterFlow", "#trigger")):
+        for view, ready in (("#/", "#flows"), ("#/flow/ParameterFlow", "#trigger"),
+                            (f"#/run/ParameterFlow/{run_id}", '#graph .node[data-step="end"][data-state="SUCCEEDED"]')):
             open_view(page, view)
             wait(page, lambda d: d.find_elements(By.CSS_SELECTOR, ready))
             # Wide tables scroll inside their own box; the page itself never scrolls sideways.
             assert page.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+        # The run view with a step's panel open (attempts, logs, artifacts): still no sideways scroll.
+        page.find_element(By.CSS_SELECTOR, '#graph .node[data-step="start"]').click()
+        wait(page, lambda d: "alpha is" in text_of(d, "#step-panel .stdout"))
+        assert page.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+        graph = page.find_element(By.CSS_SELECTOR, "#graph svg")
+        assert graph.size["width"] <= 390  # the drawing scales down to the screen
     finally:
         page.set_window_size(size["width"], size["height"])
+
+
+def test_the_token_is_kept_across_a_reload(page, deployed, stack):
+    open_view(page, "#/")
+    wait(page, lambda d: "ParameterFlow" in text_of(d, "#flows"))
+    page.refresh()
+    # The reloaded page reads the token from the tab's sessionStorage: the flows load, no token form.
+    wait(page, lambda d: "ParameterFlow" in text_of(d, "#flows") and "…" not in text_of(d, "#flows"))
+    assert page.find_elements(By.ID, "token-form") == []
+    assert page.execute_script("return sessionStorage.getItem('flowdrop.token')") == stack.api_token
+    assert page.find_element(By.ID, "sign-out").is_displayed()
 
 
 EVENT_FLOW = '''\
@@ -379,3 +422,34 @@ def test_a_flow_with_a_schedule_and_an_upstream_shows_both_on_the_flows_list(pag
         assert page.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
     finally:
         page.set_window_size(size["width"], size["height"])
+
+
+def test_a_switch_flows_run_draws_its_cases_and_colours_only_the_steps_that_ran(page, stack, api):
+    deploy_flow(stack, FLOWS / "switch_flow.py")
+    run_id = api.trigger("SwitchFlow", {})["run_id"]  # mode "fast": gather takes quick, careful never runs
+    status = wait_for_run(api, "SwitchFlow", run_id, timeout=WAIT)
+    assert status["status"] == "SUCCEEDED", status
+    open_view(page, f"#/run/SwitchFlow/{run_id}")
+    wait(page, lambda d: d.find_elements(By.CSS_SELECTOR, '#graph .node[data-step="end"][data-state="SUCCEEDED"]'))
+    ran = ["start", "loop", "fan", "pick", "vowel", "consonant", "gather", "quick", "end"]
+    states = {n.get_attribute("data-step"): n.get_attribute("data-state")
+              for n in page.find_elements(By.CSS_SELECTOR, "#graph .node")}
+    assert states == {**dict.fromkeys(ran, "SUCCEEDED"), "careful": "NOT_STARTED"}
+    # Each switch is drawn as its cases: dashed edges, each labelled with the value that takes it.
+    for step, condition, cases, sub in (("loop", "again", {"True": "loop", "False": "fan"}, "switch on again"),
+                                        ("pick", "kind", {"'vowel'": "vowel", "'consonant'": "consonant"},
+                                         "3/3 done"),  # in the foreach: its tasks' count
+                                        ("gather", "mode", {"'fast'": "quick", "'slow'": "careful"},
+                                         "join, switch on mode")):
+        assert text_of(page, f'#graph .node[data-step="{step}"] .step-sub') == sub
+        edges = page.find_elements(By.CSS_SELECTOR, f'#graph path.edge.switch[data-from="{step}"]')
+        assert sorted(e.get_attribute("data-to") for e in edges) == sorted(cases.values())
+        labels = {t.text for t in page.find_elements(By.CSS_SELECTOR, "#graph text.edge-label")}
+        assert {f"{condition} == {value}" for value in cases} <= labels
+    assert page.find_elements(By.CSS_SELECTOR, '#graph path.edge[data-from="pick"]:not(.switch)') == []
+    # Coloured as run in the browser: the steps that ran green, the case not taken left white.
+    fill = {step: page.find_element(By.CSS_SELECTOR, f'#graph .node[data-step="{step}"] rect').value_of_css_property(
+        "fill") for step in ("quick", "careful", "vowel", "consonant")}
+    assert fill["quick"] == fill["vowel"] == fill["consonant"] == "rgb(218, 251, 225)"
+    assert fill["careful"] == "rgb(255, 255, 255)"
+    assert "not started" in text_of(page, '#steps tr[data-step="careful"]')
