@@ -363,7 +363,9 @@ async function runView(flow, runId, gen) {
 
   const select = (step) => {
     selected = step;
-    for (const node of graphBox.querySelectorAll(".node")) node.classList.toggle("selected", node.dataset.step === step);
+    for (const node of graphBox.querySelectorAll(".node")) {
+      node.classList.toggle("selected", node.dataset.step === step);
+    }
     showStep(flow, runId, step, panel);
   };
   let failed = [];
@@ -507,7 +509,8 @@ function drawGraph(graph, status, select, selected) {
       const x1 = a.x + W / 2, y1 = a.y + H, x2 = b.x + W / 2, y2 = b.y;
       const back = order[child] <= order[node.name];
       const path = back
-        ? `M${a.x + W} ${a.y + H / 2} C${a.x + W + 30} ${a.y + H / 2}, ${b.x + W + 30} ${b.y + H / 2}, ${b.x + W} ${b.y + H / 2 - 6}`
+        ? `M${a.x + W} ${a.y + H / 2} C${a.x + W + 30} ${a.y + H / 2}, ` +
+          `${b.x + W + 30} ${b.y + H / 2}, ${b.x + W} ${b.y + H / 2 - 6}`
         : `M${x1} ${y1} C${x1} ${y1 + GY / 2}, ${x2} ${y2 - GY / 2}, ${x2} ${y2 - 2}`;
       const kind = node.condition ? "edge switch" : "edge";
       edges.push(svg("path", { d: path, class: kind, "data-from": node.name, "data-to": child,
@@ -525,11 +528,14 @@ function drawGraph(graph, status, select, selected) {
         : node.condition ? `${node.type === "join" ? "join, " : ""}switch on ${node.condition}`
         : node.type === "join" ? "join" : "")
       || (states[node.name] ? state.toLowerCase().replace("_", " ") : "not started");
-    const g = svg("g", { class: `node state-${state}${node.name === selected ? " selected" : ""}`, "data-step": node.name,
-                         "data-state": state, tabindex: 0, role: "button",
-                         "aria-label": `step ${node.name}: ${state.toLowerCase().replace("_", " ")}${sub ? `, ${sub}` : ""}`,
+    const spoken = state.toLowerCase().replace("_", " ");
+    const g = svg("g", { class: `node state-${state}${node.name === selected ? " selected" : ""}`,
+                         "data-step": node.name, "data-state": state, tabindex: 0, role: "button",
+                         "aria-label": `step ${node.name}: ${spoken}${sub ? `, ${sub}` : ""}`,
                          onclick: () => select(node.name),
-                         onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(node.name); } } },
+                         onkeydown: (e) => {
+                           if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(node.name); }
+                         } },
       svg("title", {}, `${node.name} (${node.type}): ${state}`),
       svg("rect", { x, y, width: W, height: H, rx: 8 }),
       svg("text", { x: x + 10, y: y + 19 }, node.name.length > 20 ? `${node.name.slice(0, 19)}…` : node.name),

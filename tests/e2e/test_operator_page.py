@@ -146,7 +146,8 @@ def test_flows_list_shows_parameter_and_hourly_flows_with_their_schedule(page, d
 def test_trigger_form_with_alpha_starts_a_run_the_page_follows_to_succeeded(page, deployed, api):
     open_view(page, "#/flow/ParameterFlow")
     alpha = wait(page, lambda d: d.find_element(By.ID, "param-alpha"))
-    assert "Learning rate" in text_of(page, "#param-alpha-help") and "default 0.01" in text_of(page, "#param-alpha-help")
+    help_text = text_of(page, "#param-alpha-help")
+    assert "Learning rate" in help_text and "default 0.01" in help_text
     alpha.send_keys("0.5")
     page.find_element(By.ID, "trigger-run").click()
     wait(page, lambda d: "#/run/ParameterFlow/sfn-" in d.current_url)
