@@ -454,3 +454,32 @@ def test_a_switch_flows_run_draws_its_cases_and_colours_only_the_steps_that_ran(
     assert fill["quick"] == fill["vowel"] == fill["consonant"] == "rgb(218, 251, 225)"
     assert fill["careful"] == "rgb(255, 255, 255)"
     assert "not started" in text_of(page, '#steps tr[data-step="careful"]')
+
+
+
+def test_the_step_panel_shows_a_retried_steps_attempts_and_a_caught_steps_stderr_and_artifacts(page, stack, api):
+    deploy_flow(stack, EXAMPLES / "decorated_flow.py")
+    run_id = api.trigger("DecoratedFlow", {})["run_id"]
+    assert wait_for_run(api, "DecoratedFlow", run_id, timeout=WAIT)["status"] == "SUCCEEDED"
+    open_view(page, f"#/run/DecoratedFlow/{run_id}")
+    # flaky: @retry(times=3) failed twice, then succeeded; one row per attempt, in order.
+    wait(page, lambda d: d.find_elements(By.CSS_SELECTOR, '#graph .node[data-step="flaky"]'))[0].click()
+    task = wait(page, lambda d: d.find_element(By.CSS_SELECTOR, '#step-panel .task[data-task="flaky"]'))
+    assert task.get_attribute("data-status") == "succeeded"
+    rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+            for tr in task.find_elements(By.CSS_SELECTOR, "table.attempts tbody tr")]
+    assert [row[:2] for row in rows] == [["0", "failed"], ["1", "failed"], ["2", "succeeded"]]
+    assert all(row[2].endswith("Z") and row[3].endswith("Z") for row in rows)  # started, finished
+    assert "transient failure on attempt 1" in task.find_element(By.CSS_SELECTOR, ".exception").text
+    # risky: @catch kept the run going; its stderr tail says what was caught, its artifacts carry their sizes.
+    page.find_element(By.CSS_SELECTOR, '#graph .node[data-step="risky"]').click()
+    task = wait(page, lambda d: d.find_element(By.CSS_SELECTOR, '#step-panel .task[data-task="risky"]'))
+    assert task.get_attribute("data-status") == "caught"
+    stderr = task.find_element(By.CSS_SELECTOR, ".stderr").text
+    assert "@catch caught an exception from step 'risky'" in stderr and "ZeroDivisionError: division by zero" in stderr
+    (shown,) = api.request("GET", f"/flows/DecoratedFlow/runs/{run_id}/steps/risky")["tasks"]
+    sizes = {a["name"]: a["size"] for a in shown["artifacts"]}
+    assert {"attempts", "risky_failure"} <= set(sizes) and all(0 < size < 1024 for size in sizes.values())
+    items = {li.get_attribute("data-artifact"): li.text
+             for li in task.find_elements(By.CSS_SELECTOR, "ul.artifacts li")}
+    assert items == {name: f"{name} — {size} B" for name, size in sizes.items()}
