@@ -180,16 +180,25 @@ async function flowsView(gen) {
     const [detail, runs] = await Promise.all([
       api(`flows/${enc(flow.flow)}`).catch(() => null),
       api(`flows/${enc(flow.flow)}/runs?limit=${RECENT_RUNS}`).catch(() => null)]);
-    const next = detail && detail.next_fire_times && detail.next_fire_times.length
-      ? el("ul", { class: "plain" }, detail.next_fire_times.map((t) => el("li", {}, el("time", { datetime: t }, when(t)))))
-      : (detail ? (eventTriggers(detail).length ? eventTriggers(detail).map(triggerText).join("; ") : "—") : "?");
-    put(row.querySelector(".next"), next);
+    put(row.querySelector(".next"), detail ? nextRuns(detail) : "?");
     const list = runs ? runs.runs : [];
     put(row.querySelector(".runs"), ...(list.length ? list.map((r) =>
       badge(r.status, r.status[0], `#/run/${enc(flow.flow)}/${enc(r.run_id)}`)) : ["none yet"]));
   }));
   check(gen);
   say(`${flows.length} flow${flows.length === 1 ? "" : "s"}.`);
+}
+
+// A flow's next fire times, then what else starts it (a flow can have a schedule and triggers both).
+function nextRuns(detail) {
+  const times = detail.next_fire_times || [];
+  const triggers = eventTriggers(detail);
+  if (!times.length && !triggers.length) return "—";
+  return [
+    times.length ? el("ul", { class: "plain" }, times.map((t) => el("li", {}, el("time", { datetime: t }, when(t)))))
+      : null,
+    triggers.length ? el("ul", { class: "plain triggers" }, triggers.map((t) =>
+      el("li", { "data-kind": t.kind }, times.length ? `also ${triggerText(t)}` : triggerText(t)))) : null];
 }
 
 // -- #/flow/<flow> : versions, rollback, trigger form, runs -------------------------------------------
@@ -354,7 +363,9 @@ async function runView(flow, runId, gen) {
 
   const select = (step) => {
     selected = step;
-    for (const node of graphBox.querySelectorAll(".node")) node.classList.toggle("selected", node.dataset.step === step);
+    for (const node of graphBox.querySelectorAll(".node")) {
+      node.classList.toggle("selected", node.dataset.step === step);
+    }
     showStep(flow, runId, step, panel);
   };
   let failed = [];
@@ -498,10 +509,12 @@ function drawGraph(graph, status, select, selected) {
       const x1 = a.x + W / 2, y1 = a.y + H, x2 = b.x + W / 2, y2 = b.y;
       const back = order[child] <= order[node.name];
       const path = back
-        ? `M${a.x + W} ${a.y + H / 2} C${a.x + W + 30} ${a.y + H / 2}, ${b.x + W + 30} ${b.y + H / 2}, ${b.x + W} ${b.y + H / 2 - 6}`
+        ? `M${a.x + W} ${a.y + H / 2} C${a.x + W + 30} ${a.y + H / 2}, ` +
+          `${b.x + W + 30} ${b.y + H / 2}, ${b.x + W} ${b.y + H / 2 - 6}`
         : `M${x1} ${y1} C${x1} ${y1 + GY / 2}, ${x2} ${y2 - GY / 2}, ${x2} ${y2 - 2}`;
       const kind = node.condition ? "edge switch" : "edge";
-      edges.push(svg("path", { d: path, class: kind, "marker-end": "url(#arrow)" }));
+      edges.push(svg("path", { d: path, class: kind, "data-from": node.name, "data-to": child,
+                               "marker-end": "url(#arrow)" }));
       const label = node.type === "foreach" ? `foreach ${node.foreach_param}`
         : node.condition ? `${node.condition} == ${cases[child] !== undefined ? cases[child] : "?"}` : null;
       if (label) edges.push(svg("text", { x: (x1 + x2) / 2 + 4, y: y1 + GY / 2 + 3, class: "edge-label" }, label));
@@ -512,13 +525,17 @@ function drawGraph(graph, status, select, selected) {
     const state = states[node.name] || "NOT_STARTED";
     const sub = countsText(node, byName, status)
       || (node.type === "foreach" ? `foreach: ${(status.foreach_widths || {})[node.name] ?? "?"} items`
-        : node.type === "join" ? "join" : node.condition ? `switch on ${node.condition}` : "")
+        : node.condition ? `${node.type === "join" ? "join, " : ""}switch on ${node.condition}`
+        : node.type === "join" ? "join" : "")
       || (states[node.name] ? state.toLowerCase().replace("_", " ") : "not started");
-    const g = svg("g", { class: `node state-${state}${node.name === selected ? " selected" : ""}`, "data-step": node.name,
-                         "data-state": state, tabindex: 0, role: "button",
-                         "aria-label": `step ${node.name}: ${state.toLowerCase().replace("_", " ")}${sub ? `, ${sub}` : ""}`,
+    const spoken = state.toLowerCase().replace("_", " ");
+    const g = svg("g", { class: `node state-${state}${node.name === selected ? " selected" : ""}`,
+                         "data-step": node.name, "data-state": state, tabindex: 0, role: "button",
+                         "aria-label": `step ${node.name}: ${spoken}${sub ? `, ${sub}` : ""}`,
                          onclick: () => select(node.name),
-                         onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(node.name); } } },
+                         onkeydown: (e) => {
+                           if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(node.name); }
+                         } },
       svg("title", {}, `${node.name} (${node.type}): ${state}`),
       svg("rect", { x, y, width: W, height: H, rx: 8 }),
       svg("text", { x: x + 10, y: y + 19 }, node.name.length > 20 ? `${node.name.slice(0, 19)}…` : node.name),

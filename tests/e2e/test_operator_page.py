@@ -97,7 +97,8 @@ def wait(driver, condition, timeout: float = WAIT):
 
 
 def open_view(driver, hash_path: str) -> None:
-    driver.execute_script("location.hash = arguments[0]", hash_path)
+    # Setting the hash it already has fires no hashchange: draw that view afresh then (a test before may end on it).
+    driver.execute_script("if (location.hash === arguments[0]) route(); else location.hash = arguments[0];", hash_path)
 
 
 def text_of(driver, css: str) -> str:
@@ -146,7 +147,8 @@ def test_flows_list_shows_parameter_and_hourly_flows_with_their_schedule(page, d
 def test_trigger_form_with_alpha_starts_a_run_the_page_follows_to_succeeded(page, deployed, api):
     open_view(page, "#/flow/ParameterFlow")
     alpha = wait(page, lambda d: d.find_element(By.ID, "param-alpha"))
-    assert "Learning rate" in text_of(page, "#param-alpha-help") and "default 0.01" in text_of(page, "#param-alpha-help")
+    help_text = text_of(page, "#param-alpha-help")
+    assert "Learning rate" in help_text and "default 0.01" in help_text
     alpha.send_keys("0.5")
     page.find_element(By.ID, "trigger-run").click()
     wait(page, lambda d: "#/run/ParameterFlow/sfn-" in d.current_url)
@@ -254,6 +256,14 @@ def test_the_debug_flow_run_shows_b_failed_with_its_exception(page, deployed, ap
     assert "2fail" in text_of(page, "#step-panel .exception")
     assert page.find_element(By.CSS_SELECTOR, "#step-panel .task").get_attribute("data-status") == "failed"
     screenshot(page, "run.png")
+    # The run ended: the flows list shows its state among DebugFlow's last runs, a link to the run.
+    open_view(page, "#/")
+    row = wait(page, lambda d: d.find_element(By.CSS_SELECTOR, 'tr[data-flow="DebugFlow"]'))
+    link = f"#/run/DebugFlow/{run_id}"
+    last = wait(page, lambda d: row.find_elements(By.CSS_SELECTOR, f'.runs a.badge[href="{link}"]'))[0]
+    assert last.text == "F" and last.get_attribute("title") == "FAILED"
+    assert "state-FAILED" in last.get_attribute("class").split()
+    assert "none yet" not in row.find_element(By.CSS_SELECTOR, ".runs").text
 
 
 def test_a_100_way_foreach_shows_100_of_100(page, deployed, api):
@@ -275,10 +285,25 @@ def test_rollback_asks_first_and_moves_production_back(page, stack, api, tmp_pat
     deploy_flow(stack, flow_file, cwd=tmp_path)
     flow_file.write_text(source + "\n# second version\n")
     deploy_flow(stack, flow_file, cwd=tmp_path)
-    assert api.get_flow("LinearFlow")["production_version"] == 2
+    detail = api.get_flow("LinearFlow")
+    assert detail["production_version"] == 2
     open_view(page, "#/flow/LinearFlow")
     button = wait(page, lambda d: d.find_element(By.CSS_SELECTOR, '#versions button.rollback[data-version="1"]'))
     assert "(production)" in text_of(page, '#versions tr[data-version="2"]')
+    headers = [th.text for th in page.find_elements(By.CSS_SELECTOR, "#versions thead th")]
+    assert headers[:4] == ["Version", "Deployed", "Code package", "By"]
+    versions = {v["version"]: v for v in detail["versions"]}
+    assert versions[1]["code_sha256"] != versions[2]["code_sha256"]  # the second source is another package
+    assert [r.get_attribute("data-version") for r in page.find_elements(By.CSS_SELECTOR, "#versions tbody tr")] \
+        == ["2", "1"]  # newest first
+    for number, version in versions.items():
+        cells = page.find_elements(By.CSS_SELECTOR, f'#versions tr[data-version="{number}"] td')
+        deployed = cells[1].find_element(By.TAG_NAME, "time")
+        assert deployed.get_attribute("datetime") == version["deployed_at"]
+        assert deployed.text.endswith("Z") and deployed.text[:10] == version["deployed_at"][:10]
+        assert cells[2].text == version["code_sha256"][:12]
+        assert cells[2].get_attribute("title") == version["code_sha256"]
+        assert version["user"] and cells[3].text == version["user"]
     button.click()
     alert = wait(page, lambda d: d.switch_to.alert)
     assert "from v2 back to v1" in alert.text
@@ -292,16 +317,36 @@ def test_rollback_asks_first_and_moves_production_back(page, stack, api, tmp_pat
 
 
 def test_pages_fit_a_phones_width(page, deployed, api):
+    run_id = api.trigger("ParameterFlow", {})["run_id"]
+    assert wait_for_run(api, "ParameterFlow", run_id, timeout=WAIT)["status"] == "SUCCEEDED"
     size = page.get_window_size()
     page.set_window_size(390, 844)
     try:
-        for view, ready in (("#/", "#flows"), ("#/flow/ParameterFlow", "#trigger")):
+        for view, ready in (("#/", "#flows"), ("#/flow/ParameterFlow", "#trigger"),
+                            (f"#/run/ParameterFlow/{run_id}", '#graph .node[data-step="end"][data-state="SUCCEEDED"]')):
             open_view(page, view)
             wait(page, lambda d: d.find_elements(By.CSS_SELECTOR, ready))
             # Wide tables scroll inside their own box; the page itself never scrolls sideways.
             assert page.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+        # The run view with a step's panel open (attempts, logs, artifacts): still no sideways scroll.
+        page.find_element(By.CSS_SELECTOR, '#graph .node[data-step="start"]').click()
+        wait(page, lambda d: "alpha is" in text_of(d, "#step-panel .stdout"))
+        assert page.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+        graph = page.find_element(By.CSS_SELECTOR, "#graph svg")
+        assert graph.size["width"] <= 390  # the drawing scales down to the screen
     finally:
         page.set_window_size(size["width"], size["height"])
+
+
+def test_the_token_is_kept_across_a_reload(page, deployed, stack):
+    open_view(page, "#/")
+    wait(page, lambda d: "ParameterFlow" in text_of(d, "#flows"))
+    page.refresh()
+    # The reloaded page reads the token from the tab's sessionStorage: the flows load, no token form.
+    wait(page, lambda d: "ParameterFlow" in text_of(d, "#flows") and "…" not in text_of(d, "#flows"))
+    assert page.find_elements(By.ID, "token-form") == []
+    assert page.execute_script("return sessionStorage.getItem('flowdrop.token')") == stack.api_token
+    assert page.find_element(By.ID, "sign-out").is_displayed()
 
 
 EVENT_FLOW = '''\
@@ -336,3 +381,106 @@ def test_event_triggers_are_shown_on_the_flows_list_and_the_flow(page, stack, tm
     open_view(page, "#/flow/PageEventFlow")
     item = wait(page, lambda d: d.find_element(By.CSS_SELECTOR, '#triggers li[data-kind="event"]'))
     assert "event data.ready (alpha ← weight)" in item.text and "rule " in item.text
+
+
+SCHEDULED_DOWNSTREAM_FLOW = '''\
+from flowdrop import FlowSpec, schedule, step, trigger_on_finish
+
+
+@schedule(daily=True)
+@trigger_on_finish(flow="PageUpstreamFlow")
+class PageNightlyFlow(FlowSpec):
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    PageNightlyFlow()
+'''
+
+
+def test_a_flow_with_a_schedule_and_an_upstream_shows_both_on_the_flows_list(page, stack, tmp_path):
+    flow_file = tmp_path / "page_nightly_flow.py"
+    flow_file.write_text(SCHEDULED_DOWNSTREAM_FLOW)
+    deploy_flow(stack, flow_file, cwd=tmp_path)
+    open_view(page, "#/")
+    row = wait(page, lambda d: d.find_element(By.CSS_SELECTOR, 'tr[data-flow="PageNightlyFlow"]'))
+    wait(page, lambda d: row.find_elements(By.CSS_SELECTOR, ".next time"))
+    assert row.find_element(By.CSS_SELECTOR, ".schedule").text == "cron(0 0 * * ? *) (UTC)"
+    next_times = row.find_elements(By.CSS_SELECTOR, ".next time")
+    assert len(next_times) == 3 and all(t.text.endswith(" 00:00Z") for t in next_times)
+    (upstream,) = row.find_elements(By.CSS_SELECTOR, '.next .triggers li[data-kind="flow"]')
+    assert upstream.text == "also when PageUpstreamFlow succeeds"
+    size = page.get_window_size()
+    page.set_window_size(390, 844)
+    try:  # the extra line keeps the list readable on a phone: the page itself never scrolls sideways
+        assert upstream.is_displayed()
+        assert page.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    finally:
+        page.set_window_size(size["width"], size["height"])
+
+
+def test_a_switch_flows_run_draws_its_cases_and_colours_only_the_steps_that_ran(page, stack, api):
+    deploy_flow(stack, FLOWS / "switch_flow.py")
+    run_id = api.trigger("SwitchFlow", {})["run_id"]  # mode "fast": gather takes quick, careful never runs
+    status = wait_for_run(api, "SwitchFlow", run_id, timeout=WAIT)
+    assert status["status"] == "SUCCEEDED", status
+    open_view(page, f"#/run/SwitchFlow/{run_id}")
+    wait(page, lambda d: d.find_elements(By.CSS_SELECTOR, '#graph .node[data-step="end"][data-state="SUCCEEDED"]'))
+    ran = ["start", "loop", "fan", "pick", "vowel", "consonant", "gather", "quick", "end"]
+    states = {n.get_attribute("data-step"): n.get_attribute("data-state")
+              for n in page.find_elements(By.CSS_SELECTOR, "#graph .node")}
+    assert states == {**dict.fromkeys(ran, "SUCCEEDED"), "careful": "NOT_STARTED"}
+    # Each switch is drawn as its cases: dashed edges, each labelled with the value that takes it.
+    for step, condition, cases, sub in (("loop", "again", {"True": "loop", "False": "fan"}, "switch on again"),
+                                        ("pick", "kind", {"'vowel'": "vowel", "'consonant'": "consonant"},
+                                         "3/3 done"),  # in the foreach: its tasks' count
+                                        ("gather", "mode", {"'fast'": "quick", "'slow'": "careful"},
+                                         "join, switch on mode")):
+        assert text_of(page, f'#graph .node[data-step="{step}"] .step-sub') == sub
+        edges = page.find_elements(By.CSS_SELECTOR, f'#graph path.edge.switch[data-from="{step}"]')
+        assert sorted(e.get_attribute("data-to") for e in edges) == sorted(cases.values())
+        labels = {t.text for t in page.find_elements(By.CSS_SELECTOR, "#graph text.edge-label")}
+        assert {f"{condition} == {value}" for value in cases} <= labels
+    assert page.find_elements(By.CSS_SELECTOR, '#graph path.edge[data-from="pick"]:not(.switch)') == []
+    # Coloured as run in the browser: the steps that ran green, the case not taken left white.
+    fill = {step: page.find_element(By.CSS_SELECTOR, f'#graph .node[data-step="{step}"] rect').value_of_css_property(
+        "fill") for step in ("quick", "careful", "vowel", "consonant")}
+    assert fill["quick"] == fill["vowel"] == fill["consonant"] == "rgb(218, 251, 225)"
+    assert fill["careful"] == "rgb(255, 255, 255)"
+    assert "not started" in text_of(page, '#steps tr[data-step="careful"]')
+
+
+
+def test_the_step_panel_shows_a_retried_steps_attempts_and_a_caught_steps_stderr_and_artifacts(page, stack, api):
+    deploy_flow(stack, EXAMPLES / "decorated_flow.py")
+    run_id = api.trigger("DecoratedFlow", {})["run_id"]
+    assert wait_for_run(api, "DecoratedFlow", run_id, timeout=WAIT)["status"] == "SUCCEEDED"
+    open_view(page, f"#/run/DecoratedFlow/{run_id}")
+    # flaky: @retry(times=3) failed twice, then succeeded; one row per attempt, in order.
+    wait(page, lambda d: d.find_elements(By.CSS_SELECTOR, '#graph .node[data-step="flaky"]'))[0].click()
+    task = wait(page, lambda d: d.find_element(By.CSS_SELECTOR, '#step-panel .task[data-task="flaky"]'))
+    assert task.get_attribute("data-status") == "succeeded"
+    rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+            for tr in task.find_elements(By.CSS_SELECTOR, "table.attempts tbody tr")]
+    assert [row[:2] for row in rows] == [["0", "failed"], ["1", "failed"], ["2", "succeeded"]]
+    assert all(row[2].endswith("Z") and row[3].endswith("Z") for row in rows)  # started, finished
+    assert "transient failure on attempt 1" in task.find_element(By.CSS_SELECTOR, ".exception").text
+    # risky: @catch kept the run going; its stderr tail says what was caught, its artifacts carry their sizes.
+    page.find_element(By.CSS_SELECTOR, '#graph .node[data-step="risky"]').click()
+    task = wait(page, lambda d: d.find_element(By.CSS_SELECTOR, '#step-panel .task[data-task="risky"]'))
+    assert task.get_attribute("data-status") == "caught"
+    stderr = task.find_element(By.CSS_SELECTOR, ".stderr").text
+    assert "@catch caught an exception from step 'risky'" in stderr and "ZeroDivisionError: division by zero" in stderr
+    (shown,) = api.request("GET", f"/flows/DecoratedFlow/runs/{run_id}/steps/risky")["tasks"]
+    sizes = {a["name"]: a["size"] for a in shown["artifacts"]}
+    assert {"attempts", "risky_failure"} <= set(sizes) and all(0 < size < 1024 for size in sizes.values())
+    items = {li.get_attribute("data-artifact"): li.text
+             for li in task.find_elements(By.CSS_SELECTOR, "ul.artifacts li")}
+    assert items == {name: f"{name} — {size} B" for name, size in sizes.items()}
