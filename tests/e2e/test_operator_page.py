@@ -18,6 +18,7 @@ import pytest
 from flowdrop.cli.api_client import ApiClient, ApiError
 from flowdrop.local.stack import EmbeddedStack, StackOptions
 from flowdrop.testing import deploy_flow, examples_dir, wait_for_run
+from tests.helpers.debug_flow import debug_flow_where_a_ends_first
 
 pytestmark = pytest.mark.slow
 
@@ -51,9 +52,12 @@ def api(stack) -> ApiClient:
 
 
 @pytest.fixture(scope="module")
-def deployed(stack, api):
+def deployed(stack, api, tmp_path_factory):
     """The seed's ParameterFlow and HourlyFlow, the debugging story's DebugFlow and a foreach of any width."""
-    for file in (EXAMPLES / "parameter_flow.py", EXAMPLES / "hourly_flow.py", EXAMPLES / "debug_flow.py"):
+    # DebugFlow as the seed has it, but for its b waiting before it fails (tests/helpers/debug_flow.py: a branch
+    # still running when b fails is aborted, so `a succeeded` needs a to end first).
+    debug_flow = debug_flow_where_a_ends_first(tmp_path_factory.mktemp("debug-flow"))
+    for file in (EXAMPLES / "parameter_flow.py", EXAMPLES / "hourly_flow.py", debug_flow):
         deploy_flow(stack, file)
     # On the worker backend: 100 Batch jobs at once, each polled with DescribeJobs, overwhelm moto.
     deploy_flow(stack, FLOWS / "wide_flow.py", backend="worker")

@@ -127,11 +127,10 @@ def test_resume_in_production_reruns_b_join_end_and_reuses_start_and_a(stack, ap
 
     from flowdrop.client import Run
     from flowdrop.errors import ApiError
-    from flowdrop.testing import examples_dir
+    from tests.helpers.debug_flow import debug_flow_where_a_ends_first
 
-    flow_file = tmp_path / "debug_flow.py"
-    source = (examples_dir() / "debug_flow.py").read_text()
-    flow_file.write_text(source)
+    flow_file = debug_flow_where_a_ends_first(tmp_path)  # so `a` succeeded and the resume reuses it
+    source = flow_file.read_text()
     deploy_flow(stack, flow_file)
     origin = api.trigger("DebugFlow", {})["run_id"]
     failed = wait_for_run(api, "DebugFlow", origin, timeout=120)

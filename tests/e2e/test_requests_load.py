@@ -20,7 +20,8 @@ from flowdrop.cli.api_client import ApiClient
 from flowdrop.cli.operations import production_client
 from flowdrop.cli.operator import cli
 from flowdrop.local.stack import EmbeddedStack, StackOptions
-from flowdrop.testing import deploy_flow, examples_dir, wait_for_run
+from flowdrop.testing import deploy_flow, wait_for_run
+from tests.helpers.debug_flow import debug_flow_where_a_ends_first
 
 pytestmark = pytest.mark.slow
 
@@ -59,8 +60,8 @@ def api(stack) -> ApiClient:
     return ApiClient.from_config(stack.config)
 
 
-def test_the_debug_flow_production_run_shows_a_succeeded_and_b_failed_everywhere(stack, api):
-    deploy_flow(stack, examples_dir() / "debug_flow.py")  # the demo's default backend
+def test_the_debug_flow_production_run_shows_a_succeeded_and_b_failed_everywhere(stack, api, tmp_path):
+    deploy_flow(stack, debug_flow_where_a_ends_first(tmp_path))  # the demo's default backend
     run_id = api.trigger("DebugFlow", {})["run_id"]
     answer = wait_for_run(api, "DebugFlow", run_id)
     assert answer["status"] == "FAILED"
