@@ -124,8 +124,9 @@ def convert_value(spec: ParameterSpec, raw: Any) -> Any:
 
 
 def _shown(value: Any) -> str:
-    """A given value as errors quote it: an error never echoes a whole (maybe huge) input."""
-    return short_repr(value, 60)
+    """A given value as errors quote it: an error never echoes a whole (maybe huge) input; None as the
+    JSON null it came as in a trigger body."""
+    return "null" if value is None else short_repr(value, 60)
 
 
 def resolve_parameters(

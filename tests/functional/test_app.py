@@ -222,6 +222,9 @@ def test_trigger_lists_every_parameter_problem(deployed, stack):
     assert any("'alpha' expects a number" in p and "fast" in p for p in problems)
     status, answer = post(deployed, f"/flows/{pf}/runs", {"parameters": [1]})
     assert status == 400 and "parameters must be an object" in answer["problems"][0]
+    # A JSON null is not a number (leave alpha out for its default): said in JSON's words.
+    status, answer = post(deployed, f"/flows/{pf}/runs", {"parameters": {"alpha": None}})
+    assert status == 400 and answer["problems"] == ["parameter 'alpha' expects a number: null is not a number"]
 
 
 def test_trigger_unknown_flow_is_404(deployed, stack):

@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.functional.test_app import AUTH, client, deployed, executions, stack  # noqa: F401 - fixtures
@@ -96,7 +96,8 @@ def valid_trigger(body: bytes) -> bool:
     parameters = {} if parameters is None else parameters
     if not isinstance(parameters, dict) or set(parameters) - {"alpha"}:
         return False
-    if "alpha" in parameters and parameters["alpha"] is not None and not finite_number(parameters["alpha"]):
+    # alpha takes a number; a JSON null is not one (a 400 naming it), leave alpha out for its default.
+    if "alpha" in parameters and not finite_number(parameters["alpha"]):
         return False
     key = value.get("idempotency_key")
     return key is None or (isinstance(key, str) and 1 <= len(key) <= 256)
@@ -108,10 +109,14 @@ def test_random_bodies_never_5xx_and_only_valid_ones_start_a_run(deployed, stack
     started: set[str] = set()
     refused = []
 
-    @settings(max_examples=200, deadline=None, database=None,
+    # derandomize: the same 200 examples on every run, so CI never draws a case no run before it had;
+    # the explicit examples are bodies a run of the random search once found the oracle wrong about.
+    @settings(max_examples=200, deadline=None, database=None, derandomize=True,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                      HealthCheck.data_too_large])
     @given(body=bodies, content_type=st.sampled_from(["application/json", "text/plain", None]))
+    @example(body=b'{"parameters": {"alpha": null}}', content_type="application/json")
+    @example(body=b'{"parameters": {"alpha": 0.5}}', content_type=None)
     def check(body: bytes, content_type: str | None) -> None:
         headers = {"Authorization": AUTH["Authorization"], **({"Content-Type": content_type} if content_type else {})}
         response = deployed.http.post(f"/flows/{pf}/runs", headers=headers, body=body)
