@@ -74,26 +74,16 @@ def _parser_name(parser: Any) -> str:
 
 def _resolve_parser(name: str, path: str) -> Callable[[Any], Any]:
     """The function a dotted path names (a leading '.' is relative to flowdrop, as Metaflow's is to metaflow)."""
-    import importlib
+    from flowdrop.user_configs import function_named
 
-    module_name, _, attribute = (("flowdrop" + path) if path.startswith(".") else path).rpartition(".")
     try:
-        found = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as err:
+        found = function_named(path)
+    except (ImportError, AttributeError, ValueError) as err:
         raise ParameterError([f"IncludeFile {name!r}: cannot find its parser {path!r}: {err}"]) from err
     if not callable(found):
         raise ParameterError([f"IncludeFile {name!r}: its parser {path!r} is a {type(found).__name__}, "
                               "not a function"])
     return found
-
-
-def declared_include(flow_cls: type, attribute: str) -> IncludeFile | None:
-    """The IncludeFile object the flow class declares as `attribute` (the static graph names it), if any."""
-    for klass in flow_cls.__mro__:
-        value = klass.__dict__.get(attribute)
-        if isinstance(value, IncludeFile):
-            return value
-    return None
 
 
 def read_included(spec: ParameterSpec, path: Path) -> str | bytes:

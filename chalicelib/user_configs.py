@@ -225,14 +225,25 @@ class Config(Mapping):
 
 def declared_configs(flow_cls: type, graph: Graph) -> dict[str, Config]:
     """The Config objects of the flow class, by config name (as the static graph lists them)."""
-    found: dict[str, Config] = {}
-    for spec in graph.configs:
-        for klass in flow_cls.__mro__:
-            value = klass.__dict__.get(spec.attribute)
-            if isinstance(value, Config):
-                found[spec.name] = value
-                break
-    return found
+    found = {spec.name: declared_attribute(flow_cls, spec.attribute, Config) for spec in graph.configs}
+    return {name: config for name, config in found.items() if config is not None}
+
+
+def declared_attribute(flow_cls: type, attribute: str, kind: type) -> Any:
+    """The `kind` object (a Config, an IncludeFile) the flow class or a base declares as `attribute`, or None."""
+    for klass in flow_cls.__mro__:
+        value = klass.__dict__.get(attribute)
+        if isinstance(value, kind):
+            return value
+    return None
+
+
+def function_named(path: str) -> Any:
+    """What a parser's dotted path names ('package.module.function'; a leading '.' is relative to flowdrop, as
+    Metaflow's are to metaflow): Config's and IncludeFile's `parser=`. ImportError, AttributeError or ValueError
+    when it names nothing."""
+    module_name, _, attribute = (("flowdrop" + path) if path.startswith(".") else path).rpartition(".")
+    return getattr(importlib.import_module(module_name), attribute)
 
 
 def config_requests(files: Mapping[str, str] | None = None, values: Mapping[str, str] | None = None,
@@ -338,9 +349,8 @@ def _parsed(config: Config, text: str, origin: str) -> Any:
 
         return text if config.plain else parse_config_text(config.name, text, origin)
     if isinstance(parser, str):
-        module_name, _, attr = (("flowdrop" + parser) if parser.startswith(".") else parser).rpartition(".")
         try:
-            parser = getattr(importlib.import_module(module_name), attr)
+            parser = function_named(parser)
         except (ImportError, AttributeError, ValueError) as err:
             raise ValueError(f"config {config.name!r}: cannot find its parser {config.parser!r}: {err}") from None
     try:

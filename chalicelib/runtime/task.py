@@ -173,8 +173,8 @@ def _start_artifacts(setup: TaskSetup, by_name: Mapping[str, Any], run_id: str) 
     """The start task's parameter, IncludeFile and Config artifacts, by attribute name."""
     from pathlib import Path
 
-    from flowdrop.includefile import declared_include, load_included
-    from flowdrop.user_configs import config_artifact, declared_configs
+    from flowdrop.includefile import IncludeFile, load_included
+    from flowdrop.user_configs import config_artifact, declared_attribute, declared_configs
 
     code_folder = Path(getattr(sys.modules.get(setup.flow_cls.__module__), "__file__", None) or ".").resolve().parent
     out: dict[str, Any] = {}
@@ -182,7 +182,7 @@ def _start_artifacts(setup: TaskSetup, by_name: Mapping[str, Any], run_id: str) 
         value = by_name[spec.name]
         if spec.include:  # the content, through the IncludeFile's parser= (here, as Metaflow's load_parameter)
             content = load_included(spec, value, setup.datastore, code_folder, is_production_run(run_id))
-            declared = declared_include(setup.flow_cls, spec.attribute)
+            declared = declared_attribute(setup.flow_cls, spec.attribute, IncludeFile)
             value = declared.parse(content) if declared is not None else content
         out[spec.attribute] = value
     declared = declared_configs(setup.flow_cls, setup.graph)
