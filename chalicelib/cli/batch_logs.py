@@ -130,11 +130,10 @@ def log_lines(logs: Any, stream: str) -> list[str]:
         kwargs = {"nextToken": token} if token else {}
         try:
             page = logs.get_log_events(logGroupName=LOG_GROUP, logStreamName=stream, startFromHead=True, **kwargs)
-        except Exception as err:  # noqa: BLE001 - a stream not made yet (the job never started) reads as empty
-            if "ResourceNotFound" in type(err).__name__ or "ResourceNotFound" in str(err):
-                return lines
-            raise
+        except logs.exceptions.ResourceNotFoundException:  # the stream is not made yet: the job never started
+            return lines
         lines.extend(str(e.get("message", "")) for e in page.get("events") or [])
+        # GetLogEvents has no boto3 paginator: it ends when the forward token comes back unchanged.
         if not page.get("events") or page.get("nextForwardToken") in (None, token):
             return lines
         token = page["nextForwardToken"]
@@ -145,26 +144,16 @@ def _histories(sfn: Any, execution_arn: str) -> Iterator[list[Mapping[str, Any]]
     """The execution's history, then each Distributed Map child execution's."""
     yield _history(sfn, execution_arn)
     try:
-        map_runs = sfn.list_map_runs(executionArn=execution_arn).get("mapRuns") or []
+        map_runs = [run for page in sfn.get_paginator("list_map_runs").paginate(executionArn=execution_arn)
+                    for run in page.get("mapRuns") or []]
     except Exception:  # noqa: BLE001 - no map runs to read (or none the service lists): the parent's jobs stand
         return
     for map_run in map_runs:
-        kwargs: dict[str, Any] = {"mapRunArn": map_run["mapRunArn"]}
-        while True:
-            page = sfn.list_executions(**kwargs)
+        for page in sfn.get_paginator("list_executions").paginate(mapRunArn=map_run["mapRunArn"]):
             for child in page.get("executions") or []:
                 yield _history(sfn, child["executionArn"])
-            if not page.get("nextToken"):
-                break
-            kwargs["nextToken"] = page["nextToken"]
 
 
 def _history(sfn: Any, execution_arn: str) -> list[Mapping[str, Any]]:
-    events: list[Mapping[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
-    while True:
-        page = sfn.get_execution_history(**kwargs)
-        events.extend(page.get("events") or [])
-        if not page.get("nextToken"):
-            return events
-        kwargs["nextToken"] = page["nextToken"]
+    pages = sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
+    return [event for page in pages for event in page.get("events") or []]
