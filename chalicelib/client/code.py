@@ -27,8 +27,8 @@ class MetaflowCode:
     """A run's code package: `.path` its S3 URL, `.flowspec` the flow file's source, `.info` its manifest,
     `.tarball` the package as a tarfile.TarFile (manifest.json, then code/<files>)."""
 
-    def __init__(self, flow_name: str, path: str, owner: str):
-        self._flow_name, self._path, self._owner = flow_name, path, owner
+    def __init__(self, path: str, owner: str):
+        self._path, self._owner = path, owner
         self._data: bytes | None = None
         self._package: Any = None
         self._tarball: tarfile.TarFile | None = None
@@ -88,11 +88,11 @@ class MetaflowCode:
         return self._tarball
 
 
-def code_of(flow_name: str, url: Any, owner: str) -> MetaflowCode | None:
+def code_of(url: Any, owner: str) -> MetaflowCode | None:
     """The MetaflowCode of a recorded `code_package` URL, None when there is none (a local run)."""
     if not isinstance(url, str) or not url.startswith("s3://"):
         return None
-    return MetaflowCode(flow_name, url, owner)
+    return MetaflowCode(url, owner)
 
 
 def code_package_entry(url: str) -> str:

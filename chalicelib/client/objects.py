@@ -293,7 +293,7 @@ class Run:
     @property
     def code(self) -> MetaflowCode | None:
         """The code package the run's tasks ran from (production runs); None for a local run, as in Metaflow."""
-        found = code_of(self._ds.flow_name, self._meta.get("code_package"), f"Run('{self.pathspec}')")
+        found = code_of(self._meta.get("code_package"), f"Run('{self.pathspec}')")
         if found is not None:
             return found
         # A run.json written before its tasks (a production resume's) names none: ask its tasks, as Metaflow does.

@@ -155,7 +155,7 @@ class Task:
     @property
     def code(self) -> MetaflowCode | None:
         """The code package the task ran from (a production task's); None for a local run's task."""
-        return code_of(self._ds.flow_name, self._outcome().get("code_package"), f"Task('{self.pathspec}')")
+        return code_of(self._outcome().get("code_package"), f"Task('{self.pathspec}')")
 
     @property
     def environment_info(self) -> dict[str, Any]:
