@@ -523,12 +523,12 @@ function drawGraph(graph, status, select, selected) {
   const nodes = graph.filter((n) => pos[n.name]).map((node) => {
     const { x, y } = pos[node.name];
     const state = states[node.name] || "NOT_STARTED";
+    const spoken = state.toLowerCase().replace("_", " ");
     const sub = countsText(node, byName, status)
       || (node.type === "foreach" ? `foreach: ${(status.foreach_widths || {})[node.name] ?? "?"} items`
         : node.condition ? `${node.type === "join" ? "join, " : ""}switch on ${node.condition}`
         : node.type === "join" ? "join" : "")
-      || (states[node.name] ? state.toLowerCase().replace("_", " ") : "not started");
-    const spoken = state.toLowerCase().replace("_", " ");
+      || spoken;  // "not started" for a step with no state yet
     const g = svg("g", { class: `node state-${state}${node.name === selected ? " selected" : ""}`,
                          "data-step": node.name, "data-state": state, tabindex: 0, role: "button",
                          "aria-label": `step ${node.name}: ${spoken}${sub ? `, ${sub}` : ""}`,
