@@ -23,6 +23,7 @@ from flowdrop.cli.operations import production_client
 from flowdrop.local.stack import EmbeddedStack, StackOptions
 from flowdrop.testing import deploy_flow, examples_dir, wait_for_run
 from tests.helpers.clock import FakeTime
+from tests.helpers.nested_foreach import assert_every_cell_ran_once
 
 pytestmark = pytest.mark.slow
 
@@ -102,29 +103,22 @@ def test_nested_foreach_runs_all_twelve_cells(stack, api, started_runs):
     finished(api, "NestedForeachFlow", run_id)
     production_client(stack.config)
     run = Run(f"NestedForeachFlow/{run_id}")
-    assert sorted(t.id for t in run["cell"].tasks()) == sorted(f"cell-{i}-{j}" for i in range(4) for j in range(3))
-    final = run["join_rows"].task.data
-    assert final.cells == [(i, j) for i in range(4) for j in range(3)]
-    assert final.total == sum(i * 10 + j for i in range(4) for j in range(3))
+    assert_every_cell_ran_once(run)
 
 
-# Batch, the default backend (lambda's nested foreach runs in test_compute_backends.py; both cost ~1 s of CPU a task).
-@pytest.mark.parametrize("backend", ["batch"])
-def test_a_nested_foreach_with_every_foreach_distributed(stack, api, tmp_path, backend):
+def test_a_nested_foreach_with_every_foreach_distributed_on_batch(stack, api, tmp_path):
+    # Batch, the default backend (lambda's nested foreach runs in test_compute_backends.py; both cost ~1 s a task).
     from flowdrop.client import Run
 
-    flow = f"Nested{backend.title()}Flow"
-
+    flow = "NestedBatchFlow"
     source = (EXAMPLES / "nested_foreach_flow.py").read_text().replace("NestedForeachFlow", flow)
-    (tmp_path / "nested_lambda_flow.py").write_text(source)
-    output = deploy_flow(stack, tmp_path / "nested_lambda_flow.py", backend=backend,
-                         create_options=("--use-distributed-map",))
+    (tmp_path / "nested_batch_flow.py").write_text(source)
+    output = deploy_flow(stack, tmp_path / "nested_batch_flow.py", create_options=("--use-distributed-map",))
     assert f"State machine {flow} for flow {flow} pushed" in output, output
     sfn = stack.aws.client("stepfunctions")
     machine = next(m for m in sfn.list_state_machines()["stateMachines"] if m["name"] == flow)
     definition = sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])["definition"]
-    resource = {"lambda": "arn:aws:states:::lambda:invoke", "batch": "arn:aws:states:::batch:submitJob.sync"}
-    assert f'"{resource[backend]}"' in definition
+    assert '"arn:aws:states:::batch:submitJob.sync"' in definition
     run_id = api.trigger(flow, {})["run_id"]
     finished(api, flow, run_id)
     arn = f"{machine['stateMachineArn'].replace(':stateMachine:', ':execution:')}:{run_id[len('sfn-'):]}"
@@ -135,10 +129,7 @@ def test_a_nested_foreach_with_every_foreach_distributed(stack, api, tmp_path, b
     assert entered == {"start-map-wide"}, entered
     production_client(stack.config)
     run = Run(f"{flow}/{run_id}")
-    assert sorted(t.id for t in run["cell"].tasks()) == sorted(f"cell-{i}-{j}" for i in range(4) for j in range(3))
-    final = run["join_rows"].task.data
-    assert final.cells == [(i, j) for i in range(4) for j in range(3)]
-    assert final.total == sum(i * 10 + j for i in range(4) for j in range(3))
+    assert_every_cell_ran_once(run)
 
 
 def test_retry_decorator_retries_in_step_functions(stack, api, started_runs):
